@@ -1,0 +1,16 @@
+//! edgedesk-core: the conversation relay's protocol and rules as plain state machines.
+//!
+//! Nothing here does I/O or reads a clock: inputs are bytes from a peer, the current time and
+//! configuration; outputs are bytes to send and chunks to store. The Worker and the client SDK
+//! move those bytes between these machines and their platform, which keeps every rule testable
+//! natively and deterministically.
+
+pub mod frame;
+pub mod ids;
+pub mod message;
+pub mod schema;
+pub mod shared_doc;
+pub mod store;
+pub mod sync;
+
+pub use automerge;

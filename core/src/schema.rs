@@ -1,0 +1,65 @@
+//! The shared document's initial schema, made identically on every peer.
+//!
+//! Automerge objects created concurrently under the same key by two actors are two different
+//! objects, and one of them hides the other: if each device created its own `messages` list,
+//! a merge would silently drop one device's messages. So the root objects are made by one
+//! fixed change (fixed actor, fixed time, no message) that every peer computes byte for byte
+//! the same; it has the same hash everywhere and merges as one change.
+
+use automerge::{
+    transaction::{CommitOptions, Transactable},
+    ActorId, Automerge, AutomergeError, ObjType, ReadDoc, ROOT,
+};
+
+/// Version of the shared document's layout; bumped on an incompatible change.
+pub const SHARED_SCHEMA_VERSION: i64 = 1;
+
+/// The actor of the schema change. Never used for anything else.
+const SCHEMA_ACTOR: [u8; 16] = *b"edgedesk.schema1";
+
+/// Keys of the root map, in the order the schema change creates them.
+pub mod keys {
+    pub const SCHEMA: &str = "schema";
+    pub const MESSAGES: &str = "messages";
+    pub const DELIVERED: &str = "delivered";
+    pub const READ: &str = "read";
+    pub const STATUS: &str = "status";
+    pub const PROFILE: &str = "profile";
+}
+
+/// A new document holding only the schema change, with `actor` set for later changes.
+pub fn new_shared(actor: ActorId) -> Result<Automerge, AutomergeError> {
+    let mut doc = Automerge::new().with_actor(ActorId::from(SCHEMA_ACTOR));
+    let mut tx = doc.transaction();
+    tx.put(ROOT, keys::SCHEMA, SHARED_SCHEMA_VERSION)?;
+    tx.put_object(ROOT, keys::MESSAGES, ObjType::List)?;
+    tx.put_object(ROOT, keys::DELIVERED, ObjType::Map)?;
+    tx.put_object(ROOT, keys::READ, ObjType::Map)?;
+    tx.put_object(ROOT, keys::STATUS, ObjType::Map)?;
+    tx.put_object(ROOT, keys::PROFILE, ObjType::Map)?;
+    tx.commit_with(CommitOptions::default().with_time(0));
+    doc.set_actor(actor);
+    Ok(doc)
+}
+
+/// Whether `doc` carries the schema this build understands.
+pub fn schema_version(doc: &Automerge) -> Option<i64> {
+    doc.get(ROOT, keys::SCHEMA).ok().flatten().and_then(|(v, _)| v.as_i64())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schema_change_is_identical_on_every_peer() {
+        let a = new_shared(ActorId::random()).unwrap();
+        let b = new_shared(ActorId::random()).unwrap();
+        assert_eq!(a.get_heads(), b.get_heads());
+        assert_eq!(a.get_heads().len(), 1);
+        assert_eq!(schema_version(&a), Some(SHARED_SCHEMA_VERSION));
+        for key in [keys::MESSAGES, keys::DELIVERED, keys::READ, keys::STATUS, keys::PROFILE] {
+            assert!(a.get(ROOT, key).unwrap().is_some(), "{key} missing");
+        }
+    }
+}

@@ -1,0 +1,367 @@
+//! The shared conversation document (visitor + agents) as a typed API over Automerge.
+//!
+//! Layout (root map, see PROTOCOL.md):
+//! - `messages`: list of maps `{id, author: {role, id, name}, device, kind, body, sent_at}`
+//! - `delivered`: map `message id -> server time (ms)`, written only by the relay
+//! - `read`: map `"participant/device" -> message id`. One flat key per device rather than a
+//!   nested map per participant: two devices of one participant would otherwise create the
+//!   participant's map concurrently and one device's mark would hide the other's.
+//! - `status`, `profile`: visitor-visible status and profile (filled by later features)
+
+use std::collections::HashMap;
+
+use automerge::{
+    transaction::{CommitOptions, Transactable},
+    ActorId, Automerge, AutomergeError, ChangeHash, ObjId, ObjType, ReadDoc, ROOT,
+};
+
+use crate::ids::{DeviceId, IdError, MessageId, ParticipantId};
+use crate::message::{Author, Message, MessageKind, Role, MAX_BODY_BYTES, MAX_NAME_BYTES};
+use crate::schema::{self, keys, SHARED_SCHEMA_VERSION};
+
+#[derive(Debug, thiserror::Error)]
+pub enum DocError {
+    #[error("automerge: {0}")]
+    Automerge(#[from] AutomergeError),
+    #[error("document has schema version {found:?}; this build reads version {SHARED_SCHEMA_VERSION}")]
+    Schema { found: Option<i64> },
+    #[error("document root has no {0:?} object")]
+    MissingRoot(&'static str),
+    #[error("message body is {len} bytes; the limit is {MAX_BODY_BYTES}")]
+    BodyTooLarge { len: usize },
+    #[error("author name is {len} bytes; the limit is {MAX_NAME_BYTES}")]
+    NameTooLong { len: usize },
+    #[error("message {0} is not in the conversation")]
+    UnknownMessage(MessageId),
+    #[error(transparent)]
+    Id(#[from] IdError),
+}
+
+/// The shared document with the ids of its root objects resolved once.
+#[derive(Debug)]
+pub struct SharedDoc {
+    doc: Automerge,
+    messages: ObjId,
+    delivered: ObjId,
+    read: ObjId,
+}
+
+impl SharedDoc {
+    /// A fresh replica: just the schema, ready to merge with any other replica.
+    pub fn new(actor: ActorId) -> Result<Self, DocError> {
+        Self::from_automerge(schema::new_shared(actor)?)
+    }
+
+    /// Wraps a loaded document after checking it has the schema we understand.
+    pub fn from_automerge(doc: Automerge) -> Result<Self, DocError> {
+        let found = schema::schema_version(&doc);
+        if found != Some(SHARED_SCHEMA_VERSION) {
+            return Err(DocError::Schema { found });
+        }
+        let obj = |key: &'static str| -> Result<ObjId, DocError> {
+            match doc.get(ROOT, key)? {
+                Some((automerge::Value::Object(_), id)) => Ok(id),
+                _ => Err(DocError::MissingRoot(key)),
+            }
+        };
+        Ok(Self {
+            messages: obj(keys::MESSAGES)?,
+            delivered: obj(keys::DELIVERED)?,
+            read: obj(keys::READ)?,
+            doc,
+        })
+    }
+
+    pub fn automerge(&self) -> &Automerge {
+        &self.doc
+    }
+
+    /// Mutable access for the sync protocol. Callers must not restructure the root.
+    pub fn automerge_mut(&mut self) -> &mut Automerge {
+        &mut self.doc
+    }
+
+    pub fn heads(&self) -> Vec<ChangeHash> {
+        self.doc.get_heads()
+    }
+
+    pub fn messages_obj(&self) -> &ObjId {
+        &self.messages
+    }
+
+    pub fn delivered_obj(&self) -> &ObjId {
+        &self.delivered
+    }
+
+    pub fn read_obj(&self) -> &ObjId {
+        &self.read
+    }
+
+    /// Appends `msg` at the end of the conversation as one change.
+    ///
+    /// The id is not checked against earlier messages here (that scan would make every append
+    /// O(n)); callers mint fresh random ids, and the relay refuses duplicates it receives.
+    pub fn append(&mut self, msg: &Message, now_ms: i64) -> Result<(), DocError> {
+        if msg.body.len() > MAX_BODY_BYTES {
+            return Err(DocError::BodyTooLarge { len: msg.body.len() });
+        }
+        if msg.author.name.len() > MAX_NAME_BYTES {
+            return Err(DocError::NameTooLong { len: msg.author.name.len() });
+        }
+        let end = self.doc.length(&self.messages);
+        let mut tx = self.doc.transaction();
+        let m = tx.insert_object(&self.messages, end, ObjType::Map)?;
+        tx.put(&m, "id", msg.id.as_str())?;
+        let a = tx.put_object(&m, "author", ObjType::Map)?;
+        tx.put(&a, "role", msg.author.role.as_str())?;
+        tx.put(&a, "id", msg.author.id.as_str())?;
+        tx.put(&a, "name", msg.author.name.as_str())?;
+        tx.put(&m, "device", msg.device.as_str())?;
+        tx.put(&m, "kind", msg.kind.as_str())?;
+        tx.put(&m, "body", msg.body.as_str())?;
+        tx.put(&m, "sent_at", msg.sent_at)?;
+        tx.commit_with(CommitOptions::default().with_time(now_ms));
+        Ok(())
+    }
+
+    pub fn message_count(&self) -> usize {
+        self.doc.length(&self.messages)
+    }
+
+    /// Every well-formed message, in conversation order. A malformed entry (possible only
+    /// from a third-party client the relay did not validate) is skipped, not fatal.
+    pub fn messages(&self) -> Vec<Message> {
+        self.doc
+            .list_range(&self.messages, ..)
+            .filter_map(|item| self.message_in(&item.id()))
+            .collect()
+    }
+
+    /// The message stored in the map object `obj`, if it is well formed.
+    pub fn message_in(&self, obj: &ObjId) -> Option<Message> {
+        let s = |o: &ObjId, k: &str| -> Option<String> {
+            self.doc.get(o, k).ok().flatten().and_then(|(v, _)| v.as_str().map(str::to_owned))
+        };
+        let author_obj = match self.doc.get(obj, "author").ok().flatten()? {
+            (automerge::Value::Object(ObjType::Map), id) => id,
+            _ => return None,
+        };
+        Some(Message {
+            id: MessageId::new(s(obj, "id")?).ok()?,
+            author: Author {
+                role: Role::parse(&s(&author_obj, "role")?)?,
+                id: ParticipantId::new(s(&author_obj, "id")?).ok()?,
+                name: s(&author_obj, "name")?,
+            },
+            device: DeviceId::new(s(obj, "device")?).ok()?,
+            kind: MessageKind::parse(&s(obj, "kind")?)?,
+            body: s(obj, "body")?,
+            sent_at: self.doc.get(obj, "sent_at").ok().flatten()?.0.as_i64()?,
+        })
+    }
+
+    /// Index of each message id, for ordering read marks.
+    fn positions(&self) -> HashMap<String, usize> {
+        self.doc
+            .list_range(&self.messages, ..)
+            .filter_map(|item| {
+                let id = self.doc.get(item.id(), "id").ok().flatten()?;
+                Some((id.0.as_str()?.to_owned(), item.index))
+            })
+            .collect()
+    }
+
+    /// Records the relay's delivery receipt for each id not yet stamped; one change for all.
+    /// Returns the ids newly stamped.
+    pub fn stamp_delivered(
+        &mut self,
+        ids: &[MessageId],
+        at_ms: i64,
+    ) -> Result<Vec<MessageId>, DocError> {
+        let fresh: Vec<MessageId> =
+            ids.iter().filter(|id| self.delivered_at(id).is_none()).cloned().collect();
+        if fresh.is_empty() {
+            return Ok(fresh);
+        }
+        let mut tx = self.doc.transaction();
+        for id in &fresh {
+            tx.put(&self.delivered, id.as_str(), at_ms)?;
+        }
+        tx.commit_with(CommitOptions::default().with_time(at_ms));
+        Ok(fresh)
+    }
+
+    pub fn delivered_at(&self, id: &MessageId) -> Option<i64> {
+        self.doc.get(&self.delivered, id.as_str()).ok().flatten().and_then(|(v, _)| v.as_i64())
+    }
+
+    /// Ids of messages that have no delivery receipt yet, in conversation order.
+    pub fn undelivered(&self) -> Vec<MessageId> {
+        self.doc
+            .list_range(&self.messages, ..)
+            .filter_map(|item| {
+                let (v, _) = self.doc.get(item.id(), "id").ok().flatten()?;
+                MessageId::new(v.as_str()?).ok()
+            })
+            .filter(|id| self.delivered_at(id).is_none())
+            .collect()
+    }
+
+    /// Moves `device`'s read mark of `participant` to `msg`, never backwards.
+    /// Returns whether the mark moved.
+    pub fn mark_read(
+        &mut self,
+        participant: &ParticipantId,
+        device: &DeviceId,
+        msg: &MessageId,
+        now_ms: i64,
+    ) -> Result<bool, DocError> {
+        let positions = self.positions();
+        let new_pos =
+            *positions.get(msg.as_str()).ok_or_else(|| DocError::UnknownMessage(msg.clone()))?;
+        let key = read_key(participant, device);
+        let current = self
+            .doc
+            .get(&self.read, key.as_str())?
+            .and_then(|(v, _)| v.as_str().and_then(|s| positions.get(s).copied()));
+        if current.is_some_and(|cur| cur >= new_pos) {
+            return Ok(false);
+        }
+        let mut tx = self.doc.transaction();
+        tx.put(&self.read, key.as_str(), msg.as_str())?;
+        tx.commit_with(CommitOptions::default().with_time(now_ms));
+        Ok(true)
+    }
+
+    /// Every device's mark of `participant`.
+    pub fn device_read_marks(&self, participant: &ParticipantId) -> Vec<(DeviceId, MessageId)> {
+        let prefix = format!("{participant}/");
+        self.doc
+            .map_range(&self.read, prefix.clone()..)
+            .take_while(|item| item.key.starts_with(&prefix))
+            .filter_map(|item| {
+                let device = DeviceId::new(&item.key[prefix.len()..]).ok()?;
+                let (v, _) = self.doc.get(&self.read, item.key.as_ref()).ok().flatten()?;
+                Some((device, MessageId::new(v.as_str()?).ok()?))
+            })
+            .collect()
+    }
+
+    /// The participant's effective read mark: the latest message any of its devices has
+    /// read. A max over per-device marks, so merging devices' marks never moves it back.
+    pub fn read_mark(&self, participant: &ParticipantId) -> Option<MessageId> {
+        let positions = self.positions();
+        self.device_read_marks(participant)
+            .into_iter()
+            .filter_map(|(_, m)| positions.get(m.as_str()).map(|&p| (p, m)))
+            .max_by_key(|(p, _)| *p)
+            .map(|(_, m)| m)
+    }
+
+    /// Merges another replica into this one (used by tests and offline tooling; devices
+    /// normally converge through the sync protocol).
+    pub fn merge(&mut self, other: &mut SharedDoc) -> Result<(), DocError> {
+        self.doc.merge(&mut other.doc)?;
+        Ok(())
+    }
+}
+
+/// The `read` map key of one device of one participant. Ids cannot contain `/`.
+pub fn read_key(participant: &ParticipantId, device: &DeviceId) -> String {
+    format!("{participant}/{device}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) fn msg(id: &str, who: &str, body: &str) -> Message {
+        Message {
+            id: MessageId::new(id).unwrap(),
+            author: Author {
+                role: Role::Visitor,
+                id: ParticipantId::new(who).unwrap(),
+                name: who.to_owned(),
+            },
+            device: DeviceId::new("d1").unwrap(),
+            kind: MessageKind::Text,
+            body: body.to_owned(),
+            sent_at: 1_700_000_000_000,
+        }
+    }
+
+    fn fresh() -> SharedDoc {
+        SharedDoc::new(ActorId::random()).unwrap()
+    }
+
+    #[test]
+    fn appended_messages_read_back_in_order() {
+        let mut d = fresh();
+        d.append(&msg("m1", "v1", "你好"), 1).unwrap();
+        d.append(&msg("m2", "v1", "hello"), 2).unwrap();
+        let got = d.messages();
+        assert_eq!(got.len(), 2);
+        assert_eq!(got[0], msg("m1", "v1", "你好"));
+        assert_eq!(got[1].body, "hello");
+    }
+
+    #[test]
+    fn oversized_body_and_name_are_refused() {
+        let mut d = fresh();
+        d.append(&msg("m1", "v1", "a"), 1).unwrap();
+        let mut long_name = msg("m3", "v1", "b");
+        long_name.author.name = "n".repeat(MAX_NAME_BYTES + 1);
+        assert!(matches!(d.append(&long_name, 2), Err(DocError::NameTooLong { .. })));
+        let big = "x".repeat(MAX_BODY_BYTES + 1);
+        assert!(matches!(d.append(&msg("m2", "v1", &big), 3), Err(DocError::BodyTooLarge { .. })));
+        assert_eq!(d.message_count(), 1);
+    }
+
+    #[test]
+    fn concurrently_created_replicas_merge_without_losing_messages() {
+        let mut a = fresh();
+        let mut b = fresh();
+        a.append(&msg("a1", "v1", "from a"), 1).unwrap();
+        b.append(&msg("b1", "v2", "from b"), 1).unwrap();
+        a.merge(&mut b).unwrap();
+        b.merge(&mut a).unwrap();
+        let ids = |d: &SharedDoc| d.messages().into_iter().map(|m| m.id).collect::<Vec<_>>();
+        assert_eq!(ids(&a).len(), 2);
+        assert_eq!(ids(&a), ids(&b));
+    }
+
+    #[test]
+    fn read_marks_of_two_devices_merge_to_the_maximum() {
+        let agent = ParticipantId::new("agent-1").unwrap();
+        let (phone, desk) = (DeviceId::new("phone").unwrap(), DeviceId::new("desk").unwrap());
+        let mut a = fresh();
+        for i in 0..5 {
+            a.append(&msg(&format!("m{i}"), "v1", "x"), i).unwrap();
+        }
+        let mut b = SharedDoc::from_automerge(a.automerge().fork()).unwrap();
+        b.automerge_mut().set_actor(ActorId::random());
+        assert!(a.mark_read(&agent, &phone, &MessageId::new("m3").unwrap(), 10).unwrap());
+        assert!(b.mark_read(&agent, &desk, &MessageId::new("m1").unwrap(), 10).unwrap());
+        a.merge(&mut b).unwrap();
+        b.merge(&mut a).unwrap();
+        for d in [&a, &b] {
+            assert_eq!(d.read_mark(&agent), Some(MessageId::new("m3").unwrap()));
+            assert_eq!(d.device_read_marks(&agent).len(), 2);
+        }
+        // A device never moves its own mark backwards.
+        assert!(!a.mark_read(&agent, &phone, &MessageId::new("m2").unwrap(), 11).unwrap());
+        assert_eq!(a.read_mark(&agent), Some(MessageId::new("m3").unwrap()));
+    }
+
+    #[test]
+    fn delivery_receipts_are_stamped_once() {
+        let mut d = fresh();
+        d.append(&msg("m1", "v1", "a"), 1).unwrap();
+        assert_eq!(d.undelivered().len(), 1);
+        let ids = d.undelivered();
+        assert_eq!(d.stamp_delivered(&ids, 50).unwrap().len(), 1);
+        assert_eq!(d.stamp_delivered(&ids, 60).unwrap().len(), 0);
+        assert_eq!(d.delivered_at(&ids[0]), Some(50));
+        assert!(d.undelivered().is_empty());
+    }
+}
