@@ -5,9 +5,11 @@
 //! move those bytes between these machines and their platform, which keeps every rule testable
 //! natively and deterministically.
 
+pub mod client;
 pub mod frame;
 pub mod ids;
 pub mod message;
+pub mod relay;
 pub mod schema;
 pub mod shared_doc;
 pub mod store;

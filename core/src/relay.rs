@@ -1,0 +1,246 @@
+//! The conversation relay as a sans-IO state machine: the Durable Object's whole logic.
+//!
+//! Inputs are frames from peers and the time; outputs are frames for peers. Every change a
+//! peer sends is applied, stamped with a delivery receipt and made durable through the
+//! [`ChunkStore`] *before* any frame is produced, so a peer that sees the relay's answer knows
+//! its change survives a crash. After any error that may have left partial input in memory
+//! ([`RelayError::must_reload`]), the owner drops the relay and opens it again from storage.
+
+use std::collections::BTreeMap;
+
+use automerge::ActorId;
+use serde::{Deserialize, Serialize};
+
+use crate::frame::{self, FrameError, FrameType, Reassembler, MAX_CLIENT_MESSAGE};
+use crate::ids::{DeviceId, MessageId, ParticipantId};
+use crate::message::Role;
+use crate::shared_doc::{DocError, SharedDoc};
+use crate::store::{ChunkStore, Persister, StoreError, StoreStats};
+use crate::sync::{PeerSync, SyncError};
+
+/// The relay's own actor. Fixed, so a conversation's server-written changes do not add a new
+/// actor per Durable Object restart; safe because a conversation has one live relay at a time
+/// and unpersisted relay changes are dropped with the relay (never sent).
+const RELAY_ACTOR: [u8; 16] = *b"edgedesk.relay01";
+/// Largest ephemeral (typing/presence) payload relayed.
+pub const MAX_EPHEMERAL_BYTES: usize = 4 * 1024;
+
+/// A connection's identity within its Durable Object.
+pub type PeerId = u64;
+
+/// Who is on the other end of a connection. Kept by the Worker in the socket's attachment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PeerInfo {
+    pub role: Role,
+    pub participant: ParticipantId,
+    pub device: DeviceId,
+}
+
+/// Frames for one peer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outgoing {
+    pub to: PeerId,
+    pub frames: Vec<Vec<u8>>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RelayError<E: std::error::Error + 'static> {
+    #[error(transparent)]
+    Frame(#[from] FrameError),
+    #[error(transparent)]
+    Sync(#[from] SyncError),
+    #[error("{0:?} frames are not accepted from clients")]
+    NotAccepted(FrameType),
+    #[error("ephemeral payload must be a JSON object of at most {MAX_EPHEMERAL_BYTES} bytes")]
+    BadEphemeral,
+    #[error(transparent)]
+    Store(#[from] StoreError<E>),
+    #[error(transparent)]
+    Doc(#[from] DocError),
+}
+
+impl<E: std::error::Error + 'static> RelayError<E> {
+    /// The WebSocket close code this error ends the connection with (see PROTOCOL.md).
+    pub fn close_code(&self) -> u16 {
+        match self {
+            RelayError::Frame(FrameError::FrameTooLarge { .. })
+            | RelayError::Frame(FrameError::MessageTooLarge { .. }) => 1009,
+            RelayError::Frame(_) | RelayError::NotAccepted(_) => 1002,
+            RelayError::Sync(_) | RelayError::BadEphemeral => 1007,
+            RelayError::Store(_) | RelayError::Doc(_) => 1011,
+        }
+    }
+
+    /// Whether the in-memory document may hold input that was not persisted.
+    pub fn must_reload(&self) -> bool {
+        matches!(self, RelayError::Sync(SyncError::Apply(_)) | RelayError::Store(_) | RelayError::Doc(_))
+    }
+
+    /// A close reason: the error's text cut to the WebSocket limit of 123 bytes.
+    pub fn close_reason(&self) -> String {
+        close_reason(&self.to_string())
+    }
+}
+
+/// Cuts `text` to at most 123 bytes on a character boundary (the WebSocket reason limit).
+pub fn close_reason(text: &str) -> String {
+    let mut end = text.len().min(123);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text[..end].to_owned()
+}
+
+/// A JSON notice frame (type [`FrameType::Notice`]), sent before closing on an error.
+pub fn notice_frame(kind: &str, code: u16, message: &str) -> Vec<u8> {
+    let body = serde_json::json!({ "type": kind, "code": code, "message": message });
+    let mut f = vec![FrameType::Notice as u8];
+    f.extend_from_slice(body.to_string().as_bytes());
+    f
+}
+
+#[derive(Debug)]
+struct Peer {
+    info: PeerInfo,
+    sync: PeerSync,
+    inbox: Reassembler,
+}
+
+impl Peer {
+    fn new(info: PeerInfo) -> Self {
+        Self { info, sync: PeerSync::new(), inbox: Reassembler::new(MAX_CLIENT_MESSAGE) }
+    }
+}
+
+/// Counters and sizes, for the stats endpoint and benchmarks.
+#[derive(Debug, Clone, Serialize)]
+pub struct RelayStats {
+    pub messages: usize,
+    pub heads: Vec<String>,
+    pub peers: usize,
+    pub store: StoreStats,
+}
+
+pub struct Relay<S> {
+    doc: SharedDoc,
+    persister: Persister<S>,
+    peers: BTreeMap<PeerId, Peer>,
+}
+
+impl<S: ChunkStore> Relay<S> {
+    /// Rebuilds the conversation from storage (or starts an empty one).
+    pub fn open(store: S) -> Result<Self, StoreError<S::Error>> {
+        let (doc, persister) = Persister::open(store, ActorId::from(RELAY_ACTOR))?;
+        Ok(Self { doc, persister, peers: BTreeMap::new() })
+    }
+
+    pub fn doc(&self) -> &SharedDoc {
+        &self.doc
+    }
+
+    pub fn stats(&self) -> RelayStats {
+        RelayStats {
+            messages: self.doc.message_count(),
+            heads: self.doc.heads().iter().map(|h| h.to_string()).collect(),
+            peers: self.peers.len(),
+            store: self.persister.stats(),
+        }
+    }
+
+    /// Registers a new connection and returns the relay's opening sync message for it.
+    pub fn connect(&mut self, peer: PeerId, info: PeerInfo) -> Vec<Outgoing> {
+        self.peers.insert(peer, Peer::new(info));
+        self.sync_to(peer).into_iter().collect()
+    }
+
+    /// Registers a connection the relay does not know, e.g. one that outlived the relay's
+    /// memory through hibernation. A fresh sync session costs one extra round trip.
+    pub fn ensure_peer(&mut self, peer: PeerId, info: PeerInfo) {
+        self.peers.entry(peer).or_insert_with(|| Peer::new(info));
+    }
+
+    pub fn disconnect(&mut self, peer: PeerId) {
+        self.peers.remove(&peer);
+    }
+
+    pub fn is_connected(&self, peer: PeerId) -> bool {
+        self.peers.contains_key(&peer)
+    }
+
+    /// Handles one wire frame from `from`. On error the peer is to be closed with
+    /// [`RelayError::close_code`]; other peers are unaffected.
+    pub fn receive(
+        &mut self,
+        from: PeerId,
+        frame: &[u8],
+        now_ms: i64,
+    ) -> Result<Vec<Outgoing>, RelayError<S::Error>> {
+        let Some(peer) = self.peers.get_mut(&from) else {
+            return Ok(Vec::new());
+        };
+        let Some((ty, payload)) = peer.inbox.push(frame)? else {
+            return Ok(Vec::new());
+        };
+        match ty {
+            FrameType::SyncShared => self.receive_sync(from, &payload, now_ms),
+            FrameType::Ephemeral => self.relay_ephemeral(from, &payload),
+            FrameType::SyncInternal | FrameType::Notice => Err(RelayError::NotAccepted(ty)),
+        }
+    }
+
+    fn receive_sync(
+        &mut self,
+        from: PeerId,
+        payload: &[u8],
+        now_ms: i64,
+    ) -> Result<Vec<Outgoing>, RelayError<S::Error>> {
+        let Some(peer) = self.peers.get_mut(&from) else {
+            return Ok(Vec::new());
+        };
+        let observed = peer.sync.receive(&mut self.doc, payload)?;
+        let ids: Vec<MessageId> = observed.messages.iter().map(|m| m.id.clone()).collect();
+        self.doc.stamp_delivered(&ids, now_ms)?;
+        // Durable before anything leaves: the answer below is the sender's acknowledgement.
+        self.persister.persist(&self.doc)?;
+        let peers: Vec<PeerId> = self.peers.keys().copied().collect();
+        Ok(peers.into_iter().filter_map(|p| self.sync_to(p)).collect())
+    }
+
+    fn relay_ephemeral(
+        &mut self,
+        from: PeerId,
+        payload: &[u8],
+    ) -> Result<Vec<Outgoing>, RelayError<S::Error>> {
+        if payload.len() > MAX_EPHEMERAL_BYTES {
+            return Err(RelayError::BadEphemeral);
+        }
+        let data: serde_json::Value =
+            serde_json::from_slice(payload).map_err(|_| RelayError::BadEphemeral)?;
+        if !data.is_object() {
+            return Err(RelayError::BadEphemeral);
+        }
+        let Some(sender) = self.peers.get(&from) else { return Ok(Vec::new()) };
+        // The relay names the sender, so a peer cannot speak for someone else.
+        let stamped = serde_json::json!({
+            "from": { "role": sender.info.role, "id": sender.info.participant, "device": sender.info.device },
+            "data": data,
+        });
+        let frames = frame::encode(FrameType::Ephemeral, stamped.to_string().as_bytes());
+        Ok(self
+            .peers
+            .keys()
+            .filter(|&&p| p != from)
+            .map(|&to| Outgoing { to, frames: frames.clone() })
+            .collect())
+    }
+
+    fn sync_to(&mut self, peer: PeerId) -> Option<Outgoing> {
+        let p = self.peers.get_mut(&peer)?;
+        let msg = p.sync.generate(&self.doc)?;
+        Some(Outgoing { to: peer, frames: frame::encode(FrameType::SyncShared, &msg) })
+    }
+
+    pub fn into_store(self) -> S {
+        self.persister.into_store()
+    }
+}

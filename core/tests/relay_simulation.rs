@@ -1,0 +1,243 @@
+//! Deterministic simulations of devices and the relay wired together in memory: the same
+//! state machines the Worker and the SDK drive, with the network and storage made explicit.
+
+use edgedesk_core::client::{ClientSession, Event, Identity};
+use edgedesk_core::frame::{FrameType, MAX_FRAME_PAYLOAD};
+use edgedesk_core::ids::{DeviceId, MessageId, ParticipantId};
+use edgedesk_core::message::Role;
+use edgedesk_core::relay::{Outgoing, PeerId, PeerInfo, Relay};
+use edgedesk_core::store::MemStore;
+
+struct Device {
+    peer: PeerId,
+    session: ClientSession<MemStore>,
+    online: bool,
+    events: Vec<Event>,
+}
+
+fn identity(role: Role, who: &str, device: &str) -> Identity {
+    Identity {
+        role,
+        participant: ParticipantId::new(who).unwrap(),
+        name: who.to_owned(),
+        device: DeviceId::new(device).unwrap(),
+    }
+}
+
+fn device(peer: PeerId, role: Role, who: &str, dev: &str) -> Device {
+    Device {
+        peer,
+        session: ClientSession::open(MemStore::default(), identity(role, who, dev)).unwrap(),
+        online: false,
+        events: Vec::new(),
+    }
+}
+
+fn info(d: &Device) -> PeerInfo {
+    let me = d.session.identity();
+    PeerInfo { role: me.role, participant: me.participant.clone(), device: me.device.clone() }
+}
+
+/// Delivers frames until the network is quiet; returns the number of frames moved.
+fn pump(relay: &mut Relay<MemStore>, devices: &mut [Device], mut queue: Vec<Outgoing>) -> usize {
+    let mut moved = 0;
+    for d in devices.iter_mut().filter(|d| d.online) {
+        let frames = d.session.poll_frames();
+        for f in frames {
+            queue.extend(relay.receive(d.peer, &f, 1000).unwrap());
+            moved += 1;
+        }
+    }
+    while !queue.is_empty() {
+        for out in std::mem::take(&mut queue) {
+            let Some(d) = devices.iter_mut().find(|d| d.peer == out.to && d.online) else { continue };
+            for f in out.frames {
+                moved += 1;
+                d.events.extend(d.session.handle_frame(&f).unwrap());
+            }
+            for f in d.session.poll_frames() {
+                moved += 1;
+                queue.extend(relay.receive(d.peer, &f, 1000).unwrap());
+            }
+        }
+        assert!(moved < 100_000, "network did not settle");
+    }
+    moved
+}
+
+fn go_online(relay: &mut Relay<MemStore>, devices: &mut [Device], i: usize) {
+    let inf = info(&devices[i]);
+    devices[i].online = true;
+    let mut queue = relay.connect(devices[i].peer, inf);
+    for f in devices[i].session.connected() {
+        queue.extend(relay.receive(devices[i].peer, &f, 1000).unwrap());
+    }
+    pump(relay, devices, queue);
+}
+
+fn ids(s: &ClientSession<MemStore>) -> Vec<MessageId> {
+    s.messages().into_iter().map(|m| m.id).collect()
+}
+
+#[test]
+fn three_devices_converge_with_every_message_once_in_one_order() {
+    let mut relay = Relay::open(MemStore::default()).unwrap();
+    let mut devs = vec![
+        device(1, Role::Visitor, "v1", "v1-phone"),
+        device(2, Role::Visitor, "v1", "v1-laptop"),
+        device(3, Role::Agent, "a1", "a1-desk"),
+    ];
+    for i in 0..3 {
+        go_online(&mut relay, &mut devs, i);
+    }
+    for round in 0..5 {
+        for i in 0..3 {
+            devs[i].session.send_text(&format!("msg {round} from {i}"), 0).unwrap();
+        }
+        pump(&mut relay, &mut devs, Vec::new());
+    }
+    let expect = ids(&devs[0].session);
+    assert_eq!(expect.len(), 15);
+    let unique: std::collections::HashSet<_> = expect.iter().collect();
+    assert_eq!(unique.len(), 15);
+    for d in &devs {
+        assert_eq!(ids(&d.session), expect);
+        assert_eq!(d.session.doc().heads(), relay.doc().heads());
+        assert!(d.session.pending().is_empty(), "every message has a receipt");
+    }
+    let received = devs[2].events.iter().filter(|e| matches!(e, Event::Message(_))).count();
+    assert_eq!(received, 10, "the agent saw each visitor message exactly once");
+}
+
+#[test]
+fn offline_writes_merge_with_online_history() {
+    let mut relay = Relay::open(MemStore::default()).unwrap();
+    let mut devs = vec![device(1, Role::Visitor, "v1", "a"), device(2, Role::Agent, "ag", "b")];
+    go_online(&mut relay, &mut devs, 0);
+    go_online(&mut relay, &mut devs, 1);
+    for i in 0..100 {
+        devs[1].session.send_text(&format!("history {i}"), 0).unwrap();
+    }
+    pump(&mut relay, &mut devs, Vec::new());
+    devs[0].online = false;
+    devs[0].session.disconnected();
+    relay.disconnect(1);
+    for i in 0..100 {
+        devs[0].session.send_text(&format!("offline {i}"), 0).unwrap();
+        devs[1].session.send_text(&format!("online {i}"), 0).unwrap();
+        pump(&mut relay, &mut devs, Vec::new());
+    }
+    go_online(&mut relay, &mut devs, 0);
+    assert_eq!(ids(&devs[0].session).len(), 300);
+    assert_eq!(ids(&devs[0].session), ids(&devs[1].session));
+    assert_eq!(relay.doc().message_count(), 300);
+}
+
+#[test]
+fn a_restarted_relay_keeps_every_acknowledged_message() {
+    let mut relay = Relay::open(MemStore::default()).unwrap();
+    let mut devs = vec![device(1, Role::Visitor, "v1", "a")];
+    go_online(&mut relay, &mut devs, 0);
+    for i in 0..50 {
+        devs[0].session.send_text(&format!("m{i}"), 0).unwrap();
+        pump(&mut relay, &mut devs, Vec::new());
+    }
+    let acked: Vec<MessageId> = devs[0]
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Delivered { id, .. } => Some(id.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(acked.len(), 50);
+    let store = relay.into_store();
+    let relay = Relay::open(store).unwrap();
+    let stored: Vec<MessageId> = relay.doc().messages().into_iter().map(|m| m.id).collect();
+    assert!(acked.iter().all(|id| stored.contains(id)));
+    assert!(relay.doc().undelivered().is_empty());
+}
+
+#[test]
+fn a_relay_that_cannot_persist_acknowledges_nothing() {
+    let mut store = MemStore::default();
+    store.fail_writes = true;
+    let mut relay = Relay::open(store).unwrap();
+    let mut dev = device(1, Role::Visitor, "v1", "a");
+    dev.session.send_text("will not be stored", 0).unwrap();
+    let mut to_device = relay.connect(1, info(&dev));
+    let mut to_relay = dev.session.connected();
+    let mut refused = None;
+    for _ in 0..10 {
+        for f in std::mem::take(&mut to_relay) {
+            match relay.receive(1, &f, 0) {
+                Ok(out) => to_device.extend(out),
+                Err(e) => refused = Some(e),
+            }
+        }
+        if refused.is_some() {
+            break;
+        }
+        for out in std::mem::take(&mut to_device) {
+            for f in out.frames {
+                dev.session.handle_frame(&f).unwrap();
+            }
+        }
+        to_relay = dev.session.poll_frames();
+    }
+    let err = refused.expect("the relay must fail when its store refuses the write");
+    assert!(err.must_reload());
+    assert_eq!(err.close_code(), 1011);
+    assert_eq!(dev.session.pending().len(), 1, "no receipt reached the device");
+    // A fresh relay from the same store has nothing of it.
+    let mut store = relay.into_store();
+    store.fail_writes = false;
+    assert_eq!(Relay::open(store).unwrap().doc().message_count(), 0);
+}
+
+#[test]
+fn garbage_and_oversized_frames_close_only_their_peer_and_change_nothing() {
+    let mut relay = Relay::open(MemStore::default()).unwrap();
+    let mut devs = vec![device(1, Role::Visitor, "v1", "a"), device(2, Role::Agent, "ag", "b")];
+    go_online(&mut relay, &mut devs, 0);
+    go_online(&mut relay, &mut devs, 1);
+    devs[0].session.send_text("before", 0).unwrap();
+    pump(&mut relay, &mut devs, Vec::new());
+    let heads = relay.doc().heads();
+    let stats = relay.stats().store;
+
+    let err = relay.receive(1, &[0x7f, 1, 2, 3], 0).unwrap_err();
+    assert_eq!(err.close_code(), 1002);
+    let err = relay.receive(1, &[FrameType::SyncShared as u8, 0x42, 0xff, 0xff], 0).unwrap_err();
+    assert_eq!(err.close_code(), 1007);
+    let big = vec![FrameType::SyncShared as u8; MAX_FRAME_PAYLOAD + 2];
+    let err = relay.receive(1, &big, 0).unwrap_err();
+    assert_eq!(err.close_code(), 1009);
+    assert!(err.close_reason().len() <= 123);
+    relay.disconnect(1);
+    devs[0].online = false;
+
+    assert_eq!(relay.doc().heads(), heads);
+    assert_eq!(relay.stats().store, stats);
+    devs[1].session.send_text("still served", 0).unwrap();
+    pump(&mut relay, &mut devs, Vec::new());
+    assert_eq!(relay.doc().message_count(), 2);
+    assert!(devs[1].session.pending().is_empty());
+}
+
+#[test]
+fn ephemeral_frames_reach_others_stamped_with_the_sender() {
+    let mut relay = Relay::open(MemStore::default()).unwrap();
+    let mut devs = vec![device(1, Role::Visitor, "v1", "a"), device(2, Role::Agent, "ag", "b")];
+    go_online(&mut relay, &mut devs, 0);
+    go_online(&mut relay, &mut devs, 1);
+    let frames = devs[0].session.ephemeral_frames(&serde_json::json!({"typing": true, "from": "forged"}));
+    let out = relay.receive(1, &frames[0], 0).unwrap();
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].to, 2);
+    let events = devs[1].session.handle_frame(&out[0].frames[0]).unwrap();
+    let Event::Ephemeral(v) = &events[0] else { panic!("{events:?}") };
+    assert_eq!(v["from"]["id"], "v1");
+    assert_eq!(v["data"]["typing"], true);
+    assert_eq!(relay.receive(1, &[FrameType::Ephemeral as u8, b'[', b']'], 0).unwrap_err().close_code(), 1007);
+}
