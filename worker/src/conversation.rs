@@ -1,0 +1,236 @@
+//! The conversation Durable Object: one per conversation, holding its documents.
+//!
+//! It drives `edgedesk_core::relay::Relay` with the WebSocket Hibernation API: sockets outlive
+//! the object's memory, each carrying its peer identity in its attachment, and the relay is
+//! rebuilt from SQLite on the first event after a wake-up or an error. Frames produced by the
+//! relay are sent only after `storage.sync()` confirms that what they acknowledge is on disk.
+
+use std::cell::RefCell;
+
+use edgedesk_core::relay::{close_reason, notice_frame, Outgoing, PeerId, PeerInfo, Relay};
+use serde::{Deserialize, Serialize};
+use worker::{
+    durable_object, DurableObject, Env, Request, Response, State, WebSocket,
+    WebSocketIncomingMessage, WebSocketPair,
+};
+
+use crate::http;
+use crate::request::{self, Refusal};
+use crate::sql_store::SqlStore;
+
+/// What a socket remembers across hibernation (well under the 2 KiB attachment limit).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Attachment {
+    peer: PeerId,
+    #[serde(flatten)]
+    info: PeerInfo,
+}
+
+#[durable_object]
+pub struct Conversation {
+    state: State,
+    relay: RefCell<Option<Relay<SqlStore>>>,
+}
+
+impl Conversation {
+    /// Runs `f` on the relay, opening it from storage first if needed. The borrow ends
+    /// before the caller awaits anything.
+    fn with_relay<T>(
+        &self,
+        f: impl FnOnce(&mut Relay<SqlStore>) -> T,
+    ) -> Result<T, String> {
+        let mut slot = self.relay.try_borrow_mut().map_err(|_| "relay busy".to_owned())?;
+        if slot.is_none() {
+            let store = SqlStore::new(self.state.storage().sql()).map_err(|e| e.to_string())?;
+            *slot = Some(Relay::open(store).map_err(|e| e.to_string())?);
+        }
+        match slot.as_mut() {
+            Some(relay) => Ok(f(relay)),
+            None => Err("relay unavailable".to_owned()),
+        }
+    }
+
+    /// Drops the in-memory relay so the next event rebuilds it from what is persisted.
+    fn reload(&self) {
+        if let Ok(mut slot) = self.relay.try_borrow_mut() {
+            *slot = None;
+        }
+    }
+
+    /// Every open socket with its attachment; sockets without a readable one are closed.
+    fn sockets(&self) -> Vec<(WebSocket, Attachment)> {
+        self.state
+            .get_websockets()
+            .into_iter()
+            .filter_map(|ws| match ws.deserialize_attachment::<Attachment>() {
+                Ok(Some(a)) => Some((ws, a)),
+                _ => {
+                    let _ = ws.close(Some(1011), Some("lost connection state; reconnect"));
+                    None
+                }
+            })
+            .collect()
+    }
+
+    async fn deliver(&self, out: Vec<Outgoing>) {
+        if out.is_empty() {
+            return;
+        }
+        // What we are about to send may acknowledge changes: make sure they are on disk.
+        if let Err(e) = self.state.storage().sync().await {
+            worker::console_error!("storage sync failed: {e}");
+            self.reload();
+            return;
+        }
+        let sockets = self.sockets();
+        for o in out {
+            if let Some((ws, _)) = sockets.iter().find(|(_, a)| a.peer == o.to) {
+                for f in &o.frames {
+                    if ws.send_with_bytes(f).is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Ends the relay's sync session with a closed socket (if the relay is in memory).
+    fn forget(&self, ws: &WebSocket) {
+        if let Ok(Some(a)) = ws.deserialize_attachment::<Attachment>() {
+            if let Ok(mut slot) = self.relay.try_borrow_mut() {
+                if let Some(r) = slot.as_mut() {
+                    r.disconnect(a.peer);
+                }
+            }
+        }
+    }
+
+    fn refuse(ws: &WebSocket, code: u16, message: &str) {
+        let _ = ws.send_with_bytes(notice_frame("error", code, message));
+        let _ = ws.close(Some(code), Some(close_reason(message)));
+    }
+
+    async fn accept_peer(&self, req: Request) -> worker::Result<Response> {
+        let url = req.url()?;
+        let pairs: Vec<(String, String)> =
+            url.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+        let (info, _name) = match request::peer_from_query(&pairs) {
+            Ok(p) => p,
+            Err(refusal) => return Ok(http::refusal(&refusal)),
+        };
+        let peer = random_peer_id();
+        let pair = WebSocketPair::new()?;
+        self.state.accept_web_socket(&pair.server);
+        pair.server.serialize_attachment(Attachment { peer, info: info.clone() })?;
+        match self.with_relay(|r| r.connect(peer, info)) {
+            Ok(out) => self.deliver(out).await,
+            Err(e) => {
+                worker::console_error!("cannot open conversation: {e}");
+                Self::refuse(&pair.server, 1011, "conversation storage unavailable; retry later");
+            }
+        }
+        Response::from_websocket(pair.client)
+    }
+
+    fn stats(&self) -> worker::Result<Response> {
+        match self.with_relay(|r| r.stats()) {
+            Ok(stats) => Ok(http::json(&serde_json::to_value(stats).unwrap_or_default())),
+            Err(e) => {
+                worker::console_error!("cannot open conversation: {e}");
+                Ok(http::refusal(&Refusal::new(503, "unavailable", "conversation storage unavailable")))
+            }
+        }
+    }
+}
+
+impl DurableObject for Conversation {
+    fn new(state: State, _env: Env) -> Self {
+        Self { state, relay: RefCell::new(None) }
+    }
+
+    async fn fetch(&self, req: Request) -> worker::Result<Response> {
+        let url = req.url()?;
+        if url.path().ends_with("/connect") {
+            self.accept_peer(req).await
+        } else if url.path().ends_with("/stats") {
+            self.stats()
+        } else {
+            Ok(http::refusal(&Refusal::new(404, "not_found", "unknown conversation action")))
+        }
+    }
+
+    async fn websocket_message(
+        &self,
+        ws: WebSocket,
+        message: WebSocketIncomingMessage,
+    ) -> worker::Result<()> {
+        let data = match message {
+            WebSocketIncomingMessage::Binary(b) => b,
+            WebSocketIncomingMessage::String(_) => {
+                Self::refuse(&ws, 1003, "text frames are not supported; send binary frames (PROTOCOL.md)");
+                return Ok(());
+            }
+        };
+        let Ok(Some(me)) = ws.deserialize_attachment::<Attachment>() else {
+            Self::refuse(&ws, 1011, "lost connection state; reconnect");
+            return Ok(());
+        };
+        let others = self.sockets();
+        let now = worker::Date::now().as_millis() as i64;
+        let result = self.with_relay(|r| {
+            // After hibernation the relay has forgotten the sockets: re-register them.
+            for (_, a) in &others {
+                r.ensure_peer(a.peer, a.info.clone());
+            }
+            r.receive(me.peer, &data, now).map_err(|e| {
+                let reload = e.must_reload();
+                (e.close_code(), e.to_string(), reload)
+            })
+        });
+        match result {
+            Ok(Ok(out)) => self.deliver(out).await,
+            Ok(Err((code, text, reload))) => {
+                // Log the kind of failure only: never payloads.
+                worker::console_log!("closing peer: code {code}");
+                if reload {
+                    self.reload();
+                }
+                let _ = self.with_relay(|r| r.disconnect(me.peer));
+                Self::refuse(&ws, code, &text);
+            }
+            Err(e) => {
+                worker::console_error!("cannot open conversation: {e}");
+                Self::refuse(&ws, 1011, "conversation storage unavailable; retry later");
+            }
+        }
+        Ok(())
+    }
+
+    async fn websocket_close(
+        &self,
+        ws: WebSocket,
+        _code: usize,
+        _reason: String,
+        _was_clean: bool,
+    ) -> worker::Result<()> {
+        self.forget(&ws);
+        let _ = ws.close(Some(1000), Some("closed"));
+        Ok(())
+    }
+
+    async fn websocket_error(&self, ws: WebSocket, _error: worker::Error) -> worker::Result<()> {
+        self.forget(&ws);
+        Ok(())
+    }
+}
+
+/// A connection id unique within the object: random, so ids never repeat across wake-ups.
+fn random_peer_id() -> PeerId {
+    let mut b = [0u8; 8];
+    if getrandom::fill(&mut b).is_err() {
+        // No entropy source: fall back to the clock, still unique enough within one object.
+        return worker::Date::now().as_millis();
+    }
+    u64::from_le_bytes(b)
+}
+

@@ -1,0 +1,33 @@
+//! edgedesk-worker: moves bytes between Cloudflare's platform and `edgedesk-core`.
+//!
+//! The HTTP front door ([`routes`]) validates the request and hands a conversation's
+//! WebSocket to that conversation's Durable Object ([`conversation`]), which drives
+//! `edgedesk_core::relay::Relay` over SQLite storage ([`sql_store`]). No rule of the
+//! conversation lives here: everything that decides lives in core, where it is tested natively.
+//!
+//! Only the request parsing in [`request`] is platform independent; the rest compiles for
+//! wasm32 only.
+
+pub mod request;
+
+#[cfg(target_arch = "wasm32")]
+mod conversation;
+#[cfg(target_arch = "wasm32")]
+mod http;
+#[cfg(target_arch = "wasm32")]
+mod routes;
+#[cfg(target_arch = "wasm32")]
+mod sql_store;
+
+#[cfg(target_arch = "wasm32")]
+pub use conversation::Conversation;
+
+#[cfg(target_arch = "wasm32")]
+#[worker::event(fetch)]
+async fn fetch(
+    req: worker::Request,
+    env: worker::Env,
+    _ctx: worker::Context,
+) -> worker::Result<worker::Response> {
+    Ok(routes::handle(req, env).await.unwrap_or_else(http::internal_error))
+}
