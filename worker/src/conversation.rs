@@ -225,12 +225,15 @@ impl DurableObject for Conversation {
 }
 
 /// A connection id unique within the object: random, so ids never repeat across wake-ups.
+/// 53 bits, because the attachment is stored as a JavaScript value and JS numbers hold
+/// integers exactly only up to 2^53.
 fn random_peer_id() -> PeerId {
+    const JS_SAFE: u64 = (1 << 53) - 1;
     let mut b = [0u8; 8];
     if getrandom::fill(&mut b).is_err() {
         // No entropy source: fall back to the clock, still unique enough within one object.
-        return worker::Date::now().as_millis();
+        return worker::Date::now().as_millis() & JS_SAFE;
     }
-    u64::from_le_bytes(b)
+    u64::from_le_bytes(b) & JS_SAFE
 }
 

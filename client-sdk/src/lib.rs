@@ -1,0 +1,25 @@
+//! edgedesk-client: the device SDK.
+//!
+//! A thin shell over [`edgedesk_core::client::ClientSession`], which holds every rule of the
+//! device side (what to sync, when a message counts as delivered, how read marks move).
+//! Keeping the logic in core means the native SDK, the browser SDK and the deterministic
+//! simulations in core's tests all run the same code; this crate only supplies what core
+//! refuses to touch: a clock, a WebSocket, a directory, reconnection.
+//!
+//! Native: [`Client`] (tokio + tungstenite) over a [`FileStore`] replica.
+//! wasm32: only core's session and types for now; the browser transport comes later.
+
+pub use edgedesk_core::client::{ClientSession, Event, Identity, Notice};
+pub use edgedesk_core::ids::{ConversationId, DeviceId, MessageId, ParticipantId};
+pub use edgedesk_core::message::{Author, Message, MessageKind, Role};
+pub use edgedesk_core::store::ChunkStore;
+
+#[cfg(not(target_arch = "wasm32"))]
+mod file_store;
+#[cfg(not(target_arch = "wasm32"))]
+pub use file_store::{FileStore, FileStoreError};
+
+#[cfg(not(target_arch = "wasm32"))]
+mod native;
+#[cfg(not(target_arch = "wasm32"))]
+pub use native::*;

@@ -1,0 +1,45 @@
+//! What can go wrong in the SDK, phrased so the caller knows what to do about it.
+
+use edgedesk_core::client::ClientError as SessionError;
+use edgedesk_core::store::StoreError;
+
+use crate::file_store::FileStoreError;
+
+/// Core's errors are boxed: they are large and `Result<_, ClientError>` is on every call.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The local replica could not be opened, read or written.
+    #[error("local replica: {0}")]
+    Store(Box<StoreError<FileStoreError>>),
+    /// Core refused the operation (e.g. marking an unknown message read) or could not persist it.
+    #[error(transparent)]
+    Core(Box<SessionError<FileStoreError>>),
+    #[error("base_url {url:?} is unusable: {reason}")]
+    Url { url: String, reason: String },
+    #[error("timed out waiting for {what}")]
+    Timeout { what: String },
+    #[error("the client's connection task has stopped; open a new Client")]
+    Closed,
+    #[error("ephemeral data must be a JSON object of at most {max} bytes; got {got}")]
+    InvalidEphemeral { max: usize, got: String },
+    #[error("Client::open must be called from within a tokio runtime")]
+    NoRuntime,
+}
+
+impl From<StoreError<FileStoreError>> for ClientError {
+    fn from(e: StoreError<FileStoreError>) -> Self {
+        ClientError::Store(Box::new(e))
+    }
+}
+
+impl From<SessionError<FileStoreError>> for ClientError {
+    fn from(e: SessionError<FileStoreError>) -> Self {
+        ClientError::Core(Box::new(e))
+    }
+}
+
+impl From<FileStoreError> for ClientError {
+    fn from(e: FileStoreError) -> Self {
+        StoreError::Backend(e).into()
+    }
+}
