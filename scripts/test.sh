@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Runs every check: setup, wasm32 builds of the SDK and the Worker, then the whole test suite
+# (unit tests + end-to-end tests, which start `wrangler dev` themselves). Exits non-zero on
+# the first failure. Used by `npm test` and by CI (.ci/run).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+export WRANGLER_SEND_METRICS=false
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+
+step() { printf '\n[test] == %s\n' "$*"; }
+T0=$SECONDS
+
+step "setup"
+bash scripts/setup.sh
+
+step "wasm32 build of the SDK (edgedesk-client)"
+(
+  # shellcheck source=/dev/null
+  . target/toolchain.env
+  cargo build --target wasm32-unknown-unknown -p edgedesk-client
+)
+
+step "wasm32 build of the Worker (scripts/build-worker.sh)"
+bash scripts/build-worker.sh
+
+step "cargo test --workspace (unit + e2e; native rustup toolchain)"
+cargo test --workspace
+
+# ---- more steps go here -----------------------------------------------------------------
+# e.g. browser tests of the SDK (chromium + playwright-core), clippy/fmt, doc tests of
+# PROTOCOL.md. Each: step "what"; command (set -e stops on failure).
+# -----------------------------------------------------------------------------------------
+
+printf '\n[test] all steps passed in %ss\n' "$((SECONDS - T0))"
