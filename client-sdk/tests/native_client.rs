@@ -98,6 +98,7 @@ async fn serve(tcp: TcpStream, state: Arc<FakeRelay>) {
         role: Role::parse(&query_param(&query, "role")).unwrap(),
         participant: ParticipantId::new(query_param(&query, "participant")).unwrap(),
         device: DeviceId::new(query_param(&query, "device")).unwrap(),
+        fast: query_param(&query, "caps").split(',').any(|c| c == "changes"),
     };
     let peer = state.next_peer.fetch_add(1, Ordering::SeqCst);
     let (tx, mut rx) = mpsc::unbounded_channel();

@@ -136,7 +136,8 @@ impl<S: ChunkStore> ClientSession<S> {
 
     /// A connection to the relay is open: start a fresh sync session.
     pub fn connected(&mut self) -> Vec<Vec<u8>> {
-        self.link = Some(Link { sync: PeerSync::new(), inbox: Reassembler::new(MAX_SERVER_MESSAGE) });
+        // Our relay speaks the changes fast path (the SDK asks for it with `caps=changes`).
+        self.link = Some(Link { sync: PeerSync::new(true), inbox: Reassembler::new(MAX_SERVER_MESSAGE) });
         self.poll_frames()
     }
 
@@ -163,10 +164,11 @@ impl<S: ChunkStore> ClientSession<S> {
     /// Frames to send now (after a local change or a received frame), if connected.
     pub fn poll_frames(&mut self) -> Vec<Vec<u8>> {
         let Some(link) = self.link.as_mut() else { return Vec::new() };
-        match link.sync.generate(&self.doc) {
-            Some(msg) => frame::encode(FrameType::SyncShared, &msg),
-            None => Vec::new(),
-        }
+        link.sync
+            .generate(&self.doc)
+            .into_iter()
+            .flat_map(|(ty, payload)| frame::encode(ty, &payload))
+            .collect()
     }
 
     /// Sends an ephemeral JSON object (typing, presence) if connected.
@@ -183,8 +185,8 @@ impl<S: ChunkStore> ClientSession<S> {
         let Some(link) = self.link.as_mut() else { return Ok(Vec::new()) };
         let Some((ty, payload)) = link.inbox.push(data)? else { return Ok(Vec::new()) };
         match ty {
-            FrameType::SyncShared => {
-                let observed = link.sync.receive(&mut self.doc, &payload)?;
+            FrameType::SyncShared | FrameType::ChangesShared => {
+                let observed = link.sync.receive(&mut self.doc, ty, &payload)?;
                 self.persister.persist(&self.doc)?;
                 Ok(events(observed))
             }

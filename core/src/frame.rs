@@ -29,6 +29,8 @@ pub enum FrameType {
     Ephemeral = 0x03,
     /// A JSON notice from the relay, e.g. an error before a close.
     Notice = 0x04,
+    /// Raw Automerge changes for the shared document, pushed once both sides are in sync.
+    ChangesShared = 0x05,
 }
 
 impl FrameType {
@@ -38,6 +40,7 @@ impl FrameType {
             0x02 => FrameType::SyncInternal,
             0x03 => FrameType::Ephemeral,
             0x04 => FrameType::Notice,
+            0x05 => FrameType::ChangesShared,
             _ => return None,
         })
     }

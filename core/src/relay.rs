@@ -34,6 +34,9 @@ pub struct PeerInfo {
     pub role: Role,
     pub participant: ParticipantId,
     pub device: DeviceId,
+    /// The peer accepts [`FrameType::ChangesShared`] (it connected with `caps=changes`).
+    #[serde(default)]
+    pub fast: bool,
 }
 
 /// Frames for one peer.
@@ -108,7 +111,8 @@ struct Peer {
 
 impl Peer {
     fn new(info: PeerInfo) -> Self {
-        Self { info, sync: PeerSync::new(), inbox: Reassembler::new(MAX_CLIENT_MESSAGE) }
+        let sync = PeerSync::new(info.fast);
+        Self { info, sync, inbox: Reassembler::new(MAX_CLIENT_MESSAGE) }
     }
 }
 
@@ -182,7 +186,9 @@ impl<S: ChunkStore> Relay<S> {
             return Ok(Vec::new());
         };
         match ty {
-            FrameType::SyncShared => self.receive_sync(from, &payload, now_ms),
+            FrameType::SyncShared | FrameType::ChangesShared => {
+                self.receive_sync(from, ty, &payload, now_ms)
+            }
             FrameType::Ephemeral => self.relay_ephemeral(from, &payload),
             FrameType::SyncInternal | FrameType::Notice => Err(RelayError::NotAccepted(ty)),
         }
@@ -191,13 +197,14 @@ impl<S: ChunkStore> Relay<S> {
     fn receive_sync(
         &mut self,
         from: PeerId,
+        ty: FrameType,
         payload: &[u8],
         now_ms: i64,
     ) -> Result<Vec<Outgoing>, RelayError<S::Error>> {
         let Some(peer) = self.peers.get_mut(&from) else {
             return Ok(Vec::new());
         };
-        let observed = peer.sync.receive(&mut self.doc, payload)?;
+        let observed = peer.sync.receive(&mut self.doc, ty, payload)?;
         let ids: Vec<MessageId> = observed.messages.iter().map(|m| m.id.clone()).collect();
         self.doc.stamp_delivered(&ids, now_ms)?;
         // Durable before anything leaves: the answer below is the sender's acknowledgement.
@@ -236,8 +243,13 @@ impl<S: ChunkStore> Relay<S> {
 
     fn sync_to(&mut self, peer: PeerId) -> Option<Outgoing> {
         let p = self.peers.get_mut(&peer)?;
-        let msg = p.sync.generate(&self.doc)?;
-        Some(Outgoing { to: peer, frames: frame::encode(FrameType::SyncShared, &msg) })
+        let frames: Vec<Vec<u8>> = p
+            .sync
+            .generate(&self.doc)
+            .into_iter()
+            .flat_map(|(ty, payload)| frame::encode(ty, &payload))
+            .collect();
+        (!frames.is_empty()).then_some(Outgoing { to: peer, frames })
     }
 
     pub fn into_store(self) -> S {

@@ -1,14 +1,23 @@
-//! One Automerge sync session with one peer, plus what a received message changed.
+//! One sync session with one peer, plus what a received message changed.
+//!
+//! Two ways carry changes (see PROTOCOL.md):
+//! - the Automerge sync protocol ([`FrameType::SyncShared`]), which finds what each side lacks
+//!   with bloom filters: needed on (re)connection, but it walks the whole change graph on every
+//!   message, a cost that grows with the conversation (~6 ms per message at 10k messages);
+//! - once both sides are known to be in sync, new changes are pushed as they are
+//!   ([`FrameType::ChangesShared`]), costing only their own application. A receiver missing a
+//!   dependency falls back to the sync protocol, so the fast path never loses anything.
 //!
 //! The session state lives only for a connection: a reconnecting peer starts a fresh session
-//! and the bloom-filter exchange finds what each side lacks (one extra round trip, no
-//! persisted per-peer state to go stale).
+//! and the bloom-filter exchange finds what each side lacks (no persisted per-peer state to go
+//! stale).
 
 use automerge::{
     sync::{self, SyncDoc},
-    ObjId, PatchAction, PatchLog,
+    Change, ChangeHash, ObjId, PatchAction, PatchLog, ReadDoc,
 };
 
+use crate::frame::FrameType;
 use crate::ids::{DeviceId, MessageId, ParticipantId};
 use crate::message::Message;
 use crate::shared_doc::SharedDoc;
@@ -17,6 +26,8 @@ use crate::shared_doc::SharedDoc;
 pub enum SyncError {
     #[error("undecodable sync message: {0}")]
     Decode(#[from] automerge::sync::ReadMessageError),
+    #[error("undecodable change in a changes frame: {0}")]
+    BadChanges(String),
     #[error("sync message could not be applied: {0}")]
     Apply(#[from] automerge::AutomergeError),
 }
@@ -38,6 +49,15 @@ impl Observed {
 #[derive(Debug, Default)]
 pub struct PeerSync {
     state: sync::State,
+    /// Whether the peer accepts [`FrameType::ChangesShared`].
+    fast_capable: bool,
+    /// Set once a sync round showed the peer holds exactly our heads: what the peer holds (or
+    /// will hold once it has read what we sent; the WebSocket is ordered). `None` while the
+    /// sync protocol is in charge.
+    peer_has: Option<Vec<ChangeHash>>,
+    /// A sync message arrived and the protocol's answer has not been generated yet; the peer
+    /// may be waiting for it to learn that we are in sync too.
+    reply_due: bool,
     /// Bytes and messages exchanged, for benchmarks and diagnostics.
     pub sent_messages: u64,
     pub sent_bytes: u64,
@@ -46,34 +66,129 @@ pub struct PeerSync {
 }
 
 impl PeerSync {
-    pub fn new() -> Self {
-        Self::default()
+    /// A session; `fast_capable` when the peer announced it accepts changes frames.
+    pub fn new(fast_capable: bool) -> Self {
+        Self { fast_capable, ..Self::default() }
     }
 
-    /// Applies a peer's sync message and reports what it added. On error the document may
-    /// hold part of the message; callers that must not keep partial input reload from storage.
-    pub fn receive(&mut self, doc: &mut SharedDoc, bytes: &[u8]) -> Result<Observed, SyncError> {
-        let msg = sync::Message::decode(bytes)?;
+    /// Applies a peer's frame (sync message or changes) and reports what it added. On error
+    /// the document may hold part of the input; callers that must not keep partial input
+    /// reload from storage.
+    pub fn receive(
+        &mut self,
+        doc: &mut SharedDoc,
+        ty: FrameType,
+        bytes: &[u8],
+    ) -> Result<Observed, SyncError> {
         self.received_messages += 1;
         self.received_bytes += bytes.len() as u64;
         let mut log = PatchLog::active();
-        doc.automerge_mut().receive_sync_message_log_patches(&mut self.state, msg, &mut log)?;
+        match ty {
+            FrameType::ChangesShared => {
+                let changes = split_changes(bytes)?;
+                let hashes: Vec<ChangeHash> = changes.iter().map(Change::hash).collect();
+                doc.automerge_mut().apply_changes_log_patches(changes, &mut log)?;
+                if doc.automerge().get_missing_deps(&[]).is_empty() {
+                    if let Some(has) = self.peer_has.as_mut() {
+                        has.extend(hashes);
+                    }
+                } else {
+                    // We lack what these changes build on (the applied part stays; the rest
+                    // waits in Automerge's queue). A fresh sync session answers at once and
+                    // lets the bloom-filter exchange find whatever is missing.
+                    self.peer_has = None;
+                    self.state = sync::State::new();
+                    self.reply_due = true;
+                }
+            }
+            _ => {
+                let msg = sync::Message::decode(bytes)?;
+                doc.automerge_mut().receive_sync_message_log_patches(&mut self.state, msg, &mut log)?;
+                self.reply_due = true;
+                let mut ours = doc.heads();
+                ours.sort();
+                let theirs = self.state.their_heads.clone().map(|mut h| {
+                    h.sort();
+                    h
+                });
+                self.peer_has = (self.fast_capable && theirs.as_ref() == Some(&ours)).then_some(ours);
+            }
+        }
         let patches = doc.automerge_mut().make_patches(&mut log);
         Ok(observe(doc, &patches))
     }
 
-    /// The next message for the peer, if it needs one.
-    pub fn generate(&mut self, doc: &SharedDoc) -> Option<Vec<u8>> {
-        let bytes = doc.automerge().generate_sync_message(&mut self.state)?.encode();
-        self.sent_messages += 1;
-        self.sent_bytes += bytes.len() as u64;
-        Some(bytes)
+    /// Every frame the peer should get now, in order: the sync protocol's answer if one is
+    /// due, then (once in sync) the changes the peer lacks.
+    pub fn generate(&mut self, doc: &SharedDoc) -> Vec<(FrameType, Vec<u8>)> {
+        let mut out = Vec::new();
+        if std::mem::take(&mut self.reply_due) || self.peer_has.is_none() {
+            if let Some(msg) = doc.automerge().generate_sync_message(&mut self.state) {
+                out.push((FrameType::SyncShared, msg.encode()));
+            }
+        }
+        if let Some(has) = self.peer_has.as_mut() {
+            let changes = doc.automerge().get_changes(has);
+            if !changes.is_empty() {
+                let bytes: Vec<u8> = changes.iter().flat_map(|c| c.raw_bytes().iter().copied()).collect();
+                *has = doc.heads();
+                out.push((FrameType::ChangesShared, bytes));
+            }
+        }
+        for (_, bytes) in &out {
+            self.sent_messages += 1;
+            self.sent_bytes += bytes.len() as u64;
+        }
+        out
     }
 
-    /// Whether the peer is known to have every change we have.
+    /// Whether the peer is known to hold every change we hold.
     pub fn in_sync(&self, doc: &SharedDoc) -> bool {
-        self.state.shared_heads == doc.heads()
+        let heads = doc.heads();
+        match &self.peer_has {
+            Some(has) => heads.iter().all(|h| has.contains(h)),
+            None => self.state.shared_heads == heads,
+        }
     }
+
+    /// Whether new changes currently go out as changes frames.
+    pub fn fast_path(&self) -> bool {
+        self.peer_has.is_some()
+    }
+}
+
+/// Splits a changes frame into Automerge change chunks: each is the 4 magic bytes, a 4-byte
+/// checksum, a type byte (1 = change, 2 = compressed change), a LEB128 body length, the body.
+fn split_changes(mut bytes: &[u8]) -> Result<Vec<Change>, SyncError> {
+    const MAGIC: [u8; 4] = [0x85, 0x6f, 0x4a, 0x83];
+    let bad = |m: &str| SyncError::BadChanges(m.to_owned());
+    let mut out = Vec::new();
+    while !bytes.is_empty() {
+        if bytes.len() < 10 || bytes[..4] != MAGIC {
+            return Err(bad("a chunk does not start with the Automerge magic bytes"));
+        }
+        if !matches!(bytes[8], 1 | 2) {
+            return Err(bad("a chunk is not a change"));
+        }
+        let (mut len, mut shift, mut at) = (0u64, 0u32, 9usize);
+        loop {
+            let b = *bytes.get(at).ok_or_else(|| bad("truncated chunk length"))?;
+            if shift > 56 {
+                return Err(bad("chunk length overflows"));
+            }
+            len |= u64::from(b & 0x7f) << shift;
+            shift += 7;
+            at += 1;
+            if b & 0x80 == 0 {
+                break;
+            }
+        }
+        let end = usize::try_from(len).ok().and_then(|l| at.checked_add(l)).filter(|&e| e <= bytes.len());
+        let end = end.ok_or_else(|| bad("chunk longer than the frame"))?;
+        out.push(Change::from_bytes(bytes[..end].to_vec()).map_err(|e| SyncError::BadChanges(e.to_string()))?);
+        bytes = &bytes[end..];
+    }
+    Ok(out)
 }
 
 /// Reads the messages, receipts and read marks that `patches` added to `doc`.
@@ -131,18 +246,18 @@ mod tests {
 
     /// Runs the protocol between two replicas until neither has anything to say.
     fn converge(a: &mut SharedDoc, b: &mut SharedDoc) -> (Observed, Observed, usize) {
-        let (mut sa, mut sb) = (PeerSync::new(), PeerSync::new());
+        let (mut sa, mut sb) = (PeerSync::new(true), PeerSync::new(true));
         let (mut seen_a, mut seen_b) = (Observed::default(), Observed::default());
         let mut rounds = 0;
         loop {
             let mut quiet = true;
-            if let Some(m) = sa.generate(a) {
-                let o = sb.receive(b, &m).unwrap();
+            for (ty, m) in sa.generate(a) {
+                let o = sb.receive(b, ty, &m).unwrap();
                 seen_b.messages.extend(o.messages);
                 quiet = false;
             }
-            if let Some(m) = sb.generate(b) {
-                let o = sa.receive(a, &m).unwrap();
+            for (ty, m) in sb.generate(b) {
+                let o = sa.receive(a, ty, &m).unwrap();
                 seen_a.messages.extend(o.messages);
                 quiet = false;
             }
@@ -181,15 +296,15 @@ mod tests {
         b.stamp_delivered(std::slice::from_ref(&id), 77).unwrap();
         let who = ParticipantId::new("agent").unwrap();
         b.mark_read(&who, &DeviceId::new("phone").unwrap(), &id, 0).unwrap();
-        let mut sa = PeerSync::new();
-        let mut sb = PeerSync::new();
+        let mut sa = PeerSync::new(false);
+        let mut sb = PeerSync::new(false);
         let mut seen = Observed::default();
         for _ in 0..5 {
-            if let Some(m) = sa.generate(&a) {
-                sb.receive(&mut b, &m).unwrap();
+            for (ty, m) in sa.generate(&a) {
+                sb.receive(&mut b, ty, &m).unwrap();
             }
-            if let Some(m) = sb.generate(&b) {
-                let o = sa.receive(&mut a, &m).unwrap();
+            for (ty, m) in sb.generate(&b) {
+                let o = sa.receive(&mut a, ty, &m).unwrap();
                 seen.delivered.extend(o.delivered);
                 seen.read.extend(o.read);
             }
@@ -199,11 +314,72 @@ mod tests {
     }
 
     #[test]
+    fn once_in_sync_new_changes_travel_as_changes_frames() {
+        let mut a = SharedDoc::new(ActorId::random()).unwrap();
+        let mut b = SharedDoc::new(ActorId::random()).unwrap();
+        a.append(&msg(0, "a"), 0).unwrap();
+        let (mut sa, mut sb) = (PeerSync::new(true), PeerSync::new(true));
+        for _ in 0..10 {
+            for (ty, m) in sa.generate(&a) {
+                sb.receive(&mut b, ty, &m).unwrap();
+            }
+            for (ty, m) in sb.generate(&b) {
+                sa.receive(&mut a, ty, &m).unwrap();
+            }
+        }
+        assert!(sa.fast_path() && sb.fast_path());
+        assert!(sa.in_sync(&a) && sb.in_sync(&b));
+        a.append(&msg(1, "a"), 0).unwrap();
+        assert!(!sa.in_sync(&a));
+        let out = sa.generate(&a);
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].0, FrameType::ChangesShared);
+        let seen = sb.receive(&mut b, out[0].0, &out[0].1).unwrap();
+        assert_eq!(seen.messages.len(), 1);
+        assert_eq!(a.heads(), b.heads());
+        assert!(sb.generate(&b).is_empty(), "nothing to answer to a changes frame");
+        assert!(sa.in_sync(&a));
+    }
+
+    #[test]
+    fn a_changes_frame_with_missing_dependencies_falls_back_to_the_sync_protocol() {
+        let mut a = SharedDoc::new(ActorId::random()).unwrap();
+        let mut b = SharedDoc::new(ActorId::random()).unwrap();
+        let (mut sa, mut sb) = (PeerSync::new(true), PeerSync::new(true));
+        let exchange = |a: &mut SharedDoc, b: &mut SharedDoc, sa: &mut PeerSync, sb: &mut PeerSync| {
+            for _ in 0..10 {
+                for (ty, m) in sa.generate(a) {
+                    sb.receive(b, ty, &m).unwrap();
+                }
+                for (ty, m) in sb.generate(b) {
+                    sa.receive(a, ty, &m).unwrap();
+                }
+            }
+        };
+        exchange(&mut a, &mut b, &mut sa, &mut sb);
+        assert!(sa.fast_path());
+        // A change whose predecessor the receiver never got (a lost frame).
+        a.append(&msg(1, "a"), 0).unwrap();
+        let lost = sa.generate(&a);
+        assert_eq!(lost[0].0, FrameType::ChangesShared);
+        a.append(&msg(2, "a"), 0).unwrap();
+        let next = sa.generate(&a);
+        let seen = sb.receive(&mut b, next[0].0, &next[0].1).unwrap();
+        assert!(seen.messages.is_empty(), "cannot apply without its dependency");
+        assert!(!sb.fast_path());
+        exchange(&mut a, &mut b, &mut sa, &mut sb);
+        assert_eq!(a.heads(), b.heads());
+        assert_eq!(b.message_count(), 2);
+    }
+
+    #[test]
     fn garbage_is_a_decode_error_and_changes_nothing() {
         let mut a = SharedDoc::new(ActorId::random()).unwrap();
         let before = a.heads();
-        let err = PeerSync::new().receive(&mut a, b"\x42garbage").unwrap_err();
+        let err = PeerSync::new(true).receive(&mut a, FrameType::SyncShared, b"\x42garbage").unwrap_err();
         assert!(matches!(err, SyncError::Decode(_)), "{err}");
+        let err = PeerSync::new(true).receive(&mut a, FrameType::ChangesShared, b"\x85\x6f\x4a\x83garbage").unwrap_err();
+        assert!(matches!(err, SyncError::BadChanges(_)), "{err}");
         assert_eq!(a.heads(), before);
     }
 }

@@ -108,7 +108,10 @@ pub fn peer_from_query(pairs: &[(String, String)]) -> Result<(PeerInfo, String),
     if name.len() > MAX_NAME_BYTES {
         return Err(bad(format!("name is {} bytes; the limit is {MAX_NAME_BYTES}", name.len())));
     }
-    Ok((PeerInfo { role, participant, device }, name))
+    // Capabilities the client announces, comma separated; unknown ones are ignored so clients
+    // can offer newer ones to older relays.
+    let fast = get("caps").is_some_and(|caps| caps.split(',').any(|c| c == "changes"));
+    Ok((PeerInfo { role, participant, device, fast }, name))
 }
 
 #[cfg(test)]
@@ -150,6 +153,15 @@ mod tests {
                 .unwrap();
         assert_eq!(p.role, Role::Agent);
         assert_eq!(name, "a1");
+        assert!(!p.fast);
+        let (p, _) = peer_from_query(&q(&[
+            ("role", "visitor"),
+            ("participant", "v"),
+            ("device", "d"),
+            ("caps", "future,changes"),
+        ]))
+        .unwrap();
+        assert!(p.fast);
         let e = peer_from_query(&q(&[("role", "server"), ("participant", "a"), ("device", "d")]));
         assert_eq!(e.unwrap_err().code, "bad_identity");
         let e = peer_from_query(&q(&[("role", "visitor"), ("participant", "a/b"), ("device", "d")]));

@@ -39,7 +39,7 @@ pub fn connect_url(
     // Ids are validated to a path-safe alphabet, so the conversation goes into the path as is
     // (the Worker matches the raw path); query values are percent-encoded.
     Ok(format!(
-        "{scheme}://{rest}/v1/conversations/{conversation}/connect?role={}&participant={}&device={}&name={}",
+        "{scheme}://{rest}/v1/conversations/{conversation}/connect?role={}&participant={}&device={}&name={}&caps=changes",
         encode(me.role.as_str()),
         encode(me.participant.as_str()),
         encode(me.device.as_str()),
@@ -80,7 +80,7 @@ mod tests {
         let c = ConversationId::new("conv-1").unwrap();
         assert_eq!(
             connect_url("http://127.0.0.1:8787/", &c, &me()).unwrap(),
-            "ws://127.0.0.1:8787/v1/conversations/conv-1/connect?role=visitor&participant=v%3A1%40x&device=d-1&name=Zo%C3%AB%20%26%20co%2F1"
+            "ws://127.0.0.1:8787/v1/conversations/conv-1/connect?role=visitor&participant=v%3A1%40x&device=d-1&name=Zo%C3%AB%20%26%20co%2F1&caps=changes"
         );
         assert!(connect_url("ws://h/prefix", &c, &me()).unwrap().starts_with("ws://h/prefix/v1/"));
     }
