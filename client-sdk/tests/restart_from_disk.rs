@@ -21,7 +21,8 @@ fn me() -> Identity {
 
 fn connect(relay: &mut Relay<MemStore>, s: &mut ClientSession<FileStore>) {
     let me = s.identity().clone();
-    let info = PeerInfo { role: me.role, participant: me.participant, device: me.device, fast: true };
+    let info =
+        PeerInfo { role: me.role, participant: me.participant, device: me.device, fast: true };
     let mut queue = relay.connect(PEER, info);
     for f in s.connected() {
         queue.extend(relay.receive(PEER, &f, 1000).unwrap());
@@ -67,7 +68,12 @@ fn unacknowledged_messages_survive_a_kill_and_are_delivered_after_reopening() {
     let offline: Vec<MessageId> =
         (0..5).map(|i| s.send_text(&format!("offline {i}"), 10 + i).unwrap().id).collect();
     // It reconnects and starts syncing, but dies before any answer from the relay arrives.
-    let info = PeerInfo { role: Role::Visitor, participant: me().participant, device: me().device, fast: true };
+    let info = PeerInfo {
+        role: Role::Visitor,
+        participant: me().participant,
+        device: me().device,
+        fast: true,
+    };
     relay.connect(PEER, info);
     for f in s.connected() {
         relay.receive(PEER, &f, 1000).unwrap();

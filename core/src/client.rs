@@ -40,9 +40,16 @@ pub enum Event {
     /// A message from another device (own sends are returned by `send_text`).
     Message(Message),
     /// The relay durably accepted a message.
-    Delivered { id: MessageId, at: i64 },
+    Delivered {
+        id: MessageId,
+        at: i64,
+    },
     /// A device moved its read mark.
-    Read { participant: ParticipantId, device: DeviceId, message: MessageId },
+    Read {
+        participant: ParticipantId,
+        device: DeviceId,
+        message: MessageId,
+    },
     /// Typing, presence: whatever a peer sent as ephemeral JSON, with the relay's sender stamp.
     Ephemeral(serde_json::Value),
     Notice(Notice),
@@ -114,7 +121,11 @@ impl<S: ChunkStore> ClientSession<S> {
     }
 
     /// Moves this device's read mark to `msg` (never backwards), durably.
-    pub fn mark_read(&mut self, msg: &MessageId, now_ms: i64) -> Result<bool, ClientError<S::Error>> {
+    pub fn mark_read(
+        &mut self,
+        msg: &MessageId,
+        now_ms: i64,
+    ) -> Result<bool, ClientError<S::Error>> {
         let moved = self.doc.mark_read(&self.me.participant, &self.me.device, msg, now_ms)?;
         if moved {
             self.persister.persist(&self.doc)?;
@@ -137,7 +148,8 @@ impl<S: ChunkStore> ClientSession<S> {
     /// A connection to the relay is open: start a fresh sync session.
     pub fn connected(&mut self) -> Vec<Vec<u8>> {
         // Our relay speaks the changes fast path (the SDK asks for it with `caps=changes`).
-        self.link = Some(Link { sync: PeerSync::new(true), inbox: Reassembler::new(MAX_SERVER_MESSAGE) });
+        self.link =
+            Some(Link { sync: PeerSync::new(true), inbox: Reassembler::new(MAX_SERVER_MESSAGE) });
         self.poll_frames()
     }
 
@@ -157,7 +169,12 @@ impl<S: ChunkStore> ClientSession<S> {
     /// Sync counters of the current connection: (sent msgs, sent bytes, received msgs, received bytes).
     pub fn link_counters(&self) -> Option<(u64, u64, u64, u64)> {
         self.link.as_ref().map(|l| {
-            (l.sync.sent_messages, l.sync.sent_bytes, l.sync.received_messages, l.sync.received_bytes)
+            (
+                l.sync.sent_messages,
+                l.sync.sent_bytes,
+                l.sync.received_messages,
+                l.sync.received_bytes,
+            )
         })
     }
 
@@ -208,10 +225,10 @@ impl<S: ChunkStore> ClientSession<S> {
 fn events(o: Observed) -> Vec<Event> {
     let mut out: Vec<Event> = o.messages.into_iter().map(Event::Message).collect();
     out.extend(o.delivered.into_iter().map(|(id, at)| Event::Delivered { id, at }));
-    out.extend(
-        o.read
-            .into_iter()
-            .map(|(participant, device, message)| Event::Read { participant, device, message }),
-    );
+    out.extend(o.read.into_iter().map(|(participant, device, message)| Event::Read {
+        participant,
+        device,
+        message,
+    }));
     out
 }

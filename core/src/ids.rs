@@ -30,9 +30,8 @@ fn validate(kind: &'static str, s: &str) -> Result<(), IdError> {
     if s.len() > MAX_ID_LEN {
         return Err(IdError::TooLong { kind, len: s.len() });
     }
-    if let Some(c) = s
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | ':' | '@')))
+    if let Some(c) =
+        s.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | ':' | '@')))
     {
         return Err(IdError::BadChar { kind, found: c });
     }
@@ -144,10 +143,7 @@ mod tests {
             Err(IdError::BadChar { kind: "participant", found: '/' })
         );
         assert!(matches!(DeviceId::new(""), Err(IdError::Empty { .. })));
-        assert!(matches!(
-            MessageId::new("x".repeat(65)),
-            Err(IdError::TooLong { len: 65, .. })
-        ));
+        assert!(matches!(MessageId::new("x".repeat(65)), Err(IdError::TooLong { len: 65, .. })));
         assert!(ConversationId::new("退款").is_err());
     }
 

@@ -76,7 +76,10 @@ impl<E: std::error::Error + 'static> RelayError<E> {
 
     /// Whether the in-memory document may hold input that was not persisted.
     pub fn must_reload(&self) -> bool {
-        matches!(self, RelayError::Sync(SyncError::Apply(_)) | RelayError::Store(_) | RelayError::Doc(_))
+        matches!(
+            self,
+            RelayError::Sync(SyncError::Apply(_)) | RelayError::Store(_) | RelayError::Doc(_)
+        )
     }
 
     /// A close reason: the error's text cut to the WebSocket limit of 123 bytes.

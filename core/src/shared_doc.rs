@@ -23,7 +23,9 @@ use crate::schema::{self, keys, SHARED_SCHEMA_VERSION};
 pub enum DocError {
     #[error("automerge: {0}")]
     Automerge(#[from] AutomergeError),
-    #[error("document has schema version {found:?}; this build reads version {SHARED_SCHEMA_VERSION}")]
+    #[error(
+        "document has schema version {found:?}; this build reads version {SHARED_SCHEMA_VERSION}"
+    )]
     Schema { found: Option<i64> },
     #[error("document root has no {0:?} object")]
     MissingRoot(&'static str),

@@ -103,7 +103,11 @@ impl PeerSync {
             }
             _ => {
                 let msg = sync::Message::decode(bytes)?;
-                doc.automerge_mut().receive_sync_message_log_patches(&mut self.state, msg, &mut log)?;
+                doc.automerge_mut().receive_sync_message_log_patches(
+                    &mut self.state,
+                    msg,
+                    &mut log,
+                )?;
                 self.reply_due = true;
                 let mut ours = doc.heads();
                 ours.sort();
@@ -111,7 +115,8 @@ impl PeerSync {
                     h.sort();
                     h
                 });
-                self.peer_has = (self.fast_capable && theirs.as_ref() == Some(&ours)).then_some(ours);
+                self.peer_has =
+                    (self.fast_capable && theirs.as_ref() == Some(&ours)).then_some(ours);
             }
         }
         let patches = doc.automerge_mut().make_patches(&mut log);
@@ -130,7 +135,8 @@ impl PeerSync {
         if let Some(has) = self.peer_has.as_mut() {
             let changes = doc.automerge().get_changes(has);
             if !changes.is_empty() {
-                let bytes: Vec<u8> = changes.iter().flat_map(|c| c.raw_bytes().iter().copied()).collect();
+                let bytes: Vec<u8> =
+                    changes.iter().flat_map(|c| c.raw_bytes().iter().copied()).collect();
                 *has = doc.heads();
                 out.push((FrameType::ChangesShared, bytes));
             }
@@ -183,9 +189,13 @@ fn split_changes(mut bytes: &[u8]) -> Result<Vec<Change>, SyncError> {
                 break;
             }
         }
-        let end = usize::try_from(len).ok().and_then(|l| at.checked_add(l)).filter(|&e| e <= bytes.len());
+        let end =
+            usize::try_from(len).ok().and_then(|l| at.checked_add(l)).filter(|&e| e <= bytes.len());
         let end = end.ok_or_else(|| bad("chunk longer than the frame"))?;
-        out.push(Change::from_bytes(bytes[..end].to_vec()).map_err(|e| SyncError::BadChanges(e.to_string()))?);
+        out.push(
+            Change::from_bytes(bytes[..end].to_vec())
+                .map_err(|e| SyncError::BadChanges(e.to_string()))?,
+        );
         bytes = &bytes[end..];
     }
     Ok(out)
@@ -346,16 +356,17 @@ mod tests {
         let mut a = SharedDoc::new(ActorId::random()).unwrap();
         let mut b = SharedDoc::new(ActorId::random()).unwrap();
         let (mut sa, mut sb) = (PeerSync::new(true), PeerSync::new(true));
-        let exchange = |a: &mut SharedDoc, b: &mut SharedDoc, sa: &mut PeerSync, sb: &mut PeerSync| {
-            for _ in 0..10 {
-                for (ty, m) in sa.generate(a) {
-                    sb.receive(b, ty, &m).unwrap();
+        let exchange =
+            |a: &mut SharedDoc, b: &mut SharedDoc, sa: &mut PeerSync, sb: &mut PeerSync| {
+                for _ in 0..10 {
+                    for (ty, m) in sa.generate(a) {
+                        sb.receive(b, ty, &m).unwrap();
+                    }
+                    for (ty, m) in sb.generate(b) {
+                        sa.receive(a, ty, &m).unwrap();
+                    }
                 }
-                for (ty, m) in sb.generate(b) {
-                    sa.receive(a, ty, &m).unwrap();
-                }
-            }
-        };
+            };
         exchange(&mut a, &mut b, &mut sa, &mut sb);
         assert!(sa.fast_path());
         // A change whose predecessor the receiver never got (a lost frame).
@@ -376,9 +387,12 @@ mod tests {
     fn garbage_is_a_decode_error_and_changes_nothing() {
         let mut a = SharedDoc::new(ActorId::random()).unwrap();
         let before = a.heads();
-        let err = PeerSync::new(true).receive(&mut a, FrameType::SyncShared, b"\x42garbage").unwrap_err();
+        let err =
+            PeerSync::new(true).receive(&mut a, FrameType::SyncShared, b"\x42garbage").unwrap_err();
         assert!(matches!(err, SyncError::Decode(_)), "{err}");
-        let err = PeerSync::new(true).receive(&mut a, FrameType::ChangesShared, b"\x85\x6f\x4a\x83garbage").unwrap_err();
+        let err = PeerSync::new(true)
+            .receive(&mut a, FrameType::ChangesShared, b"\x85\x6f\x4a\x83garbage")
+            .unwrap_err();
         assert!(matches!(err, SyncError::BadChanges(_)), "{err}");
         assert_eq!(a.heads(), before);
     }

@@ -35,7 +35,12 @@ fn device(peer: PeerId, role: Role, who: &str, dev: &str) -> Device {
 
 fn info(d: &Device) -> PeerInfo {
     let me = d.session.identity();
-    PeerInfo { role: me.role, participant: me.participant.clone(), device: me.device.clone(), fast: d.peer % 2 == 1 }
+    PeerInfo {
+        role: me.role,
+        participant: me.participant.clone(),
+        device: me.device.clone(),
+        fast: d.peer % 2 == 1,
+    }
 }
 
 /// Delivers frames until the network is quiet; returns the number of frames moved.
@@ -50,7 +55,9 @@ fn pump(relay: &mut Relay<MemStore>, devices: &mut [Device], mut queue: Vec<Outg
     }
     while !queue.is_empty() {
         for out in std::mem::take(&mut queue) {
-            let Some(d) = devices.iter_mut().find(|d| d.peer == out.to && d.online) else { continue };
+            let Some(d) = devices.iter_mut().find(|d| d.peer == out.to && d.online) else {
+                continue;
+            };
             for f in out.frames {
                 moved += 1;
                 d.events.extend(d.session.handle_frame(&f).unwrap());
@@ -91,8 +98,8 @@ fn three_devices_converge_with_every_message_once_in_one_order() {
         go_online(&mut relay, &mut devs, i);
     }
     for round in 0..5 {
-        for i in 0..3 {
-            devs[i].session.send_text(&format!("msg {round} from {i}"), 0).unwrap();
+        for (i, d) in devs.iter_mut().enumerate() {
+            d.session.send_text(&format!("msg {round} from {i}"), 0).unwrap();
         }
         pump(&mut relay, &mut devs, Vec::new());
     }
@@ -160,8 +167,7 @@ fn a_restarted_relay_keeps_every_acknowledged_message() {
 
 #[test]
 fn a_relay_that_cannot_persist_acknowledges_nothing() {
-    let mut store = MemStore::default();
-    store.fail_writes = true;
+    let store = MemStore { fail_writes: true, ..MemStore::default() };
     let mut relay = Relay::open(store).unwrap();
     let mut dev = device(1, Role::Visitor, "v1", "a");
     dev.session.send_text("will not be stored", 0).unwrap();
@@ -231,7 +237,8 @@ fn ephemeral_frames_reach_others_stamped_with_the_sender() {
     let mut devs = vec![device(1, Role::Visitor, "v1", "a"), device(2, Role::Agent, "ag", "b")];
     go_online(&mut relay, &mut devs, 0);
     go_online(&mut relay, &mut devs, 1);
-    let frames = devs[0].session.ephemeral_frames(&serde_json::json!({"typing": true, "from": "forged"}));
+    let frames =
+        devs[0].session.ephemeral_frames(&serde_json::json!({"typing": true, "from": "forged"}));
     let out = relay.receive(1, &frames[0], 0).unwrap();
     assert_eq!(out.len(), 1);
     assert_eq!(out[0].to, 2);
@@ -239,5 +246,8 @@ fn ephemeral_frames_reach_others_stamped_with_the_sender() {
     let Event::Ephemeral(v) = &events[0] else { panic!("{events:?}") };
     assert_eq!(v["from"]["id"], "v1");
     assert_eq!(v["data"]["typing"], true);
-    assert_eq!(relay.receive(1, &[FrameType::Ephemeral as u8, b'[', b']'], 0).unwrap_err().close_code(), 1007);
+    assert_eq!(
+        relay.receive(1, &[FrameType::Ephemeral as u8, b'[', b']'], 0).unwrap_err().close_code(),
+        1007
+    );
 }

@@ -12,7 +12,11 @@ use edgedesk_core::message::Role;
 use edgedesk_e2e::*;
 
 /// Opens a raw WebSocket, sends `frame`, and returns the close code, reason and any notice.
-async fn close_after(relay: &Relay, conv: &str, frame: WsMessage) -> (u16, String, Option<serde_json::Value>) {
+async fn close_after(
+    relay: &Relay,
+    conv: &str,
+    frame: WsMessage,
+) -> (u16, String, Option<serde_json::Value>) {
     let url = format!(
         "ws://127.0.0.1:{}/v1/conversations/{conv}/connect?role=visitor&participant=mallory&device=raw",
         relay.port
@@ -26,7 +30,9 @@ async fn close_after(relay: &Relay, conv: &str, frame: WsMessage) -> (u16, Strin
             Ok(WsMessage::Binary(b)) if b.first() == Some(&(FrameType::Notice as u8)) => {
                 notice = serde_json::from_slice(&b[1..]).ok();
             }
-            Ok(WsMessage::Close(Some(c))) => return (u16::from(c.code), c.reason.to_string(), notice),
+            Ok(WsMessage::Close(Some(c))) => {
+                return (u16::from(c.code), c.reason.to_string(), notice)
+            }
             Ok(WsMessage::Close(None)) => panic!("closed without a code"),
             Ok(_) => {}
             Err(e) => panic!("socket error instead of a close frame: {e}"),
@@ -40,19 +46,24 @@ async fn bad_requests_and_frames_are_refused_clearly_and_change_nothing() {
     let tmp = tempfile::tempdir().unwrap();
     let relay = Relay::start(&tmp.path().join("state"));
     let conv = conversation("bad");
-    let good = client(&relay, &conv, identity(Role::Visitor, "v1", "good"), &tmp.path().join("g")).await;
+    let good =
+        client(&relay, &conv, identity(Role::Visitor, "v1", "good"), &tmp.path().join("g")).await;
     good.send_text("before the attack").await.unwrap();
     converge(&relay, &conv, &[&good], 1).await;
 
     // HTTP level.
-    let (status, body) = http_get(relay.port, &format!("/v1/conversations/{conv}/connect")).unwrap();
+    let (status, body) =
+        http_get(relay.port, &format!("/v1/conversations/{conv}/connect")).unwrap();
     assert_eq!(status, 426, "{body}");
     assert!(body.contains("upgrade_required"));
     let (status, body) = http_get(relay.port, "/v1/no/such/route").unwrap();
     assert_eq!(status, 404, "{body}");
     let (status, body) = http_get(relay.port, "/v1/conversations/bad%20id/connect").unwrap();
     assert_eq!(status, 400, "{body}");
-    let bad_identity = format!("ws://127.0.0.1:{}/v1/conversations/{conv}/connect?role=server&participant=x&device=y", relay.port);
+    let bad_identity = format!(
+        "ws://127.0.0.1:{}/v1/conversations/{conv}/connect?role=server&participant=x&device=y",
+        relay.port
+    );
     let refused = tokio_tungstenite::connect_async(bad_identity).await.unwrap_err();
     assert!(refused.to_string().contains("400"), "{refused}");
 
@@ -61,10 +72,22 @@ async fn bad_requests_and_frames_are_refused_clearly_and_change_nothing() {
     // Frame level: each closes only its own socket, with a code and a reason.
     let cases: Vec<(WsMessage, u16, &str)> = vec![
         (WsMessage::Binary(vec![0x7f, 1, 2, 3].into()), 1002, "unknown frame type"),
-        (WsMessage::Binary(vec![FrameType::SyncShared as u8, 0x42, 0xff, 0x00, 0x13].into()), 1007, "sync message"),
-        (WsMessage::Binary(vec![FrameType::SyncShared as u8; MAX_FRAME_PAYLOAD + 100].into()), 1009, "limit"),
+        (
+            WsMessage::Binary(vec![FrameType::SyncShared as u8, 0x42, 0xff, 0x00, 0x13].into()),
+            1007,
+            "sync message",
+        ),
+        (
+            WsMessage::Binary(vec![FrameType::SyncShared as u8; MAX_FRAME_PAYLOAD + 100].into()),
+            1009,
+            "limit",
+        ),
         (WsMessage::Text("hello".into()), 1003, "binary frames"),
-        (WsMessage::Binary(vec![FrameType::Ephemeral as u8, b'n', b'o'].into()), 1007, "JSON object"),
+        (
+            WsMessage::Binary(vec![FrameType::Ephemeral as u8, b'n', b'o'].into()),
+            1007,
+            "JSON object",
+        ),
     ];
     for (frame, code, reason) in cases {
         let (got, text, notice) = close_after(&relay, conv.as_str(), frame).await;
@@ -74,7 +97,9 @@ async fn bad_requests_and_frames_are_refused_clearly_and_change_nothing() {
         assert_eq!(notice["code"], code);
         // The good device is still served after every attack.
         let m = good.send_text(&format!("after close {code}")).await.unwrap();
-        good.wait_until(Duration::from_secs(30), |v| v.delivered_at(&m.id).is_some()).await.unwrap();
+        good.wait_until(Duration::from_secs(30), |v| v.delivered_at(&m.id).is_some())
+            .await
+            .unwrap();
     }
     assert_eq!(u16::from(CloseCode::Size), 1009);
 

@@ -7,7 +7,13 @@ use std::process::{Command, Stdio};
 use edgedesk_core::message::Role;
 use edgedesk_e2e::*;
 
-fn spawn_device(relay: &Relay, conv: &str, dir: &std::path::Path, count: usize, offline: bool) -> std::process::Child {
+fn spawn_device(
+    relay: &Relay,
+    conv: &str,
+    dir: &std::path::Path,
+    count: usize,
+    offline: bool,
+) -> std::process::Child {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_edgedesk-device"));
     cmd.args([relay.base_url(), conv.to_owned(), dir.display().to_string(), count.to_string()]);
     if offline {
@@ -20,10 +26,17 @@ fn sent_ids(lines: &[String]) -> Vec<String> {
     lines.iter().filter_map(|l| l.strip_prefix("SENT ")).map(str::to_owned).collect()
 }
 
-async fn restart_and_check(relay: &Relay, conv: &edgedesk_core::ids::ConversationId, dir: &std::path::Path, written: &[String]) {
+async fn restart_and_check(
+    relay: &Relay,
+    conv: &edgedesk_core::ids::ConversationId,
+    dir: &std::path::Path,
+    written: &[String],
+) {
     let who = identity(Role::Visitor, "killed-visitor", "killed-device");
     let revived = client(relay, conv, who, dir).await;
-    let watcher = client(relay, conv, identity(Role::Agent, "agent-1", "watcher"), &dir.join("watcher")).await;
+    let watcher =
+        client(relay, conv, identity(Role::Agent, "agent-1", "watcher"), &dir.join("watcher"))
+            .await;
     converge(relay, conv, &[&revived, &watcher], written.len()).await;
     let messages = assert_identical(&[&revived, &watcher]);
     let ids: Vec<String> = messages.iter().map(|m| m.id.to_string()).collect();
@@ -44,7 +57,11 @@ async fn a_client_killed_with_unsent_messages_delivers_them_once_after_restart()
     child.wait().unwrap();
     let written = sent_ids(&lines);
     assert_eq!(written.len(), 25);
-    assert_eq!(relay.stats(conv.as_str())["messages"], 0, "nothing reached the relay while offline");
+    assert_eq!(
+        relay.stats(conv.as_str())["messages"],
+        0,
+        "nothing reached the relay while offline"
+    );
     restart_and_check(&relay, &conv, &dir, &written).await;
 }
 

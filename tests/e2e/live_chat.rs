@@ -1,18 +1,32 @@
 //! Acceptance 2: two visitor devices and one agent device chat live through the real Worker.
 
+use edgedesk_client::SdkEvent;
 use edgedesk_core::client::Event;
 use edgedesk_core::message::Role;
 use edgedesk_e2e::*;
-use edgedesk_client::SdkEvent;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_visitor_devices_and_an_agent_converge_with_each_message_once_in_one_order() {
     let dir = tempfile::tempdir().unwrap();
     let relay = Relay::start(&dir.path().join("state"));
     let conv = conversation("live");
-    let phone = client(&relay, &conv, identity(Role::Visitor, "v1", "v1-phone"), &dir.path().join("phone")).await;
-    let laptop = client(&relay, &conv, identity(Role::Visitor, "v1", "v1-laptop"), &dir.path().join("laptop")).await;
-    let agent = client(&relay, &conv, identity(Role::Agent, "agent-1", "a1-desk"), &dir.path().join("agent")).await;
+    let phone =
+        client(&relay, &conv, identity(Role::Visitor, "v1", "v1-phone"), &dir.path().join("phone"))
+            .await;
+    let laptop = client(
+        &relay,
+        &conv,
+        identity(Role::Visitor, "v1", "v1-laptop"),
+        &dir.path().join("laptop"),
+    )
+    .await;
+    let agent = client(
+        &relay,
+        &conv,
+        identity(Role::Agent, "agent-1", "a1-desk"),
+        &dir.path().join("agent"),
+    )
+    .await;
     let mut agent_events = agent.events();
     let all = [&phone, &laptop, &agent];
     converge(&relay, &conv, &all, 0).await;

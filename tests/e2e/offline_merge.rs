@@ -8,8 +8,10 @@ async fn offline_writes_merge_with_online_writes_and_earlier_history() {
     let dir = tempfile::tempdir().unwrap();
     let relay = Relay::start(&dir.path().join("state"));
     let conv = conversation("offline");
-    let a = client(&relay, &conv, identity(Role::Visitor, "v1", "dev-a"), &dir.path().join("a")).await;
-    let b = client(&relay, &conv, identity(Role::Agent, "agent-1", "dev-b"), &dir.path().join("b")).await;
+    let a =
+        client(&relay, &conv, identity(Role::Visitor, "v1", "dev-a"), &dir.path().join("a")).await;
+    let b = client(&relay, &conv, identity(Role::Agent, "agent-1", "dev-b"), &dir.path().join("b"))
+        .await;
 
     for i in 0..50 {
         a.send_text(&format!("history a {i}")).await.unwrap();

@@ -11,9 +11,15 @@ async fn read_marks_of_one_agents_two_devices_merge_to_the_maximum_and_never_go_
     let tmp = tempfile::tempdir().unwrap();
     let relay = Relay::start(&tmp.path().join("state"));
     let conv = conversation("marks");
-    let visitor = client(&relay, &conv, identity(Role::Visitor, "v1", "v-phone"), &tmp.path().join("v")).await;
-    let phone = client(&relay, &conv, identity(Role::Agent, "agent-1", "a-phone"), &tmp.path().join("p")).await;
-    let desk = client(&relay, &conv, identity(Role::Agent, "agent-1", "a-desk"), &tmp.path().join("d")).await;
+    let visitor =
+        client(&relay, &conv, identity(Role::Visitor, "v1", "v-phone"), &tmp.path().join("v"))
+            .await;
+    let phone =
+        client(&relay, &conv, identity(Role::Agent, "agent-1", "a-phone"), &tmp.path().join("p"))
+            .await;
+    let desk =
+        client(&relay, &conv, identity(Role::Agent, "agent-1", "a-desk"), &tmp.path().join("d"))
+            .await;
     let agent = ParticipantId::new("agent-1").unwrap();
     for i in 0..10 {
         visitor.send_text(&format!("question {i}")).await.unwrap();

@@ -14,7 +14,9 @@ async fn every_acknowledged_message_survives_a_workerd_kill() {
     let tmp = tempfile::tempdir().unwrap();
     let mut relay = Relay::start(&tmp.path().join("state"));
     let conv = conversation("crash");
-    let sender = client(&relay, &conv, identity(Role::Visitor, "v1", "streamer"), &tmp.path().join("s")).await;
+    let sender =
+        client(&relay, &conv, identity(Role::Visitor, "v1", "streamer"), &tmp.path().join("s"))
+            .await;
 
     let acked = Arc::new(Mutex::new(HashSet::new()));
     let mut events = sender.events();
@@ -42,7 +44,9 @@ async fn every_acknowledged_message_survives_a_workerd_kill() {
     relay.restart();
 
     // A device that never saw the stream reads it back from the restarted relay.
-    let reader = client(&relay, &conv, identity(Role::Agent, "agent-1", "reader"), &tmp.path().join("r")).await;
+    let reader =
+        client(&relay, &conv, identity(Role::Agent, "agent-1", "reader"), &tmp.path().join("r"))
+            .await;
     converge(&relay, &conv, &[&sender, &reader], sent + 5).await;
     let stored: HashSet<_> = reader.messages().into_iter().map(|m| m.id).collect();
     let lost: Vec<_> = acked_at_kill.difference(&stored).collect();

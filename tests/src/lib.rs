@@ -21,7 +21,10 @@ pub fn repo_root() -> PathBuf {
 
 /// A free TCP port on loopback (bound, then released for the child to take).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("no free port")
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("no free port")
 }
 
 /// A running `wrangler dev`.
@@ -108,8 +111,9 @@ impl Relay {
 
     /// The conversation's stats endpoint as JSON.
     pub fn stats(&self, conversation: &str) -> serde_json::Value {
-        let (status, body) = http_get(self.port, &format!("/v1/conversations/{conversation}/stats"))
-            .expect("stats request");
+        let (status, body) =
+            http_get(self.port, &format!("/v1/conversations/{conversation}/stats"))
+                .expect("stats request");
         assert_eq!(status, 200, "stats: {body}");
         serde_json::from_str(&body).expect("stats json")
     }
@@ -128,7 +132,8 @@ pub fn http_get(port: u16, path: &str) -> Result<(u16, String), String> {
         .timeout_global(Some(Duration::from_secs(5)))
         .build()
         .into();
-    let mut resp = agent.get(&format!("http://127.0.0.1:{port}{path}")).call().map_err(|e| e.to_string())?;
+    let mut resp =
+        agent.get(&format!("http://127.0.0.1:{port}{path}")).call().map_err(|e| e.to_string())?;
     let status = resp.status().as_u16();
     let body = resp.body_mut().read_to_string().map_err(|e| e.to_string())?;
     Ok((status, body))
@@ -159,7 +164,13 @@ pub async fn client_at(base_url: &str, conv: &ConversationId, who: Identity, dir
 }
 
 /// Opens an SDK client, connecting right away or starting offline.
-pub async fn client_with(base_url: &str, conv: &ConversationId, who: Identity, dir: &Path, online: bool) -> Client {
+pub async fn client_with(
+    base_url: &str,
+    conv: &ConversationId,
+    who: Identity,
+    dir: &Path,
+    online: bool,
+) -> Client {
     let mut config = ClientConfig::new(base_url, conv.clone(), who, dir.to_owned());
     config.start_online = online;
     config.backoff.initial = Duration::from_millis(50);
@@ -176,12 +187,19 @@ pub async fn converge(relay: &Relay, conv: &ConversationId, clients: &[&Client],
         let states: Vec<(usize, usize, bool, serde_json::Value)> = clients
             .iter()
             .map(|c| {
-                c.with_view(|v| (v.message_count(), v.pending().len(), v.in_sync(), serde_json::json!(v.heads())))
+                c.with_view(|v| {
+                    (
+                        v.message_count(),
+                        v.pending().len(),
+                        v.in_sync(),
+                        serde_json::json!(v.heads()),
+                    )
+                })
             })
             .collect();
-        let done = states
-            .iter()
-            .all(|(n, pending, sync, heads)| *n == count && *pending == 0 && *sync && *heads == relay_heads);
+        let done = states.iter().all(|(n, pending, sync, heads)| {
+            *n == count && *pending == 0 && *sync && *heads == relay_heads
+        });
         if done {
             return;
         }
@@ -208,7 +226,10 @@ pub fn assert_identical(clients: &[&Client]) -> Vec<edgedesk_core::message::Mess
 }
 
 /// Reads lines from a child's stdout until `pred` matches one; returns the lines read.
-pub fn read_until(reader: &mut BufReader<std::process::ChildStdout>, pred: impl Fn(&str) -> bool) -> Vec<String> {
+pub fn read_until(
+    reader: &mut BufReader<std::process::ChildStdout>,
+    pred: impl Fn(&str) -> bool,
+) -> Vec<String> {
     let mut lines = Vec::new();
     let mut line = String::new();
     while reader.read_line(&mut line).map(|n| n > 0).unwrap_or(false) {

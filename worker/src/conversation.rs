@@ -35,10 +35,7 @@ pub struct Conversation {
 impl Conversation {
     /// Runs `f` on the relay, opening it from storage first if needed. The borrow ends
     /// before the caller awaits anything.
-    fn with_relay<T>(
-        &self,
-        f: impl FnOnce(&mut Relay<SqlStore>) -> T,
-    ) -> Result<T, String> {
+    fn with_relay<T>(&self, f: impl FnOnce(&mut Relay<SqlStore>) -> T) -> Result<T, String> {
         let mut slot = self.relay.try_borrow_mut().map_err(|_| "relay busy".to_owned())?;
         if slot.is_none() {
             let store = SqlStore::new(self.state.storage().sql()).map_err(|e| e.to_string())?;
@@ -137,7 +134,11 @@ impl Conversation {
             Ok(stats) => Ok(http::json(&serde_json::to_value(stats).unwrap_or_default())),
             Err(e) => {
                 worker::console_error!("cannot open conversation: {e}");
-                Ok(http::refusal(&Refusal::new(503, "unavailable", "conversation storage unavailable")))
+                Ok(http::refusal(&Refusal::new(
+                    503,
+                    "unavailable",
+                    "conversation storage unavailable",
+                )))
             }
         }
     }
@@ -167,7 +168,11 @@ impl DurableObject for Conversation {
         let data = match message {
             WebSocketIncomingMessage::Binary(b) => b,
             WebSocketIncomingMessage::String(_) => {
-                Self::refuse(&ws, 1003, "text frames are not supported; send binary frames (PROTOCOL.md)");
+                Self::refuse(
+                    &ws,
+                    1003,
+                    "text frames are not supported; send binary frames (PROTOCOL.md)",
+                );
                 return Ok(());
             }
         };
@@ -236,4 +241,3 @@ fn random_peer_id() -> PeerId {
     }
     u64::from_le_bytes(b) & JS_SAFE
 }
-

@@ -97,7 +97,8 @@ pub fn peer_from_query(pairs: &[(String, String)]) -> Result<(PeerInfo, String),
         None => return Err(bad("query parameter `role` is required".into())),
     };
     let participant = ParticipantId::new(
-        get("participant").ok_or_else(|| bad("query parameter `participant` is required".into()))?,
+        get("participant")
+            .ok_or_else(|| bad("query parameter `participant` is required".into()))?,
     )
     .map_err(|e| bad(e.to_string()))?;
     let device = DeviceId::new(
@@ -164,7 +165,8 @@ mod tests {
         assert!(p.fast);
         let e = peer_from_query(&q(&[("role", "server"), ("participant", "a"), ("device", "d")]));
         assert_eq!(e.unwrap_err().code, "bad_identity");
-        let e = peer_from_query(&q(&[("role", "visitor"), ("participant", "a/b"), ("device", "d")]));
+        let e =
+            peer_from_query(&q(&[("role", "visitor"), ("participant", "a/b"), ("device", "d")]));
         assert!(e.unwrap_err().message.contains("'/'"));
         assert!(peer_from_query(&q(&[("role", "visitor"), ("participant", "a")])).is_err());
     }

@@ -15,7 +15,8 @@ pub async fn handle(req: Request, env: Env) -> worker::Result<Response> {
         Route::Health => Ok(http::json(&serde_json::json!({ "ok": true }))),
         Route::Conversation { id, action } => {
             if action == ConversationAction::Connect {
-                if let Err(refusal) = request::check_upgrade(req.headers().get("upgrade")?.as_deref())
+                if let Err(refusal) =
+                    request::check_upgrade(req.headers().get("upgrade")?.as_deref())
                 {
                     return Ok(http::refusal(&refusal));
                 }

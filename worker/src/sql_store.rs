@@ -56,7 +56,10 @@ impl ChunkStore for SqlStore {
                     out.push((kind, data.clone()));
                 }
                 other => {
-                    return Err(SqlStoreError(format!("malformed chunk row ({} columns)", other.len())))
+                    return Err(SqlStoreError(format!(
+                        "malformed chunk row ({} columns)",
+                        other.len()
+                    )))
                 }
             }
         }

@@ -23,7 +23,9 @@ async fn main() {
     let count: usize = args[4].parse().expect("count");
     let who = edgedesk_e2e::identity(Role::Visitor, "killed-visitor", "killed-device");
     let online = args.get(5).map(String::as_str) != Some("offline");
-    let client = edgedesk_e2e::client_with(&args[1], &conv, who, std::path::Path::new(&args[3]), online).await;
+    let client =
+        edgedesk_e2e::client_with(&args[1], &conv, who, std::path::Path::new(&args[3]), online)
+            .await;
     let mut events = client.events();
     tokio::spawn(async move {
         while let Ok(ev) = events.recv().await {
