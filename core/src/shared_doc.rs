@@ -102,7 +102,8 @@ impl SharedDoc {
     /// Appends `msg` at the end of the conversation as one change.
     ///
     /// The id is not checked against earlier messages here (that scan would make every append
-    /// O(n)); callers mint fresh random ids, and the relay refuses duplicates it receives.
+    /// O(n)); callers mint fresh random 96-bit ids. Refusing a duplicate id sent by a hostile
+    /// client belongs to the relay's write validation.
     pub fn append(&mut self, msg: &Message, now_ms: i64) -> Result<(), DocError> {
         if msg.body.len() > MAX_BODY_BYTES {
             return Err(DocError::BodyTooLarge { len: msg.body.len() });

@@ -170,8 +170,11 @@ fn split_changes(mut bytes: &[u8]) -> Result<Vec<Change>, SyncError> {
     let bad = |m: &str| SyncError::BadChanges(m.to_owned());
     let mut out = Vec::new();
     while !bytes.is_empty() {
-        if bytes.len() < 10 || bytes[..4] != MAGIC {
+        if bytes.len() < 4 || bytes[..4] != MAGIC {
             return Err(bad("a chunk does not start with the Automerge magic bytes"));
+        }
+        if bytes.len() < 10 {
+            return Err(bad("truncated chunk header"));
         }
         if !matches!(bytes[8], 1 | 2) {
             return Err(bad("a chunk is not a change"));

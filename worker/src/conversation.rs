@@ -77,6 +77,14 @@ impl Conversation {
         if let Err(e) = self.state.storage().sync().await {
             worker::console_error!("storage sync failed: {e}");
             self.reload();
+            // The peers' sync sessions assumed frames that will never arrive: close them so
+            // they reconnect and resync from what is really stored.
+            let sockets = self.sockets();
+            for o in &out {
+                if let Some((ws, _)) = sockets.iter().find(|(_, a)| a.peer == o.to) {
+                    Self::refuse(ws, 1011, "storage unavailable; reconnect");
+                }
+            }
             return;
         }
         let sockets = self.sockets();
@@ -199,8 +207,9 @@ impl DurableObject for Conversation {
                 worker::console_log!("closing peer: code {code}");
                 if reload {
                     self.reload();
+                } else {
+                    self.forget(&ws);
                 }
-                let _ = self.with_relay(|r| r.disconnect(me.peer));
                 Self::refuse(&ws, code, &text);
             }
             Err(e) => {
