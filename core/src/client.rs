@@ -14,7 +14,7 @@ use crate::ids::{DeviceId, MessageId, ParticipantId};
 use crate::message::{Author, Message, MessageKind, Role};
 use crate::shared_doc::{DocError, SharedDoc};
 use crate::store::{ChunkStore, Persister, StoreError};
-use crate::sync::{Observed, PeerSync, SyncError};
+use crate::sync::{observe, Observed, PeerSync, SyncError};
 
 /// Who this device is.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -203,7 +203,8 @@ impl<S: ChunkStore> ClientSession<S> {
         let Some((ty, payload)) = link.inbox.push(data)? else { return Ok(Vec::new()) };
         match ty {
             FrameType::SyncShared | FrameType::ChangesShared => {
-                let observed = link.sync.receive(&mut self.doc, ty, &payload)?;
+                let patches = link.sync.receive(&mut self.doc, ty, &payload)?;
+                let observed = observe(&self.doc, &patches);
                 self.persister.persist(&self.doc)?;
                 Ok(events(observed))
             }

@@ -14,5 +14,6 @@ pub mod schema;
 pub mod shared_doc;
 pub mod store;
 pub mod sync;
+pub mod validate;
 
 pub use automerge;

@@ -6,7 +6,7 @@
 //! its change survives a crash. After any error that may have left partial input in memory
 //! ([`RelayError::must_reload`]), the owner drops the relay and opens it again from storage.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use automerge::ActorId;
 use serde::{Deserialize, Serialize};
@@ -17,6 +17,7 @@ use crate::message::Role;
 use crate::shared_doc::{DocError, SharedDoc};
 use crate::store::{ChunkStore, Persister, StoreError, StoreStats};
 use crate::sync::{PeerSync, SyncError};
+use crate::validate::{self, Violation};
 
 /// The relay's own actor. Fixed, so a conversation's server-written changes do not add a new
 /// actor per Durable Object restart; safe because a conversation has one live relay at a time
@@ -56,6 +57,8 @@ pub enum RelayError<E: std::error::Error + 'static> {
     NotAccepted(FrameType),
     #[error("ephemeral payload must be a JSON object of at most {MAX_EPHEMERAL_BYTES} bytes")]
     BadEphemeral,
+    #[error("write refused: {0}")]
+    Rejected(#[from] Violation),
     #[error(transparent)]
     Store(#[from] StoreError<E>),
     #[error(transparent)]
@@ -70,6 +73,7 @@ impl<E: std::error::Error + 'static> RelayError<E> {
             | RelayError::Frame(FrameError::MessageTooLarge { .. }) => 1009,
             RelayError::Frame(_) | RelayError::NotAccepted(_) => 1002,
             RelayError::Sync(_) | RelayError::BadEphemeral => 1007,
+            RelayError::Rejected(_) => 1008,
             RelayError::Store(_) | RelayError::Doc(_) => 1011,
         }
     }
@@ -78,7 +82,10 @@ impl<E: std::error::Error + 'static> RelayError<E> {
     pub fn must_reload(&self) -> bool {
         matches!(
             self,
-            RelayError::Sync(SyncError::Apply(_)) | RelayError::Store(_) | RelayError::Doc(_)
+            RelayError::Sync(SyncError::Apply(_))
+                | RelayError::Rejected(_)
+                | RelayError::Store(_)
+                | RelayError::Doc(_)
         )
     }
 
@@ -132,13 +139,16 @@ pub struct Relay<S> {
     doc: SharedDoc,
     persister: Persister<S>,
     peers: BTreeMap<PeerId, Peer>,
+    /// Every message id in the document, so a duplicate is refused without a scan.
+    message_ids: HashSet<String>,
 }
 
 impl<S: ChunkStore> Relay<S> {
     /// Rebuilds the conversation from storage (or starts an empty one).
     pub fn open(store: S) -> Result<Self, StoreError<S::Error>> {
         let (doc, persister) = Persister::open(store, ActorId::from(RELAY_ACTOR))?;
-        Ok(Self { doc, persister, peers: BTreeMap::new() })
+        let message_ids = doc.message_ids();
+        Ok(Self { doc, persister, peers: BTreeMap::new(), message_ids })
     }
 
     pub fn doc(&self) -> &SharedDoc {
@@ -207,11 +217,16 @@ impl<S: ChunkStore> Relay<S> {
         let Some(peer) = self.peers.get_mut(&from) else {
             return Ok(Vec::new());
         };
-        let observed = peer.sync.receive(&mut self.doc, ty, payload)?;
-        let ids: Vec<MessageId> = observed.messages.iter().map(|m| m.id.clone()).collect();
+        let patches = peer.sync.receive(&mut self.doc, ty, payload)?;
+        // Checked before anything is persisted or relayed; a violation leaves the input in
+        // memory only, and `must_reload` makes the owner drop it.
+        let fresh = validate::check(&self.doc, &patches, &peer.info, &self.message_ids)?;
+        let ids: Vec<MessageId> =
+            fresh.iter().filter_map(|id| MessageId::new(id.as_str()).ok()).collect();
         self.doc.stamp_delivered(&ids, now_ms)?;
         // Durable before anything leaves: the answer below is the sender's acknowledgement.
         self.persister.persist(&self.doc)?;
+        self.message_ids.extend(fresh);
         let peers: Vec<PeerId> = self.peers.keys().copied().collect();
         Ok(peers.into_iter().filter_map(|p| self.sync_to(p)).collect())
     }

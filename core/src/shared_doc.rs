@@ -46,6 +46,8 @@ pub struct SharedDoc {
     messages: ObjId,
     delivered: ObjId,
     read: ObjId,
+    status: ObjId,
+    profile: ObjId,
 }
 
 impl SharedDoc {
@@ -70,6 +72,8 @@ impl SharedDoc {
             messages: obj(keys::MESSAGES)?,
             delivered: obj(keys::DELIVERED)?,
             read: obj(keys::READ)?,
+            status: obj(keys::STATUS)?,
+            profile: obj(keys::PROFILE)?,
             doc,
         })
     }
@@ -97,6 +101,25 @@ impl SharedDoc {
 
     pub fn read_obj(&self) -> &ObjId {
         &self.read
+    }
+
+    pub fn status_obj(&self) -> &ObjId {
+        &self.status
+    }
+
+    pub fn profile_obj(&self) -> &ObjId {
+        &self.profile
+    }
+
+    /// Ids of all messages, for duplicate checks.
+    pub fn message_ids(&self) -> std::collections::HashSet<String> {
+        self.doc
+            .list_range(&self.messages, ..)
+            .filter_map(|item| {
+                let (v, _) = self.doc.get(item.id(), "id").ok().flatten()?;
+                v.as_str().map(str::to_owned)
+            })
+            .collect()
     }
 
     /// Appends `msg` at the end of the conversation as one change.

@@ -14,7 +14,7 @@
 
 use automerge::{
     sync::{self, SyncDoc},
-    Change, ChangeHash, ObjId, PatchAction, PatchLog, ReadDoc,
+    Change, ChangeHash, ObjId, Patch, PatchAction, PatchLog, ReadDoc,
 };
 
 use crate::frame::FrameType;
@@ -71,15 +71,15 @@ impl PeerSync {
         Self { fast_capable, ..Self::default() }
     }
 
-    /// Applies a peer's frame (sync message or changes) and reports what it added. On error
-    /// the document may hold part of the input; callers that must not keep partial input
-    /// reload from storage.
+    /// Applies a peer's frame (sync message or changes) and returns the patches it made
+    /// ([`observe`] reads them; the relay also validates them). On error the document may
+    /// hold part of the input; callers that must not keep partial input reload from storage.
     pub fn receive(
         &mut self,
         doc: &mut SharedDoc,
         ty: FrameType,
         bytes: &[u8],
-    ) -> Result<Observed, SyncError> {
+    ) -> Result<Vec<Patch>, SyncError> {
         self.received_messages += 1;
         self.received_bytes += bytes.len() as u64;
         let mut log = PatchLog::active();
@@ -119,8 +119,7 @@ impl PeerSync {
                     (self.fast_capable && theirs.as_ref() == Some(&ours)).then_some(ours);
             }
         }
-        let patches = doc.automerge_mut().make_patches(&mut log);
-        Ok(observe(doc, &patches))
+        Ok(doc.automerge_mut().make_patches(&mut log))
     }
 
     /// Every frame the peer should get now, in order: the sync protocol's answer if one is
@@ -265,12 +264,14 @@ mod tests {
         loop {
             let mut quiet = true;
             for (ty, m) in sa.generate(a) {
-                let o = sb.receive(b, ty, &m).unwrap();
+                let patches = sb.receive(b, ty, &m).unwrap();
+                let o = observe(b, &patches);
                 seen_b.messages.extend(o.messages);
                 quiet = false;
             }
             for (ty, m) in sb.generate(b) {
-                let o = sa.receive(a, ty, &m).unwrap();
+                let patches = sa.receive(a, ty, &m).unwrap();
+                let o = observe(a, &patches);
                 seen_a.messages.extend(o.messages);
                 quiet = false;
             }
@@ -317,7 +318,8 @@ mod tests {
                 sb.receive(&mut b, ty, &m).unwrap();
             }
             for (ty, m) in sb.generate(&b) {
-                let o = sa.receive(&mut a, ty, &m).unwrap();
+                let patches = sa.receive(&mut a, ty, &m).unwrap();
+                let o = observe(&a, &patches);
                 seen.delivered.extend(o.delivered);
                 seen.read.extend(o.read);
             }
@@ -347,7 +349,8 @@ mod tests {
         let out = sa.generate(&a);
         assert_eq!(out.len(), 1);
         assert_eq!(out[0].0, FrameType::ChangesShared);
-        let seen = sb.receive(&mut b, out[0].0, &out[0].1).unwrap();
+        let patches = sb.receive(&mut b, out[0].0, &out[0].1).unwrap();
+        let seen = observe(&b, &patches);
         assert_eq!(seen.messages.len(), 1);
         assert_eq!(a.heads(), b.heads());
         assert!(sb.generate(&b).is_empty(), "nothing to answer to a changes frame");
@@ -378,7 +381,8 @@ mod tests {
         assert_eq!(lost[0].0, FrameType::ChangesShared);
         a.append(&msg(2, "a"), 0).unwrap();
         let next = sa.generate(&a);
-        let seen = sb.receive(&mut b, next[0].0, &next[0].1).unwrap();
+        let patches = sb.receive(&mut b, next[0].0, &next[0].1).unwrap();
+        let seen = observe(&b, &patches);
         assert!(seen.messages.is_empty(), "cannot apply without its dependency");
         assert!(!sb.fast_path());
         exchange(&mut a, &mut b, &mut sa, &mut sb);

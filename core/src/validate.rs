@@ -1,0 +1,201 @@
+//! Write validation: what a peer's changes may do to the shared document, by role.
+//!
+//! The relay applies an incoming sync message to its in-memory document, then checks every
+//! patch the application produced against the writer's identity *before* anything is
+//! persisted or relayed. A violation rejects the whole message; the relay then drops its
+//! memory and reloads the last persisted state, so nothing of the message survives.
+//!
+//! Rules (PROTOCOL.md §8.6):
+//! - a message is appended only as a new map with exactly the documented fields, authored by
+//!   the writer itself (participant, role, device), with a fresh id and a kind its role may use;
+//! - a read mark is written only under the writer's own participant;
+//! - `profile` holds short scalars, written by visitors and agents; `status` only by agents;
+//! - nobody deletes or edits history, writes `delivered` (the relay's receipts) or the root.
+
+use std::collections::HashSet;
+
+use automerge::{ObjId, Patch, PatchAction, Value, ROOT};
+
+use crate::message::{MessageKind, Role, MAX_BODY_BYTES};
+use crate::relay::PeerInfo;
+use crate::shared_doc::SharedDoc;
+
+/// Longest `profile`/`status` key, and longest string value there, in bytes.
+pub const MAX_FIELD_KEY_BYTES: usize = 64;
+pub const MAX_FIELD_VALUE_BYTES: usize = 1024;
+
+const MESSAGE_KEYS: [&str; 6] = ["id", "author", "device", "kind", "body", "sent_at"];
+const AUTHOR_KEYS: [&str; 3] = ["role", "id", "name"];
+
+/// The rule a change set broke. The text is sent to the writer before it is closed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Violation {
+    #[error("rule forged-author: a new message's {field} is not the writer's own")]
+    ForgedAuthor { field: &'static str },
+    #[error("rule malformed-message: {0}")]
+    MalformedMessage(String),
+    #[error("rule duplicate-id: message id {0} is already in the conversation")]
+    DuplicateId(String),
+    #[error("rule kind-not-allowed: a {role} may not write {kind} messages")]
+    KindNotAllowed { role: &'static str, kind: &'static str },
+    #[error("rule immutable-history: messages are never edited or deleted")]
+    EditedHistory,
+    #[error("rule own-read-marks: read mark {0:?} belongs to another participant")]
+    ForeignReadMark(String),
+    #[error("rule server-only: {0} is written by the relay only")]
+    ServerOnly(&'static str),
+    #[error("rule role-not-allowed: a {role} may not write {what}")]
+    RoleNotAllowed { role: &'static str, what: &'static str },
+    #[error("rule field-bounds: {0}")]
+    FieldBounds(String),
+}
+
+/// Checks `patches` (produced by applying one peer's input to `doc`) against `writer`'s role.
+/// `known_ids` holds the ids of the messages the document had before. Returns the ids of the
+/// messages the input appended.
+pub fn check(
+    doc: &SharedDoc,
+    patches: &[Patch],
+    writer: &PeerInfo,
+    known_ids: &HashSet<String>,
+) -> Result<Vec<String>, Violation> {
+    // Objects the input created inside new messages: their fields are checked as a whole below.
+    let mut fresh: HashSet<ObjId> = HashSet::new();
+    let mut new_messages: Vec<ObjId> = Vec::new();
+    for p in patches {
+        let obj = &p.obj;
+        if obj == doc.messages_obj() {
+            match &p.action {
+                PatchAction::Insert { values, .. } => {
+                    for (value, id, _) in values.iter() {
+                        if !matches!(value, Value::Object(automerge::ObjType::Map)) {
+                            return Err(Violation::MalformedMessage(
+                                "a message must be a map".into(),
+                            ));
+                        }
+                        fresh.insert(id.clone());
+                        new_messages.push(id.clone());
+                    }
+                }
+                _ => return Err(Violation::EditedHistory),
+            }
+        } else if fresh.contains(obj) {
+            match &p.action {
+                PatchAction::PutMap { key, value, .. } => {
+                    let is_message = new_messages.contains(obj);
+                    let allowed: &[&str] = if is_message { &MESSAGE_KEYS } else { &AUTHOR_KEYS };
+                    if !allowed.contains(&key.as_str()) {
+                        return Err(Violation::MalformedMessage(format!("unknown field {key:?}")));
+                    }
+                    match &value.0 {
+                        Value::Object(automerge::ObjType::Map) if is_message && key == "author" => {
+                            fresh.insert(value.1.clone());
+                        }
+                        Value::Object(_) => {
+                            return Err(Violation::MalformedMessage(format!(
+                                "field {key:?} must be a scalar (a string, not a text object)"
+                            )))
+                        }
+                        Value::Scalar(_) => {}
+                    }
+                }
+                _ => {
+                    return Err(Violation::MalformedMessage(
+                        "a new message's fields are only set, never deleted or spliced".into(),
+                    ))
+                }
+            }
+        } else if obj == doc.read_obj() {
+            match &p.action {
+                PatchAction::PutMap { key, value, .. } => {
+                    let own = format!("{}/", writer.participant);
+                    if !key.starts_with(&own) {
+                        return Err(Violation::ForeignReadMark(key.clone()));
+                    }
+                    if value.0.as_str().is_none() {
+                        return Err(Violation::FieldBounds("a read mark is a message id".into()));
+                    }
+                }
+                _ => return Err(Violation::EditedHistory),
+            }
+        } else if obj == doc.delivered_obj() {
+            return Err(Violation::ServerOnly("delivered"));
+        } else if obj == doc.profile_obj() {
+            scalar_field(p, writer, &[Role::Visitor, Role::Agent, Role::Admin], "profile")?;
+        } else if obj == doc.status_obj() {
+            scalar_field(p, writer, &[Role::Agent, Role::Admin], "status")?;
+        } else if *obj == ROOT {
+            return Err(Violation::ServerOnly("the document root"));
+        } else {
+            // An existing message or its author map.
+            return Err(Violation::EditedHistory);
+        }
+    }
+    let mut ids = Vec::with_capacity(new_messages.len());
+    for obj in &new_messages {
+        let m = doc.message_in(obj).ok_or_else(|| {
+            Violation::MalformedMessage(
+                "a new message lacks a field or has one of the wrong type (see PROTOCOL.md §8.2)"
+                    .into(),
+            )
+        })?;
+        if m.author.id != writer.participant {
+            return Err(Violation::ForgedAuthor { field: "author.id" });
+        }
+        if m.author.role != writer.role {
+            return Err(Violation::ForgedAuthor { field: "author.role" });
+        }
+        if m.device != writer.device {
+            return Err(Violation::ForgedAuthor { field: "device" });
+        }
+        let allowed = match writer.role {
+            Role::Visitor => m.kind == MessageKind::Text,
+            Role::Agent | Role::Admin => m.kind != MessageKind::AutoReply,
+            Role::Server => true,
+        };
+        if !allowed {
+            return Err(Violation::KindNotAllowed {
+                role: writer.role.as_str(),
+                kind: m.kind.as_str(),
+            });
+        }
+        if m.body.len() > MAX_BODY_BYTES {
+            return Err(Violation::FieldBounds(format!(
+                "message body is {} bytes; the limit is {MAX_BODY_BYTES}",
+                m.body.len()
+            )));
+        }
+        let id = m.id.as_str().to_owned();
+        if known_ids.contains(&id) || ids.contains(&id) {
+            return Err(Violation::DuplicateId(id));
+        }
+        ids.push(id);
+    }
+    Ok(ids)
+}
+
+fn scalar_field(
+    p: &Patch,
+    writer: &PeerInfo,
+    roles: &[Role],
+    what: &'static str,
+) -> Result<(), Violation> {
+    if !roles.contains(&writer.role) {
+        return Err(Violation::RoleNotAllowed { role: writer.role.as_str(), what });
+    }
+    let PatchAction::PutMap { key, value, .. } = &p.action else {
+        return Err(Violation::FieldBounds(format!("{what} fields are only set, never deleted")));
+    };
+    if key.len() > MAX_FIELD_KEY_BYTES {
+        return Err(Violation::FieldBounds(format!(
+            "{what} key longer than {MAX_FIELD_KEY_BYTES} bytes"
+        )));
+    }
+    match &value.0 {
+        Value::Scalar(s) if s.as_str().map_or(0, str::len) <= MAX_FIELD_VALUE_BYTES => Ok(()),
+        Value::Scalar(_) => Err(Violation::FieldBounds(format!(
+            "{what} values are at most {MAX_FIELD_VALUE_BYTES} bytes"
+        ))),
+        Value::Object(_) => Err(Violation::FieldBounds(format!("{what} values are scalars"))),
+    }
+}

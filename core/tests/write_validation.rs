@@ -1,0 +1,260 @@
+//! The relay refuses writes a peer's role does not allow, stores nothing of them, and keeps
+//! serving. Each attack is made with raw Automerge operations (not the typed API a
+//! well-behaved client uses), then offered to the relay through the real sync protocol.
+
+use edgedesk_core::automerge::{
+    transaction::{CommitOptions, Transactable},
+    ActorId, Automerge, ObjType, ReadDoc, ROOT,
+};
+use edgedesk_core::client::{ClientSession, Identity};
+use edgedesk_core::frame::{self, FrameType};
+use edgedesk_core::ids::{DeviceId, ParticipantId};
+use edgedesk_core::message::Role;
+use edgedesk_core::relay::{PeerInfo, Relay, RelayError};
+use edgedesk_core::shared_doc::SharedDoc;
+use edgedesk_core::store::{MemStore, MemStoreError};
+use edgedesk_core::sync::PeerSync;
+
+fn info(role: Role, who: &str, device: &str) -> PeerInfo {
+    PeerInfo {
+        role,
+        participant: ParticipantId::new(who).unwrap(),
+        device: DeviceId::new(device).unwrap(),
+        fast: false,
+    }
+}
+
+/// A relay holding one message by visitor `v1` (device `v1-phone`), written by the SDK.
+fn relay_with_history() -> Relay<MemStore> {
+    let me = Identity {
+        role: Role::Visitor,
+        participant: ParticipantId::new("v1").unwrap(),
+        name: "V".into(),
+        device: DeviceId::new("v1-phone").unwrap(),
+    };
+    let mut relay = Relay::open(MemStore::default()).unwrap();
+    let mut client = ClientSession::open(MemStore::default(), me).unwrap();
+    client.send_text("my order is late", 1).unwrap();
+    let p = info(Role::Visitor, "v1", "v1-phone");
+    let mut to_client = relay.connect(1, p);
+    let mut to_relay = client.connected();
+    for _ in 0..10 {
+        for f in std::mem::take(&mut to_relay) {
+            to_client.extend(relay.receive(1, &f, 5).unwrap());
+        }
+        for o in std::mem::take(&mut to_client) {
+            for f in o.frames {
+                client.handle_frame(&f).unwrap();
+            }
+        }
+        to_relay = client.poll_frames();
+    }
+    relay.disconnect(1);
+    assert_eq!(relay.doc().message_count(), 1);
+    relay
+}
+
+/// Syncs a raw replica of the relay's document, changed by `attack`, into the relay as
+/// `writer`. Returns the relay's error, if any (as the relay returns it, unboxed).
+#[allow(clippy::result_large_err)]
+fn offer(
+    relay: &mut Relay<MemStore>,
+    writer: PeerInfo,
+    attack: impl FnOnce(&mut Automerge, &SharedDoc),
+) -> Result<(), RelayError<MemStoreError>> {
+    let bytes = relay.doc().automerge().save();
+    let raw = Automerge::load(&bytes).unwrap().with_actor(ActorId::random());
+    let mut raw = SharedDoc::from_automerge(raw).unwrap();
+    let view = SharedDoc::from_automerge(Automerge::load(&bytes).unwrap()).unwrap();
+    attack(raw.automerge_mut(), &view);
+    let mut sync = PeerSync::new(false);
+    let mut to_raw = relay.connect(9, writer);
+    for _ in 0..10 {
+        for o in std::mem::take(&mut to_raw) {
+            for f in o.frames {
+                sync.receive(&mut raw, FrameType::SyncShared, &f[1..]).unwrap();
+            }
+        }
+        for (ty, payload) in sync.generate(&raw) {
+            for f in frame::encode(ty, &payload) {
+                to_raw.extend(relay.receive(9, &f, 7)?);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Runs `attack` as `writer` and checks it is refused under `rule` with close code 1008, and
+/// that a relay reopened from storage (what the Worker does next) holds exactly what it held.
+fn refused(writer: PeerInfo, rule: &str, attack: impl FnOnce(&mut Automerge, &SharedDoc)) {
+    let mut relay = relay_with_history();
+    let before = relay.doc().heads();
+    let err = offer(&mut relay, writer, attack).expect_err("the relay accepted it");
+    assert!(err.to_string().contains(rule), "{err} should name {rule}");
+    assert_eq!(err.close_code(), 1008);
+    assert!(err.must_reload());
+    let reopened = Relay::open(relay.into_store()).unwrap();
+    assert_eq!(reopened.doc().heads(), before, "something of the attack was stored");
+}
+
+/// Appends a message map with the given fields, the way a hostile client could.
+fn append_raw(
+    doc: &mut Automerge,
+    view: &SharedDoc,
+    fields: &[(&str, &str)],
+    author: &[(&str, &str)],
+) {
+    let mut tx = doc.transaction();
+    let end = tx.length(view.messages_obj());
+    let m = tx.insert_object(view.messages_obj(), end, ObjType::Map).unwrap();
+    for (k, v) in fields {
+        tx.put(&m, *k, *v).unwrap();
+    }
+    tx.put(&m, "sent_at", 1i64).unwrap();
+    let a = tx.put_object(&m, "author", ObjType::Map).unwrap();
+    for (k, v) in author {
+        tx.put(&a, *k, *v).unwrap();
+    }
+    tx.commit_with(CommitOptions::default().with_time(1));
+}
+
+fn visitor(who: &str) -> PeerInfo {
+    info(Role::Visitor, who, &format!("{who}-dev"))
+}
+
+#[test]
+fn a_well_formed_message_of_the_writer_itself_is_accepted() {
+    let mut relay = relay_with_history();
+    offer(&mut relay, visitor("v2"), |doc, view| {
+        append_raw(
+            doc,
+            view,
+            &[("id", "m-ok"), ("device", "v2-dev"), ("kind", "text"), ("body", "hi")],
+            &[("role", "visitor"), ("id", "v2"), ("name", "V2")],
+        )
+    })
+    .unwrap();
+    assert_eq!(relay.doc().message_count(), 2);
+}
+
+#[test]
+fn posting_as_another_visitor_is_refused() {
+    refused(visitor("mallory"), "forged-author", |doc, view| {
+        append_raw(
+            doc,
+            view,
+            &[("id", "m-x"), ("device", "mallory-dev"), ("kind", "text"), ("body", "hi")],
+            &[("role", "visitor"), ("id", "v1"), ("name", "V")],
+        )
+    });
+}
+
+#[test]
+fn posting_as_an_agent_is_refused() {
+    refused(visitor("mallory"), "forged-author", |doc, view| {
+        append_raw(
+            doc,
+            view,
+            &[("id", "m-x"), ("device", "mallory-dev"), ("kind", "text"), ("body", "refund ok")],
+            &[("role", "agent"), ("id", "mallory"), ("name", "Support")],
+        )
+    });
+}
+
+#[test]
+fn a_visitor_writing_a_system_message_is_refused() {
+    refused(visitor("mallory"), "kind-not-allowed", |doc, view| {
+        append_raw(
+            doc,
+            view,
+            &[("id", "m-x"), ("device", "mallory-dev"), ("kind", "system"), ("body", "x")],
+            &[("role", "visitor"), ("id", "mallory"), ("name", "M")],
+        )
+    });
+}
+
+#[test]
+fn editing_someone_elses_message_is_refused() {
+    refused(info(Role::Agent, "agent-1", "a-desk"), "immutable-history", |doc, view| {
+        let (_, m) = doc.get(view.messages_obj(), 0).unwrap().unwrap();
+        let mut tx = doc.transaction();
+        tx.put(&m, "body", "I never complained").unwrap();
+        tx.commit_with(CommitOptions::default().with_time(1));
+    });
+}
+
+#[test]
+fn deleting_a_message_is_refused() {
+    refused(visitor("v1"), "immutable-history", |doc, view| {
+        let mut tx = doc.transaction();
+        tx.delete(view.messages_obj(), 0).unwrap();
+        tx.commit_with(CommitOptions::default().with_time(1));
+    });
+}
+
+#[test]
+fn forging_a_delivery_receipt_is_refused() {
+    refused(visitor("v1"), "server-only", |doc, view| {
+        let mut tx = doc.transaction();
+        tx.put(view.delivered_obj(), "m-unsent", 1i64).unwrap();
+        tx.commit_with(CommitOptions::default().with_time(1));
+    });
+}
+
+#[test]
+fn a_visitor_setting_the_conversation_status_is_refused() {
+    refused(visitor("v1"), "role-not-allowed", |doc, view| {
+        let mut tx = doc.transaction();
+        tx.put(view.status_obj(), "assignee", "v1").unwrap();
+        tx.commit_with(CommitOptions::default().with_time(1));
+    });
+}
+
+#[test]
+fn writing_another_participants_read_mark_is_refused() {
+    refused(visitor("mallory"), "own-read-marks", |doc, view| {
+        let mut tx = doc.transaction();
+        tx.put(view.read_obj(), "agent-1/a-desk", "m-x").unwrap();
+        tx.commit_with(CommitOptions::default().with_time(1));
+    });
+}
+
+#[test]
+fn rewriting_the_root_is_refused() {
+    refused(info(Role::Agent, "agent-1", "a-desk"), "server-only", |doc, _| {
+        let mut tx = doc.transaction();
+        tx.put_object(ROOT, "messages", ObjType::List).unwrap();
+        tx.commit_with(CommitOptions::default().with_time(1));
+    });
+}
+
+#[test]
+fn a_duplicate_message_id_is_refused() {
+    let mut relay = relay_with_history();
+    let existing = relay.doc().messages()[0].id.to_string();
+    let before = relay.doc().heads();
+    let err = offer(&mut relay, visitor("v1"), |doc, view| {
+        append_raw(
+            doc,
+            view,
+            &[("id", existing.as_str()), ("device", "v1-dev"), ("kind", "text"), ("body", "again")],
+            &[("role", "visitor"), ("id", "v1"), ("name", "V")],
+        )
+    })
+    .unwrap_err();
+    assert!(err.to_string().contains("duplicate-id"), "{err}");
+    assert_eq!(Relay::open(relay.into_store()).unwrap().doc().heads(), before);
+}
+
+#[test]
+fn a_text_object_body_is_refused_as_malformed() {
+    refused(visitor("v2"), "malformed-message", |doc, view| {
+        let mut tx = doc.transaction();
+        let end = tx.length(view.messages_obj());
+        let m = tx.insert_object(view.messages_obj(), end, ObjType::Map).unwrap();
+        tx.put(&m, "id", "m-text").unwrap();
+        let body = tx.put_object(&m, "body", ObjType::Text).unwrap();
+        tx.splice_text(&body, 0, 0, "hi").unwrap();
+        tx.commit_with(CommitOptions::default().with_time(1));
+    });
+}
