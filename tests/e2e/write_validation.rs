@@ -1,0 +1,188 @@
+//! Issue 3, acceptance 2 (the part that needs no tokens): a malicious client built on raw
+//! Automerge, over a real WebSocket to the real Worker, tries writes its role does not allow.
+//! Each is refused with 1008 naming the rule; other devices see nothing; storage is unchanged.
+
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use tokio_tungstenite::tungstenite::Message as WsMessage;
+
+use edgedesk_core::automerge::{
+    transaction::{CommitOptions, Transactable},
+    ActorId, Automerge, ObjType, ReadDoc,
+};
+use edgedesk_core::frame::{self, FrameType, Reassembler, MAX_SERVER_MESSAGE};
+use edgedesk_core::message::Role;
+use edgedesk_core::shared_doc::SharedDoc;
+use edgedesk_core::sync::PeerSync;
+use edgedesk_e2e::*;
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// A replica driven by hand: plain sync protocol, no SDK.
+struct RawPeer {
+    ws: Ws,
+    doc: SharedDoc,
+    sync: PeerSync,
+    inbox: Reassembler,
+}
+
+impl RawPeer {
+    async fn connect(relay: &Relay, conv: &str, role: &str, who: &str) -> RawPeer {
+        let url = format!(
+            "ws://127.0.0.1:{}/v1/conversations/{conv}/connect?role={role}&participant={who}&device={who}-raw",
+            relay.port
+        );
+        let (ws, _) = tokio_tungstenite::connect_async(url).await.expect("handshake");
+        let doc = SharedDoc::new(ActorId::random()).unwrap();
+        RawPeer { ws, doc, sync: PeerSync::new(false), inbox: Reassembler::new(MAX_SERVER_MESSAGE) }
+    }
+
+    async fn send_pending(&mut self) {
+        for (ty, payload) in self.sync.generate(&self.doc) {
+            for f in frame::encode(ty, &payload) {
+                self.ws.send(WsMessage::Binary(f.into())).await.expect("send");
+            }
+        }
+    }
+
+    /// Runs the sync protocol until the relay is quiet; returns its close (code, reason) if it
+    /// closed the socket.
+    async fn exchange(&mut self) -> Option<(u16, String)> {
+        self.send_pending().await;
+        while let Ok(Some(msg)) =
+            tokio::time::timeout(Duration::from_millis(500), self.ws.next()).await
+        {
+            match msg {
+                Ok(WsMessage::Binary(b)) => {
+                    if let Some((FrameType::SyncShared, payload)) =
+                        self.inbox.push(&b).expect("frame")
+                    {
+                        self.sync
+                            .receive(&mut self.doc, FrameType::SyncShared, &payload)
+                            .expect("apply");
+                        self.send_pending().await;
+                    }
+                }
+                Ok(WsMessage::Close(Some(c))) => {
+                    return Some((u16::from(c.code), c.reason.to_string()))
+                }
+                Ok(_) => {}
+                Err(e) => panic!("socket error: {e}"),
+            }
+        }
+        None
+    }
+}
+
+fn commit(
+    doc: &mut Automerge,
+    f: impl FnOnce(&mut edgedesk_core::automerge::transaction::Transaction<'_>),
+) {
+    let mut tx = doc.transaction();
+    f(&mut tx);
+    tx.commit_with(CommitOptions::default().with_time(1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn raw_automerge_attacks_are_refused_unseen_and_unstored() {
+    let tmp = tempfile::tempdir().unwrap();
+    let relay = Relay::start(&tmp.path().join("state"));
+    let conv = conversation("attack");
+    let visitor =
+        client(&relay, &conv, identity(Role::Visitor, "v1", "v1-phone"), &tmp.path().join("v"))
+            .await;
+    let agent =
+        client(&relay, &conv, identity(Role::Agent, "agent-1", "a-desk"), &tmp.path().join("a"))
+            .await;
+    visitor.send_text("where is my refund?").await.unwrap();
+    converge(&relay, &conv, &[&visitor, &agent], 1).await;
+    let stored = relay.stats(conv.as_str());
+
+    type Attack = Box<dyn FnOnce(&mut SharedDoc)>;
+    let attacks: Vec<(&str, &str, Attack)> = vec![
+        (
+            "visitor",
+            "forged-author",
+            Box::new(|d: &mut SharedDoc| {
+                let list = d.messages_obj().clone();
+                commit(d.automerge_mut(), |tx| {
+                    let m = tx.insert_object(&list, 1, ObjType::Map).unwrap();
+                    for (k, v) in [
+                        ("id", "forged-1"),
+                        ("device", "mallory-raw"),
+                        ("kind", "text"),
+                        ("body", "refund approved"),
+                    ] {
+                        tx.put(&m, k, v).unwrap();
+                    }
+                    tx.put(&m, "sent_at", 1i64).unwrap();
+                    let a = tx.put_object(&m, "author", ObjType::Map).unwrap();
+                    for (k, v) in [("role", "agent"), ("id", "agent-1"), ("name", "Support")] {
+                        tx.put(&a, k, v).unwrap();
+                    }
+                })
+            }),
+        ),
+        (
+            "visitor",
+            "immutable-history",
+            Box::new(|d: &mut SharedDoc| {
+                let list = d.messages_obj().clone();
+                commit(d.automerge_mut(), |tx| tx.delete(&list, 0).unwrap())
+            }),
+        ),
+        (
+            "agent",
+            "immutable-history",
+            Box::new(|d: &mut SharedDoc| {
+                let (_, first) = d.automerge().get(d.messages_obj(), 0).unwrap().unwrap();
+                commit(d.automerge_mut(), |tx| tx.put(&first, "body", "nothing to see").unwrap())
+            }),
+        ),
+        (
+            "visitor",
+            "server-only",
+            Box::new(|d: &mut SharedDoc| {
+                let delivered = d.delivered_obj().clone();
+                commit(d.automerge_mut(), |tx| tx.put(&delivered, "forged-1", 1i64).unwrap())
+            }),
+        ),
+        (
+            "visitor",
+            "role-not-allowed",
+            Box::new(|d: &mut SharedDoc| {
+                let status = d.status_obj().clone();
+                commit(d.automerge_mut(), |tx| tx.put(&status, "assignee", "mallory").unwrap())
+            }),
+        ),
+    ];
+    for (role, rule, attack) in attacks {
+        let mut raw = RawPeer::connect(&relay, conv.as_str(), role, "mallory").await;
+        assert_eq!(raw.exchange().await, None, "an honest sync is not refused");
+        assert_eq!(raw.doc.message_count(), 1);
+        attack(&mut raw.doc);
+        let (code, reason) = raw.exchange().await.expect("the relay closes the attacker");
+        assert_eq!(code, 1008, "{rule}: {reason}");
+        assert!(reason.contains(rule), "{reason:?} should name {rule}");
+        assert_eq!(
+            relay.stats(conv.as_str())["heads"],
+            stored["heads"],
+            "{rule}: stored history changed"
+        );
+    }
+
+    // The honest devices saw none of it and keep chatting.
+    let m = agent.send_text("your refund is on its way").await.unwrap();
+    converge(&relay, &conv, &[&visitor, &agent], 2).await;
+    let messages = assert_identical(&[&visitor, &agent]);
+    assert_eq!(messages[1].id, m.id);
+    assert!(messages
+        .iter()
+        .all(|m| m.author.id.as_str() != "mallory" && m.body != "refund approved"));
+    assert!(visitor
+        .messages()
+        .iter()
+        .all(|m| m.body == "where is my refund?" || m.body == "your refund is on its way"));
+}
