@@ -12,7 +12,7 @@ use automerge::ActorId;
 use serde::{Deserialize, Serialize};
 
 use crate::frame::{self, FrameError, FrameType, Reassembler, MAX_CLIENT_MESSAGE};
-use crate::ids::{DeviceId, MessageId, ParticipantId};
+use crate::ids::{DeviceId, ParticipantId};
 use crate::message::Role;
 use crate::shared_doc::{DocError, SharedDoc};
 use crate::store::{ChunkStore, Persister, StoreError, StoreStats};
@@ -221,12 +221,10 @@ impl<S: ChunkStore> Relay<S> {
         // Checked before anything is persisted or relayed; a violation leaves the input in
         // memory only, and `must_reload` makes the owner drop it.
         let fresh = validate::check(&self.doc, &patches, &peer.info, &self.message_ids)?;
-        let ids: Vec<MessageId> =
-            fresh.iter().filter_map(|id| MessageId::new(id.as_str()).ok()).collect();
-        self.doc.stamp_delivered(&ids, now_ms)?;
+        self.doc.stamp_delivered(&fresh, now_ms)?;
         // Durable before anything leaves: the answer below is the sender's acknowledgement.
         self.persister.persist(&self.doc)?;
-        self.message_ids.extend(fresh);
+        self.message_ids.extend(fresh.into_iter().map(String::from));
         let peers: Vec<PeerId> = self.peers.keys().copied().collect();
         Ok(peers.into_iter().filter_map(|p| self.sync_to(p)).collect())
     }

@@ -113,13 +113,15 @@ impl SharedDoc {
 
     /// Ids of all messages, for duplicate checks.
     pub fn message_ids(&self) -> std::collections::HashSet<String> {
-        self.doc
-            .list_range(&self.messages, ..)
-            .filter_map(|item| {
-                let (v, _) = self.doc.get(item.id(), "id").ok().flatten()?;
-                v.as_str().map(str::to_owned)
-            })
-            .collect()
+        self.ids_in_order().map(|(_, id)| id).collect()
+    }
+
+    /// (position, id) of every message that has a string id, in conversation order.
+    fn ids_in_order(&self) -> impl Iterator<Item = (usize, String)> + '_ {
+        self.doc.list_range(&self.messages, ..).filter_map(|item| {
+            let (v, _) = self.doc.get(item.id(), "id").ok().flatten()?;
+            Some((item.index, v.as_str()?.to_owned()))
+        })
     }
 
     /// Appends `msg` at the end of the conversation as one change.
@@ -188,13 +190,7 @@ impl SharedDoc {
 
     /// Index of each message id, for ordering read marks.
     fn positions(&self) -> HashMap<String, usize> {
-        self.doc
-            .list_range(&self.messages, ..)
-            .filter_map(|item| {
-                let id = self.doc.get(item.id(), "id").ok().flatten()?;
-                Some((id.0.as_str()?.to_owned(), item.index))
-            })
-            .collect()
+        self.ids_in_order().map(|(pos, id)| (id, pos)).collect()
     }
 
     /// Records the relay's delivery receipt for each id not yet stamped; one change for all.
@@ -223,12 +219,8 @@ impl SharedDoc {
 
     /// Ids of messages that have no delivery receipt yet, in conversation order.
     pub fn undelivered(&self) -> Vec<MessageId> {
-        self.doc
-            .list_range(&self.messages, ..)
-            .filter_map(|item| {
-                let (v, _) = self.doc.get(item.id(), "id").ok().flatten()?;
-                MessageId::new(v.as_str()?).ok()
-            })
+        self.ids_in_order()
+            .filter_map(|(_, id)| MessageId::new(id).ok())
             .filter(|id| self.delivered_at(id).is_none())
             .collect()
     }

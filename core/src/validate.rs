@@ -16,6 +16,7 @@ use std::collections::HashSet;
 
 use automerge::{ObjId, Patch, PatchAction, Value, ROOT};
 
+use crate::ids::MessageId;
 use crate::message::{MessageKind, Role, MAX_BODY_BYTES};
 use crate::relay::PeerInfo;
 use crate::shared_doc::SharedDoc;
@@ -58,7 +59,7 @@ pub fn check(
     patches: &[Patch],
     writer: &PeerInfo,
     known_ids: &HashSet<String>,
-) -> Result<Vec<String>, Violation> {
+) -> Result<Vec<MessageId>, Violation> {
     // Objects the input created inside new messages: their fields are checked as a whole below.
     let mut fresh: HashSet<ObjId> = HashSet::new();
     let mut new_messages: Vec<ObjId> = Vec::new();
@@ -165,11 +166,10 @@ pub fn check(
                 m.body.len()
             )));
         }
-        let id = m.id.as_str().to_owned();
-        if known_ids.contains(&id) || ids.contains(&id) {
-            return Err(Violation::DuplicateId(id));
+        if known_ids.contains(m.id.as_str()) || ids.contains(&m.id) {
+            return Err(Violation::DuplicateId(m.id.to_string()));
         }
-        ids.push(id);
+        ids.push(m.id);
     }
     Ok(ids)
 }

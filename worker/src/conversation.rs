@@ -69,7 +69,9 @@ impl Conversation {
             .collect()
     }
 
-    async fn deliver(&self, out: Vec<Outgoing>) {
+    /// Sends `out` to its peers among `sockets` (read once by the caller, which needed them
+    /// anyway) once storage confirms what the frames may acknowledge.
+    async fn deliver(&self, out: Vec<Outgoing>, sockets: &[(WebSocket, Attachment)]) {
         if out.is_empty() {
             return;
         }
@@ -79,7 +81,6 @@ impl Conversation {
             self.reload();
             // The peers' sync sessions assumed frames that will never arrive: close them so
             // they reconnect and resync from what is really stored.
-            let sockets = self.sockets();
             for o in &out {
                 if let Some((ws, _)) = sockets.iter().find(|(_, a)| a.peer == o.to) {
                     Self::refuse(ws, 1011, "storage unavailable; reconnect");
@@ -87,7 +88,6 @@ impl Conversation {
             }
             return;
         }
-        let sockets = self.sockets();
         for o in out {
             if let Some((ws, _)) = sockets.iter().find(|(_, a)| a.peer == o.to) {
                 for f in &o.frames {
@@ -128,7 +128,7 @@ impl Conversation {
         self.state.accept_web_socket(&pair.server);
         pair.server.serialize_attachment(Attachment { peer, info: info.clone() })?;
         match self.with_relay(|r| r.connect(peer, info)) {
-            Ok(out) => self.deliver(out).await,
+            Ok(out) => self.deliver(out, &self.sockets()).await,
             Err(e) => {
                 worker::console_error!("cannot open conversation: {e}");
                 Self::refuse(&pair.server, 1011, "conversation storage unavailable; retry later");
@@ -201,7 +201,7 @@ impl DurableObject for Conversation {
             })
         });
         match result {
-            Ok(Ok(out)) => self.deliver(out).await,
+            Ok(Ok(out)) => self.deliver(out, &others).await,
             Ok(Err((code, text, reload))) => {
                 // Log the kind of failure only: never payloads.
                 worker::console_log!("closing peer: code {code}");
