@@ -370,8 +370,11 @@ mod tests {
     #[test]
     fn a_document_survives_a_crash_between_snapshot_rename_and_log_truncation() {
         let dir = tempfile::tempdir().unwrap();
-        let (mut doc, mut p) =
-            Persister::open(FileStore::open(dir.path()).unwrap(), ActorId::random()).unwrap();
+        let (mut doc, mut p) = Persister::open::<edgedesk_core::shared_doc::SharedDoc>(
+            FileStore::open(dir.path()).unwrap(),
+            ActorId::random(),
+        )
+        .unwrap();
         for i in 0..10 {
             doc.append(&message(i), 0).unwrap();
             p.persist(&doc).unwrap();
@@ -381,8 +384,11 @@ mod tests {
         drop(p);
         // The crash: the snapshot was renamed into place but the log was never truncated.
         fs::write(dir.path().join(LOG), &old_log).unwrap();
-        let (loaded, mut p) =
-            Persister::open(FileStore::open(dir.path()).unwrap(), ActorId::random()).unwrap();
+        let (loaded, mut p) = Persister::open::<edgedesk_core::shared_doc::SharedDoc>(
+            FileStore::open(dir.path()).unwrap(),
+            ActorId::random(),
+        )
+        .unwrap();
         assert_eq!(loaded.messages(), doc.messages());
         assert_eq!(loaded.heads(), doc.heads());
         assert_eq!(p.stats().increment_rows, 10);
@@ -391,8 +397,11 @@ mod tests {
         loaded.append(&message(10), 0).unwrap();
         p.persist(&loaded).unwrap();
         drop(p);
-        let (again, _) =
-            Persister::open(FileStore::open(dir.path()).unwrap(), ActorId::random()).unwrap();
+        let (again, _) = Persister::open::<edgedesk_core::shared_doc::SharedDoc>(
+            FileStore::open(dir.path()).unwrap(),
+            ActorId::random(),
+        )
+        .unwrap();
         assert_eq!(again.message_count(), 11);
     }
 }

@@ -17,8 +17,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use edgedesk_core::client::{ClientSession, Event, Identity};
 use edgedesk_core::ids::{ConversationId, MessageId, ParticipantId};
+use edgedesk_core::internal_doc::{CaseField, InternalDoc};
 use edgedesk_core::message::Message;
-use edgedesk_core::relay::MAX_EPHEMERAL_BYTES;
+use edgedesk_core::relay::{sees_internal, MAX_EPHEMERAL_BYTES};
 use tokio::sync::{broadcast, mpsc, watch, Notify};
 use tokio::task::JoinHandle;
 
@@ -146,6 +147,12 @@ impl ClientView<'_> {
         self.session.identity()
     }
 
+    /// Agents: the internal document (tags, case fields, notes, audit trail); `None` for
+    /// visitors, who never hold it.
+    pub fn internal(&self) -> Option<&InternalDoc> {
+        self.session.internal()
+    }
+
     /// The underlying session, for reads this view does not wrap.
     pub fn session(&self) -> &ClientSession<FileStore> {
         self.session
@@ -171,7 +178,13 @@ impl Client {
         let url = connect_url(&config.base_url, &config.conversation, &config.identity)?;
         let data_dir = config.data_dir.join(config.conversation.as_str());
         let store = open_store(&data_dir).await?;
-        let session = ClientSession::open(store, config.identity)?;
+        let session = if sees_internal(config.identity.role) {
+            // Agents keep the internal document beside the shared one, in its own store.
+            let internal = open_store(&data_dir.join("internal")).await?;
+            ClientSession::open_with_internal(store, internal, config.identity)?
+        } else {
+            ClientSession::open(store, config.identity)?
+        };
         let shared = Arc::new(Shared {
             session: session.into(),
             events: OnceLock::new(),
@@ -215,6 +228,40 @@ impl Client {
             self.shared.touched();
         }
         Ok(moved)
+    }
+
+    /// Agents: adds a tag to the conversation (durable locally, synced to every agent device,
+    /// audited by the relay). Returns whether it was new.
+    pub async fn add_tag(&self, tag: &str) -> Result<bool, ClientError> {
+        let added = self.shared.session().add_tag(tag, now_ms())?;
+        self.changed_internal();
+        Ok(added)
+    }
+
+    /// Agents: removes a tag. Returns whether it was there.
+    pub async fn remove_tag(&self, tag: &str) -> Result<bool, ClientError> {
+        let removed = self.shared.session().remove_tag(tag, now_ms())?;
+        self.changed_internal();
+        Ok(removed)
+    }
+
+    /// Agents: sets (`Some`) or clears (`None`) the assignee, team or priority.
+    pub async fn set_case(&self, field: CaseField, value: Option<&str>) -> Result<(), ClientError> {
+        self.shared.session().set_case(field, value, now_ms())?;
+        self.changed_internal();
+        Ok(())
+    }
+
+    /// Agents: writes an internal note, which only agents ever receive.
+    pub async fn add_note(&self, body: &str) -> Result<Message, ClientError> {
+        let note = self.shared.session().add_note(body, now_ms())?;
+        self.changed_internal();
+        Ok(note)
+    }
+
+    fn changed_internal(&self) {
+        self.shared.flush.notify_one();
+        self.shared.touched();
     }
 
     /// Sends typing/presence data to the conversation's other connected devices. Dropped

@@ -65,7 +65,8 @@ async fn start_relay() -> (String, Arc<FakeRelay>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let state = Arc::new(FakeRelay::default());
-    *state.relay.lock().unwrap() = Some(Relay::open(MemStore::default()).unwrap());
+    *state.relay.lock().unwrap() =
+        Some(Relay::open(MemStore::default(), MemStore::default()).unwrap());
     let s = state.clone();
     tokio::spawn(async move {
         while let Ok((tcp, _)) = listener.accept().await {

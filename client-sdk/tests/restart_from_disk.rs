@@ -54,7 +54,7 @@ fn pump(relay: &mut Relay<MemStore>, s: &mut ClientSession<FileStore>, mut queue
 #[test]
 fn unacknowledged_messages_survive_a_kill_and_are_delivered_after_reopening() {
     let dir = tempfile::tempdir().unwrap();
-    let mut relay = Relay::open(MemStore::default()).unwrap();
+    let mut relay = Relay::open(MemStore::default(), MemStore::default()).unwrap();
     let mut s = ClientSession::open(FileStore::open(dir.path()).unwrap(), me()).unwrap();
     connect(&mut relay, &mut s);
     for i in 0..5 {

@@ -9,12 +9,15 @@
 use automerge::ActorId;
 use serde::{Deserialize, Serialize};
 
+use crate::document::Channel;
 use crate::frame::{self, FrameError, FrameType, Reassembler, MAX_SERVER_MESSAGE};
 use crate::ids::{DeviceId, MessageId, ParticipantId};
+use crate::internal_doc::{AuditEntry, CaseField, InternalDoc};
 use crate::message::{Author, Message, MessageKind, Role};
+use crate::relay::sees_internal;
 use crate::shared_doc::{DocError, SharedDoc};
 use crate::store::{ChunkStore, Persister, StoreError};
-use crate::sync::{observe, Observed, PeerSync, SyncError};
+use crate::sync::{observe, observe_internal, Observed, PeerSync, SyncError};
 
 /// Who this device is.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -53,6 +56,12 @@ pub enum Event {
     /// Typing, presence: whatever a peer sent as ephemeral JSON, with the relay's sender stamp.
     Ephemeral(serde_json::Value),
     Notice(Notice),
+    /// Agents only: an internal note from another device.
+    Note(Message),
+    /// Agents only: tags or a case field (assignee, team, priority) changed.
+    CaseChanged,
+    /// Agents only: the relay recorded an audit entry.
+    Audit(AuditEntry),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -67,17 +76,27 @@ pub enum ClientError<E: std::error::Error + 'static> {
     Sync(#[from] SyncError),
     #[error("the relay sent a {0:?} frame this client does not accept")]
     Unexpected(FrameType),
+    #[error("only agents and admins hold the internal document")]
+    NoInternalDoc,
 }
 
 struct Link {
     sync: PeerSync,
+    internal: Option<PeerSync>,
     inbox: Reassembler,
+}
+
+/// An agent's replica of the internal document.
+struct Internal<S> {
+    doc: InternalDoc,
+    persister: Persister<S>,
 }
 
 pub struct ClientSession<S> {
     me: Identity,
     doc: SharedDoc,
     persister: Persister<S>,
+    internal: Option<Internal<S>>,
     link: Option<Link>,
 }
 
@@ -85,8 +104,82 @@ impl<S: ChunkStore> ClientSession<S> {
     /// Opens the device's replica. A fresh actor per open: reusing one across restarts could
     /// mint two different changes with the same sequence number if the store lost a write.
     pub fn open(store: S, me: Identity) -> Result<Self, StoreError<S::Error>> {
-        let (doc, persister) = Persister::open(store, ActorId::random())?;
-        Ok(Self { me, doc, persister, link: None })
+        let (doc, persister) = Persister::open::<SharedDoc>(store, ActorId::random())?;
+        Ok(Self { me, doc, persister, internal: None, link: None })
+    }
+
+    /// Opens an agent's (or admin's) replicas of both documents. For a visitor identity the
+    /// internal store is ignored: visitors never hold the internal document.
+    pub fn open_with_internal(
+        store: S,
+        internal_store: S,
+        me: Identity,
+    ) -> Result<Self, StoreError<S::Error>> {
+        let mut session = Self::open(store, me)?;
+        if sees_internal(session.me.role) {
+            let (doc, persister) =
+                Persister::open::<InternalDoc>(internal_store, ActorId::random())?;
+            session.internal = Some(Internal { doc, persister });
+        }
+        Ok(session)
+    }
+
+    /// The internal document, for agents and admins opened with [`Self::open_with_internal`].
+    pub fn internal(&self) -> Option<&InternalDoc> {
+        self.internal.as_ref().map(|i| &i.doc)
+    }
+
+    /// Runs an edit of the internal document and makes it durable.
+    fn edit_internal<T>(
+        &mut self,
+        f: impl FnOnce(&mut InternalDoc) -> Result<T, DocError>,
+    ) -> Result<T, ClientError<S::Error>> {
+        let internal = self.internal.as_mut().ok_or(ClientError::NoInternalDoc)?;
+        let out = f(&mut internal.doc)?;
+        internal.persister.persist(&internal.doc)?;
+        Ok(out)
+    }
+
+    /// Adds a tag (agents only); returns whether it was new.
+    pub fn add_tag(&mut self, tag: &str, now_ms: i64) -> Result<bool, ClientError<S::Error>> {
+        self.edit_internal(|d| d.add_tag(tag, now_ms))
+    }
+
+    /// Removes a tag (agents only); returns whether it was there.
+    pub fn remove_tag(&mut self, tag: &str, now_ms: i64) -> Result<bool, ClientError<S::Error>> {
+        self.edit_internal(|d| d.remove_tag(tag, now_ms))
+    }
+
+    /// Sets or clears the assignee, team or priority (agents only).
+    pub fn set_case(
+        &mut self,
+        field: CaseField,
+        value: Option<&str>,
+        now_ms: i64,
+    ) -> Result<(), ClientError<S::Error>> {
+        self.edit_internal(|d| d.set_case(field, value, now_ms))
+    }
+
+    /// Writes an internal note, which visitors never see (agents only).
+    pub fn add_note(&mut self, body: &str, now_ms: i64) -> Result<Message, ClientError<S::Error>> {
+        let note = self.new_message(body, now_ms);
+        self.edit_internal(|d| d.add_note(&note, now_ms))?;
+        Ok(note)
+    }
+
+    fn new_message(&self, body: &str, now_ms: i64) -> Message {
+        Message {
+            id: MessageId::random(),
+            author: Author {
+                role: self.me.role,
+                id: self.me.participant.clone(),
+                name: self.me.name.clone(),
+            },
+            device: self.me.device.clone(),
+            kind: MessageKind::Text,
+            body: body.to_owned(),
+            sent_at: now_ms,
+        }
     }
 
     pub fn identity(&self) -> &Identity {
@@ -103,18 +196,7 @@ impl<S: ChunkStore> ClientSession<S> {
 
     /// Writes a text message into the local replica, durably, and returns it.
     pub fn send_text(&mut self, body: &str, now_ms: i64) -> Result<Message, ClientError<S::Error>> {
-        let msg = Message {
-            id: MessageId::random(),
-            author: Author {
-                role: self.me.role,
-                id: self.me.participant.clone(),
-                name: self.me.name.clone(),
-            },
-            device: self.me.device.clone(),
-            kind: MessageKind::Text,
-            body: body.to_owned(),
-            sent_at: now_ms,
-        };
+        let msg = self.new_message(body, now_ms);
         self.doc.append(&msg, now_ms)?;
         self.persister.persist(&self.doc)?;
         Ok(msg)
@@ -148,8 +230,11 @@ impl<S: ChunkStore> ClientSession<S> {
     /// A connection to the relay is open: start a fresh sync session.
     pub fn connected(&mut self) -> Vec<Vec<u8>> {
         // Our relay speaks the changes fast path (the SDK asks for it with `caps=changes`).
-        self.link =
-            Some(Link { sync: PeerSync::new(true), inbox: Reassembler::new(MAX_SERVER_MESSAGE) });
+        self.link = Some(Link {
+            sync: PeerSync::new(true),
+            internal: self.internal.as_ref().map(|_| PeerSync::new(true)),
+            inbox: Reassembler::new(MAX_SERVER_MESSAGE),
+        });
         self.poll_frames()
     }
 
@@ -163,7 +248,13 @@ impl<S: ChunkStore> ClientSession<S> {
 
     /// Whether the relay is known to hold everything this replica holds and vice versa.
     pub fn in_sync(&self) -> bool {
-        self.link.as_ref().is_some_and(|l| l.sync.in_sync(&self.doc))
+        self.link.as_ref().is_some_and(|l| {
+            l.sync.in_sync(&self.doc)
+                && match (&l.internal, &self.internal) {
+                    (Some(sync), Some(i)) => sync.in_sync(&i.doc),
+                    _ => true,
+                }
+        })
     }
 
     /// Sync counters of the current connection: (sent msgs, sent bytes, received msgs, received bytes).
@@ -181,11 +272,11 @@ impl<S: ChunkStore> ClientSession<S> {
     /// Frames to send now (after a local change or a received frame), if connected.
     pub fn poll_frames(&mut self) -> Vec<Vec<u8>> {
         let Some(link) = self.link.as_mut() else { return Vec::new() };
-        link.sync
-            .generate(&self.doc)
-            .into_iter()
-            .flat_map(|(ty, payload)| frame::encode(ty, &payload))
-            .collect()
+        let mut out = link.sync.generate(&self.doc);
+        if let (Some(sync), Some(i)) = (link.internal.as_mut(), self.internal.as_ref()) {
+            out.extend(sync.generate(&i.doc));
+        }
+        out.into_iter().flat_map(|(ty, payload)| frame::encode(ty, &payload)).collect()
     }
 
     /// Sends an ephemeral JSON object (typing, presence) if connected.
@@ -201,25 +292,50 @@ impl<S: ChunkStore> ClientSession<S> {
     pub fn handle_frame(&mut self, data: &[u8]) -> Result<Vec<Event>, ClientError<S::Error>> {
         let Some(link) = self.link.as_mut() else { return Ok(Vec::new()) };
         let Some((ty, payload)) = link.inbox.push(data)? else { return Ok(Vec::new()) };
-        match ty {
-            FrameType::SyncShared | FrameType::ChangesShared => {
+        match (Channel::of(ty), ty) {
+            (Some(Channel::Shared), _) => {
                 let patches = link.sync.receive(&mut self.doc, ty, &payload)?;
                 let observed = observe(&self.doc, &patches);
                 self.persister.persist(&self.doc)?;
                 Ok(events(observed))
             }
-            FrameType::Ephemeral => Ok(serde_json::from_slice(&payload)
+            (Some(Channel::Internal), _) => {
+                let (Some(sync), Some(i)) = (link.internal.as_mut(), self.internal.as_mut()) else {
+                    // An agent session opened without an internal replica (e.g. a
+                    // notifications-only client) lets the relay's offer go unanswered; for a
+                    // visitor such a frame would mean a relay bug, worth surfacing.
+                    if sees_internal(self.me.role) {
+                        return Ok(Vec::new());
+                    }
+                    return Err(ClientError::Unexpected(ty));
+                };
+                let patches = sync.receive(&mut i.doc, ty, &payload)?;
+                let o = observe_internal(&i.doc, &patches);
+                i.persister.persist(&i.doc)?;
+                let mut out: Vec<Event> = o.notes.into_iter().map(Event::Note).collect();
+                if o.case_changed {
+                    out.push(Event::CaseChanged);
+                }
+                out.extend(o.audit.into_iter().map(Event::Audit));
+                Ok(out)
+            }
+            (None, FrameType::Ephemeral) => Ok(serde_json::from_slice(&payload)
                 .map(|v| vec![Event::Ephemeral(v)])
                 .unwrap_or_default()),
-            FrameType::Notice => Ok(serde_json::from_slice::<Notice>(&payload)
+            (None, FrameType::Notice) => Ok(serde_json::from_slice::<Notice>(&payload)
                 .map(|n| vec![Event::Notice(n)])
                 .unwrap_or_default()),
-            FrameType::SyncInternal => Err(ClientError::Unexpected(ty)),
+            (None, _) => Err(ClientError::Unexpected(ty)),
         }
     }
 
     pub fn into_store(self) -> S {
         self.persister.into_store()
+    }
+
+    /// The stores of both replicas (the internal one only for agents).
+    pub fn into_stores(self) -> (S, Option<S>) {
+        (self.persister.into_store(), self.internal.map(|i| i.persister.into_store()))
     }
 }
 

@@ -31,6 +31,8 @@ pub enum FrameType {
     Notice = 0x04,
     /// Raw Automerge changes for the shared document, pushed once both sides are in sync.
     ChangesShared = 0x05,
+    /// Raw Automerge changes for the internal document (agents only).
+    ChangesInternal = 0x06,
 }
 
 impl FrameType {
@@ -41,6 +43,7 @@ impl FrameType {
             0x03 => FrameType::Ephemeral,
             0x04 => FrameType::Notice,
             0x05 => FrameType::ChangesShared,
+            0x06 => FrameType::ChangesInternal,
             _ => return None,
         })
     }

@@ -100,6 +100,10 @@ id_type!(
     /// A message, made by the client that writes it, so a retried send is the same message.
     MessageId, "message"
 );
+id_type!(
+    /// A team of agents a conversation can be routed to.
+    TeamId, "team"
+);
 
 impl MessageId {
     /// A fresh random id: 96 random bits, hex encoded. Random rather than sequential because

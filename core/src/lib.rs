@@ -5,10 +5,14 @@
 //! move those bytes between these machines and their platform, which keeps every rule testable
 //! natively and deterministically.
 
+pub mod audit;
 pub mod client;
+pub mod document;
 pub mod frame;
 pub mod ids;
+pub mod internal_doc;
 pub mod message;
+pub mod message_map;
 pub mod relay;
 pub mod schema;
 pub mod shared_doc;

@@ -3,7 +3,11 @@
 //! Inputs are frames from peers and the time; outputs are frames for peers. Every change a
 //! peer sends is applied, stamped with a delivery receipt and made durable through the
 //! [`ChunkStore`] *before* any frame is produced, so a peer that sees the relay's answer knows
-//! its change survives a crash. After any error that may have left partial input in memory
+//! its change survives a crash.
+//!
+//! A conversation has two documents: the shared one, synced with everyone, and the internal
+//! one, synced only with agents and admins. A visitor's connection has no internal sync
+//! session at all, so no code path can put internal bytes on a visitor's socket. After any error that may have left partial input in memory
 //! ([`RelayError::must_reload`]), the owner drops the relay and opens it again from storage.
 
 use std::collections::{BTreeMap, HashSet};
@@ -11,8 +15,11 @@ use std::collections::{BTreeMap, HashSet};
 use automerge::ActorId;
 use serde::{Deserialize, Serialize};
 
+use crate::audit;
+use crate::document::Channel;
 use crate::frame::{self, FrameError, FrameType, Reassembler, MAX_CLIENT_MESSAGE};
 use crate::ids::{DeviceId, ParticipantId};
+use crate::internal_doc::InternalDoc;
 use crate::message::Role;
 use crate::shared_doc::{DocError, SharedDoc};
 use crate::store::{ChunkStore, Persister, StoreError, StoreStats};
@@ -116,14 +123,22 @@ pub fn notice_frame(kind: &str, code: u16, message: &str) -> Vec<u8> {
 struct Peer {
     info: PeerInfo,
     sync: PeerSync,
+    /// The internal document's sync session: `Some` for agents and admins only.
+    internal: Option<PeerSync>,
     inbox: Reassembler,
 }
 
 impl Peer {
     fn new(info: PeerInfo) -> Self {
         let sync = PeerSync::new(info.fast);
-        Self { info, sync, inbox: Reassembler::new(MAX_CLIENT_MESSAGE) }
+        let internal = sees_internal(info.role).then(|| PeerSync::new(info.fast));
+        Self { info, sync, internal, inbox: Reassembler::new(MAX_CLIENT_MESSAGE) }
     }
+}
+
+/// Whether a role reads and writes the internal document.
+pub fn sees_internal(role: Role) -> bool {
+    matches!(role, Role::Agent | Role::Admin)
 }
 
 /// Counters and sizes, for the stats endpoint and benchmarks.
@@ -133,26 +148,49 @@ pub struct RelayStats {
     pub heads: Vec<String>,
     pub peers: usize,
     pub store: StoreStats,
+    /// Heads of the internal document (hashes only, no content).
+    pub internal_heads: Vec<String>,
+    pub internal_store: StoreStats,
 }
 
 pub struct Relay<S> {
     doc: SharedDoc,
     persister: Persister<S>,
+    internal: InternalDoc,
+    internal_persister: Persister<S>,
     peers: BTreeMap<PeerId, Peer>,
     /// Every message id in the document, so a duplicate is refused without a scan.
     message_ids: HashSet<String>,
+    /// Every internal note id, likewise.
+    note_ids: HashSet<String>,
 }
 
 impl<S: ChunkStore> Relay<S> {
-    /// Rebuilds the conversation from storage (or starts an empty one).
-    pub fn open(store: S) -> Result<Self, StoreError<S::Error>> {
-        let (doc, persister) = Persister::open(store, ActorId::from(RELAY_ACTOR))?;
+    /// Rebuilds the conversation from storage (or starts an empty one): the shared document
+    /// from `store`, the internal one from `internal_store`.
+    pub fn open(store: S, internal_store: S) -> Result<Self, StoreError<S::Error>> {
+        let (doc, persister) = Persister::open::<SharedDoc>(store, ActorId::from(RELAY_ACTOR))?;
+        let (internal, internal_persister) =
+            Persister::open::<InternalDoc>(internal_store, ActorId::from(RELAY_ACTOR))?;
         let message_ids = doc.message_ids();
-        Ok(Self { doc, persister, peers: BTreeMap::new(), message_ids })
+        let note_ids = internal.notes().into_iter().map(|n| n.id.to_string()).collect();
+        Ok(Self {
+            doc,
+            persister,
+            internal,
+            internal_persister,
+            peers: BTreeMap::new(),
+            message_ids,
+            note_ids,
+        })
     }
 
     pub fn doc(&self) -> &SharedDoc {
         &self.doc
+    }
+
+    pub fn internal(&self) -> &InternalDoc {
+        &self.internal
     }
 
     pub fn stats(&self) -> RelayStats {
@@ -161,6 +199,8 @@ impl<S: ChunkStore> Relay<S> {
             heads: self.doc.heads().iter().map(|h| h.to_string()).collect(),
             peers: self.peers.len(),
             store: self.persister.stats(),
+            internal_heads: self.internal.heads().iter().map(|h| h.to_string()).collect(),
+            internal_store: self.internal_persister.stats(),
         }
     }
 
@@ -198,16 +238,15 @@ impl<S: ChunkStore> Relay<S> {
         let Some((ty, payload)) = peer.inbox.push(frame)? else {
             return Ok(Vec::new());
         };
-        match ty {
-            FrameType::SyncShared | FrameType::ChangesShared => {
-                self.receive_sync(from, ty, &payload, now_ms)
-            }
-            FrameType::Ephemeral => self.relay_ephemeral(from, &payload),
-            FrameType::SyncInternal | FrameType::Notice => Err(RelayError::NotAccepted(ty)),
+        match Channel::of(ty) {
+            Some(Channel::Shared) => self.receive_shared(from, ty, &payload, now_ms),
+            Some(Channel::Internal) => self.receive_internal(from, ty, &payload, now_ms),
+            None if ty == FrameType::Ephemeral => self.relay_ephemeral(from, &payload),
+            None => Err(RelayError::NotAccepted(ty)),
         }
     }
 
-    fn receive_sync(
+    fn receive_shared(
         &mut self,
         from: PeerId,
         ty: FrameType,
@@ -221,12 +260,47 @@ impl<S: ChunkStore> Relay<S> {
         // Checked before anything is persisted or relayed; a violation leaves the input in
         // memory only, and `must_reload` makes the owner drop it.
         let fresh = validate::check(&self.doc, &patches, &peer.info, &self.message_ids)?;
+        let audit = audit::from_shared(&self.doc, &patches, &peer.info, now_ms);
         self.doc.stamp_delivered(&fresh, now_ms)?;
+        self.internal.record(&audit, now_ms)?;
         // Durable before anything leaves: the answer below is the sender's acknowledgement.
+        // In the Durable Object both writes land in one implicit transaction (no await
+        // between them), so a status change is never stored without its audit entry.
         self.persister.persist(&self.doc)?;
+        self.internal_persister.persist(&self.internal)?;
         self.message_ids.extend(fresh.into_iter().map(String::from));
+        Ok(self.sync_all())
+    }
+
+    fn receive_internal(
+        &mut self,
+        from: PeerId,
+        ty: FrameType,
+        payload: &[u8],
+        now_ms: i64,
+    ) -> Result<Vec<Outgoing>, RelayError<S::Error>> {
+        let Some(peer) = self.peers.get_mut(&from) else {
+            return Ok(Vec::new());
+        };
+        // Refused before anything is applied: a visitor's bytes never reach the document.
+        let Some(sync) = peer.internal.as_mut() else {
+            return Err(RelayError::Rejected(Violation::RoleNotAllowed {
+                role: peer.info.role.as_str(),
+                what: "the internal document",
+            }));
+        };
+        let patches = sync.receive(&mut self.internal, ty, payload)?;
+        let notes = validate::check_internal(&self.internal, &patches, &peer.info, &self.note_ids)?;
+        let audit = audit::from_internal(&self.internal, &patches, &peer.info, now_ms);
+        self.internal.record(&audit, now_ms)?;
+        self.internal_persister.persist(&self.internal)?;
+        self.note_ids.extend(notes.into_iter().map(String::from));
+        Ok(self.sync_all())
+    }
+
+    fn sync_all(&mut self) -> Vec<Outgoing> {
         let peers: Vec<PeerId> = self.peers.keys().copied().collect();
-        Ok(peers.into_iter().filter_map(|p| self.sync_to(p)).collect())
+        peers.into_iter().filter_map(|p| self.sync_to(p)).collect()
     }
 
     fn relay_ephemeral(
@@ -259,16 +333,17 @@ impl<S: ChunkStore> Relay<S> {
 
     fn sync_to(&mut self, peer: PeerId) -> Option<Outgoing> {
         let p = self.peers.get_mut(&peer)?;
-        let frames: Vec<Vec<u8>> = p
-            .sync
-            .generate(&self.doc)
-            .into_iter()
-            .flat_map(|(ty, payload)| frame::encode(ty, &payload))
-            .collect();
+        let mut out = p.sync.generate(&self.doc);
+        if let Some(internal) = p.internal.as_mut() {
+            out.extend(internal.generate(&self.internal));
+        }
+        let frames: Vec<Vec<u8>> =
+            out.into_iter().flat_map(|(ty, payload)| frame::encode(ty, &payload)).collect();
         (!frames.is_empty()).then_some(Outgoing { to: peer, frames })
     }
 
-    pub fn into_store(self) -> S {
-        self.persister.into_store()
+    /// The stores of the shared and the internal document.
+    pub fn into_stores(self) -> (S, S) {
+        (self.persister.into_store(), self.internal_persister.into_store())
     }
 }

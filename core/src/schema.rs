@@ -42,6 +42,36 @@ pub fn new_shared(actor: ActorId) -> Result<Automerge, AutomergeError> {
     Ok(doc)
 }
 
+/// Version of the internal document's layout.
+pub const INTERNAL_SCHEMA_VERSION: i64 = 1;
+
+/// The actor of the internal document's schema change.
+const INTERNAL_SCHEMA_ACTOR: [u8; 16] = *b"edgedesk.intrnl1";
+
+/// Keys of the internal document's root map.
+pub mod internal_keys {
+    pub const SCHEMA: &str = "schema";
+    pub const TAGS: &str = "tags";
+    pub const CASE: &str = "case";
+    pub const NOTES: &str = "notes";
+    pub const AUDIT: &str = "audit";
+}
+
+/// A new internal (agents-only) document: the same fixed-change construction as the shared one.
+pub fn new_internal(actor: ActorId) -> Result<Automerge, AutomergeError> {
+    use internal_keys as k;
+    let mut doc = Automerge::new().with_actor(ActorId::from(INTERNAL_SCHEMA_ACTOR));
+    let mut tx = doc.transaction();
+    tx.put(ROOT, k::SCHEMA, INTERNAL_SCHEMA_VERSION)?;
+    tx.put_object(ROOT, k::TAGS, ObjType::Map)?;
+    tx.put_object(ROOT, k::CASE, ObjType::Map)?;
+    tx.put_object(ROOT, k::NOTES, ObjType::List)?;
+    tx.put_object(ROOT, k::AUDIT, ObjType::List)?;
+    tx.commit_with(CommitOptions::default().with_time(0));
+    doc.set_actor(actor);
+    Ok(doc)
+}
+
 /// Whether `doc` carries the schema this build understands.
 pub fn schema_version(doc: &Automerge) -> Option<i64> {
     doc.get(ROOT, keys::SCHEMA).ok().flatten().and_then(|(v, _)| v.as_i64())
@@ -61,5 +91,14 @@ mod tests {
         for key in [keys::MESSAGES, keys::DELIVERED, keys::READ, keys::STATUS, keys::PROFILE] {
             assert!(a.get(ROOT, key).unwrap().is_some(), "{key} missing");
         }
+    }
+
+    #[test]
+    fn internal_schema_change_is_identical_on_every_peer_and_differs_from_the_shared_one() {
+        let a = new_internal(ActorId::random()).unwrap();
+        let b = new_internal(ActorId::random()).unwrap();
+        assert_eq!(a.get_heads(), b.get_heads());
+        assert_ne!(a.get_heads(), new_shared(ActorId::random()).unwrap().get_heads());
+        assert_eq!(schema_version(&a), Some(INTERNAL_SCHEMA_VERSION));
     }
 }

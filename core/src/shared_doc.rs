@@ -12,32 +12,38 @@ use std::collections::HashMap;
 
 use automerge::{
     transaction::{CommitOptions, Transactable},
-    ActorId, Automerge, AutomergeError, ChangeHash, ObjId, ObjType, ReadDoc, ROOT,
+    ActorId, Automerge, AutomergeError, ChangeHash, ObjId, ReadDoc, ROOT,
 };
 
+use crate::document::{delegate_document, Channel};
 use crate::ids::{DeviceId, IdError, MessageId, ParticipantId};
-use crate::message::{Author, Message, MessageKind, Role, MAX_BODY_BYTES, MAX_NAME_BYTES};
+use crate::message::{Message, MAX_BODY_BYTES, MAX_NAME_BYTES};
+use crate::message_map;
 use crate::schema::{self, keys, SHARED_SCHEMA_VERSION};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DocError {
     #[error("automerge: {0}")]
     Automerge(#[from] AutomergeError),
-    #[error(
-        "document has schema version {found:?}; this build reads version {SHARED_SCHEMA_VERSION}"
-    )]
-    Schema { found: Option<i64> },
+    #[error("{doc} document has schema version {found:?}; this build reads version {expected}")]
+    Schema { doc: &'static str, found: Option<i64>, expected: i64 },
     #[error("document root has no {0:?} object")]
     MissingRoot(&'static str),
     #[error("message body is {len} bytes; the limit is {MAX_BODY_BYTES}")]
     BodyTooLarge { len: usize },
     #[error("author name is {len} bytes; the limit is {MAX_NAME_BYTES}")]
     NameTooLong { len: usize },
+    #[error("{0}")]
+    BadTag(String),
+    #[error("{0}")]
+    BadCaseValue(String),
     #[error("message {0} is not in the conversation")]
     UnknownMessage(MessageId),
     #[error(transparent)]
     Id(#[from] IdError),
 }
+
+delegate_document!(SharedDoc, Channel::Shared);
 
 /// The shared document with the ids of its root objects resolved once.
 #[derive(Debug)]
@@ -60,7 +66,7 @@ impl SharedDoc {
     pub fn from_automerge(doc: Automerge) -> Result<Self, DocError> {
         let found = schema::schema_version(&doc);
         if found != Some(SHARED_SCHEMA_VERSION) {
-            return Err(DocError::Schema { found });
+            return Err(DocError::Schema { doc: "shared", found, expected: SHARED_SCHEMA_VERSION });
         }
         let obj = |key: &'static str| -> Result<ObjId, DocError> {
             match doc.get(ROOT, key)? {
@@ -130,24 +136,8 @@ impl SharedDoc {
     /// O(n)); callers mint fresh random 96-bit ids. Refusing a duplicate id sent by a hostile
     /// client belongs to the relay's write validation.
     pub fn append(&mut self, msg: &Message, now_ms: i64) -> Result<(), DocError> {
-        if msg.body.len() > MAX_BODY_BYTES {
-            return Err(DocError::BodyTooLarge { len: msg.body.len() });
-        }
-        if msg.author.name.len() > MAX_NAME_BYTES {
-            return Err(DocError::NameTooLong { len: msg.author.name.len() });
-        }
-        let end = self.doc.length(&self.messages);
         let mut tx = self.doc.transaction();
-        let m = tx.insert_object(&self.messages, end, ObjType::Map)?;
-        tx.put(&m, "id", msg.id.as_str())?;
-        let a = tx.put_object(&m, "author", ObjType::Map)?;
-        tx.put(&a, "role", msg.author.role.as_str())?;
-        tx.put(&a, "id", msg.author.id.as_str())?;
-        tx.put(&a, "name", msg.author.name.as_str())?;
-        tx.put(&m, "device", msg.device.as_str())?;
-        tx.put(&m, "kind", msg.kind.as_str())?;
-        tx.put(&m, "body", msg.body.as_str())?;
-        tx.put(&m, "sent_at", msg.sent_at)?;
+        message_map::insert(&mut tx, &self.messages, msg)?;
         tx.commit_with(CommitOptions::default().with_time(now_ms));
         Ok(())
     }
@@ -159,33 +149,12 @@ impl SharedDoc {
     /// Every well-formed message, in conversation order. A malformed entry (possible only
     /// from a third-party client the relay did not validate) is skipped, not fatal.
     pub fn messages(&self) -> Vec<Message> {
-        self.doc
-            .list_range(&self.messages, ..)
-            .filter_map(|item| self.message_in(&item.id()))
-            .collect()
+        message_map::read_all(&self.doc, &self.messages)
     }
 
     /// The message stored in the map object `obj`, if it is well formed.
     pub fn message_in(&self, obj: &ObjId) -> Option<Message> {
-        let s = |o: &ObjId, k: &str| -> Option<String> {
-            self.doc.get(o, k).ok().flatten().and_then(|(v, _)| v.as_str().map(str::to_owned))
-        };
-        let author_obj = match self.doc.get(obj, "author").ok().flatten()? {
-            (automerge::Value::Object(ObjType::Map), id) => id,
-            _ => return None,
-        };
-        Some(Message {
-            id: MessageId::new(s(obj, "id")?).ok()?,
-            author: Author {
-                role: Role::parse(&s(&author_obj, "role")?)?,
-                id: ParticipantId::new(s(&author_obj, "id")?).ok()?,
-                name: s(&author_obj, "name")?,
-            },
-            device: DeviceId::new(s(obj, "device")?).ok()?,
-            kind: MessageKind::parse(&s(obj, "kind")?)?,
-            body: s(obj, "body")?,
-            sent_at: self.doc.get(obj, "sent_at").ok().flatten()?.0.as_i64()?,
-        })
+        message_map::read(&self.doc, obj)
     }
 
     /// Index of each message id, for ordering read marks.
@@ -292,6 +261,7 @@ pub fn read_key(participant: &ParticipantId, device: &DeviceId) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::message::{Author, MessageKind, Role};
 
     pub(crate) fn msg(id: &str, who: &str, body: &str) -> Message {
         Message {

@@ -11,7 +11,8 @@
 
 use automerge::{ActorId, Automerge, ChangeHash};
 
-use crate::shared_doc::{DocError, SharedDoc};
+use crate::document::Document;
+use crate::shared_doc::DocError;
 
 /// Largest chunk written as one row: under SQLite-in-DO's 2 MB value limit with headroom
 /// for encryption overhead.
@@ -100,7 +101,10 @@ pub struct Persister<S> {
 
 impl<S: ChunkStore> Persister<S> {
     /// Loads the stored document, or a fresh schema-only replica when the store is empty.
-    pub fn open(mut store: S, actor: ActorId) -> Result<(SharedDoc, Self), StoreError<S::Error>> {
+    pub fn open<D: Document>(
+        mut store: S,
+        actor: ActorId,
+    ) -> Result<(D, Self), StoreError<S::Error>> {
         let chunks = store.load().map_err(StoreError::Backend)?;
         let mut stats = StoreStats::default();
         let mut joined = Vec::with_capacity(chunks.iter().map(|(_, c)| c.len()).sum());
@@ -119,10 +123,10 @@ impl<S: ChunkStore> Persister<S> {
         }
         drop(chunks);
         let doc = if joined.is_empty() {
-            SharedDoc::new(actor)?
+            D::new(actor)?
         } else {
             let doc = Automerge::load(&joined).map_err(StoreError::Corrupt)?.with_actor(actor);
-            SharedDoc::from_automerge(doc)?
+            D::from_automerge(doc)?
         };
         let persisted_heads = if joined.is_empty() { Vec::new() } else { doc.heads() };
         Ok((doc, Self { store, persisted_heads, stats }))
@@ -130,7 +134,7 @@ impl<S: ChunkStore> Persister<S> {
 
     /// Makes every change of `doc` durable: an increment, or a compaction when the increments
     /// have outgrown the snapshot. Returns only once the store says it is durable.
-    pub fn persist(&mut self, doc: &SharedDoc) -> Result<Persisted, StoreError<S::Error>> {
+    pub fn persist<D: Document>(&mut self, doc: &D) -> Result<Persisted, StoreError<S::Error>> {
         let heads = doc.heads();
         if heads == self.persisted_heads {
             return Ok(Persisted::Nothing);
@@ -152,7 +156,7 @@ impl<S: ChunkStore> Persister<S> {
     }
 
     /// Folds everything into a fresh snapshot.
-    pub fn compact(&mut self, doc: &SharedDoc) -> Result<Persisted, StoreError<S::Error>> {
+    pub fn compact<D: Document>(&mut self, doc: &D) -> Result<Persisted, StoreError<S::Error>> {
         let snapshot = doc.automerge().save();
         let rows: Vec<&[u8]> = snapshot.chunks(MAX_ROW_BYTES).collect();
         self.store.replace_all(&rows).map_err(StoreError::Backend)?;
@@ -228,6 +232,7 @@ mod tests {
     use super::*;
     use crate::ids::{DeviceId, MessageId, ParticipantId};
     use crate::message::{Author, Message, MessageKind, Role};
+    use crate::shared_doc::SharedDoc;
 
     fn message(i: usize) -> Message {
         Message {
@@ -246,13 +251,14 @@ mod tests {
 
     #[test]
     fn increments_reload_to_the_same_document() {
-        let (mut doc, mut p) = Persister::open(MemStore::default(), ActorId::random()).unwrap();
+        let (mut doc, mut p) =
+            Persister::open::<SharedDoc>(MemStore::default(), ActorId::random()).unwrap();
         for i in 0..20 {
             doc.append(&message(i), i as i64).unwrap();
             assert!(matches!(p.persist(&doc).unwrap(), Persisted::Increment { .. }));
         }
         assert_eq!(p.persist(&doc).unwrap(), Persisted::Nothing);
-        let (loaded, p2) = Persister::open(p.into_store(), ActorId::random()).unwrap();
+        let (loaded, p2) = Persister::open::<SharedDoc>(p.into_store(), ActorId::random()).unwrap();
         assert_eq!(loaded.heads(), doc.heads());
         assert_eq!(loaded.messages(), doc.messages());
         assert_eq!(p2.stats().increment_rows, 20);
@@ -260,7 +266,8 @@ mod tests {
 
     #[test]
     fn increments_are_compacted_once_they_outgrow_the_snapshot() {
-        let (mut doc, mut p) = Persister::open(MemStore::default(), ActorId::random()).unwrap();
+        let (mut doc, mut p) =
+            Persister::open::<SharedDoc>(MemStore::default(), ActorId::random()).unwrap();
         let mut compactions = 0;
         for i in 0..2000 {
             doc.append(&message(i), i as i64).unwrap();
@@ -272,7 +279,7 @@ mod tests {
         }
         assert!(compactions >= 1, "2000 messages never compacted");
         let stats = p.stats();
-        let (loaded, _) = Persister::open(p.into_store(), ActorId::random()).unwrap();
+        let (loaded, _) = Persister::open::<SharedDoc>(p.into_store(), ActorId::random()).unwrap();
         assert_eq!(loaded.message_count(), 2000);
         assert_eq!(loaded.heads(), doc.heads());
         assert!(stats.total_bytes() < 2000 * 400, "{stats:?}");
@@ -280,7 +287,8 @@ mod tests {
 
     #[test]
     fn snapshot_larger_than_a_row_is_split_and_rejoined() {
-        let (mut doc, mut p) = Persister::open(MemStore::default(), ActorId::random()).unwrap();
+        let (mut doc, mut p) =
+            Persister::open::<SharedDoc>(MemStore::default(), ActorId::random()).unwrap();
         // Incompressible bodies, so the snapshot really exceeds one row.
         let mut seed = 0x9e3779b97f4a7c15u64;
         for i in 0..300 {
@@ -298,19 +306,20 @@ mod tests {
         let Persisted::Compacted { rows, .. } = p.compact(&doc).unwrap() else { panic!() };
         assert!(rows >= 2, "expected a multi-row snapshot, got {rows}");
         assert!(p.store().chunks.iter().all(|(_, c)| c.len() <= MAX_ROW_BYTES));
-        let (loaded, _) = Persister::open(p.into_store(), ActorId::random()).unwrap();
+        let (loaded, _) = Persister::open::<SharedDoc>(p.into_store(), ActorId::random()).unwrap();
         assert_eq!(loaded.messages(), doc.messages());
     }
 
     #[test]
     fn a_failed_write_leaves_the_changes_pending() {
-        let (mut doc, mut p) = Persister::open(MemStore::default(), ActorId::random()).unwrap();
+        let (mut doc, mut p) =
+            Persister::open::<SharedDoc>(MemStore::default(), ActorId::random()).unwrap();
         doc.append(&message(0), 0).unwrap();
         p.store_mut().fail_writes = true;
         assert!(matches!(p.persist(&doc), Err(StoreError::Backend(_))));
         p.store_mut().fail_writes = false;
         assert!(matches!(p.persist(&doc).unwrap(), Persisted::Increment { .. }));
-        let (loaded, _) = Persister::open(p.into_store(), ActorId::random()).unwrap();
+        let (loaded, _) = Persister::open::<SharedDoc>(p.into_store(), ActorId::random()).unwrap();
         assert_eq!(loaded.message_count(), 1);
     }
 }

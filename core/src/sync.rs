@@ -17,8 +17,10 @@ use automerge::{
     Change, ChangeHash, ObjId, Patch, PatchAction, PatchLog, ReadDoc,
 };
 
+use crate::document::Document;
 use crate::frame::FrameType;
 use crate::ids::{DeviceId, MessageId, ParticipantId};
+use crate::internal_doc::{AuditEntry, InternalDoc};
 use crate::message::Message;
 use crate::shared_doc::SharedDoc;
 
@@ -74,61 +76,53 @@ impl PeerSync {
     /// Applies a peer's frame (sync message or changes) and returns the patches it made
     /// ([`observe`] reads them; the relay also validates them). On error the document may
     /// hold part of the input; callers that must not keep partial input reload from storage.
-    pub fn receive(
+    pub fn receive<D: Document>(
         &mut self,
-        doc: &mut SharedDoc,
+        doc: &mut D,
         ty: FrameType,
         bytes: &[u8],
     ) -> Result<Vec<Patch>, SyncError> {
         self.received_messages += 1;
         self.received_bytes += bytes.len() as u64;
         let mut log = PatchLog::active();
-        match ty {
-            FrameType::ChangesShared => {
-                let changes = split_changes(bytes)?;
-                let hashes: Vec<ChangeHash> = changes.iter().map(Change::hash).collect();
-                doc.automerge_mut().apply_changes_log_patches(changes, &mut log)?;
-                if doc.automerge().get_missing_deps(&[]).is_empty() {
-                    if let Some(has) = self.peer_has.as_mut() {
-                        has.extend(hashes);
-                    }
-                } else {
-                    // We lack what these changes build on (the applied part stays; the rest
-                    // waits in Automerge's queue). A fresh sync session answers at once and
-                    // lets the bloom-filter exchange find whatever is missing.
-                    self.peer_has = None;
-                    self.state = sync::State::new();
-                    self.reply_due = true;
+        if ty == D::CHANNEL.changes_frame() {
+            let changes = split_changes(bytes)?;
+            let hashes: Vec<ChangeHash> = changes.iter().map(Change::hash).collect();
+            doc.automerge_mut().apply_changes_log_patches(changes, &mut log)?;
+            if doc.automerge().get_missing_deps(&[]).is_empty() {
+                if let Some(has) = self.peer_has.as_mut() {
+                    has.extend(hashes);
                 }
-            }
-            _ => {
-                let msg = sync::Message::decode(bytes)?;
-                doc.automerge_mut().receive_sync_message_log_patches(
-                    &mut self.state,
-                    msg,
-                    &mut log,
-                )?;
+            } else {
+                // We lack what these changes build on (the applied part stays; the rest
+                // waits in Automerge's queue). A fresh sync session answers at once and
+                // lets the bloom-filter exchange find whatever is missing.
+                self.peer_has = None;
+                self.state = sync::State::new();
                 self.reply_due = true;
-                let mut ours = doc.heads();
-                ours.sort();
-                let theirs = self.state.their_heads.clone().map(|mut h| {
-                    h.sort();
-                    h
-                });
-                self.peer_has =
-                    (self.fast_capable && theirs.as_ref() == Some(&ours)).then_some(ours);
             }
+        } else {
+            let msg = sync::Message::decode(bytes)?;
+            doc.automerge_mut().receive_sync_message_log_patches(&mut self.state, msg, &mut log)?;
+            self.reply_due = true;
+            let mut ours = doc.heads();
+            ours.sort();
+            let theirs = self.state.their_heads.clone().map(|mut h| {
+                h.sort();
+                h
+            });
+            self.peer_has = (self.fast_capable && theirs.as_ref() == Some(&ours)).then_some(ours);
         }
         Ok(doc.automerge_mut().make_patches(&mut log))
     }
 
     /// Every frame the peer should get now, in order: the sync protocol's answer if one is
     /// due, then (once in sync) the changes the peer lacks.
-    pub fn generate(&mut self, doc: &SharedDoc) -> Vec<(FrameType, Vec<u8>)> {
+    pub fn generate<D: Document>(&mut self, doc: &D) -> Vec<(FrameType, Vec<u8>)> {
         let mut out = Vec::new();
         if std::mem::take(&mut self.reply_due) || self.peer_has.is_none() {
             if let Some(msg) = doc.automerge().generate_sync_message(&mut self.state) {
-                out.push((FrameType::SyncShared, msg.encode()));
+                out.push((D::CHANNEL.sync_frame(), msg.encode()));
             }
         }
         if let Some(has) = self.peer_has.as_mut() {
@@ -137,7 +131,7 @@ impl PeerSync {
                 let bytes: Vec<u8> =
                     changes.iter().flat_map(|c| c.raw_bytes().iter().copied()).collect();
                 *has = doc.heads();
-                out.push((FrameType::ChangesShared, bytes));
+                out.push((D::CHANNEL.changes_frame(), bytes));
             }
         }
         for (_, bytes) in &out {
@@ -148,7 +142,7 @@ impl PeerSync {
     }
 
     /// Whether the peer is known to hold every change we hold.
-    pub fn in_sync(&self, doc: &SharedDoc) -> bool {
+    pub fn in_sync<D: Document>(&self, doc: &D) -> bool {
         let heads = doc.heads();
         match &self.peer_has {
             Some(has) => heads.iter().all(|h| has.contains(h)),
@@ -201,6 +195,36 @@ fn split_changes(mut bytes: &[u8]) -> Result<Vec<Change>, SyncError> {
         bytes = &bytes[end..];
     }
     Ok(out)
+}
+
+/// What a received message changed in the internal document.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct ObservedInternal {
+    pub notes: Vec<Message>,
+    /// Tags or case fields changed (read the document for the new values).
+    pub case_changed: bool,
+    pub audit: Vec<AuditEntry>,
+}
+
+/// Reads the notes, case changes and audit entries that `patches` added to `doc`.
+pub fn observe_internal(doc: &InternalDoc, patches: &[automerge::Patch]) -> ObservedInternal {
+    let mut out = ObservedInternal::default();
+    let (mut notes, mut audit): (Vec<ObjId>, Vec<ObjId>) = (Vec::new(), Vec::new());
+    for p in patches {
+        match &p.action {
+            PatchAction::Insert { values, .. } if &p.obj == doc.notes_obj() => {
+                notes.extend(values.iter().map(|(_, id, _)| id.clone()));
+            }
+            PatchAction::Insert { values, .. } if &p.obj == doc.audit_obj() => {
+                audit.extend(values.iter().map(|(_, id, _)| id.clone()));
+            }
+            _ if &p.obj == doc.tags_obj() || &p.obj == doc.case_obj() => out.case_changed = true,
+            _ => {}
+        }
+    }
+    out.notes = notes.iter().filter_map(|obj| doc.note_in(obj)).collect();
+    out.audit = audit.iter().filter_map(|obj| doc.audit_in(obj)).collect();
+    out
 }
 
 /// Reads the messages, receipts and read marks that `patches` added to `doc`.

@@ -88,7 +88,7 @@ fn ids(s: &ClientSession<MemStore>) -> Vec<MessageId> {
 
 #[test]
 fn three_devices_converge_with_every_message_once_in_one_order() {
-    let mut relay = Relay::open(MemStore::default()).unwrap();
+    let mut relay = Relay::open(MemStore::default(), MemStore::default()).unwrap();
     let mut devs = vec![
         device(1, Role::Visitor, "v1", "v1-phone"),
         device(2, Role::Visitor, "v1", "v1-laptop"),
@@ -118,7 +118,7 @@ fn three_devices_converge_with_every_message_once_in_one_order() {
 
 #[test]
 fn offline_writes_merge_with_online_history() {
-    let mut relay = Relay::open(MemStore::default()).unwrap();
+    let mut relay = Relay::open(MemStore::default(), MemStore::default()).unwrap();
     let mut devs = vec![device(1, Role::Visitor, "v1", "a"), device(2, Role::Agent, "ag", "b")];
     go_online(&mut relay, &mut devs, 0);
     go_online(&mut relay, &mut devs, 1);
@@ -142,7 +142,7 @@ fn offline_writes_merge_with_online_history() {
 
 #[test]
 fn a_restarted_relay_keeps_every_acknowledged_message() {
-    let mut relay = Relay::open(MemStore::default()).unwrap();
+    let mut relay = Relay::open(MemStore::default(), MemStore::default()).unwrap();
     let mut devs = vec![device(1, Role::Visitor, "v1", "a")];
     go_online(&mut relay, &mut devs, 0);
     for i in 0..50 {
@@ -158,8 +158,8 @@ fn a_restarted_relay_keeps_every_acknowledged_message() {
         })
         .collect();
     assert_eq!(acked.len(), 50);
-    let store = relay.into_store();
-    let relay = Relay::open(store).unwrap();
+    let (store, internal) = relay.into_stores();
+    let relay = Relay::open(store, internal).unwrap();
     let stored: Vec<MessageId> = relay.doc().messages().into_iter().map(|m| m.id).collect();
     assert!(acked.iter().all(|id| stored.contains(id)));
     assert!(relay.doc().undelivered().is_empty());
@@ -168,7 +168,7 @@ fn a_restarted_relay_keeps_every_acknowledged_message() {
 #[test]
 fn a_relay_that_cannot_persist_acknowledges_nothing() {
     let store = MemStore { fail_writes: true, ..MemStore::default() };
-    let mut relay = Relay::open(store).unwrap();
+    let mut relay = Relay::open(store, MemStore::default()).unwrap();
     let mut dev = device(1, Role::Visitor, "v1", "a");
     dev.session.send_text("will not be stored", 0).unwrap();
     let mut to_device = relay.connect(1, info(&dev));
@@ -196,14 +196,14 @@ fn a_relay_that_cannot_persist_acknowledges_nothing() {
     assert_eq!(err.close_code(), 1011);
     assert_eq!(dev.session.pending().len(), 1, "no receipt reached the device");
     // A fresh relay from the same store has nothing of it.
-    let mut store = relay.into_store();
+    let (mut store, internal) = relay.into_stores();
     store.fail_writes = false;
-    assert_eq!(Relay::open(store).unwrap().doc().message_count(), 0);
+    assert_eq!(Relay::open(store, internal).unwrap().doc().message_count(), 0);
 }
 
 #[test]
 fn garbage_and_oversized_frames_close_only_their_peer_and_change_nothing() {
-    let mut relay = Relay::open(MemStore::default()).unwrap();
+    let mut relay = Relay::open(MemStore::default(), MemStore::default()).unwrap();
     let mut devs = vec![device(1, Role::Visitor, "v1", "a"), device(2, Role::Agent, "ag", "b")];
     go_online(&mut relay, &mut devs, 0);
     go_online(&mut relay, &mut devs, 1);
@@ -233,7 +233,7 @@ fn garbage_and_oversized_frames_close_only_their_peer_and_change_nothing() {
 
 #[test]
 fn ephemeral_frames_reach_others_stamped_with_the_sender() {
-    let mut relay = Relay::open(MemStore::default()).unwrap();
+    let mut relay = Relay::open(MemStore::default(), MemStore::default()).unwrap();
     let mut devs = vec![device(1, Role::Visitor, "v1", "a"), device(2, Role::Agent, "ag", "b")];
     go_online(&mut relay, &mut devs, 0);
     go_online(&mut relay, &mut devs, 1);

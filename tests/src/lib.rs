@@ -10,6 +10,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use edgedesk_client::{Client, ClientConfig};
+
+pub mod raw_peer;
 use edgedesk_core::client::Identity;
 use edgedesk_core::ids::{ConversationId, DeviceId, ParticipantId};
 use edgedesk_core::message::Role;

@@ -7,6 +7,7 @@
 
 use std::cell::RefCell;
 
+use edgedesk_core::document::Channel;
 use edgedesk_core::relay::{close_reason, notice_frame, Outgoing, PeerId, PeerInfo, Relay};
 use serde::{Deserialize, Serialize};
 use worker::{
@@ -38,8 +39,10 @@ impl Conversation {
     fn with_relay<T>(&self, f: impl FnOnce(&mut Relay<SqlStore>) -> T) -> Result<T, String> {
         let mut slot = self.relay.try_borrow_mut().map_err(|_| "relay busy".to_owned())?;
         if slot.is_none() {
-            let store = SqlStore::new(self.state.storage().sql()).map_err(|e| e.to_string())?;
-            *slot = Some(Relay::open(store).map_err(|e| e.to_string())?);
+            let sql = self.state.storage().sql();
+            let store = SqlStore::new(sql.clone(), Channel::Shared).map_err(|e| e.to_string())?;
+            let internal = SqlStore::new(sql, Channel::Internal).map_err(|e| e.to_string())?;
+            *slot = Some(Relay::open(store, internal).map_err(|e| e.to_string())?);
         }
         match slot.as_mut() {
             Some(relay) => Ok(f(relay)),

@@ -4,14 +4,21 @@
 //! writes of one such stretch as one implicit transaction: so `replace_all` (delete + insert)
 //! is atomic, as the storage model requires.
 
+//!
+//! Each of a conversation's documents has its own table, so the internal document's chunks
+//! can never be read back as the shared document's.
+
+use edgedesk_core::document::Channel;
 use edgedesk_core::store::{ChunkKind, ChunkStore};
 use worker::{SqlStorage, SqlStorageValue};
 
-const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS chunks (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    kind TEXT NOT NULL,
-    data BLOB NOT NULL
-)";
+/// The table holding a document's chunks. The shared document keeps the original name.
+fn table(channel: Channel) -> &'static str {
+    match channel {
+        Channel::Shared => "chunks",
+        Channel::Internal => "internal_chunks",
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 #[error("sqlite: {0}")]
@@ -25,17 +32,28 @@ impl From<worker::Error> for SqlStoreError {
 
 pub struct SqlStore {
     sql: SqlStorage,
+    table: &'static str,
 }
 
 impl SqlStore {
-    pub fn new(sql: SqlStorage) -> Result<Self, SqlStoreError> {
-        sql.exec(SCHEMA, None)?;
-        Ok(Self { sql })
+    pub fn new(sql: SqlStorage, channel: Channel) -> Result<Self, SqlStoreError> {
+        let table = table(channel);
+        sql.exec(
+            &format!(
+                "CREATE TABLE IF NOT EXISTS {table} (
+                    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                    kind TEXT NOT NULL,
+                    data BLOB NOT NULL
+                )"
+            ),
+            None,
+        )?;
+        Ok(Self { sql, table })
     }
 
     fn insert(&self, kind: ChunkKind, data: &[u8]) -> Result<(), SqlStoreError> {
         self.sql.exec(
-            "INSERT INTO chunks (kind, data) VALUES (?, ?)",
+            &format!("INSERT INTO {} (kind, data) VALUES (?, ?)", self.table),
             vec![kind.as_str().into(), SqlStorageValue::Blob(data.to_vec())],
         )?;
         Ok(())
@@ -46,7 +64,8 @@ impl ChunkStore for SqlStore {
     type Error = SqlStoreError;
 
     fn load(&mut self) -> Result<Vec<(ChunkKind, Vec<u8>)>, SqlStoreError> {
-        let cursor = self.sql.exec("SELECT kind, data FROM chunks ORDER BY seq", None)?;
+        let cursor =
+            self.sql.exec(&format!("SELECT kind, data FROM {} ORDER BY seq", self.table), None)?;
         let mut out = Vec::new();
         for row in cursor.raw() {
             match row?.as_slice() {
@@ -71,7 +90,7 @@ impl ChunkStore for SqlStore {
     }
 
     fn replace_all(&mut self, snapshot: &[&[u8]]) -> Result<(), SqlStoreError> {
-        self.sql.exec("DELETE FROM chunks", None)?;
+        self.sql.exec(&format!("DELETE FROM {}", self.table), None)?;
         for row in snapshot {
             self.insert(ChunkKind::Snapshot, row)?;
         }

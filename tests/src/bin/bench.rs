@@ -32,7 +32,7 @@ impl Sim {
     fn new() -> Sim {
         let me = identity(Role::Visitor, "visitor-1", "d-bench");
         let mut device = ClientSession::open(MemStore::default(), me.clone()).expect("open");
-        let mut relay = CoreRelay::open(MemStore::default()).expect("open");
+        let mut relay = CoreRelay::open(MemStore::default(), MemStore::default()).expect("open");
         let info =
             PeerInfo { role: me.role, participant: me.participant, device: me.device, fast: true };
         let mut sim_relay_out = relay.connect(1, info);
@@ -92,12 +92,15 @@ async fn main() {
     }
     let after = sim.relay.stats().store;
     base.sort();
-    let store = sim.relay.into_store();
+    let (store, _internal) = sim.relay.into_stores();
     let mut loads = Vec::new();
     for _ in 0..5 {
         let t = Instant::now();
-        let (doc, _) = Persister::open(store.clone(), edgedesk_core::automerge::ActorId::random())
-            .expect("load");
+        let (doc, _) = Persister::open::<edgedesk_core::shared_doc::SharedDoc>(
+            store.clone(),
+            edgedesk_core::automerge::ActorId::random(),
+        )
+        .expect("load");
         loads.push(t.elapsed());
         assert_eq!(doc.message_count(), n + PROBE);
     }

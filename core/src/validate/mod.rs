@@ -1,4 +1,4 @@
-//! Write validation: what a peer's changes may do to the shared document, by role.
+//! Write validation: what a peer's changes may do to the conversation's documents, by role.
 //!
 //! The relay applies an incoming sync message to its in-memory document, then checks every
 //! patch the application produced against the writer's identity *before* anything is
@@ -10,23 +10,28 @@
 //!   the writer itself (participant, role, device), with a fresh id and a kind its role may use;
 //! - a read mark is written only under the writer's own participant;
 //! - `profile` holds short scalars, written by visitors and agents; `status` only by agents;
-//! - nobody deletes or edits history, writes `delivered` (the relay's receipts) or the root.
+//! - nobody deletes or edits history, writes `delivered` (the relay's receipts) or the root;
+//! - the internal document is written by agents and admins only: tags, case fields with valid
+//!   values, and notes under the same rules as messages; `audit` is the relay's alone.
 
 use std::collections::HashSet;
 
-use automerge::{ObjId, Patch, PatchAction, Value, ROOT};
+use automerge::{Patch, PatchAction, Value, ROOT};
 
 use crate::ids::MessageId;
-use crate::message::{MessageKind, Role, MAX_BODY_BYTES};
+use crate::message::Role;
 use crate::relay::PeerInfo;
 use crate::shared_doc::SharedDoc;
+
+mod internal;
+mod new_messages;
+
+pub use internal::check_internal;
+use new_messages::NewMessages;
 
 /// Longest `profile`/`status` key, and longest string value there, in bytes.
 pub const MAX_FIELD_KEY_BYTES: usize = 64;
 pub const MAX_FIELD_VALUE_BYTES: usize = 1024;
-
-const MESSAGE_KEYS: [&str; 6] = ["id", "author", "device", "kind", "body", "sent_at"];
-const AUTHOR_KEYS: [&str; 3] = ["role", "id", "name"];
 
 /// The rule a change set broke. The text is sent to the writer before it is closed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -60,52 +65,13 @@ pub fn check(
     writer: &PeerInfo,
     known_ids: &HashSet<String>,
 ) -> Result<Vec<MessageId>, Violation> {
-    // Objects the input created inside new messages: their fields are checked as a whole below.
-    let mut fresh: HashSet<ObjId> = HashSet::new();
-    let mut new_messages: Vec<ObjId> = Vec::new();
+    let mut messages = NewMessages::default();
     for p in patches {
         let obj = &p.obj;
         if obj == doc.messages_obj() {
-            match &p.action {
-                PatchAction::Insert { values, .. } => {
-                    for (value, id, _) in values.iter() {
-                        if !matches!(value, Value::Object(automerge::ObjType::Map)) {
-                            return Err(Violation::MalformedMessage(
-                                "a message must be a map".into(),
-                            ));
-                        }
-                        fresh.insert(id.clone());
-                        new_messages.push(id.clone());
-                    }
-                }
-                _ => return Err(Violation::EditedHistory),
-            }
-        } else if fresh.contains(obj) {
-            match &p.action {
-                PatchAction::PutMap { key, value, .. } => {
-                    let is_message = new_messages.contains(obj);
-                    let allowed: &[&str] = if is_message { &MESSAGE_KEYS } else { &AUTHOR_KEYS };
-                    if !allowed.contains(&key.as_str()) {
-                        return Err(Violation::MalformedMessage(format!("unknown field {key:?}")));
-                    }
-                    match &value.0 {
-                        Value::Object(automerge::ObjType::Map) if is_message && key == "author" => {
-                            fresh.insert(value.1.clone());
-                        }
-                        Value::Object(_) => {
-                            return Err(Violation::MalformedMessage(format!(
-                                "field {key:?} must be a scalar (a string, not a text object)"
-                            )))
-                        }
-                        Value::Scalar(_) => {}
-                    }
-                }
-                _ => {
-                    return Err(Violation::MalformedMessage(
-                        "a new message's fields are only set, never deleted or spliced".into(),
-                    ))
-                }
-            }
+            messages.on_list(p)?;
+        } else if messages.owns(obj) {
+            messages.on_field(p)?;
         } else if obj == doc.read_obj() {
             match &p.action {
                 PatchAction::PutMap { key, value, .. } => {
@@ -132,46 +98,7 @@ pub fn check(
             return Err(Violation::EditedHistory);
         }
     }
-    let mut ids = Vec::with_capacity(new_messages.len());
-    for obj in &new_messages {
-        let m = doc.message_in(obj).ok_or_else(|| {
-            Violation::MalformedMessage(
-                "a new message lacks a field or has one of the wrong type (see PROTOCOL.md §8.2)"
-                    .into(),
-            )
-        })?;
-        if m.author.id != writer.participant {
-            return Err(Violation::ForgedAuthor { field: "author.id" });
-        }
-        if m.author.role != writer.role {
-            return Err(Violation::ForgedAuthor { field: "author.role" });
-        }
-        if m.device != writer.device {
-            return Err(Violation::ForgedAuthor { field: "device" });
-        }
-        let allowed = match writer.role {
-            Role::Visitor => m.kind == MessageKind::Text,
-            Role::Agent | Role::Admin => m.kind != MessageKind::AutoReply,
-            Role::Server => true,
-        };
-        if !allowed {
-            return Err(Violation::KindNotAllowed {
-                role: writer.role.as_str(),
-                kind: m.kind.as_str(),
-            });
-        }
-        if m.body.len() > MAX_BODY_BYTES {
-            return Err(Violation::FieldBounds(format!(
-                "message body is {} bytes; the limit is {MAX_BODY_BYTES}",
-                m.body.len()
-            )));
-        }
-        if known_ids.contains(m.id.as_str()) || ids.contains(&m.id) {
-            return Err(Violation::DuplicateId(m.id.to_string()));
-        }
-        ids.push(m.id);
-    }
-    Ok(ids)
+    messages.finish(|obj| doc.message_in(obj), writer, known_ids)
 }
 
 fn scalar_field(

@@ -1,0 +1,367 @@
+//! The agents' internal document: synced to every agent device, audited by the relay, never a
+//! byte of it to visitors, and written only under its rules. Devices and relay are wired
+//! together in memory; attacks are made with raw Automerge operations.
+
+use edgedesk_core::automerge::{
+    transaction::{CommitOptions, Transactable},
+    ActorId, Automerge, ObjType, ReadDoc,
+};
+use edgedesk_core::client::{ClientSession, Event, Identity};
+use edgedesk_core::frame::{self, FrameType};
+use edgedesk_core::ids::{DeviceId, ParticipantId};
+use edgedesk_core::internal_doc::{AuditAction, CaseField, InternalDoc};
+use edgedesk_core::message::Role;
+use edgedesk_core::relay::{Outgoing, PeerId, PeerInfo, Relay, RelayError};
+use edgedesk_core::store::{MemStore, MemStoreError};
+use edgedesk_core::sync::PeerSync;
+
+struct Device {
+    peer: PeerId,
+    session: ClientSession<MemStore>,
+    events: Vec<Event>,
+    /// Every frame the relay sent this device, byte for byte.
+    received: Vec<Vec<u8>>,
+}
+
+fn identity(role: Role, who: &str, device: &str) -> Identity {
+    Identity {
+        role,
+        participant: ParticipantId::new(who).unwrap(),
+        name: who.to_owned(),
+        device: DeviceId::new(device).unwrap(),
+    }
+}
+
+fn device(peer: PeerId, role: Role, who: &str, dev: &str) -> Device {
+    let me = identity(role, who, dev);
+    let session =
+        ClientSession::open_with_internal(MemStore::default(), MemStore::default(), me).unwrap();
+    Device { peer, session, events: Vec::new(), received: Vec::new() }
+}
+
+fn info(d: &Device) -> PeerInfo {
+    let me = d.session.identity();
+    PeerInfo {
+        role: me.role,
+        participant: me.participant.clone(),
+        device: me.device.clone(),
+        fast: d.peer % 2 == 1,
+    }
+}
+
+const NOW: i64 = 1_000;
+
+/// Delivers frames until the network is quiet.
+fn pump(relay: &mut Relay<MemStore>, devices: &mut [Device], mut queue: Vec<Outgoing>) {
+    for d in devices.iter_mut() {
+        for f in d.session.poll_frames() {
+            queue.extend(relay.receive(d.peer, &f, NOW).unwrap());
+        }
+    }
+    let mut rounds = 0;
+    while !queue.is_empty() {
+        for out in std::mem::take(&mut queue) {
+            let d = devices.iter_mut().find(|d| d.peer == out.to).unwrap();
+            for f in out.frames {
+                d.received.push(f.clone());
+                d.events.extend(d.session.handle_frame(&f).unwrap());
+            }
+            for f in d.session.poll_frames() {
+                queue.extend(relay.receive(d.peer, &f, NOW).unwrap());
+            }
+        }
+        rounds += 1;
+        assert!(rounds < 1000, "network did not settle");
+    }
+}
+
+fn connect_all(relay: &mut Relay<MemStore>, devices: &mut [Device]) {
+    for i in 0..devices.len() {
+        let mut queue = relay.connect(devices[i].peer, info(&devices[i]));
+        for f in devices[i].session.connected() {
+            queue.extend(relay.receive(devices[i].peer, &f, NOW).unwrap());
+        }
+        pump(relay, devices, queue);
+    }
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// Two devices of agent `a1`, one of agent `a2`, one visitor; the agents work the case.
+fn worked_case() -> (Relay<MemStore>, Vec<Device>) {
+    let mut relay = Relay::open(MemStore::default(), MemStore::default()).unwrap();
+    let mut devices = vec![
+        device(1, Role::Agent, "a1", "a1-desk"),
+        device(2, Role::Agent, "a1", "a1-phone"),
+        device(3, Role::Agent, "a2", "a2-desk"),
+        device(4, Role::Visitor, "v1", "v1-phone"),
+    ];
+    connect_all(&mut relay, &mut devices);
+    devices[3].session.send_text("where is my refund", NOW).unwrap();
+    let s = &mut devices[0].session;
+    s.add_tag("refund-secret-tag", NOW).unwrap();
+    s.set_case(CaseField::Assignee, Some("a1"), NOW).unwrap();
+    s.set_case(CaseField::Priority, Some("urgent"), NOW).unwrap();
+    s.add_note("customer-is-a-reseller-note", NOW).unwrap();
+    devices[2].session.add_tag("退款", NOW).unwrap();
+    pump(&mut relay, &mut devices, Vec::new());
+    (relay, devices)
+}
+
+#[test]
+fn every_agent_device_sees_tags_assignment_and_notes_and_the_relay_audits_the_changes() {
+    let (relay, devices) = worked_case();
+    for d in &devices[..3] {
+        let doc = d.session.internal().expect("agents hold the internal document");
+        let tags: Vec<String> = doc.tags().into_iter().collect();
+        assert_eq!(tags, ["refund-secret-tag", "退款"], "on {}", d.session.identity().device);
+        assert_eq!(doc.case_field(CaseField::Assignee).as_deref(), Some("a1"));
+        assert_eq!(doc.case_field(CaseField::Priority).as_deref(), Some("urgent"));
+        assert_eq!(doc.notes().len(), 1);
+        assert_eq!(doc.heads(), relay.internal().heads());
+    }
+    // The other devices were told.
+    assert!(devices[1]
+        .events
+        .iter()
+        .any(|e| matches!(e, Event::Note(n) if n.body.contains("reseller"))));
+    assert!(devices[2].events.contains(&Event::CaseChanged));
+    // The relay recorded each accepted change once, with the writer's identity and its time.
+    let audit = relay.internal().audit();
+    let summary: Vec<(String, String, AuditAction, Option<String>)> = audit
+        .iter()
+        .map(|e| (e.actor.to_string(), e.field.clone(), e.action, e.value.clone()))
+        .collect();
+    for expected in [
+        ("a1", "tags", AuditAction::Add, Some("refund-secret-tag")),
+        ("a1", "assignee", AuditAction::Set, Some("a1")),
+        ("a1", "priority", AuditAction::Set, Some("urgent")),
+        ("a2", "tags", AuditAction::Add, Some("退款")),
+    ] {
+        let e = (
+            expected.0.to_owned(),
+            expected.1.to_owned(),
+            expected.2,
+            expected.3.map(str::to_owned),
+        );
+        assert_eq!(summary.iter().filter(|s| **s == e).count(), 1, "{e:?} in {summary:?}");
+    }
+    assert_eq!(audit.len(), 4, "notes are not audited: {summary:?}");
+    assert!(audit.iter().all(|e| e.at == NOW && e.role == Role::Agent));
+    // Agents see the audit trail too.
+    assert_eq!(devices[2].session.internal().unwrap().audit(), audit);
+}
+
+#[test]
+fn a_visitor_receives_no_internal_frame_and_no_byte_of_internal_content() {
+    let (_relay, devices) = worked_case();
+    let visitor = &devices[3];
+    assert!(!visitor.received.is_empty());
+    let internal_types = [FrameType::SyncInternal as u8, FrameType::ChangesInternal as u8];
+    for f in &visitor.received {
+        assert!(!internal_types.contains(&(f[0] & !frame::MORE)), "internal frame to a visitor");
+        for secret in ["refund-secret-tag", "customer-is-a-reseller-note", "退款", "urgent"] {
+            assert!(!contains(f, secret.as_bytes()), "{secret:?} reached the visitor");
+        }
+    }
+    assert!(visitor.session.internal().is_none());
+    // Control: the same search finds the secrets in what an agent device received.
+    let agent: Vec<u8> = devices[2].received.concat();
+    assert!(contains(&agent, b"customer-is-a-reseller-note"));
+    // And the visitor still converged on the shared document.
+    assert_eq!(visitor.session.messages().len(), 1);
+}
+
+#[test]
+fn an_agent_changing_the_status_is_audited() {
+    let (mut relay, mut devices) = worked_case();
+    let before = relay.internal().audit().len();
+    // A status write by an agent through raw automerge on a replica of the shared document.
+    let err = offer_shared_status(&mut relay, info(&devices[0]));
+    assert!(err.is_ok(), "{err:?}");
+    let audit = relay.internal().audit();
+    assert_eq!(audit.len(), before + 1);
+    let last = audit.last().unwrap();
+    assert_eq!((last.field.as_str(), last.value.as_deref()), ("status.state", Some("solved")));
+    pump(&mut relay, &mut devices, Vec::new());
+}
+
+/// Sets `status.state = solved` on a raw replica of the shared document and syncs it in.
+#[allow(clippy::result_large_err)]
+fn offer_shared_status(
+    relay: &mut Relay<MemStore>,
+    writer: PeerInfo,
+) -> Result<(), RelayError<MemStoreError>> {
+    use edgedesk_core::shared_doc::SharedDoc;
+    let raw =
+        Automerge::load(&relay.doc().automerge().save()).unwrap().with_actor(ActorId::random());
+    let mut raw = SharedDoc::from_automerge(raw).unwrap();
+    let status = raw.status_obj().clone();
+    let mut tx = raw.automerge_mut().transaction();
+    tx.put(&status, "state", "solved").unwrap();
+    tx.commit_with(CommitOptions::default().with_time(0));
+    let mut sync = PeerSync::new(false);
+    let mut to_raw = relay.connect(90, writer);
+    for _ in 0..10 {
+        for o in std::mem::take(&mut to_raw) {
+            for f in o.frames.iter().filter(|f| f[0] == FrameType::SyncShared as u8) {
+                sync.receive(&mut raw, FrameType::SyncShared, &f[1..]).unwrap();
+            }
+        }
+        for (ty, payload) in sync.generate(&raw) {
+            for f in frame::encode(ty, &payload) {
+                to_raw.extend(relay.receive(90, &f, NOW)?);
+            }
+        }
+    }
+    relay.disconnect(90);
+    Ok(())
+}
+
+/// Offers a raw replica of the relay's internal document, changed by `attack`, as `writer`.
+#[allow(clippy::result_large_err)]
+fn offer_internal(
+    relay: &mut Relay<MemStore>,
+    writer: PeerInfo,
+    attack: impl FnOnce(&mut Automerge, &InternalDoc),
+) -> Result<(), RelayError<MemStoreError>> {
+    let bytes = relay.internal().automerge().save();
+    let raw = Automerge::load(&bytes).unwrap().with_actor(ActorId::random());
+    let mut raw = InternalDoc::from_automerge(raw).unwrap();
+    let view = InternalDoc::from_automerge(Automerge::load(&bytes).unwrap()).unwrap();
+    attack(raw.automerge_mut(), &view);
+    let mut sync = PeerSync::new(false);
+    let mut to_raw = relay.connect(91, writer);
+    for _ in 0..10 {
+        for o in std::mem::take(&mut to_raw) {
+            for f in o.frames.iter().filter(|f| f[0] == FrameType::SyncInternal as u8) {
+                sync.receive(&mut raw, FrameType::SyncInternal, &f[1..]).unwrap();
+            }
+        }
+        // A visitor is offered nothing, so it opens the exchange itself.
+        for (ty, payload) in sync.generate(&raw) {
+            for f in frame::encode(ty, &payload) {
+                to_raw.extend(relay.receive(91, &f, NOW)?);
+            }
+        }
+    }
+    relay.disconnect(91);
+    Ok(())
+}
+
+fn peer(role: Role, who: &str, device: &str) -> PeerInfo {
+    PeerInfo {
+        role,
+        participant: ParticipantId::new(who).unwrap(),
+        device: DeviceId::new(device).unwrap(),
+        fast: false,
+    }
+}
+
+/// Runs `attack` as `writer`; it must be refused under `rule` with 1008, and a relay reopened
+/// from storage must hold exactly the internal document it held before.
+fn refused(writer: PeerInfo, rule: &str, attack: impl FnOnce(&mut Automerge, &InternalDoc)) {
+    let (mut relay, _devices) = worked_case();
+    let before = relay.internal().heads();
+    let err = offer_internal(&mut relay, writer, attack).expect_err("the relay accepted it");
+    assert!(err.to_string().contains(rule), "{err} should name {rule}");
+    assert_eq!(err.close_code(), 1008);
+    let (store, internal) = relay.into_stores();
+    let reopened = Relay::open(store, internal).unwrap();
+    assert_eq!(reopened.internal().heads(), before, "something of the attack was stored");
+}
+
+fn put_tag(doc: &mut Automerge, view: &InternalDoc, tag: &str) {
+    let mut tx = doc.transaction();
+    tx.put(view.tags_obj(), tag, true).unwrap();
+    tx.commit_with(CommitOptions::default().with_time(0));
+}
+
+#[test]
+fn a_visitor_writing_tags_into_the_internal_document_is_refused() {
+    refused(peer(Role::Visitor, "v1", "v1-phone"), "role-not-allowed", |doc, view| {
+        put_tag(doc, view, "free-refund")
+    });
+}
+
+#[test]
+fn a_visitor_assigning_the_conversation_is_refused() {
+    refused(peer(Role::Visitor, "v1", "v1-phone"), "role-not-allowed", |doc, view| {
+        let mut tx = doc.transaction();
+        tx.put(view.case_obj(), "assignee", "v1").unwrap();
+        tx.commit_with(CommitOptions::default().with_time(0));
+    });
+}
+
+#[test]
+fn an_agent_writing_the_audit_trail_is_refused() {
+    refused(peer(Role::Agent, "a2", "a2-desk"), "server-only", |doc, view| {
+        let mut tx = doc.transaction();
+        let m = tx.insert_object(view.audit_obj(), 0, ObjType::Map).unwrap();
+        tx.put(&m, "field", "tags").unwrap();
+        tx.commit_with(CommitOptions::default().with_time(0));
+    });
+}
+
+#[test]
+fn an_agent_editing_anothers_note_is_refused() {
+    refused(peer(Role::Agent, "a2", "a2-desk"), "immutable-history", |doc, view| {
+        let note = doc.list_range(view.notes_obj(), ..).next().unwrap().id();
+        let mut tx = doc.transaction();
+        tx.put(&note, "body", "rewritten").unwrap();
+        tx.commit_with(CommitOptions::default().with_time(0));
+    });
+}
+
+#[test]
+fn an_agent_deleting_a_note_is_refused() {
+    refused(peer(Role::Agent, "a1", "a1-desk"), "immutable-history", |doc, view| {
+        let mut tx = doc.transaction();
+        tx.delete(view.notes_obj(), 0).unwrap();
+        tx.commit_with(CommitOptions::default().with_time(0));
+    });
+}
+
+#[test]
+fn an_agent_writing_a_note_as_another_agent_is_refused() {
+    refused(peer(Role::Agent, "a2", "a2-desk"), "forged-author", |doc, view| {
+        let mut tx = doc.transaction();
+        let end = tx.length(view.notes_obj());
+        let m = tx.insert_object(view.notes_obj(), end, ObjType::Map).unwrap();
+        for (k, v) in [("id", "n-forged"), ("device", "a2-desk"), ("kind", "text"), ("body", "x")] {
+            tx.put(&m, k, v).unwrap();
+        }
+        tx.put(&m, "sent_at", 1).unwrap();
+        let a = tx.put_object(&m, "author", ObjType::Map).unwrap();
+        for (k, v) in [("role", "agent"), ("id", "a1"), ("name", "A1")] {
+            tx.put(&a, k, v).unwrap();
+        }
+        tx.commit_with(CommitOptions::default().with_time(0));
+    });
+}
+
+#[test]
+fn an_invalid_priority_or_unknown_case_field_is_refused() {
+    refused(peer(Role::Agent, "a2", "a2-desk"), "field-bounds", |doc, view| {
+        let mut tx = doc.transaction();
+        tx.put(view.case_obj(), "priority", "asap").unwrap();
+        tx.commit_with(CommitOptions::default().with_time(0));
+    });
+    refused(peer(Role::Agent, "a2", "a2-desk"), "field-bounds", |doc, view| {
+        let mut tx = doc.transaction();
+        tx.put(view.case_obj(), "refund_approved", "yes").unwrap();
+        tx.commit_with(CommitOptions::default().with_time(0));
+    });
+}
+
+#[test]
+fn an_agent_tagging_with_raw_automerge_is_accepted_and_audited() {
+    let (mut relay, _devices) = worked_case();
+    let writer = peer(Role::Agent, "a2", "a2-desk");
+    offer_internal(&mut relay, writer, |doc, view| put_tag(doc, view, "vip")).unwrap();
+    assert!(relay.internal().tags().contains("vip"));
+    let last = relay.internal().audit().pop().unwrap();
+    assert_eq!((last.field.as_str(), last.value.as_deref()), ("tags", Some("vip")));
+}
