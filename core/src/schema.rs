@@ -100,5 +100,10 @@ mod tests {
         assert_eq!(a.get_heads(), b.get_heads());
         assert_ne!(a.get_heads(), new_shared(ActorId::random()).unwrap().get_heads());
         assert_eq!(schema_version(&a), Some(INTERNAL_SCHEMA_VERSION));
+        // Pinned: PROTOCOL.md §8.7 publishes this hash for third-party clients.
+        assert_eq!(
+            a.get_heads()[0].to_string(),
+            "0bfcc15dd3f88d524b39bcde141488f3171e6f05574b902a487072f146fe26d5"
+        );
     }
 }
