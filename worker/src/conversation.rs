@@ -126,11 +126,6 @@ impl Conversation {
     }
 
     async fn accept_peer(&self, req: Request, name: &str) -> worker::Result<Response> {
-        // Opened before the upgrade, so an erased or locked conversation is an HTTP answer.
-        if let Err(e) = self.with_relay(Some(name), |_| ()) {
-            log_open_error(&e);
-            return Ok(http::refusal(&e.refusal()));
-        }
         let url = req.url()?;
         let pairs: Vec<(String, String)> =
             url.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
@@ -138,6 +133,11 @@ impl Conversation {
             Ok(p) => p,
             Err(refusal) => return Ok(http::refusal(&refusal)),
         };
+        // Opened before the upgrade, so an erased or locked conversation is an HTTP answer.
+        if let Err(e) = self.with_relay(Some(name), |_| ()) {
+            log_open_error(&e);
+            return Ok(http::refusal(&e.refusal()));
+        }
         let peer = random_peer_id();
         let pair = WebSocketPair::new()?;
         self.state.accept_web_socket(&pair.server);
@@ -190,13 +190,11 @@ impl Conversation {
     }
 }
 
-/// Logs why storage did not open: only the kind for storage errors (they may quote data),
-/// the full text for key errors (they name key ids, never keys).
+/// Logs why storage did not open (an erased conversation is not a failure). The texts name
+/// key ids, row numbers and SQLite errors, never keys or contents.
 fn log_open_error(e: &OpenError) {
-    match e {
-        OpenError::Storage(_) => worker::console_error!("cannot open conversation storage"),
-        OpenError::Key(edgedesk_core::at_rest::KeyError::Erased { .. }) => {}
-        other => worker::console_error!("cannot open conversation storage: {other}"),
+    if !e.is_erased() {
+        worker::console_error!("cannot open conversation storage: {e}");
     }
 }
 

@@ -3,7 +3,7 @@
 use worker::{Env, Request, Response};
 
 use crate::http;
-use crate::request::{self, ConversationAction};
+use crate::request::{self, ConversationAction, Refusal, Route};
 
 pub async fn handle(req: Request, env: Env) -> worker::Result<Response> {
     let url = req.url()?;
@@ -11,8 +11,11 @@ pub async fn handle(req: Request, env: Env) -> worker::Result<Response> {
         Ok(r) => r,
         Err(refusal) => return Ok(http::refusal(&refusal)),
     };
-    let (Some(name), Some(action)) = (route.object_name(), route.action()) else {
+    if route == Route::Health {
         return Ok(http::json(&serde_json::json!({ "ok": true })));
+    }
+    let (Some(name), Some(action)) = (route.object_name(), route.action()) else {
+        return Ok(http::refusal(&Refusal::new(404, "not_found", "no such route")));
     };
     match action {
         ConversationAction::Connect => {
