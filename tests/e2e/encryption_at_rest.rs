@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use edgedesk_client::{Client, SdkEvent};
+use edgedesk_client::SdkEvent;
 use edgedesk_core::at_rest::{
     open_data_key, ChunkCipher, EncryptedStore, KeyError, KeyRecord, MasterKeys, SealedChunk,
 };
@@ -303,9 +303,7 @@ async fn stored_history_is_sealed_survives_rotation_and_is_unreadable_after_eras
         assert!(body.contains("conversation_erased"), "{body}");
     };
     gone(&relay);
-    let fresh = fresh_device(&relay, &conv, &tmp.path().join("r3")).await;
-    assert_eq!(fresh.message_count(), 0);
-    fresh.client.shutdown().await;
+    assert_fresh_device_gets_nothing(&relay, &conv, &tmp.path().join("r3")).await;
     // Erasing again is harmless and reports the first erasure.
     let (status, again) =
         http_post(relay.port, &format!("/v1/conversations/{conv}/erase")).unwrap();
@@ -326,28 +324,19 @@ async fn stored_history_is_sealed_survives_rotation_and_is_unreadable_after_eras
     }
 }
 
-/// A device that connects and reports what it got before the relay refused it.
-struct FreshDevice {
-    client: Client,
-}
-
-impl FreshDevice {
-    fn message_count(&self) -> usize {
-        self.client.with_view(|v| v.message_count())
-    }
-}
-
-async fn fresh_device(relay: &Relay, conv: &ConversationId, dir: &Path) -> FreshDevice {
-    let client = client(relay, conv, identity(Role::Agent, "auditor", "fresh"), dir).await;
-    let mut events = client.events();
-    let refused = wait_for(&mut events, |e| match e {
+/// A device new to the conversation: the relay refuses it with 410 and it holds nothing.
+async fn assert_fresh_device_gets_nothing(relay: &Relay, conv: &ConversationId, dir: &Path) {
+    let device = client(relay, conv, identity(Role::Agent, "auditor", "fresh"), dir).await;
+    let mut events = device.events();
+    let first = wait_for(&mut events, |e| match e {
         SdkEvent::ConnectFailed { reason } => Some(reason.clone()),
         SdkEvent::Connected => Some("connected".into()),
         _ => None,
     })
     .await;
-    assert!(refused.contains("410"), "{refused}");
-    FreshDevice { client }
+    assert!(first.contains("410"), "{first}");
+    assert_eq!(device.with_view(|v| v.message_count()), 0);
+    device.shutdown().await;
 }
 
 /// The first event `pick` maps to a value (90 s at most, so a bug fails instead of hanging).
