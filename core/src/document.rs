@@ -42,12 +42,17 @@ impl Channel {
         }
     }
 
-    /// A stable name, used as the storage label of the document's chunks.
-    pub fn label(self) -> &'static str {
+    /// A stable name, used as the storage label of the document's chunks (and bound into
+    /// their encryption).
+    pub fn as_str(self) -> &'static str {
         match self {
             Channel::Shared => "shared",
             Channel::Internal => "internal",
         }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Channel::Shared, Channel::Internal].into_iter().find(|c| c.as_str() == s)
     }
 }
 

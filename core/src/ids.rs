@@ -89,6 +89,10 @@ id_type!(
     ConversationId, "conversation"
 );
 id_type!(
+    /// A workspace (one support team's account); conversations are named within it.
+    WorkspaceId, "workspace"
+);
+id_type!(
     /// A visitor or an agent.
     ParticipantId, "participant"
 );

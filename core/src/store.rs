@@ -45,6 +45,16 @@ impl ChunkKind {
     }
 }
 
+/// Which of a conversation's documents a store holds: both are kept side by side in the
+/// conversation's storage, and encryption binds every chunk to its document.
+pub use crate::document::Channel as DocLabel;
+
+impl std::fmt::Display for DocLabel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A place that keeps a document's chunks in order. Implementations: SQLite rows in the
 /// Durable Object, files in the SDK, memory in tests.
 pub trait ChunkStore {
@@ -56,6 +66,11 @@ pub trait ChunkStore {
     /// Replaces everything with `snapshot` (its rows in order), atomically: a crash leaves
     /// either the old chunks or the new ones.
     fn replace_all(&mut self, snapshot: &[&[u8]]) -> Result<(), Self::Error>;
+    /// Bytes the store adds to every chunk it keeps (an encrypting store's nonce and tag), so
+    /// [`StoreStats`] count what is really stored.
+    fn chunk_overhead(&self) -> usize {
+        0
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -106,16 +121,17 @@ impl<S: ChunkStore> Persister<S> {
         actor: ActorId,
     ) -> Result<(D, Self), StoreError<S::Error>> {
         let chunks = store.load().map_err(StoreError::Backend)?;
+        let overhead = store.chunk_overhead();
         let mut stats = StoreStats::default();
         let mut joined = Vec::with_capacity(chunks.iter().map(|(_, c)| c.len()).sum());
         for (kind, chunk) in &chunks {
             match kind {
                 ChunkKind::Snapshot => {
-                    stats.snapshot_bytes += chunk.len();
+                    stats.snapshot_bytes += chunk.len() + overhead;
                     stats.snapshot_rows += 1;
                 }
                 ChunkKind::Increment => {
-                    stats.increment_bytes += chunk.len();
+                    stats.increment_bytes += chunk.len() + overhead;
                     stats.increment_rows += 1;
                 }
             }
@@ -144,7 +160,7 @@ impl<S: ChunkStore> Persister<S> {
             self.persisted_heads = heads;
             return Ok(Persisted::Nothing);
         }
-        let grown = self.stats.increment_bytes + increment.len();
+        let grown = self.stats.increment_bytes + increment.len() + self.store.chunk_overhead();
         if grown > MIN_COMPACTION_BYTES.max(self.stats.snapshot_bytes) {
             return self.compact(doc);
         }
@@ -152,7 +168,7 @@ impl<S: ChunkStore> Persister<S> {
         self.stats.increment_bytes = grown;
         self.stats.increment_rows += 1;
         self.persisted_heads = heads;
-        Ok(Persisted::Increment { bytes: increment.len() })
+        Ok(Persisted::Increment { bytes: increment.len() + self.store.chunk_overhead() })
     }
 
     /// Folds everything into a fresh snapshot.
@@ -160,14 +176,15 @@ impl<S: ChunkStore> Persister<S> {
         let snapshot = doc.automerge().save();
         let rows: Vec<&[u8]> = snapshot.chunks(MAX_ROW_BYTES).collect();
         self.store.replace_all(&rows).map_err(StoreError::Backend)?;
+        let bytes = snapshot.len() + rows.len() * self.store.chunk_overhead();
         self.stats = StoreStats {
-            snapshot_bytes: snapshot.len(),
+            snapshot_bytes: bytes,
             snapshot_rows: rows.len(),
             increment_bytes: 0,
             increment_rows: 0,
         };
         self.persisted_heads = doc.heads();
-        Ok(Persisted::Compacted { bytes: snapshot.len(), rows: rows.len() })
+        Ok(Persisted::Compacted { bytes, rows: rows.len() })
     }
 
     pub fn stats(&self) -> StoreStats {

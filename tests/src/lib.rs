@@ -29,6 +29,15 @@ pub fn free_port() -> u16 {
         .expect("no free port")
 }
 
+/// The master key every e2e relay runs with unless a test passes its own
+/// `EDGEDESK_MASTER_KEYS` (a fixed test key; never use it anywhere else).
+pub const TEST_MASTER_KEYS: &str = "e2e-test:ZWRnZWRlc2stZTJlLXRlc3QtbWFzdGVyLWtleS0wMDA=";
+
+/// Worker vars every e2e relay gets; a test's own vars replace these by name.
+pub fn default_vars() -> Vec<(String, String)> {
+    vec![("EDGEDESK_MASTER_KEYS".to_owned(), TEST_MASTER_KEYS.to_owned())]
+}
+
 /// A running `wrangler dev`.
 pub struct Relay {
     child: Option<Child>,
@@ -36,20 +45,39 @@ pub struct Relay {
     pub state_dir: PathBuf,
     inspector: u16,
     log: PathBuf,
+    vars: Vec<(String, String)>,
 }
 
 impl Relay {
     /// Starts wrangler dev persisting under `state_dir` and waits until it answers.
     pub fn start(state_dir: &Path) -> Relay {
+        Self::start_with_vars(state_dir, &[])
+    }
+
+    /// Like [`Relay::start`], with Worker vars (`--var NAME:VALUE`) on top of
+    /// [`default_vars`]. wrangler splits `NAME:VALUE` at the first `:` only, so values may
+    /// contain `:` (checked in wrangler 4.86's `collectKeyValues`).
+    pub fn start_with_vars(state_dir: &Path, vars: &[(&str, &str)]) -> Relay {
         let mut relay = Relay {
             child: None,
             port: free_port(),
             inspector: free_port(),
             state_dir: state_dir.to_owned(),
             log: state_dir.with_extension("log"),
+            vars: Vec::new(),
         };
+        relay.set_vars(vars);
         relay.spawn();
         relay
+    }
+
+    fn set_vars(&mut self, vars: &[(&str, &str)]) {
+        let mut all = default_vars();
+        for (name, value) in vars {
+            all.retain(|(n, _)| n != name);
+            all.push(((*name).to_owned(), (*value).to_owned()));
+        }
+        self.vars = all;
     }
 
     fn spawn(&mut self) {
@@ -66,6 +94,7 @@ impl Relay {
             .args(["--show-interactive-dev-session=false", "--log-level", "info"])
             .arg("--persist-to")
             .arg(&self.state_dir)
+            .args(self.vars.iter().flat_map(|(n, v)| ["--var".to_owned(), format!("{n}:{v}")]))
             .env("WRANGLER_SEND_METRICS", "false")
             .env("CI", "true")
             .stdin(Stdio::null())
@@ -105,6 +134,14 @@ impl Relay {
         self.spawn();
     }
 
+    /// Kills and starts again on the same state and port with `vars` (on top of
+    /// [`default_vars`]) replacing the previous ones.
+    pub fn restart_with_vars(&mut self, vars: &[(&str, &str)]) {
+        self.kill();
+        self.set_vars(vars);
+        self.spawn();
+    }
+
     pub fn log_tail(&self) -> String {
         let text = std::fs::read_to_string(&self.log).unwrap_or_default();
         let lines: Vec<&str> = text.lines().collect();
@@ -127,15 +164,29 @@ impl Drop for Relay {
     }
 }
 
-/// A plain GET against the relay: (status, body). Any status is a success here.
-pub fn http_get(port: u16, path: &str) -> Result<(u16, String), String> {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
         .http_status_as_error(false)
         .timeout_global(Some(Duration::from_secs(5)))
         .build()
-        .into();
+        .into()
+}
+
+/// A plain GET against the relay: (status, body). Any status is a success here.
+pub fn http_get(port: u16, path: &str) -> Result<(u16, String), String> {
     let mut resp =
-        agent.get(&format!("http://127.0.0.1:{port}{path}")).call().map_err(|e| e.to_string())?;
+        agent().get(&format!("http://127.0.0.1:{port}{path}")).call().map_err(|e| e.to_string())?;
+    let status = resp.status().as_u16();
+    let body = resp.body_mut().read_to_string().map_err(|e| e.to_string())?;
+    Ok((status, body))
+}
+
+/// An empty POST against the relay: (status, body). Any status is a success here.
+pub fn http_post(port: u16, path: &str) -> Result<(u16, String), String> {
+    let mut resp = agent()
+        .post(&format!("http://127.0.0.1:{port}{path}"))
+        .send_empty()
+        .map_err(|e| e.to_string())?;
     let status = resp.status().as_u16();
     let body = resp.body_mut().read_to_string().map_err(|e| e.to_string())?;
     Ok((status, body))

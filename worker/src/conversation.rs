@@ -4,10 +4,11 @@
 //! the object's memory, each carrying its peer identity in its attachment, and the relay is
 //! rebuilt from SQLite on the first event after a wake-up or an error. Frames produced by the
 //! relay are sent only after `storage.sync()` confirms that what they acknowledge is on disk.
+//! Storage is encrypted at rest ([`conversation_store`]): opening it needs the master key its
+//! data key is wrapped with, and an erased conversation never opens again.
 
 use std::cell::RefCell;
 
-use edgedesk_core::document::Channel;
 use edgedesk_core::relay::{close_reason, notice_frame, Outgoing, PeerId, PeerInfo, Relay};
 use serde::{Deserialize, Serialize};
 use worker::{
@@ -15,9 +16,10 @@ use worker::{
     WebSocketIncomingMessage, WebSocketPair,
 };
 
+use crate::conversation_store::{self, DocStore};
 use crate::http;
-use crate::request::{self, Refusal};
-use crate::sql_store::SqlStore;
+use crate::open_error::{OpenError, CLOSE_ERASED};
+use crate::request::{self, ConversationAction, Refusal};
 
 /// What a socket remembers across hibernation (well under the 2 KiB attachment limit).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -30,24 +32,30 @@ struct Attachment {
 #[durable_object]
 pub struct Conversation {
     state: State,
-    relay: RefCell<Option<Relay<SqlStore>>>,
+    env: Env,
+    relay: RefCell<Option<Relay<DocStore>>>,
 }
 
 impl Conversation {
-    /// Runs `f` on the relay, opening it from storage first if needed. The borrow ends
-    /// before the caller awaits anything.
-    fn with_relay<T>(&self, f: impl FnOnce(&mut Relay<SqlStore>) -> T) -> Result<T, String> {
-        let mut slot = self.relay.try_borrow_mut().map_err(|_| "relay busy".to_owned())?;
+    /// Runs `f` on the relay, opening it from storage first if needed. `name` is the
+    /// conversation's name when a request names it. The borrow ends before the caller awaits
+    /// anything.
+    fn with_relay<T>(
+        &self,
+        name: Option<&str>,
+        f: impl FnOnce(&mut Relay<DocStore>) -> T,
+    ) -> Result<T, OpenError> {
+        let busy = || OpenError::Storage("relay busy".to_owned());
+        let mut slot = self.relay.try_borrow_mut().map_err(|_| busy())?;
         if slot.is_none() {
-            let sql = self.state.storage().sql();
-            let store = SqlStore::new(sql.clone(), Channel::Shared).map_err(|e| e.to_string())?;
-            let internal = SqlStore::new(sql, Channel::Internal).map_err(|e| e.to_string())?;
-            *slot = Some(Relay::open(store, internal).map_err(|e| e.to_string())?);
+            let keys = self.env.secret(edgedesk_core::at_rest::MASTER_KEYS_VAR).ok();
+            let keys = keys.map(|k| k.to_string());
+            let (store, internal) =
+                conversation_store::open(&self.state.storage().sql(), keys.as_deref(), name)?;
+            let relay = Relay::open(store, internal);
+            *slot = Some(relay.map_err(|e| OpenError::Storage(e.to_string()))?);
         }
-        match slot.as_mut() {
-            Some(relay) => Ok(f(relay)),
-            None => Err("relay unavailable".to_owned()),
-        }
+        slot.as_mut().map(f).ok_or_else(busy)
     }
 
     /// Drops the in-memory relay so the next event rebuilds it from what is persisted.
@@ -118,7 +126,7 @@ impl Conversation {
         let _ = ws.close(Some(code), Some(close_reason(message)));
     }
 
-    async fn accept_peer(&self, req: Request) -> worker::Result<Response> {
+    async fn accept_peer(&self, req: Request, name: &str) -> worker::Result<Response> {
         let url = req.url()?;
         let pairs: Vec<(String, String)> =
             url.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
@@ -126,48 +134,93 @@ impl Conversation {
             Ok(p) => p,
             Err(refusal) => return Ok(http::refusal(&refusal)),
         };
+        // Opened before the upgrade, so an erased or locked conversation is an HTTP answer.
+        if let Err(e) = self.with_relay(Some(name), |_| ()) {
+            log_open_error(&e);
+            return Ok(http::refusal(&e.refusal()));
+        }
         let peer = random_peer_id();
         let pair = WebSocketPair::new()?;
         self.state.accept_web_socket(&pair.server);
         pair.server.serialize_attachment(Attachment { peer, info: info.clone() })?;
-        match self.with_relay(|r| r.connect(peer, info)) {
+        match self.with_relay(Some(name), |r| r.connect(peer, info)) {
             Ok(out) => self.deliver(out, &self.sockets()).await,
             Err(e) => {
-                worker::console_error!("cannot open conversation: {e}");
-                Self::refuse(&pair.server, 1011, "conversation storage unavailable; retry later");
+                log_open_error(&e);
+                let (code, message) = e.close();
+                Self::refuse(&pair.server, code, &message);
             }
         }
         Response::from_websocket(pair.client)
     }
 
-    fn stats(&self) -> worker::Result<Response> {
-        match self.with_relay(|r| r.stats()) {
+    fn stats(&self, name: &str) -> worker::Result<Response> {
+        match self.with_relay(Some(name), |r| r.stats()) {
             Ok(stats) => Ok(http::json(&serde_json::to_value(stats).unwrap_or_default())),
             Err(e) => {
-                worker::console_error!("cannot open conversation: {e}");
-                Ok(http::refusal(&Refusal::new(
-                    503,
-                    "unavailable",
-                    "conversation storage unavailable",
-                )))
+                log_open_error(&e);
+                Ok(http::refusal(&e.refusal()))
             }
         }
+    }
+
+    /// Crypto-shreds the conversation, then closes every socket with [`CLOSE_ERASED`].
+    async fn erase(&self, name: &str) -> worker::Result<Response> {
+        let now = worker::Date::now().as_millis() as i64;
+        let at = match conversation_store::erase(&self.state.storage().sql(), name, now) {
+            Ok(at) => at,
+            Err(e) => {
+                log_open_error(&e);
+                return Ok(http::refusal(&e.refusal()));
+            }
+        };
+        self.reload();
+        // Answer only once the tombstone is on disk.
+        if let Err(e) = self.state.storage().sync().await {
+            worker::console_error!("storage sync failed after erase: {e}");
+            return Ok(http::refusal(&Refusal::new(
+                503,
+                "unavailable",
+                "the erasure is not confirmed on disk; retry (erasing again is harmless)",
+            )));
+        }
+        for ws in self.state.get_websockets() {
+            Self::refuse(&ws, CLOSE_ERASED, "conversation erased");
+        }
+        Ok(http::json(&serde_json::json!({ "erased": true, "at": at })))
+    }
+}
+
+/// Logs why storage did not open (an erased conversation is not a failure). The texts name
+/// key ids, row numbers and SQLite errors, never keys or contents.
+fn log_open_error(e: &OpenError) {
+    if !e.is_erased() {
+        worker::console_error!("cannot open conversation storage: {e}");
     }
 }
 
 impl DurableObject for Conversation {
-    fn new(state: State, _env: Env) -> Self {
-        Self { state, relay: RefCell::new(None) }
+    fn new(state: State, env: Env) -> Self {
+        Self { state, env, relay: RefCell::new(None) }
     }
 
     async fn fetch(&self, req: Request) -> worker::Result<Response> {
         let url = req.url()?;
-        if url.path().ends_with("/connect") {
-            self.accept_peer(req).await
-        } else if url.path().ends_with("/stats") {
-            self.stats()
-        } else {
-            Ok(http::refusal(&Refusal::new(404, "not_found", "unknown conversation action")))
+        let route = match request::route(req.method().as_ref(), url.path()) {
+            Ok(route) => route,
+            Err(refusal) => return Ok(http::refusal(&refusal)),
+        };
+        let (Some(name), Some(action)) = (route.object_name(), route.action()) else {
+            return Ok(http::refusal(&Refusal::new(
+                404,
+                "not_found",
+                "unknown conversation action",
+            )));
+        };
+        match action {
+            ConversationAction::Connect => self.accept_peer(req, &name).await,
+            ConversationAction::Stats => self.stats(&name),
+            ConversationAction::Erase => self.erase(&name).await,
         }
     }
 
@@ -193,7 +246,7 @@ impl DurableObject for Conversation {
         };
         let others = self.sockets();
         let now = worker::Date::now().as_millis() as i64;
-        let result = self.with_relay(|r| {
+        let result = self.with_relay(None, |r| {
             // After hibernation the relay has forgotten the sockets: re-register them.
             for (_, a) in &others {
                 r.ensure_peer(a.peer, a.info.clone());
@@ -216,8 +269,9 @@ impl DurableObject for Conversation {
                 Self::refuse(&ws, code, &text);
             }
             Err(e) => {
-                worker::console_error!("cannot open conversation: {e}");
-                Self::refuse(&ws, 1011, "conversation storage unavailable; retry later");
+                log_open_error(&e);
+                let (code, message) = e.close();
+                Self::refuse(&ws, code, &message);
             }
         }
         Ok(())

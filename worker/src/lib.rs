@@ -8,12 +8,17 @@
 //! Only the request parsing in [`request`] is platform independent; the rest compiles for
 //! wasm32 only.
 
+pub mod open_error;
 pub mod request;
 
 #[cfg(target_arch = "wasm32")]
 mod conversation;
 #[cfg(target_arch = "wasm32")]
+mod conversation_store;
+#[cfg(target_arch = "wasm32")]
 mod http;
+#[cfg(target_arch = "wasm32")]
+mod key_store;
 #[cfg(target_arch = "wasm32")]
 mod routes;
 #[cfg(target_arch = "wasm32")]

@@ -1,7 +1,7 @@
 //! Parsing of the Worker's HTTP surface, kept free of platform types so it is unit tested
 //! natively. Every refusal carries the HTTP status and a message a client developer can act on.
 
-use edgedesk_core::ids::{ConversationId, DeviceId, ParticipantId};
+use edgedesk_core::ids::{ConversationId, DeviceId, ParticipantId, WorkspaceId};
 use edgedesk_core::message::{Role, MAX_NAME_BYTES};
 use edgedesk_core::relay::PeerInfo;
 
@@ -24,40 +24,103 @@ impl Refusal {
 }
 
 /// What a conversation request asks for.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ConversationAction {
-    /// `GET /v1/conversations/{id}/connect`: WebSocket upgrade.
+    /// `GET .../connect`: WebSocket upgrade.
     Connect,
-    /// `GET /v1/conversations/{id}/stats`: message count, heads and storage sizes (no content).
+    /// `GET .../stats`: message count, heads and storage sizes (no content).
     Stats,
+    /// `POST .../erase`: crypto-shreds the conversation (admin only).
+    Erase,
+}
+
+impl ConversationAction {
+    fn parse(s: &str) -> Option<Self> {
+        match s {
+            "connect" => Some(Self::Connect),
+            "stats" => Some(Self::Stats),
+            "erase" => Some(Self::Erase),
+            _ => None,
+        }
+    }
+
+    pub fn method(self) -> &'static str {
+        match self {
+            Self::Connect | Self::Stats => "GET",
+            Self::Erase => "POST",
+        }
+    }
 }
 
 /// A routed request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Route {
     Health,
-    Conversation { id: ConversationId, action: ConversationAction },
+    /// `/v1/conversations/{id}/{action}`: the pre-workspace form; its Durable Object is named
+    /// `{id}`.
+    Conversation {
+        id: ConversationId,
+        action: ConversationAction,
+    },
+    /// `/v1/workspaces/{ws}/conversations/{conv}/{action}`; its Durable Object is named
+    /// `{ws}/{conv}`.
+    WorkspaceConversation {
+        workspace: WorkspaceId,
+        id: ConversationId,
+        action: ConversationAction,
+    },
+}
+
+impl Route {
+    /// The conversation's Durable Object name: also what its stored data is bound to.
+    pub fn object_name(&self) -> Option<String> {
+        match self {
+            Route::Health => None,
+            Route::Conversation { id, .. } => Some(id.to_string()),
+            Route::WorkspaceConversation { workspace, id, .. } => Some(format!("{workspace}/{id}")),
+        }
+    }
+
+    pub fn action(&self) -> Option<ConversationAction> {
+        match self {
+            Route::Health => None,
+            Route::Conversation { action, .. } | Route::WorkspaceConversation { action, .. } => {
+                Some(*action)
+            }
+        }
+    }
 }
 
 /// Maps method and path to a route.
 pub fn route(method: &str, path: &str) -> Result<Route, Refusal> {
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    let bad_id =
+        |e: edgedesk_core::ids::IdError| Refusal::new(400, "bad_conversation_id", e.to_string());
     let route = match segments.as_slice() {
         ["health"] => Route::Health,
+        // The pre-workspace form keeps connect and stats. Its `erase` exists on this branch only
+        // until every caller moves to the workspace form (the e2e tests' SDK still speaks this
+        // one).
         ["v1", "conversations", id, action] => {
-            let action = match *action {
-                "connect" => ConversationAction::Connect,
-                "stats" => ConversationAction::Stats,
-                _ => return Err(not_found(path)),
-            };
-            let id = ConversationId::new(*id)
-                .map_err(|e| Refusal::new(400, "bad_conversation_id", e.to_string()))?;
+            let action = ConversationAction::parse(action).ok_or_else(|| not_found(path))?;
+            let id = ConversationId::new(*id).map_err(bad_id)?;
             Route::Conversation { id, action }
+        }
+        ["v1", "workspaces", ws, "conversations", id, "erase"] => {
+            let workspace = WorkspaceId::new(*ws)
+                .map_err(|e| Refusal::new(400, "bad_workspace_id", e.to_string()))?;
+            let id = ConversationId::new(*id).map_err(bad_id)?;
+            Route::WorkspaceConversation { workspace, id, action: ConversationAction::Erase }
         }
         _ => return Err(not_found(path)),
     };
-    if method != "GET" {
-        return Err(Refusal::new(405, "method_not_allowed", format!("{path} accepts GET only")));
+    let allowed = route.action().map_or("GET", ConversationAction::method);
+    if method != allowed {
+        return Err(Refusal::new(
+            405,
+            "method_not_allowed",
+            format!("{path} accepts {allowed} only"),
+        ));
     }
     Ok(route)
 }
@@ -138,6 +201,24 @@ mod tests {
         assert_eq!(route("GET", "/v1/conversations/c/delete").unwrap_err().status, 404);
         assert_eq!(route("GET", "/v1/conversations/a%20b/connect").unwrap_err().status, 400);
         assert_eq!(route("POST", "/v1/conversations/c/connect").unwrap_err().status, 405);
+    }
+
+    #[test]
+    fn erase_is_a_post_on_the_workspace_scoped_conversation() {
+        let r = route("POST", "/v1/workspaces/acme/conversations/c-1/erase").unwrap();
+        assert_eq!(r.action(), Some(ConversationAction::Erase));
+        assert_eq!(r.object_name().as_deref(), Some("acme/c-1"));
+        let r = route("GET", "/v1/workspaces/acme/conversations/c-1/erase").unwrap_err();
+        assert_eq!((r.status, r.code), (405, "method_not_allowed"));
+        assert!(r.message.contains("POST"), "{}", r.message);
+        let r = route("POST", "/v1/workspaces/a%20b/conversations/c/erase").unwrap_err();
+        assert_eq!((r.status, r.code), (400, "bad_workspace_id"));
+        let r = route("POST", "/v1/conversations/c-1/erase").unwrap();
+        assert_eq!(r.object_name().as_deref(), Some("c-1"));
+        assert_eq!(
+            route("GET", "/v1/conversations/c-1/stats").unwrap().object_name().as_deref(),
+            Some("c-1")
+        );
     }
 
     #[test]

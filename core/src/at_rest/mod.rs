@@ -1,0 +1,24 @@
+//! Encryption at rest: every stored chunk sealed with AES-256-GCM.
+//!
+//! - [`master_keys`]: the `EDGEDESK_MASTER_KEYS` secret (key ids and keys, first is current).
+//! - [`data_key`]: one random data key per conversation, stored only wrapped by a master key
+//!   with that key's id, so master keys rotate without re-encrypting history, and replacing
+//!   the record by a tombstone crypto-shreds the conversation.
+//! - [`chunk_cipher`]: seals a chunk for its place (conversation, document, row, kind).
+//! - [`sealed_store`]: [`EncryptedStore`], the [`crate::store::ChunkStore`] the relay's
+//!   [`crate::store::Persister`] writes through, over a raw store of sealed rows.
+//!
+//! Stored format of every sealed value: `[version = 1][96-bit random nonce][ciphertext][tag]`.
+//! Randomness comes from getrandom; nothing here does I/O.
+
+mod aead;
+pub mod chunk_cipher;
+pub mod data_key;
+pub mod master_keys;
+pub mod sealed_store;
+
+pub use aead::{EntropyError, OVERHEAD};
+pub use chunk_cipher::{ChunkCipher, ChunkError, ChunkPlace};
+pub use data_key::{erase, open_data_key, DataKey, KeyError, KeyRecord, OpenedKey};
+pub use master_keys::{MasterKey, MasterKeyError, MasterKeys, MASTER_KEYS_VAR};
+pub use sealed_store::{EncryptedStore, SealedChunk, SealedChunkStore, SealedStoreError};
