@@ -206,6 +206,11 @@ async fn stored_history_is_sealed_survives_rotation_and_is_unreadable_after_eras
         written.push(format!("agent secret {i}: refund code ZX-{i}-{tag}"));
         agent.send_text(written.last().unwrap()).await.unwrap();
     }
+    // The agents' internal document is stored the same way: a note and a tag, searched for too.
+    let internal_written =
+        [format!("internal note: reseller account ({tag})"), format!("vip-{tag}")];
+    agent.add_note(&internal_written[0]).await.unwrap();
+    agent.add_tag(&internal_written[1]).await.unwrap();
     for i in 0..7 {
         written.push(bulk_body(i, &tag));
         visitor.send_text(written.last().unwrap()).await.unwrap();
@@ -229,7 +234,8 @@ async fn stored_history_is_sealed_survives_rotation_and_is_unreadable_after_eras
     assert!(files.iter().any(|f| f.to_string_lossy().ends_with(".sqlite-wal")), "{files:?}");
     // Control: the same search finds what is stored in clear (our table name in the schema).
     assert!(!files_containing(&state, b"sealed_chunks").is_empty(), "the search finds nothing");
-    let needles: Vec<&str> = written.iter().map(|w| &w[..w.len().min(48)]).collect();
+    let needles: Vec<&str> =
+        written.iter().chain(&internal_written).map(|w| &w[..w.len().min(48)]).collect();
     for needle in &needles {
         let found = files_containing(&state, needle.as_bytes());
         assert!(found.is_empty(), "{needle:?} is stored in clear in {found:?}");
@@ -241,7 +247,8 @@ async fn stored_history_is_sealed_survives_rotation_and_is_unreadable_after_eras
     let (doc, plain) = decrypt(&raw, OLD).expect("the old key opens the stored data key");
     assert_texts(&bodies(&doc.messages()), &written);
     assert!(raw.rows.iter().any(|r| r.kind == ChunkKind::Snapshot));
-    assert!(plain.iter().any(|c| contains(c, needles.last().unwrap().as_bytes())));
+    let last = written.last().unwrap();
+    assert!(plain.iter().any(|c| contains(c, last[..last.len().min(48)].as_bytes())));
     assert!(matches!(&raw.record, Some(KeyRecord::Live { kid, .. }) if kid == "old-2025"));
 
     // 2. Rotation: a new current key, the old one kept. History reads, and opening the
