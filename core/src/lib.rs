@@ -5,6 +5,7 @@
 //! move those bytes between these machines and their platform, which keeps every rule testable
 //! natively and deterministically.
 
+pub mod auth;
 pub mod client;
 pub mod frame;
 pub mod ids;
