@@ -4,9 +4,14 @@
 //! the object's memory, each carrying its peer identity in its attachment, and the relay is
 //! rebuilt from SQLite on the first event after a wake-up or an error. Frames produced by the
 //! relay are sent only after `storage.sync()` confirms that what they acknowledge is on disk.
+//!
+//! Requests come only from the front Worker (`routes`), through the `CONVERSATION` binding,
+//! with the identity it verified in the `x-edgedesk-forwarded` header (`request::Forwarded`):
+//! the object has no public route, so it trusts that header and reads no token itself.
 
 use std::cell::RefCell;
 
+use edgedesk_core::auth::claims::expired;
 use edgedesk_core::relay::{close_reason, notice_frame, Outgoing, PeerId, PeerInfo, Relay};
 use serde::{Deserialize, Serialize};
 use worker::{
@@ -15,7 +20,7 @@ use worker::{
 };
 
 use crate::http;
-use crate::request::{self, Refusal};
+use crate::request::{Forwarded, Refusal, FORWARDED_HEADER};
 use crate::sql_store::SqlStore;
 
 /// What a socket remembers across hibernation (well under the 2 KiB attachment limit).
@@ -24,6 +29,9 @@ struct Attachment {
     peer: PeerId,
     #[serde(flatten)]
     info: PeerInfo,
+    /// The token's expiry (seconds): the socket is closed at its first frame after it.
+    #[serde(default)]
+    expires_at: Option<i64>,
 }
 
 #[durable_object]
@@ -116,17 +124,23 @@ impl Conversation {
     }
 
     async fn accept_peer(&self, req: Request) -> worker::Result<Response> {
-        let url = req.url()?;
-        let pairs: Vec<(String, String)> =
-            url.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
-        let (info, _name) = match request::peer_from_query(&pairs) {
-            Ok(p) => p,
-            Err(refusal) => return Ok(http::refusal(&refusal)),
+        let forwarded = Forwarded::from_header(req.headers().get(FORWARDED_HEADER)?.as_deref());
+        let Some(peer_info) = forwarded.ok().and_then(|f| f.peer) else {
+            return Ok(http::refusal(&Refusal::new(
+                400,
+                "bad_forward",
+                "requests reach a conversation through the Worker only",
+            )));
         };
+        let (info, expires_at) = (peer_info.info, peer_info.expires_at);
         let peer = random_peer_id();
         let pair = WebSocketPair::new()?;
         self.state.accept_web_socket(&pair.server);
-        pair.server.serialize_attachment(Attachment { peer, info: info.clone() })?;
+        pair.server.serialize_attachment(Attachment {
+            peer,
+            info: info.clone(),
+            expires_at: Some(expires_at),
+        })?;
         match self.with_relay(|r| r.connect(peer, info)) {
             Ok(out) => self.deliver(out, &self.sockets()).await,
             Err(e) => {
@@ -162,6 +176,11 @@ impl DurableObject for Conversation {
         if url.path().ends_with("/connect") {
             self.accept_peer(req).await
         } else if url.path().ends_with("/stats") {
+            if let Err(refusal) =
+                Forwarded::from_header(req.headers().get(FORWARDED_HEADER)?.as_deref())
+            {
+                return Ok(http::refusal(&refusal));
+            }
             self.stats()
         } else {
             Ok(http::refusal(&Refusal::new(404, "not_found", "unknown conversation action")))
@@ -188,8 +207,13 @@ impl DurableObject for Conversation {
             Self::refuse(&ws, 1011, "lost connection state; reconnect");
             return Ok(());
         };
-        let others = self.sockets();
         let now = worker::Date::now().as_millis() as i64;
+        if me.expires_at.is_some_and(|exp| expired(exp, now / 1000)) {
+            self.forget(&ws);
+            Self::refuse(&ws, 1008, "token expired; reconnect with a fresh token");
+            return Ok(());
+        }
+        let others = self.sockets();
         let result = self.with_relay(|r| {
             // After hibernation the relay has forgotten the sockets: re-register them.
             for (_, a) in &others {
