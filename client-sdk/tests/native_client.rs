@@ -121,6 +121,7 @@ async fn serve(tcp: TcpStream, state: Arc<FakeRelay>) {
                 let body = serde_json::json!({"error": e.code(), "message": e.to_string()});
                 let mut refusal = ErrorResponse::new(Some(body.to_string()));
                 *refusal.status_mut() = e.status().try_into().unwrap();
+                refusal.headers_mut().insert("x-edgedesk-error", e.code().parse().unwrap());
                 Err(refusal)
             }
         }

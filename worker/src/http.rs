@@ -4,8 +4,11 @@ use worker::{Response, ResponseBuilder};
 
 use crate::request::Refusal;
 
+/// The refusal as JSON `{"error": code, "message": text}`. The code is also sent as the
+/// `x-edgedesk-error` header: WebSocket clients often see only the headers of a refused
+/// handshake (tungstenite keeps just the body bytes that arrived with them).
 pub fn refusal(r: &Refusal) -> Response {
-    let mut headers = vec![("content-type", "application/json")];
+    let mut headers = vec![("content-type", "application/json"), ("x-edgedesk-error", r.code)];
     if r.status == 401 {
         // RFC 6750 §3: a 401 names the scheme the client should authenticate with.
         headers.push(("www-authenticate", "Bearer realm=\"edgedesk\""));

@@ -164,7 +164,9 @@ fn handshake(url: &str, token: &str) -> Result<tungstenite::handshake::client::R
     Ok(request)
 }
 
-/// What a failed handshake tells the app: the relay's reason when it refused the token.
+/// What a failed handshake tells the app: the relay's reason when it refused the token. The
+/// code comes from the `x-edgedesk-error` header (tungstenite keeps only the body bytes that
+/// arrived with the headers), the message from the JSON body when it is there.
 fn handshake_failed(e: tungstenite::Error) -> SdkEvent {
     if let tungstenite::Error::Http(response) = &e {
         let status = response.status().as_u16();
@@ -174,8 +176,10 @@ fn handshake_failed(e: tungstenite::Error) -> SdkEvent {
                 .as_deref()
                 .and_then(|b| serde_json::from_slice(b).ok())
                 .unwrap_or_default();
-            let text = |k: &str| body[k].as_str().unwrap_or_default().to_owned();
-            return SdkEvent::AuthRefused { status, code: text("error"), message: text("message") };
+            let header = response.headers().get("x-edgedesk-error").and_then(|v| v.to_str().ok());
+            let code = header.or(body["error"].as_str()).unwrap_or_default().to_owned();
+            let message = body["message"].as_str().unwrap_or_default().to_owned();
+            return SdkEvent::AuthRefused { status, code, message };
         }
     }
     SdkEvent::ConnectFailed { reason: e.to_string() }
