@@ -199,14 +199,14 @@ async fn the_identity_is_the_tokens_and_tokens_from_other_jwt_libraries_work() {
     let out = Command::new("node")
         .current_dir(repo_root())
         .args(["examples/mint-token.mjs", "--workspace", WORKSPACE, "--sub", "agent-node"])
-        .args(["--role", "agent", "--name", "Node Agent", "--ttl", "600"])
+        .args(["--role", "agent", "--name", "Node 代理", "--ttl", "600"])
         .env("EDGEDESK_JWT_KEYS", relay.keys.to_env())
         .output()
         .expect("run node examples/mint-token.mjs");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let node_token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
     let claims = authenticate(&node_token, &relay.keys, now_s()).expect("node's token verifies");
-    assert_eq!(claims.display_name(), "Node Agent");
+    assert_eq!(claims.display_name(), "Node 代理");
     let agent_id = identity(Role::Agent, "agent-node", "node-desk");
     let agent =
         client_at(&relay.base_url(), &node_token, &conv, agent_id, &tmp.path().join("a")).await;

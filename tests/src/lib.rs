@@ -216,14 +216,17 @@ pub fn http_request(
     http_full(port, method, path, token, body).map(|(s, _, b)| (s, b))
 }
 
-/// Like [`http_request`], also returning the response headers (lowercase names).
+/// Status, headers (lowercase names) and body of an HTTP answer.
+pub type HttpAnswer = (u16, Vec<(String, String)>, String);
+
+/// Like [`http_request`], also returning the response headers.
 pub fn http_full(
     port: u16,
     method: &str,
     path: &str,
     token: Option<&str>,
     body: Option<&str>,
-) -> Result<(u16, Vec<(String, String)>, String), String> {
+) -> Result<HttpAnswer, String> {
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .timeout_global(Some(Duration::from_secs(5)))

@@ -1,6 +1,8 @@
 //! Parsing of the Worker's HTTP surface, kept free of platform types so it is unit tested
 //! natively. Every refusal carries the HTTP status and a message a client developer can act on.
 
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
 use edgedesk_core::auth::{Access, AuthError, Claims, Keyring};
 use edgedesk_core::ids::{ConversationId, DeviceId, WorkspaceId};
 use edgedesk_core::relay::PeerInfo;
@@ -207,18 +209,23 @@ pub struct ForwardedPeer {
 }
 
 impl Forwarded {
+    /// JSON, base64url-encoded: a display name may hold any Unicode, and header values that
+    /// are not Latin-1 make the platform's `Headers` throw.
     pub fn to_header(&self) -> String {
-        serde_json::to_string(self).unwrap_or_default()
+        URL_SAFE_NO_PAD.encode(serde_json::to_vec(self).unwrap_or_default())
     }
 
     pub fn from_header(value: Option<&str>) -> Result<Forwarded, Refusal> {
-        value.and_then(|v| serde_json::from_str(v).ok()).ok_or_else(|| {
-            Refusal::new(
-                400,
-                "bad_forward",
-                "requests reach a conversation through the Worker only",
-            )
-        })
+        value
+            .and_then(|v| URL_SAFE_NO_PAD.decode(v).ok())
+            .and_then(|json| serde_json::from_slice(&json).ok())
+            .ok_or_else(|| {
+                Refusal::new(
+                    400,
+                    "bad_forward",
+                    "requests reach a conversation through the Worker only",
+                )
+            })
     }
 }
 
@@ -397,12 +404,14 @@ mod tests {
     }
 
     #[test]
-    fn the_forwarded_identity_round_trips_and_is_required() {
+    fn the_forwarded_identity_round_trips_as_ascii_and_is_required() {
+        let unicode = Claims { name: Some("张三 Zoë".into()), ..agent() };
         let f = Forwarded {
             workspace: ws("acme"),
             conversation: conv("c-1"),
-            peer: Some(connecting_peer(&agent(), &q(&[("device", "d")])).unwrap()),
+            peer: Some(connecting_peer(&unicode, &q(&[("device", "d")])).unwrap()),
         };
+        assert!(f.to_header().bytes().all(|b| b.is_ascii_graphic()));
         assert_eq!(Forwarded::from_header(Some(&f.to_header())), Ok(f));
         assert_eq!(Forwarded::from_header(None).unwrap_err().status, 400);
         assert_eq!(Forwarded::from_header(Some("{}")).unwrap_err().code, "bad_forward");
