@@ -12,14 +12,43 @@ bash scripts/setup.sh
 PORT="${PORT:-8787}"
 export WRANGLER_SEND_METRICS=false
 
+# Local secrets: wrangler dev reads .dev.vars (gitignored). Made once with fresh random keys;
+# delete it to get new ones. Production sets the same names with `wrangler secret put`.
+random_b64() { head -c 32 /dev/urandom | base64 | tr -d '\n'; }
+if [ ! -f .dev.vars ]; then
+  (
+  umask 077
+  cat > .dev.vars <<VARS
+# Local secrets for \`wrangler dev\` (gitignored; made by scripts/dev.sh). README: Auth.
+# Token keys, kid:base64url-secret[,…]: the first signs, all verify.
+EDGEDESK_JWT_KEYS=dev-1:$(random_b64 | tr '+/' '-_' | tr -d '=')
+# Public widget site keys, site_key:workspace[,…].
+EDGEDESK_SITE_KEYS=demo-site:demo
+# Storage master keys, kid:base64-32-byte-key[,…]: the first is current.
+EDGEDESK_MASTER_KEYS=m-1:$(random_b64)
+VARS
+  )
+  echo "[dev] wrote .dev.vars with fresh random keys (delete it to make new ones)"
+elif ! grep -q '^EDGEDESK_MASTER_KEYS=' .dev.vars; then
+  # A .dev.vars from before encryption at rest: add a master key, keep everything else.
+  printf '# Storage master keys, kid:base64-32-byte-key[,…]: the first is current.\nEDGEDESK_MASTER_KEYS=m-1:%s\n' \
+    "$(random_b64)" >> .dev.vars
+  echo "[dev] added a fresh EDGEDESK_MASTER_KEYS to .dev.vars"
+fi
+
 cat <<MSG
 
 edgedesk dev server (wrangler dev on workerd), state persisted in .wrangler/state
   listening on  http://127.0.0.1:${PORT}
   health        curl http://127.0.0.1:${PORT}/health
-  connect with  ws://127.0.0.1:${PORT}/v1/conversations/{id}/connect?role=visitor&participant=v1&device=d1
-                (role visitor|agent|admin; optional name=...; one WebSocket per conversation
-                per device, binary frames: see PROTOCOL.md)
+  visitor token curl -s -X POST http://127.0.0.1:${PORT}/v1/widget/session \\
+                  -H 'content-type: application/json' -d '{"site_key":"demo-site"}'
+                (an anonymous visitor in a new conversation of workspace "demo")
+  agent token   (set -a; . ./.dev.vars; node examples/mint-token.mjs \\
+                  --workspace demo --sub agent-1 --role agent --name "Agent One")
+  connect with  ws://127.0.0.1:${PORT}/v1/workspaces/demo/conversations/{id}/connect?device=d1
+                with the header Authorization: Bearer <token> (or &access_token=<token>);
+                one WebSocket per conversation per device, binary frames: see PROTOCOL.md
   stop with     Ctrl-C
 
 MSG

@@ -290,8 +290,8 @@ step_npm() {
 # ---------------------------------------------------------------------------------------
 step_local() {
   mkdir -p "$ROOT/target" "$ROOT/.wrangler/state"
-  # No secrets are needed for local dev yet, so no .dev.vars is created.
-  log "e. local dirs ready (target/, .wrangler/state/); no .dev.vars needed"
+  # Local secrets (.dev.vars) are scripts/dev.sh's business: tests pass their own keys.
+  log "e. local dirs ready (target/, .wrangler/state/)"
 }
 
 step_wasm_toolchain

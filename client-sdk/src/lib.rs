@@ -10,7 +10,7 @@
 //! wasm32: only core's session and types for now; the browser transport comes later.
 
 pub use edgedesk_core::client::{ClientSession, Event, Identity, Notice};
-pub use edgedesk_core::ids::{ConversationId, DeviceId, MessageId, ParticipantId};
+pub use edgedesk_core::ids::{ConversationId, DeviceId, MessageId, ParticipantId, WorkspaceId};
 pub use edgedesk_core::internal_doc::{AuditAction, AuditEntry, CaseField, InternalDoc, Priority};
 pub use edgedesk_core::message::{Author, Message, MessageKind, Role};
 pub use edgedesk_core::store::ChunkStore;

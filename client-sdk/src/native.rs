@@ -16,7 +16,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use edgedesk_core::client::{ClientSession, Event, Identity};
-use edgedesk_core::ids::{ConversationId, MessageId, ParticipantId};
+use edgedesk_core::ids::{ConversationId, MessageId, ParticipantId, WorkspaceId};
 use edgedesk_core::internal_doc::{CaseField, InternalDoc};
 use edgedesk_core::message::Message;
 use edgedesk_core::relay::{sees_internal, MAX_EPHEMERAL_BYTES};
@@ -44,12 +44,18 @@ const LOCK_WAIT: Duration = Duration::from_secs(2);
 /// How long `shutdown` waits for the socket's closing handshake before aborting the task.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ClientConfig {
     /// The relay's base URL, e.g. `http://127.0.0.1:8787`.
     pub base_url: String,
+    pub workspace: WorkspaceId,
     pub conversation: ConversationId,
+    /// Who this device writes as. Must match the token: `participant` its `sub`, `role` its
+    /// `role` (the relay refuses writes authored by anyone else with close 1008).
     pub identity: Identity,
+    /// The bearer token (JWT) the relay admits this device with, sent as
+    /// `Authorization: Bearer`. Replace it with [`Client::set_token`] before it expires.
+    pub token: String,
     /// The replica lives in `data_dir/<conversation>/`.
     pub data_dir: PathBuf,
     pub backoff: Backoff,
@@ -62,18 +68,38 @@ impl ClientConfig {
     /// A config with the default reconnect backoff.
     pub fn new(
         base_url: impl Into<String>,
+        workspace: WorkspaceId,
         conversation: ConversationId,
         identity: Identity,
+        token: impl Into<String>,
         data_dir: impl Into<PathBuf>,
     ) -> Self {
         Self {
             base_url: base_url.into(),
+            workspace,
             conversation,
             identity,
+            token: token.into(),
             data_dir: data_dir.into(),
             backoff: Backoff::default(),
             start_online: true,
         }
+    }
+}
+
+/// Everything but the token, which must not end up in logs.
+impl std::fmt::Debug for ClientConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientConfig")
+            .field("base_url", &self.base_url)
+            .field("workspace", &self.workspace)
+            .field("conversation", &self.conversation)
+            .field("identity", &self.identity)
+            .field("token", &"<redacted>")
+            .field("data_dir", &self.data_dir)
+            .field("backoff", &self.backoff)
+            .field("start_online", &self.start_online)
+            .finish()
     }
 }
 
@@ -90,6 +116,11 @@ pub enum SdkEvent {
     /// A connection attempt failed (unreachable, refused at the handshake, timed out); the
     /// client retries after a backoff.
     ConnectFailed { reason: String },
+    /// The relay refused the token at the handshake: `status` 401 (missing, invalid or
+    /// expired: get a fresh token and call [`Client::set_token`]) or 403 (valid, but not for
+    /// this workspace or conversation). `code` is the relay's error code (PROTOCOL.md, Auth),
+    /// e.g. `token_expired`. The client keeps retrying with backoff; a new token is tried at once.
+    AuthRefused { status: u16, code: String, message: String },
     /// This device wrote a message (it is durable locally; its receipt arrives as
     /// `Core(Event::Delivered)`).
     MessageSent(Message),
@@ -165,6 +196,7 @@ pub struct Client {
     shared: Arc<Shared>,
     control: watch::Sender<Control>,
     ephemerals: mpsc::Sender<serde_json::Value>,
+    token: watch::Sender<String>,
     task: Option<JoinHandle<()>>,
     conversation: ConversationId,
     data_dir: PathBuf,
@@ -175,7 +207,12 @@ impl Client {
     /// Must be called within a tokio runtime.
     pub async fn open(config: ClientConfig) -> Result<Client, ClientError> {
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| ClientError::NoRuntime)?;
-        let url = connect_url(&config.base_url, &config.conversation, &config.identity)?;
+        let url = connect_url(
+            &config.base_url,
+            &config.workspace,
+            &config.conversation,
+            &config.identity.device,
+        )?;
         let data_dir = config.data_dir.join(config.conversation.as_str());
         let store = open_store(&data_dir).await?;
         let session = if sees_internal(config.identity.role) {
@@ -194,9 +231,11 @@ impl Client {
         let initial = if config.start_online { Control::Online } else { Control::Offline };
         let (control, control_rx) = watch::channel(initial);
         let (ephemerals, ephemerals_rx) = mpsc::channel(EPHEMERAL_QUEUE);
+        let (token, token_rx) = watch::channel(config.token);
         let task = runtime.spawn(connection::run(
             shared.clone(),
             url,
+            token_rx,
             config.backoff,
             control_rx,
             ephemerals_rx,
@@ -205,6 +244,7 @@ impl Client {
             shared,
             control,
             ephemerals,
+            token,
             task: Some(task),
             conversation: config.conversation,
             data_dir,
@@ -292,6 +332,13 @@ impl Client {
             }
             change
         });
+    }
+
+    /// Replaces the token used from the next connection attempt on (an open connection is
+    /// kept). If the client is waiting to retry, it retries now: call this after an
+    /// [`SdkEvent::AuthRefused`] or before the old token expires.
+    pub fn set_token(&self, token: impl Into<String>) {
+        self.token.send_replace(token.into());
     }
 
     /// Whether the app wants the client online (it may still be connecting).

@@ -14,12 +14,15 @@ use edgedesk_client::{
     Backoff, Client, ClientConfig, ClientSession, ConversationId, DeviceId, Event, FileStore,
     FileStoreError, Identity, ParticipantId, Role, SdkEvent,
 };
+use edgedesk_core::auth::keys::Key;
+use edgedesk_core::auth::{authenticate, jwt, Claims, Keyring};
+use edgedesk_core::ids::WorkspaceId;
 use edgedesk_core::relay::{Outgoing, PeerInfo, Relay};
 use edgedesk_core::store::MemStore;
 use futures_util::{SinkExt, StreamExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
-use tokio_tungstenite::tungstenite::handshake::server::{Request, Response};
+use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
@@ -28,11 +31,13 @@ const WAIT: Duration = Duration::from_secs(20);
 /// Messages each side writes while the visitor is offline.
 const OFFLINE: usize = 150;
 
-#[derive(Default)]
 struct FakeRelay {
     relay: Mutex<Option<Relay<MemStore>>>,
     peers: Mutex<HashMap<u64, mpsc::UnboundedSender<WsMessage>>>,
     next_peer: AtomicU64,
+    /// Real token checks (core's, as the Worker runs them) on every handshake.
+    keys: Keyring,
+    handshakes: AtomicU64,
 }
 
 impl FakeRelay {
@@ -64,9 +69,13 @@ impl FakeRelay {
 async fn start_relay() -> (String, Arc<FakeRelay>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let state = Arc::new(FakeRelay::default());
-    *state.relay.lock().unwrap() =
-        Some(Relay::open(MemStore::default(), MemStore::default()).unwrap());
+    let state = Arc::new(FakeRelay {
+        relay: Mutex::new(Some(Relay::open(MemStore::default(), MemStore::default()).unwrap())),
+        peers: Mutex::default(),
+        next_peer: AtomicU64::new(0),
+        keys: Keyring::new(vec![Key::random("test").unwrap()]).unwrap(),
+        handshakes: AtomicU64::new(0),
+    });
     let s = state.clone();
     tokio::spawn(async move {
         while let Ok((tcp, _)) = listener.accept().await {
@@ -85,19 +94,44 @@ fn query_param(query: &str, key: &str) -> String {
         .unwrap_or_default()
 }
 
+fn now_s() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
+}
+
 async fn serve(tcp: TcpStream, state: Arc<FakeRelay>) {
     let mut query = String::new();
     let mut path = String::new();
+    let mut claims = None;
     let callback = |req: &Request, resp: Response| {
+        state.handshakes.fetch_add(1, Ordering::SeqCst);
         path = req.uri().path().to_owned();
         query = req.uri().query().unwrap_or_default().to_owned();
-        Ok(resp)
+        let token = req
+            .headers()
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or_default();
+        match authenticate(token, &state.keys, now_s()) {
+            Ok(c) => {
+                claims = Some(c);
+                Ok(resp)
+            }
+            Err(e) => {
+                let body = serde_json::json!({"error": e.code(), "message": e.to_string()});
+                let mut refusal = ErrorResponse::new(Some(body.to_string()));
+                *refusal.status_mut() = e.status().try_into().unwrap();
+                refusal.headers_mut().insert("x-edgedesk-error", e.code().parse().unwrap());
+                Err(refusal)
+            }
+        }
     };
     let Ok(ws) = tokio_tungstenite::accept_hdr_async(tcp, callback).await else { return };
-    assert_eq!(path, "/v1/conversations/conv-1/connect");
+    assert_eq!(path, "/v1/workspaces/acme/conversations/conv-1/connect");
+    let claims: Claims = claims.unwrap();
     let info = PeerInfo {
-        role: Role::parse(&query_param(&query, "role")).unwrap(),
-        participant: ParticipantId::new(query_param(&query, "participant")).unwrap(),
+        role: claims.role,
+        participant: claims.sub,
         device: DeviceId::new(query_param(&query, "device")).unwrap(),
         fast: query_param(&query, "caps").split(',').any(|c| c == "changes"),
     };
@@ -126,9 +160,31 @@ async fn serve(tcp: TcpStream, state: Arc<FakeRelay>) {
     writer.abort();
 }
 
-fn config(base_url: &str, dir: &std::path::Path, role: Role, who: &str) -> ClientConfig {
+/// A token for `who` as `role` from the fake relay's key, valid from `exp_in` seconds ago.
+fn token(relay: &FakeRelay, role: Role, who: &str, exp_in: i64) -> String {
+    let claims = Claims {
+        workspace: WorkspaceId::new("acme").unwrap(),
+        sub: ParticipantId::new(who).unwrap(),
+        role,
+        conversation: Some(ConversationId::new("conv-1").unwrap()),
+        exp: now_s() + exp_in,
+        iat: None,
+        nbf: None,
+        name: None,
+    };
+    jwt::sign(relay.keys.signing(), &claims).unwrap()
+}
+
+fn config(
+    base_url: &str,
+    relay: &FakeRelay,
+    dir: &std::path::Path,
+    role: Role,
+    who: &str,
+) -> ClientConfig {
     ClientConfig {
         base_url: base_url.to_owned(),
+        workspace: WorkspaceId::new("acme").unwrap(),
         conversation: ConversationId::new("conv-1").unwrap(),
         identity: Identity {
             role,
@@ -136,6 +192,7 @@ fn config(base_url: &str, dir: &std::path::Path, role: Role, who: &str) -> Clien
             name: format!("{who} name"),
             device: DeviceId::new(format!("{who}-dev")).unwrap(),
         },
+        token: token(relay, role, who, 3600),
         data_dir: dir.to_owned(),
         backoff: Backoff { initial: Duration::from_millis(20), max: Duration::from_millis(200) },
         start_online: true,
@@ -171,8 +228,9 @@ async fn two_devices_sync_go_offline_reconnect_and_restart() {
     let (url, relay) = start_relay().await;
     let dir_v = tempfile::tempdir().unwrap();
     let dir_a = tempfile::tempdir().unwrap();
-    let visitor = Client::open(config(&url, dir_v.path(), Role::Visitor, "v1")).await.unwrap();
-    let agent = Client::open(config(&url, dir_a.path(), Role::Agent, "a1")).await.unwrap();
+    let visitor =
+        Client::open(config(&url, &relay, dir_v.path(), Role::Visitor, "v1")).await.unwrap();
+    let agent = Client::open(config(&url, &relay, dir_a.path(), Role::Agent, "a1")).await.unwrap();
     let mut agent_events = agent.events();
 
     for i in 0..20 {
@@ -247,7 +305,8 @@ async fn two_devices_sync_go_offline_reconnect_and_restart() {
     };
     assert_eq!(on_disk.pending(), vec![unsent.id.clone()]);
     drop(on_disk);
-    let visitor = Client::open(config(&url, dir_v.path(), Role::Visitor, "v1")).await.unwrap();
+    let visitor =
+        Client::open(config(&url, &relay, dir_v.path(), Role::Visitor, "v1")).await.unwrap();
     settled(&visitor, total + 2).await;
     settled(&agent, total + 2).await;
     assert!(relay.with_relay(|r| r.doc().delivered_at(&unsent.id)).is_some());
@@ -261,10 +320,9 @@ async fn an_unreachable_relay_is_retried_and_writes_stay_pending() {
     // Bind and drop, so the port refuses connections.
     let port = TcpListener::bind("127.0.0.1:0").await.unwrap().local_addr().unwrap().port();
     let dir = tempfile::tempdir().unwrap();
-    let c =
-        Client::open(config(&format!("http://127.0.0.1:{port}"), dir.path(), Role::Visitor, "v1"))
-            .await
-            .unwrap();
+    let (_, relay) = start_relay().await;
+    let url = format!("http://127.0.0.1:{port}");
+    let c = Client::open(config(&url, &relay, dir.path(), Role::Visitor, "v1")).await.unwrap();
     let mut events = c.events();
     next_matching(&mut events, |e| matches!(e, SdkEvent::ConnectFailed { .. })).await;
     next_matching(&mut events, |e| matches!(e, SdkEvent::ConnectFailed { .. })).await;
@@ -274,6 +332,52 @@ async fn an_unreachable_relay_is_retried_and_writes_stay_pending() {
     let err = c.wait_until(Duration::from_millis(100), |v| v.in_sync()).await.unwrap_err();
     assert!(matches!(err, edgedesk_client::ClientError::Timeout { .. }), "{err}");
     c.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_token_is_reported_retried_with_backoff_and_replaced_by_set_token() {
+    let (url, relay) = start_relay().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(&url, &relay, dir.path(), Role::Visitor, "v1");
+    cfg.token = token(&relay, Role::Visitor, "v1", -3600);
+    let c = Client::open(cfg).await.unwrap();
+    let mut events = c.events();
+    let refused = |e: &SdkEvent| matches!(e, SdkEvent::AuthRefused { .. });
+    let first = next_matching(&mut events, refused).await;
+    let SdkEvent::AuthRefused { status, code, message } = first else { unreachable!() };
+    assert_eq!((status, code.as_str()), (401, "token_expired"), "{message}");
+    // It keeps trying, but backs off: nowhere near one attempt per round trip.
+    next_matching(&mut events, refused).await;
+    let before = relay.handshakes.load(Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let per_second = relay.handshakes.load(Ordering::SeqCst) - before;
+    assert!(per_second < 100, "{per_second} handshakes in a second: a hot loop");
+    assert!(!c.is_connected());
+
+    // A fresh token is used at once.
+    c.set_token(token(&relay, Role::Visitor, "v1", 3600));
+    next_matching(&mut events, |e| *e == SdkEvent::Connected).await;
+    c.send_text("let in").await.unwrap();
+    settled(&c, 1).await;
+    c.shutdown().await;
+}
+
+#[test]
+fn the_token_stays_out_of_debug_output() {
+    let cfg = ClientConfig::new(
+        "http://h",
+        WorkspaceId::new("w").unwrap(),
+        ConversationId::new("c").unwrap(),
+        Identity {
+            role: Role::Agent,
+            participant: ParticipantId::new("a").unwrap(),
+            name: "A".into(),
+            device: DeviceId::new("d").unwrap(),
+        },
+        "secret.token.value",
+        "/tmp/x",
+    );
+    assert!(!format!("{cfg:?}").contains("secret.token"));
 }
 
 #[test]

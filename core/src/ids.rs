@@ -85,12 +85,13 @@ macro_rules! id_type {
 }
 
 id_type!(
-    /// A conversation: names its Durable Object.
-    ConversationId, "conversation"
+    /// A workspace: one operator's (one support team's) tenant. Every token names one, and
+    /// a conversation's Durable Object is named `{workspace}/{conversation}`.
+    WorkspaceId, "workspace"
 );
 id_type!(
-    /// A workspace (one support team's account); conversations are named within it.
-    WorkspaceId, "workspace"
+    /// A conversation within its workspace.
+    ConversationId, "conversation"
 );
 id_type!(
     /// A visitor or an agent.
@@ -126,12 +127,17 @@ impl DeviceId {
 
 /// `N` random bytes from the platform's CSPRNG, as lowercase hex.
 pub fn random_hex<const N: usize>() -> String {
-    let mut buf = [0u8; N];
     // getrandom fails only when the platform has no entropy source at all; there is nothing
     // sensible to continue with then, and every supported platform (Linux, browsers, workerd)
     // has one.
-    getrandom::fill(&mut buf).expect("the platform has no random number source");
-    buf.iter().map(|b| format!("{b:02x}")).collect()
+    try_random_hex::<N>().expect("the platform has no random number source")
+}
+
+/// [`random_hex`] for request paths that must answer with an error rather than panic.
+pub fn try_random_hex<const N: usize>() -> Result<String, getrandom::Error> {
+    let mut buf = [0u8; N];
+    getrandom::fill(&mut buf)?;
+    Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 #[cfg(test)]

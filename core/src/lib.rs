@@ -7,6 +7,7 @@
 
 pub mod at_rest;
 pub mod audit;
+pub mod auth;
 pub mod client;
 pub mod document;
 pub mod frame;

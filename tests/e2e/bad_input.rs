@@ -8,20 +8,18 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 
 use edgedesk_core::frame::{FrameType, MAX_FRAME_PAYLOAD};
+use edgedesk_core::ids::ConversationId;
 use edgedesk_core::message::Role;
 use edgedesk_e2e::*;
 
 /// Opens a raw WebSocket, sends `frame`, and returns the close code, reason and any notice.
 async fn close_after(
     relay: &Relay,
-    conv: &str,
+    conv: &ConversationId,
     frame: WsMessage,
 ) -> (u16, String, Option<serde_json::Value>) {
-    let url = format!(
-        "ws://127.0.0.1:{}/v1/conversations/{conv}/connect?role=visitor&participant=mallory&device=raw",
-        relay.port
-    );
-    let (mut ws, _) = tokio_tungstenite::connect_async(url).await.expect("handshake");
+    let token = relay.token(&identity(Role::Visitor, "mallory", "raw"), conv);
+    let mut ws = connect_raw(relay, conv, Some(&token), "device=raw").await.expect("handshake");
     ws.send(frame).await.expect("send");
     let mut notice = None;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
@@ -52,20 +50,20 @@ async fn bad_requests_and_frames_are_refused_clearly_and_change_nothing() {
     converge(&relay, &conv, &[&good], 1).await;
 
     // HTTP level.
+    let token = relay.token(&identity(Role::Visitor, "v1", "raw"), &conv);
     let (status, body) =
-        http_get(relay.port, &format!("/v1/conversations/{conv}/connect")).unwrap();
+        http_request(relay.port, "GET", &connect_path(&conv), Some(&token), None).unwrap();
     assert_eq!(status, 426, "{body}");
     assert!(body.contains("upgrade_required"));
     let (status, body) = http_get(relay.port, "/v1/no/such/route").unwrap();
     assert_eq!(status, 404, "{body}");
-    let (status, body) = http_get(relay.port, "/v1/conversations/bad%20id/connect").unwrap();
+    let (status, body) =
+        http_get(relay.port, &format!("/v1/workspaces/{WORKSPACE}/conversations/bad%20id/connect"))
+            .unwrap();
     assert_eq!(status, 400, "{body}");
-    let bad_identity = format!(
-        "ws://127.0.0.1:{}/v1/conversations/{conv}/connect?role=server&participant=x&device=y",
-        relay.port
-    );
-    let refused = tokio_tungstenite::connect_async(bad_identity).await.unwrap_err();
-    assert!(refused.to_string().contains("400"), "{refused}");
+    assert!(body.contains("bad_conversation_id"), "{body}");
+    let (status, code, _) = handshake_refusal(connect_raw(&relay, &conv, Some(&token), "").await);
+    assert_eq!((status, code.as_str()), (400, "bad_device"));
 
     let stored_before = relay.stats(conv.as_str());
 
@@ -90,7 +88,7 @@ async fn bad_requests_and_frames_are_refused_clearly_and_change_nothing() {
         ),
     ];
     for (frame, code, reason) in cases {
-        let (got, text, notice) = close_after(&relay, conv.as_str(), frame).await;
+        let (got, text, notice) = close_after(&relay, &conv, frame).await;
         assert_eq!(got, code, "reason: {text}");
         assert!(text.contains(reason), "close reason {text:?} should mention {reason:?}");
         let notice = notice.expect("an error notice precedes the close");

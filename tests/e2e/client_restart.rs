@@ -9,13 +9,20 @@ use edgedesk_e2e::*;
 
 fn spawn_device(
     relay: &Relay,
-    conv: &str,
+    conv: &edgedesk_core::ids::ConversationId,
     dir: &std::path::Path,
     count: usize,
     offline: bool,
 ) -> std::process::Child {
+    let token = relay.token(&identity(Role::Visitor, "killed-visitor", "killed-device"), conv);
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_edgedesk-device"));
-    cmd.args([relay.base_url(), conv.to_owned(), dir.display().to_string(), count.to_string()]);
+    cmd.args([
+        relay.base_url(),
+        token,
+        conv.to_string(),
+        dir.display().to_string(),
+        count.to_string(),
+    ]);
     if offline {
         cmd.arg("offline");
     }
@@ -50,7 +57,7 @@ async fn a_client_killed_with_unsent_messages_delivers_them_once_after_restart()
     let relay = Relay::start(&tmp.path().join("state"));
     let conv = conversation("killed-offline");
     let dir = tmp.path().join("device");
-    let mut child = spawn_device(&relay, conv.as_str(), &dir, 25, true);
+    let mut child = spawn_device(&relay, &conv, &dir, 25, true);
     let mut out = BufReader::new(child.stdout.take().unwrap());
     let lines = read_until(&mut out, |l| l == "DONE");
     child.kill().unwrap(); // SIGKILL
@@ -71,7 +78,7 @@ async fn a_client_killed_mid_stream_delivers_the_rest_once_after_restart() {
     let relay = Relay::start(&tmp.path().join("state"));
     let conv = conversation("killed-online");
     let dir = tmp.path().join("device");
-    let mut child = spawn_device(&relay, conv.as_str(), &dir, 400, false);
+    let mut child = spawn_device(&relay, &conv, &dir, 400, false);
     let mut out = BufReader::new(child.stdout.take().unwrap());
     // Kill once some messages are acknowledged and others are still in flight.
     let lines = read_until(&mut out, |l| l.starts_with("ACKED "));

@@ -59,6 +59,17 @@ struct RawConversation {
 }
 
 /// The database file of the Durable Object named `name` (miniflare records the name).
+/// The conversation's Durable Object name, which its storage is bound to.
+fn object_name(conv: &ConversationId) -> String {
+    format!("{WORKSPACE}/{conv}")
+}
+
+/// `POST …/erase` with `token`: (status, body).
+fn erase(relay: &Relay, conv: &ConversationId, token: &str) -> (u16, String) {
+    let path = format!("/v1/workspaces/{WORKSPACE}/conversations/{conv}/erase");
+    http_request(relay.port, "POST", &path, Some(token), None).expect("erase request")
+}
+
 fn object_db(state: &Path, name: &str) -> PathBuf {
     all_files(state)
         .into_iter()
@@ -243,12 +254,12 @@ async fn stored_history_is_sealed_survives_rotation_and_is_unreadable_after_eras
     assert!(files_containing(&state, tag.as_bytes()).is_empty(), "the run's tag is in clear");
     // Control: with the master key, the raw rows decrypt to the conversation, and the same
     // search finds the texts in the decrypted increments.
-    let raw = read_raw(&state, conv.as_str(), &tmp.path().join("raw1"));
+    let raw = read_raw(&state, &object_name(&conv), &tmp.path().join("raw1"));
     let (doc, plain) = decrypt(&raw, OLD).expect("the old key opens the stored data key");
     assert_texts(&bodies(&doc.messages()), &written);
     assert!(raw.rows.iter().any(|r| r.kind == ChunkKind::Snapshot));
     let last = written.last().unwrap();
-    assert!(plain.iter().any(|c| contains(c, last[..last.len().min(48)].as_bytes())));
+    assert!(plain.iter().any(|c| contains(c, &last.as_bytes()[..last.len().min(48)])));
     assert!(matches!(&raw.record, Some(KeyRecord::Live { kid, .. }) if kid == "old-2025"));
 
     // 2. Rotation: a new current key, the old one kept. History reads, and opening the
@@ -257,7 +268,7 @@ async fn stored_history_is_sealed_survives_rotation_and_is_unreadable_after_eras
     relay.restart_with_vars(&[(VAR, &rotated)]);
     assert_texts(&read_back(&relay, &conv, &tmp.path().join("r1"), written.len()).await, &written);
     relay.kill();
-    let raw = read_raw(&state, conv.as_str(), &tmp.path().join("raw2"));
+    let raw = read_raw(&state, &object_name(&conv), &tmp.path().join("raw2"));
     assert!(matches!(&raw.record, Some(KeyRecord::Live { kid, .. }) if kid == "new-2026"));
     assert_texts(&bodies(&decrypt(&raw, NEW).unwrap().0.messages()), &written);
 
@@ -268,16 +279,16 @@ async fn stored_history_is_sealed_survives_rotation_and_is_unreadable_after_eras
     // 4. Only a key the data key is not wrapped with: a clear 503 naming the missing key id,
     // with no key material in it; a WebSocket upgrade is refused the same way.
     relay.restart_with_vars(&[(VAR, OLD)]);
-    let (status, body) = http_get(relay.port, &format!("/v1/conversations/{conv}/stats")).unwrap();
+    let admin = relay.token_as(Role::Admin, "dpo", &conv);
+    let (status, body) =
+        http_request(relay.port, "GET", &stats_path(&conv), Some(&admin), None).unwrap();
     assert_eq!(status, 503, "{body}");
     assert!(body.contains("encryption_key_unavailable") && body.contains("new-2026"), "{body}");
     assert!(!body.contains(key_part(OLD)) && !body.contains(key_part(NEW)), "{body}");
-    let url = format!(
-        "ws://127.0.0.1:{}/v1/conversations/{conv}/connect?role=agent&participant=a1&device=x",
-        relay.port
-    );
-    let refused = tokio_tungstenite::connect_async(url).await.unwrap_err().to_string();
-    assert!(refused.contains("503"), "{refused}");
+    let agent_token = relay.token_as(Role::Agent, "a1", &conv);
+    let (status, code, _) =
+        handshake_refusal(connect_raw(&relay, &conv, Some(&agent_token), "device=x").await);
+    assert_eq!((status, code.as_str()), (503, "encryption_key_unavailable"));
 
     // 5. Erasure while a device is connected: its socket closes with 4410; afterwards the
     // conversation answers 410 Gone, and a fresh device gets nothing.
@@ -286,7 +297,12 @@ async fn stored_history_is_sealed_survives_rotation_and_is_unreadable_after_eras
         client(&relay, &conv, identity(Role::Agent, "a1", "desk"), &tmp.path().join("a")).await;
     converge(&relay, &conv, &[&watcher], written.len()).await;
     let mut events = watcher.events();
-    let (status, body) = http_post(relay.port, &format!("/v1/conversations/{conv}/erase")).unwrap();
+    // Only an admin may erase: an agent's token is refused, and nothing happens.
+    let agent_token = relay.token_as(Role::Agent, "a1", &conv);
+    let (status, body) = erase(&relay, &conv, &agent_token);
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains("role_not_allowed"), "{body}");
+    let (status, body) = erase(&relay, &conv, &admin);
     assert_eq!(status, 200, "{body}");
     let erased: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(erased["erased"], true);
@@ -304,16 +320,16 @@ async fn stored_history_is_sealed_survives_rotation_and_is_unreadable_after_eras
     assert!(refused.contains("410"), "{refused}");
     watcher.shutdown().await;
     let gone = |relay: &Relay| {
+        let admin = relay.token_as(Role::Admin, "dpo", &conv);
         let (status, body) =
-            http_get(relay.port, &format!("/v1/conversations/{conv}/stats")).unwrap();
+            http_request(relay.port, "GET", &stats_path(&conv), Some(&admin), None).unwrap();
         assert_eq!(status, 410, "{body}");
         assert!(body.contains("conversation_erased"), "{body}");
     };
     gone(&relay);
     assert_fresh_device_gets_nothing(&relay, &conv, &tmp.path().join("r3")).await;
     // Erasing again is harmless and reports the first erasure.
-    let (status, again) =
-        http_post(relay.port, &format!("/v1/conversations/{conv}/erase")).unwrap();
+    let (status, again) = erase(&relay, &conv, &admin);
     assert_eq!(status, 200);
     assert_eq!(serde_json::from_str::<serde_json::Value>(&again).unwrap()["at"], erased["at"]);
 
@@ -322,7 +338,7 @@ async fn stored_history_is_sealed_survives_rotation_and_is_unreadable_after_eras
     relay.restart_with_vars(&[(VAR, NEW)]);
     gone(&relay);
     relay.kill();
-    let raw = read_raw(&state, conv.as_str(), &tmp.path().join("raw3"));
+    let raw = read_raw(&state, &object_name(&conv), &tmp.path().join("raw3"));
     assert!(matches!(raw.record, Some(KeyRecord::Erased { .. })), "{:?}", raw.record);
     assert!(raw.rows.is_empty(), "sealed rows left: {}", raw.rows.len());
     assert!(matches!(decrypt(&raw, &rotated), Err(KeyError::Erased { .. })));
@@ -401,7 +417,7 @@ async fn a_conversation_stored_before_encryption_is_sealed_on_first_open() {
     doc.append(&legacy_message(2), 3).unwrap();
     let increment = doc.automerge().save_after(&heads);
     {
-        let db = rusqlite::Connection::open(object_db(&state, conv.as_str())).unwrap();
+        let db = rusqlite::Connection::open(object_db(&state, &object_name(&conv))).unwrap();
         db.execute_batch(
             "DELETE FROM conversation_key; DROP TABLE sealed_chunks;
              CREATE TABLE chunks (seq INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, data BLOB NOT NULL);",
@@ -416,7 +432,7 @@ async fn a_conversation_stored_before_encryption_is_sealed_on_first_open() {
     let want: Vec<String> = (0..3).map(|i| legacy_message(i).body).collect();
     assert_texts(&read_back(&relay, &conv, &tmp.path().join("r"), 3).await, &want);
     relay.kill();
-    let raw = read_raw(&state, conv.as_str(), &tmp.path().join("raw"));
+    let raw = read_raw(&state, &object_name(&conv), &tmp.path().join("raw"));
     assert!(!raw.tables.contains(&"chunks".to_owned()), "{:?}", raw.tables);
     assert_eq!(
         raw.rows.iter().map(|r| (r.seq, r.kind)).collect::<Vec<_>>(),

@@ -24,7 +24,7 @@ async fn agents_see_internal_data_on_every_device_and_a_visitor_socket_receives_
     let dirs: Vec<_> = (0..4).map(|_| tempfile::tempdir().unwrap()).collect();
 
     // A visitor's raw socket, connected before the agents work, keeping every byte it gets.
-    let mut spy = RawPeer::connect(&relay, conv.as_str(), "visitor", "v-spy").await;
+    let mut spy = RawPeer::connect(&relay, &conv, Role::Visitor, "v-spy").await;
     assert_eq!(spy.exchange().await, None);
 
     let visitor =
@@ -92,7 +92,7 @@ async fn agents_see_internal_data_on_every_device_and_a_visitor_socket_receives_
         assert!(!spy.received_contains(secret.as_bytes()), "{secret:?} reached a visitor socket");
     }
     // Control: an agent's raw socket, searched the same way, does receive them.
-    let mut agent_spy = RawPeer::connect(&relay, conv.as_str(), "agent", "a9").await;
+    let mut agent_spy = RawPeer::connect(&relay, &conv, Role::Agent, "a9").await;
     agent_spy.hold_internal();
     assert_eq!(agent_spy.exchange_for(Duration::from_secs(2)).await, None);
     assert!(agent_spy.received.iter().any(|f| is_internal_frame(f)));
@@ -123,7 +123,7 @@ async fn a_visitor_writing_into_the_internal_document_is_refused_and_nothing_is_
         ("priority", |d| d.set_case(CaseField::Priority, Some("urgent"), 1)),
     ];
     for (what, attack) in attacks {
-        let mut evil = RawPeer::connect(&relay, conv.as_str(), "visitor", "v-evil").await;
+        let mut evil = RawPeer::connect(&relay, &conv, Role::Visitor, "v-evil").await;
         attack(evil.hold_internal()).unwrap();
         let closed = evil.exchange().await;
         let (code, reason) = closed.unwrap_or_else(|| panic!("{what}: the relay did not close"));

@@ -12,13 +12,11 @@ use edgedesk_core::automerge::{
     ActorId, Automerge, ObjType, ReadDoc,
 };
 use edgedesk_core::frame::{self, FrameType, Reassembler, MAX_SERVER_MESSAGE};
+use edgedesk_core::ids::ConversationId;
 use edgedesk_core::message::Role;
 use edgedesk_core::shared_doc::SharedDoc;
 use edgedesk_core::sync::PeerSync;
 use edgedesk_e2e::*;
-
-type Ws =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// A replica driven by hand: plain sync protocol, no SDK.
 struct RawPeer {
@@ -29,12 +27,10 @@ struct RawPeer {
 }
 
 impl RawPeer {
-    async fn connect(relay: &Relay, conv: &str, role: &str, who: &str) -> RawPeer {
-        let url = format!(
-            "ws://127.0.0.1:{}/v1/conversations/{conv}/connect?role={role}&participant={who}&device={who}-raw",
-            relay.port
-        );
-        let (ws, _) = tokio_tungstenite::connect_async(url).await.expect("handshake");
+    async fn connect(relay: &Relay, conv: &ConversationId, role: Role, who: &str) -> RawPeer {
+        let token = relay.token(&identity(role, who, "raw"), conv);
+        let query = format!("device={who}-raw");
+        let ws = connect_raw(relay, conv, Some(&token), &query).await.expect("handshake");
         let doc = SharedDoc::new(ActorId::random()).unwrap();
         RawPeer { ws, doc, sync: PeerSync::new(false), inbox: Reassembler::new(MAX_SERVER_MESSAGE) }
     }
@@ -101,9 +97,9 @@ async fn raw_automerge_attacks_are_refused_unseen_and_unstored() {
     let stored = relay.stats(conv.as_str());
 
     type Attack = Box<dyn FnOnce(&mut SharedDoc)>;
-    let attacks: Vec<(&str, &str, Attack)> = vec![
+    let attacks: Vec<(Role, &str, Attack)> = vec![
         (
-            "visitor",
+            Role::Visitor,
             "forged-author",
             Box::new(|d: &mut SharedDoc| {
                 let list = d.messages_obj().clone();
@@ -126,7 +122,7 @@ async fn raw_automerge_attacks_are_refused_unseen_and_unstored() {
             }),
         ),
         (
-            "visitor",
+            Role::Visitor,
             "immutable-history",
             Box::new(|d: &mut SharedDoc| {
                 let list = d.messages_obj().clone();
@@ -134,7 +130,7 @@ async fn raw_automerge_attacks_are_refused_unseen_and_unstored() {
             }),
         ),
         (
-            "agent",
+            Role::Agent,
             "immutable-history",
             Box::new(|d: &mut SharedDoc| {
                 let (_, first) = d.automerge().get(d.messages_obj(), 0).unwrap().unwrap();
@@ -142,7 +138,7 @@ async fn raw_automerge_attacks_are_refused_unseen_and_unstored() {
             }),
         ),
         (
-            "visitor",
+            Role::Visitor,
             "server-only",
             Box::new(|d: &mut SharedDoc| {
                 let delivered = d.delivered_obj().clone();
@@ -150,7 +146,7 @@ async fn raw_automerge_attacks_are_refused_unseen_and_unstored() {
             }),
         ),
         (
-            "visitor",
+            Role::Visitor,
             "role-not-allowed",
             Box::new(|d: &mut SharedDoc| {
                 let status = d.status_obj().clone();
@@ -159,7 +155,7 @@ async fn raw_automerge_attacks_are_refused_unseen_and_unstored() {
         ),
     ];
     for (role, rule, attack) in attacks {
-        let mut raw = RawPeer::connect(&relay, conv.as_str(), role, "mallory").await;
+        let mut raw = RawPeer::connect(&relay, &conv, role, "mallory").await;
         assert_eq!(raw.exchange().await, None, "an honest sync is not refused");
         assert_eq!(raw.doc.message_count(), 1);
         attack(&mut raw.doc);

@@ -1,6 +1,11 @@
 //! Test harness: runs the real Worker under `wrangler dev` (workerd) on a free loopback port,
 //! with its own persistence directory, and kills it like a crash would (SIGKILL to the whole
 //! process group: wrangler and its workerd child).
+//!
+//! Each relay gets fresh random token keys (two, so rotation can be tested) and a site key
+//! for [`WORKSPACE`], passed as `--var NAME:VALUE` (wrangler splits at the first `:` only,
+//! so values with colons arrive whole). The developer's `.dev.vars` is not read: tests see
+//! exactly the variables given here.
 
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
@@ -10,11 +15,24 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use edgedesk_client::{Client, ClientConfig};
-
 pub mod raw_peer;
+
+use edgedesk_core::auth::keys::Key;
+use edgedesk_core::auth::{jwt, Claims, Keyring};
 use edgedesk_core::client::Identity;
-use edgedesk_core::ids::{ConversationId, DeviceId, ParticipantId};
+use edgedesk_core::ids::{ConversationId, DeviceId, ParticipantId, WorkspaceId};
 use edgedesk_core::message::Role;
+
+/// The master key every e2e relay runs with unless a test passes its own
+/// `EDGEDESK_MASTER_KEYS` (a fixed test key; never use it anywhere else).
+pub const TEST_MASTER_KEYS: &str = "e2e-test:ZWRnZWRlc2stZTJlLXRlc3QtbWFzdGVyLWtleS0wMDA=";
+
+/// The workspace every test conversation lives in.
+pub const WORKSPACE: &str = "ws-test";
+/// The public widget key configured for [`WORKSPACE`].
+pub const SITE_KEY: &str = "site-test";
+/// How long tokens minted by the harness last.
+pub const TOKEN_TTL_SECONDS: i64 = 3600;
 
 /// The repository root (where wrangler.toml is).
 pub fn repo_root() -> PathBuf {
@@ -29,15 +47,6 @@ pub fn free_port() -> u16 {
         .expect("no free port")
 }
 
-/// The master key every e2e relay runs with unless a test passes its own
-/// `EDGEDESK_MASTER_KEYS` (a fixed test key; never use it anywhere else).
-pub const TEST_MASTER_KEYS: &str = "e2e-test:ZWRnZWRlc2stZTJlLXRlc3QtbWFzdGVyLWtleS0wMDA=";
-
-/// Worker vars every e2e relay gets; a test's own vars replace these by name.
-pub fn default_vars() -> Vec<(String, String)> {
-    vec![("EDGEDESK_MASTER_KEYS".to_owned(), TEST_MASTER_KEYS.to_owned())]
-}
-
 /// A running `wrangler dev`.
 pub struct Relay {
     child: Option<Child>,
@@ -45,39 +54,50 @@ pub struct Relay {
     pub state_dir: PathBuf,
     inspector: u16,
     log: PathBuf,
+    /// The keys the relay verifies tokens with (`EDGEDESK_JWT_KEYS`): `new` signs, `old`
+    /// verifies too, as during a key rotation.
+    pub keys: Keyring,
+    /// Variables given by the test, on top of (and replacing) the harness's own.
     vars: Vec<(String, String)>,
 }
 
 impl Relay {
     /// Starts wrangler dev persisting under `state_dir` and waits until it answers.
     pub fn start(state_dir: &Path) -> Relay {
-        Self::start_with_vars(state_dir, &[])
+        Relay::start_with_vars(state_dir, &[])
     }
 
-    /// Like [`Relay::start`], with Worker vars (`--var NAME:VALUE`) on top of
-    /// [`default_vars`]. wrangler splits `NAME:VALUE` at the first `:` only, so values may
-    /// contain `:` (checked in wrangler 4.86's `collectKeyValues`).
+    /// [`Relay::start`] with extra Worker variables; one named like a harness variable
+    /// (`EDGEDESK_JWT_KEYS`, `EDGEDESK_SITE_KEYS`) replaces it.
     pub fn start_with_vars(state_dir: &Path, vars: &[(&str, &str)]) -> Relay {
+        let keys =
+            Keyring::new(vec![Key::random("new").expect("key"), Key::random("old").expect("key")])
+                .expect("keyring");
         let mut relay = Relay {
             child: None,
             port: free_port(),
             inspector: free_port(),
             state_dir: state_dir.to_owned(),
             log: state_dir.with_extension("log"),
-            vars: Vec::new(),
+            keys,
+            vars: owned(vars),
         };
-        relay.set_vars(vars);
         relay.spawn();
         relay
     }
 
-    fn set_vars(&mut self, vars: &[(&str, &str)]) {
-        let mut all = default_vars();
-        for (name, value) in vars {
-            all.retain(|(n, _)| n != name);
-            all.push(((*name).to_owned(), (*value).to_owned()));
+    /// Every variable the Worker gets: the harness's, then the test's (which win).
+    fn all_vars(&self) -> Vec<(String, String)> {
+        let mut all = vec![
+            ("EDGEDESK_JWT_KEYS".to_owned(), self.keys.to_env()),
+            ("EDGEDESK_SITE_KEYS".to_owned(), format!("{SITE_KEY}:{WORKSPACE}")),
+            ("EDGEDESK_MASTER_KEYS".to_owned(), TEST_MASTER_KEYS.to_owned()),
+        ];
+        for (k, v) in &self.vars {
+            all.retain(|(name, _)| name != k);
+            all.push((k.clone(), v.clone()));
         }
-        self.vars = all;
+        all
     }
 
     fn spawn(&mut self) {
@@ -87,6 +107,8 @@ impl Relay {
             .append(true)
             .open(&self.log)
             .expect("open relay log");
+        let empty_env = self.state_dir.with_extension("empty.env");
+        std::fs::write(&empty_env, "").expect("write empty env file");
         let mut cmd = Command::new(repo_root().join("node_modules/.bin/wrangler"));
         cmd.current_dir(repo_root())
             .args(["dev", "--ip", "127.0.0.1", "--port", &self.port.to_string()])
@@ -94,8 +116,13 @@ impl Relay {
             .args(["--show-interactive-dev-session=false", "--log-level", "info"])
             .arg("--persist-to")
             .arg(&self.state_dir)
-            .args(self.vars.iter().flat_map(|(n, v)| ["--var".to_owned(), format!("{n}:{v}")]))
-            .env("WRANGLER_SEND_METRICS", "false")
+            // Naming an env file (an empty one) stops wrangler from reading .dev.vars.
+            .arg("--env-file")
+            .arg(&empty_env);
+        for (name, value) in self.all_vars() {
+            cmd.arg("--var").arg(format!("{name}:{value}"));
+        }
+        cmd.env("WRANGLER_SEND_METRICS", "false")
             .env("CI", "true")
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log fd"))
@@ -128,18 +155,29 @@ impl Relay {
         }
     }
 
-    /// Kills and starts again on the same persisted state and port, so clients reconnect.
+    /// Kills and starts again on the same persisted state, port and variables, so clients
+    /// reconnect.
     pub fn restart(&mut self) {
         self.kill();
         self.spawn();
     }
 
-    /// Kills and starts again on the same state and port with `vars` (on top of
-    /// [`default_vars`]) replacing the previous ones.
+    /// Kills and starts again on the same port and state with `vars` replacing the test's
+    /// previous variables (the harness's keys stay unless `vars` names them).
     pub fn restart_with_vars(&mut self, vars: &[(&str, &str)]) {
-        self.kill();
-        self.set_vars(vars);
-        self.spawn();
+        self.vars = owned(vars);
+        self.restart();
+    }
+
+    /// A token for `who` signed with the relay's current key: visitors are scoped to `conv`,
+    /// agents and admins to the whole workspace.
+    pub fn token(&self, who: &Identity, conv: &ConversationId) -> String {
+        mint(self.keys.signing(), &claims_for(who, conv))
+    }
+
+    /// A token of `role` for the whole workspace (conversation scope only for visitors).
+    pub fn token_as(&self, role: Role, who: &str, conv: &ConversationId) -> String {
+        self.token(&identity(role, who, "any"), conv)
     }
 
     pub fn log_tail(&self) -> String {
@@ -148,11 +186,12 @@ impl Relay {
         lines[lines.len().saturating_sub(40)..].join("\n")
     }
 
-    /// The conversation's stats endpoint as JSON.
+    /// The conversation's stats endpoint as JSON, read with an admin token.
     pub fn stats(&self, conversation: &str) -> serde_json::Value {
-        let (status, body) =
-            http_get(self.port, &format!("/v1/conversations/{conversation}/stats"))
-                .expect("stats request");
+        let conv = ConversationId::new(conversation).expect("conversation id");
+        let token = self.token_as(Role::Admin, "harness-admin", &conv);
+        let (status, body) = http_request(self.port, "GET", &stats_path(&conv), Some(&token), None)
+            .expect("stats request");
         assert_eq!(status, 200, "stats: {body}");
         serde_json::from_str(&body).expect("stats json")
     }
@@ -164,32 +203,118 @@ impl Drop for Relay {
     }
 }
 
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(5)))
-        .build()
-        .into()
+fn owned(vars: &[(&str, &str)]) -> Vec<(String, String)> {
+    vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
 }
 
 /// A plain GET against the relay: (status, body). Any status is a success here.
 pub fn http_get(port: u16, path: &str) -> Result<(u16, String), String> {
-    let mut resp =
-        agent().get(&format!("http://127.0.0.1:{port}{path}")).call().map_err(|e| e.to_string())?;
-    let status = resp.status().as_u16();
-    let body = resp.body_mut().read_to_string().map_err(|e| e.to_string())?;
-    Ok((status, body))
+    http_request(port, "GET", path, None, None)
 }
 
-/// An empty POST against the relay: (status, body). Any status is a success here.
-pub fn http_post(port: u16, path: &str) -> Result<(u16, String), String> {
-    let mut resp = agent()
-        .post(&format!("http://127.0.0.1:{port}{path}"))
-        .send_empty()
-        .map_err(|e| e.to_string())?;
+/// A request against the relay with an optional bearer token and JSON body: (status, body).
+pub fn http_request(
+    port: u16,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<&str>,
+) -> Result<(u16, String), String> {
+    http_full(port, method, path, token, body).map(|(s, _, b)| (s, b))
+}
+
+/// Status, headers (lowercase names) and body of an HTTP answer.
+pub type HttpAnswer = (u16, Vec<(String, String)>, String);
+
+/// Like [`http_request`], also returning the response headers.
+pub fn http_full(
+    port: u16,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<&str>,
+) -> Result<HttpAnswer, String> {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(5)))
+        .build()
+        .into();
+    let url = format!("http://127.0.0.1:{port}{path}");
+    let bearer = token.map(|t| format!("Bearer {t}"));
+    let sent = match (method, body) {
+        ("POST", body) => {
+            let mut req = agent.post(&url).header("content-type", "application/json");
+            if let Some(b) = &bearer {
+                req = req.header("authorization", b);
+            }
+            req.send(body.unwrap_or_default())
+        }
+        (method, None) => {
+            let mut req = match method {
+                "GET" => agent.get(&url),
+                "OPTIONS" => agent.options(&url),
+                "DELETE" => agent.delete(&url),
+                other => return Err(format!("http_full: no {other} support")),
+            };
+            if let Some(b) = &bearer {
+                req = req.header("authorization", b);
+            }
+            req.call()
+        }
+        (method, Some(_)) => return Err(format!("http_full: no body with {method}")),
+    };
+    let mut resp = sent.map_err(|e| e.to_string())?;
     let status = resp.status().as_u16();
+    let headers = resp
+        .headers()
+        .iter()
+        .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or_default().to_owned()))
+        .collect();
     let body = resp.body_mut().read_to_string().map_err(|e| e.to_string())?;
-    Ok((status, body))
+    Ok((status, headers, body))
+}
+
+/// The test workspace as an id.
+pub fn workspace() -> WorkspaceId {
+    WorkspaceId::new(WORKSPACE).expect("workspace id")
+}
+
+/// `/v1/workspaces/{WORKSPACE}/conversations/{conv}/connect`.
+pub fn connect_path(conv: &ConversationId) -> String {
+    format!("/v1/workspaces/{WORKSPACE}/conversations/{conv}/connect")
+}
+
+/// `/v1/workspaces/{WORKSPACE}/conversations/{conv}/stats`.
+pub fn stats_path(conv: &ConversationId) -> String {
+    format!("/v1/workspaces/{WORKSPACE}/conversations/{conv}/stats")
+}
+
+/// Seconds since the epoch.
+pub fn now_s() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// The claims the harness gives `who` in [`WORKSPACE`]: its role and participant, its name,
+/// visitors scoped to `conv`, valid for [`TOKEN_TTL_SECONDS`].
+pub fn claims_for(who: &Identity, conv: &ConversationId) -> Claims {
+    Claims {
+        workspace: workspace(),
+        sub: who.participant.clone(),
+        role: who.role,
+        conversation: (who.role == Role::Visitor).then(|| conv.clone()),
+        exp: now_s() + TOKEN_TTL_SECONDS,
+        iat: Some(now_s()),
+        nbf: None,
+        name: Some(who.name.clone()),
+    }
+}
+
+/// Signs any claims (valid or not: tests build bad ones on purpose) with `key`.
+pub fn mint(key: &Key, claims: &impl serde::Serialize) -> String {
+    jwt::sign(key, claims).expect("sign")
 }
 
 /// A unique conversation id per test run.
@@ -206,25 +331,34 @@ pub fn identity(role: Role, who: &str, device: &str) -> Identity {
     }
 }
 
-/// Opens an SDK client on the relay with its replica under `dir`.
+/// Opens an SDK client on the relay with its replica under `dir`, with a token for `who`.
 pub async fn client(relay: &Relay, conv: &ConversationId, who: Identity, dir: &Path) -> Client {
-    client_at(&relay.base_url(), conv, who, dir).await
+    let token = relay.token(&who, conv);
+    client_at(&relay.base_url(), &token, conv, who, dir).await
 }
 
-/// Opens an SDK client on the relay at `base_url` (which need not be up).
-pub async fn client_at(base_url: &str, conv: &ConversationId, who: Identity, dir: &Path) -> Client {
-    client_with(base_url, conv, who, dir, true).await
+/// Opens an SDK client on the relay at `base_url` (which need not be up) with `token`.
+pub async fn client_at(
+    base_url: &str,
+    token: &str,
+    conv: &ConversationId,
+    who: Identity,
+    dir: &Path,
+) -> Client {
+    client_with(base_url, token, conv, who, dir, true).await
 }
 
 /// Opens an SDK client, connecting right away or starting offline.
 pub async fn client_with(
     base_url: &str,
+    token: &str,
     conv: &ConversationId,
     who: Identity,
     dir: &Path,
     online: bool,
 ) -> Client {
-    let mut config = ClientConfig::new(base_url, conv.clone(), who, dir.to_owned());
+    let mut config =
+        ClientConfig::new(base_url, workspace(), conv.clone(), who, token, dir.to_owned());
     config.start_online = online;
     config.backoff.initial = Duration::from_millis(50);
     config.backoff.max = Duration::from_millis(500);
@@ -295,4 +429,49 @@ pub fn read_until(
         }
     }
     lines
+}
+
+/// A raw WebSocket to the relay, for tests that speak the protocol by hand.
+pub type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// Opens a raw WebSocket to `conv`'s connect endpoint with `query` (e.g. `device=d1`) and, if
+/// given, `token` as `Authorization: Bearer`.
+pub async fn connect_raw(
+    relay: &Relay,
+    conv: &ConversationId,
+    token: Option<&str>,
+    query: &str,
+) -> Result<Ws, tokio_tungstenite::tungstenite::Error> {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let url = format!("ws://127.0.0.1:{}{}?{query}", relay.port, connect_path(conv));
+    let mut request = url.into_client_request()?;
+    if let Some(t) = token {
+        let value = format!("Bearer {t}").parse().expect("header value");
+        request.headers_mut().insert("authorization", value);
+    }
+    tokio_tungstenite::connect_async(request).await.map(|(ws, _)| ws)
+}
+
+/// How a WebSocket handshake was refused: status, the `x-edgedesk-error` code, and the JSON
+/// body if it arrived with the headers (tungstenite keeps only those bytes; `Null` if not).
+/// Panics if the handshake was not refused with an HTTP answer.
+pub fn handshake_refusal(
+    result: Result<Ws, tokio_tungstenite::tungstenite::Error>,
+) -> (u16, String, serde_json::Value) {
+    match result {
+        Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => {
+            let code = resp
+                .headers()
+                .get("x-edgedesk-error")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned();
+            let body = resp.body().as_deref().unwrap_or_default();
+            let json = serde_json::from_slice(body).unwrap_or_default();
+            (resp.status().as_u16(), code, json)
+        }
+        Err(e) => panic!("expected an HTTP refusal, got {e}"),
+        Ok(_) => panic!("expected an HTTP refusal, the handshake succeeded"),
+    }
 }

@@ -14,10 +14,10 @@ use edgedesk_core::internal_doc::InternalDoc;
 use edgedesk_core::shared_doc::SharedDoc;
 use edgedesk_core::sync::PeerSync;
 
-use crate::Relay;
+use edgedesk_core::ids::ConversationId;
+use edgedesk_core::message::Role;
 
-type Ws =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+use crate::{connect_raw, identity, Relay, Ws};
 
 pub struct RawPeer {
     ws: Ws,
@@ -32,13 +32,11 @@ pub struct RawPeer {
 }
 
 impl RawPeer {
-    /// Connects as `who` (device `<who>-raw`) with the given role.
-    pub async fn connect(relay: &Relay, conv: &str, role: &str, who: &str) -> RawPeer {
-        let url = format!(
-            "ws://127.0.0.1:{}/v1/conversations/{conv}/connect?role={role}&participant={who}&device={who}-raw",
-            relay.port
-        );
-        let (ws, _) = tokio_tungstenite::connect_async(url).await.expect("handshake");
+    /// Connects as `who` (device `<who>-raw`) with a valid token of `role`.
+    pub async fn connect(relay: &Relay, conv: &ConversationId, role: Role, who: &str) -> RawPeer {
+        let token = relay.token(&identity(role, who, "raw"), conv);
+        let query = format!("device={who}-raw");
+        let ws = connect_raw(relay, conv, Some(&token), &query).await.expect("handshake");
         RawPeer {
             ws,
             shared: SharedDoc::new(ActorId::random()).expect("doc"),

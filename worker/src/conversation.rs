@@ -6,9 +6,14 @@
 //! relay are sent only after `storage.sync()` confirms that what they acknowledge is on disk.
 //! Storage is encrypted at rest ([`conversation_store`]): opening it needs the master key its
 //! data key is wrapped with, and an erased conversation never opens again.
+//!
+//! Requests come only from the front Worker (`routes`), through the `CONVERSATION` binding,
+//! with the identity it verified in the `x-edgedesk-forwarded` header (`request::Forwarded`):
+//! the object has no public route, so it trusts that header and reads no token itself.
 
 use std::cell::RefCell;
 
+use edgedesk_core::auth::claims::expired;
 use edgedesk_core::relay::{close_reason, notice_frame, Outgoing, PeerId, PeerInfo, Relay};
 use serde::{Deserialize, Serialize};
 use worker::{
@@ -19,7 +24,7 @@ use worker::{
 use crate::conversation_store::{self, DocStore};
 use crate::http;
 use crate::open_error::{OpenError, CLOSE_ERASED};
-use crate::request::{self, ConversationAction, Refusal};
+use crate::request::{Forwarded, Refusal, FORWARDED_HEADER};
 
 /// What a socket remembers across hibernation (well under the 2 KiB attachment limit).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -27,6 +32,9 @@ struct Attachment {
     peer: PeerId,
     #[serde(flatten)]
     info: PeerInfo,
+    /// The token's expiry (seconds): the socket is closed at its first frame after it.
+    #[serde(default)]
+    expires_at: Option<i64>,
 }
 
 #[durable_object]
@@ -126,24 +134,30 @@ impl Conversation {
         let _ = ws.close(Some(code), Some(close_reason(message)));
     }
 
-    async fn accept_peer(&self, req: Request, name: &str) -> worker::Result<Response> {
-        let url = req.url()?;
-        let pairs: Vec<(String, String)> =
-            url.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
-        let (info, _name) = match request::peer_from_query(&pairs) {
-            Ok(p) => p,
-            Err(refusal) => return Ok(http::refusal(&refusal)),
+    async fn accept_peer(&self, forwarded: Forwarded) -> worker::Result<Response> {
+        let name = forwarded.object_name();
+        let Some(peer_info) = forwarded.peer else {
+            return Ok(http::refusal(&Refusal::new(
+                400,
+                "bad_forward",
+                "requests reach a conversation through the Worker only",
+            )));
         };
+        let (info, expires_at) = (peer_info.info, peer_info.expires_at);
         // Opened before the upgrade, so an erased or locked conversation is an HTTP answer.
-        if let Err(e) = self.with_relay(Some(name), |_| ()) {
+        if let Err(e) = self.with_relay(Some(&name), |_| ()) {
             log_open_error(&e);
             return Ok(http::refusal(&e.refusal()));
         }
         let peer = random_peer_id();
         let pair = WebSocketPair::new()?;
         self.state.accept_web_socket(&pair.server);
-        pair.server.serialize_attachment(Attachment { peer, info: info.clone() })?;
-        match self.with_relay(Some(name), |r| r.connect(peer, info)) {
+        pair.server.serialize_attachment(Attachment {
+            peer,
+            info: info.clone(),
+            expires_at: Some(expires_at),
+        })?;
+        match self.with_relay(Some(&name), |r| r.connect(peer, info)) {
             Ok(out) => self.deliver(out, &self.sockets()).await,
             Err(e) => {
                 log_open_error(&e);
@@ -206,21 +220,17 @@ impl DurableObject for Conversation {
 
     async fn fetch(&self, req: Request) -> worker::Result<Response> {
         let url = req.url()?;
-        let route = match request::route(req.method().as_ref(), url.path()) {
-            Ok(route) => route,
-            Err(refusal) => return Ok(http::refusal(&refusal)),
-        };
-        let (Some(name), Some(action)) = (route.object_name(), route.action()) else {
-            return Ok(http::refusal(&Refusal::new(
-                404,
-                "not_found",
-                "unknown conversation action",
-            )));
-        };
-        match action {
-            ConversationAction::Connect => self.accept_peer(req, &name).await,
-            ConversationAction::Stats => self.stats(&name),
-            ConversationAction::Erase => self.erase(&name).await,
+        let forwarded =
+            match Forwarded::from_header(req.headers().get(FORWARDED_HEADER)?.as_deref()) {
+                Ok(f) => f,
+                Err(refusal) => return Ok(http::refusal(&refusal)),
+            };
+        let name = forwarded.object_name();
+        match url.path().trim_start_matches('/') {
+            "connect" => self.accept_peer(forwarded).await,
+            "stats" => self.stats(&name),
+            "erase" => self.erase(&name).await,
+            _ => Ok(http::refusal(&Refusal::new(404, "not_found", "unknown conversation action"))),
         }
     }
 
@@ -244,8 +254,13 @@ impl DurableObject for Conversation {
             Self::refuse(&ws, 1011, "lost connection state; reconnect");
             return Ok(());
         };
-        let others = self.sockets();
         let now = worker::Date::now().as_millis() as i64;
+        if me.expires_at.is_some_and(|exp| expired(exp, now / 1000)) {
+            self.forget(&ws);
+            Self::refuse(&ws, 1008, "token expired; reconnect with a fresh token");
+            return Ok(());
+        }
+        let others = self.sockets();
         let result = self.with_relay(None, |r| {
             // After hibernation the relay has forgotten the sockets: re-register them.
             for (_, a) in &others {

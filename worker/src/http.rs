@@ -1,13 +1,21 @@
-//! JSON responses for refusals and failures.
+//! JSON responses for refusals and failures, and the CORS headers of browser-facing endpoints.
 
 use worker::{Response, ResponseBuilder};
 
 use crate::request::Refusal;
 
+/// The refusal as JSON `{"error": code, "message": text}`. The code is also sent as the
+/// `x-edgedesk-error` header: WebSocket clients often see only the headers of a refused
+/// handshake (tungstenite keeps just the body bytes that arrived with them).
 pub fn refusal(r: &Refusal) -> Response {
-    ResponseBuilder::new()
-        .with_status(r.status)
-        .with_header("content-type", "application/json")
+    let mut headers = vec![("content-type", "application/json"), ("x-edgedesk-error", r.code)];
+    if r.status == 401 {
+        // RFC 6750 §3: a 401 names the scheme the client should authenticate with.
+        headers.push(("www-authenticate", "Bearer realm=\"edgedesk\""));
+    }
+    headers
+        .into_iter()
+        .try_fold(ResponseBuilder::new().with_status(r.status), |b, (k, v)| b.with_header(k, v))
         .map(|b| b.fixed(r.to_json().into_bytes()))
         .unwrap_or_else(|_| ResponseBuilder::new().with_status(r.status).empty())
 }
@@ -17,6 +25,27 @@ pub fn json(body: &serde_json::Value) -> Response {
         .with_header("content-type", "application/json")
         .map(|b| b.fixed(body.to_string().into_bytes()))
         .unwrap_or_else(|_| ResponseBuilder::new().with_status(500).empty())
+}
+
+/// Lets any origin call the endpoint from a browser. Safe because nothing rides on cookies:
+/// the caller must hold the site key or a token, which the browser does not add by itself.
+pub fn cors(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    for (name, value) in [
+        ("access-control-allow-origin", "*"),
+        ("access-control-allow-methods", "POST, OPTIONS"),
+        ("access-control-allow-headers", "authorization, content-type"),
+        ("access-control-max-age", "86400"),
+    ] {
+        // Only fails for invalid header names or immutable headers; ours are neither.
+        let _ = headers.set(name, value);
+    }
+    response
+}
+
+/// `204 No Content`, the answer to a CORS preflight.
+pub fn no_content() -> Response {
+    ResponseBuilder::new().with_status(204).empty()
 }
 
 /// Last resort for an error the handlers did not turn into a refusal. Logs the error (never

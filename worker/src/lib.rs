@@ -1,7 +1,8 @@
 //! edgedesk-worker: moves bytes between Cloudflare's platform and `edgedesk-core`.
 //!
-//! The HTTP front door ([`routes`]) validates the request and hands a conversation's
-//! WebSocket to that conversation's Durable Object ([`conversation`]), which drives
+//! The HTTP front door ([`routes`]) validates the request, verifies its token and hands a
+//! conversation's WebSocket, with the verified identity, to that conversation's Durable Object
+//! ([`conversation`]), which drives
 //! `edgedesk_core::relay::Relay` over SQLite storage ([`sql_store`]). No rule of the
 //! conversation lives here: everything that decides lives in core, where it is tested natively.
 //!
@@ -11,6 +12,8 @@
 pub mod open_error;
 pub mod request;
 
+#[cfg(target_arch = "wasm32")]
+mod config;
 #[cfg(target_arch = "wasm32")]
 mod conversation;
 #[cfg(target_arch = "wasm32")]
@@ -23,6 +26,8 @@ mod key_store;
 mod routes;
 #[cfg(target_arch = "wasm32")]
 mod sql_store;
+#[cfg(target_arch = "wasm32")]
+mod widget;
 
 #[cfg(target_arch = "wasm32")]
 pub use conversation::Conversation;

@@ -1,9 +1,12 @@
 //! Parsing of the Worker's HTTP surface, kept free of platform types so it is unit tested
 //! natively. Every refusal carries the HTTP status and a message a client developer can act on.
 
-use edgedesk_core::ids::{ConversationId, DeviceId, ParticipantId, WorkspaceId};
-use edgedesk_core::message::{Role, MAX_NAME_BYTES};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use edgedesk_core::auth::{Access, AuthError, Claims, Keyring};
+use edgedesk_core::ids::{ConversationId, DeviceId, WorkspaceId};
 use edgedesk_core::relay::PeerInfo;
+use serde::{Deserialize, Serialize};
 
 /// A refused request: HTTP status, a stable machine-readable code, and a human message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,31 +26,46 @@ impl Refusal {
     }
 }
 
+impl From<AuthError> for Refusal {
+    fn from(e: AuthError) -> Self {
+        Refusal::new(e.status(), e.code(), e.to_string())
+    }
+}
+
 /// What a conversation request asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ConversationAction {
-    /// `GET .../connect`: WebSocket upgrade.
+    /// `GET …/connect`: WebSocket upgrade.
     Connect,
-    /// `GET .../stats`: message count, heads and storage sizes (no content).
+    /// `GET …/stats`: message count, heads and storage sizes (no content).
     Stats,
-    /// `POST .../erase`: crypto-shreds the conversation (admin only).
+    /// `POST …/erase`: crypto-shreds the conversation (admins only).
     Erase,
 }
 
 impl ConversationAction {
-    fn parse(s: &str) -> Option<Self> {
-        match s {
-            "connect" => Some(Self::Connect),
-            "stats" => Some(Self::Stats),
-            "erase" => Some(Self::Erase),
-            _ => None,
+    pub fn access(self) -> Access {
+        match self {
+            ConversationAction::Connect => Access::Connect,
+            ConversationAction::Stats => Access::Stats,
+            ConversationAction::Erase => Access::Erase,
         }
     }
 
+    /// The path the front Worker uses for this action on the Durable Object.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConversationAction::Connect => "connect",
+            ConversationAction::Stats => "stats",
+            ConversationAction::Erase => "erase",
+        }
+    }
+
+    /// The one HTTP method the action accepts.
     pub fn method(self) -> &'static str {
         match self {
-            Self::Connect | Self::Stats => "GET",
-            Self::Erase => "POST",
+            ConversationAction::Connect | ConversationAction::Stats => "GET",
+            ConversationAction::Erase => "POST",
         }
     }
 }
@@ -56,70 +74,49 @@ impl ConversationAction {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Route {
     Health,
-    /// `/v1/conversations/{id}/{action}`: the pre-workspace form; its Durable Object is named
-    /// `{id}`.
+    /// `POST /v1/widget/session`, or its CORS preflight (`OPTIONS`).
+    WidgetSession {
+        preflight: bool,
+    },
     Conversation {
-        id: ConversationId,
-        action: ConversationAction,
-    },
-    /// `/v1/workspaces/{ws}/conversations/{conv}/{action}`; its Durable Object is named
-    /// `{ws}/{conv}`.
-    WorkspaceConversation {
         workspace: WorkspaceId,
-        id: ConversationId,
+        conversation: ConversationId,
         action: ConversationAction,
     },
-}
-
-impl Route {
-    /// The conversation's Durable Object name: also what its stored data is bound to.
-    pub fn object_name(&self) -> Option<String> {
-        match self {
-            Route::Health => None,
-            Route::Conversation { id, .. } => Some(id.to_string()),
-            Route::WorkspaceConversation { workspace, id, .. } => Some(format!("{workspace}/{id}")),
-        }
-    }
-
-    pub fn action(&self) -> Option<ConversationAction> {
-        match self {
-            Route::Health => None,
-            Route::Conversation { action, .. } | Route::WorkspaceConversation { action, .. } => {
-                Some(*action)
-            }
-        }
-    }
 }
 
 /// Maps method and path to a route.
 pub fn route(method: &str, path: &str) -> Result<Route, Refusal> {
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-    let bad_id =
-        |e: edgedesk_core::ids::IdError| Refusal::new(400, "bad_conversation_id", e.to_string());
-    let route = match segments.as_slice() {
-        ["health"] => Route::Health,
-        // The pre-workspace form keeps connect and stats. Its `erase` exists on this branch only
-        // until every caller moves to the workspace form (the e2e tests' SDK still speaks this
-        // one).
-        ["v1", "conversations", id, action] => {
-            let action = ConversationAction::parse(action).ok_or_else(|| not_found(path))?;
-            let id = ConversationId::new(*id).map_err(bad_id)?;
-            Route::Conversation { id, action }
+    let (route, methods): (Route, &[&str]) = match segments.as_slice() {
+        ["health"] => (Route::Health, &["GET"]),
+        ["v1", "widget", "session"] => {
+            (Route::WidgetSession { preflight: method == "OPTIONS" }, &["POST", "OPTIONS"])
         }
-        ["v1", "workspaces", ws, "conversations", id, "erase"] => {
+        ["v1", "workspaces", ws, "conversations", conv, action] => {
+            let action = match *action {
+                "connect" => ConversationAction::Connect,
+                "stats" => ConversationAction::Stats,
+                "erase" => ConversationAction::Erase,
+                _ => return Err(not_found(path)),
+            };
             let workspace = WorkspaceId::new(*ws)
                 .map_err(|e| Refusal::new(400, "bad_workspace_id", e.to_string()))?;
-            let id = ConversationId::new(*id).map_err(bad_id)?;
-            Route::WorkspaceConversation { workspace, id, action: ConversationAction::Erase }
+            let conversation = ConversationId::new(*conv)
+                .map_err(|e| Refusal::new(400, "bad_conversation_id", e.to_string()))?;
+            let methods: &[&str] = match action.method() {
+                "POST" => &["POST"],
+                _ => &["GET"],
+            };
+            (Route::Conversation { workspace, conversation, action }, methods)
         }
         _ => return Err(not_found(path)),
     };
-    let allowed = route.action().map_or("GET", ConversationAction::method);
-    if method != allowed {
+    if !methods.contains(&method) {
         return Err(Refusal::new(
             405,
             "method_not_allowed",
-            format!("{path} accepts {allowed} only"),
+            format!("{path} accepts {} only", methods.join(", ")),
         ));
     }
     Ok(route)
@@ -130,7 +127,9 @@ fn not_found(path: &str) -> Refusal {
     Refusal::new(
         404,
         "not_found",
-        format!("no route {shown}; see PROTOCOL.md (e.g. GET /v1/conversations/{{id}}/connect)"),
+        format!(
+            "no route {shown}; see PROTOCOL.md (e.g. GET /v1/workspaces/{{ws}}/conversations/{{id}}/connect)"
+        ),
     )
 }
 
@@ -146,79 +145,213 @@ pub fn check_upgrade(upgrade_header: Option<&str>) -> Result<(), Refusal> {
     }
 }
 
-/// Reads the connecting device's identity from the query string.
+/// The request's bearer token: the `Authorization: Bearer …` header, else the
+/// `access_token` query parameter (browsers cannot set headers on a WebSocket).
+pub fn bearer_token<'a>(
+    authorization: Option<&'a str>,
+    query: &'a [(String, String)],
+) -> Result<&'a str, AuthError> {
+    if let Some(value) = authorization {
+        let (scheme, token) = value.trim().split_once(' ').unwrap_or((value.trim(), ""));
+        if !scheme.eq_ignore_ascii_case("bearer") {
+            return Err(AuthError::Malformed(
+                "the Authorization header must be `Bearer <token>`".into(),
+            ));
+        }
+        return match token.trim() {
+            "" => Err(AuthError::MissingToken),
+            t => Ok(t),
+        };
+    }
+    match query.iter().find(|(k, _)| k == "access_token").map(|(_, v)| v.as_str()) {
+        Some(t) if !t.is_empty() => Ok(t),
+        _ => Err(AuthError::MissingToken),
+    }
+}
+
+/// The verified claims of the request's token, if they cover `access` to the conversation.
+pub fn authorize(
+    token: Result<&str, AuthError>,
+    keys: &Keyring,
+    now: i64,
+    workspace: &WorkspaceId,
+    conversation: &ConversationId,
+    access: Access,
+) -> Result<Claims, AuthError> {
+    let claims = edgedesk_core::auth::authenticate(token?, keys, now)?;
+    claims.authorize(workspace, conversation, access)?;
+    Ok(claims)
+}
+
+/// The keyring from the `EDGEDESK_JWT_KEYS` secret. Missing or unusable: 503, since no
+/// request can be served until the operator sets it (the message never holds the value).
+pub fn keyring(value: Option<&str>) -> Result<Keyring, Refusal> {
+    let unavailable = |m: String| Refusal::new(503, "auth_not_configured", m);
+    match value.map(str::trim).filter(|v| !v.is_empty()) {
+        None => Err(unavailable(
+            "the relay has no token keys: set the EDGEDESK_JWT_KEYS secret (see README: Auth)"
+                .into(),
+        )),
+        Some(v) => Keyring::parse(v).map_err(|e| unavailable(e.to_string())),
+    }
+}
+
+/// The header through which the front Worker hands the Durable Object the verified identity.
 ///
-/// Until token auth lands (issue 3) the identity is asserted by the client; the parameters
-/// are still validated so nothing malformed reaches a document.
-pub fn peer_from_query(pairs: &[(String, String)]) -> Result<(PeerInfo, String), Refusal> {
-    let get = |k: &str| pairs.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str());
-    let bad = |m: String| Refusal::new(400, "bad_identity", m);
-    let role = match get("role") {
-        Some(r) => Role::parse(r)
-            .filter(|r| *r != Role::Server)
-            .ok_or_else(|| bad(format!("role {r:?} is not one of visitor, agent, admin")))?,
-        None => return Err(bad("query parameter `role` is required".into())),
-    };
-    let participant = ParticipantId::new(
-        get("participant")
-            .ok_or_else(|| bad("query parameter `participant` is required".into()))?,
-    )
-    .map_err(|e| bad(e.to_string()))?;
+/// The Durable Object trusts it as is: it can only be reached through the Worker's
+/// `CONVERSATION` binding (there is no public route to an object), and the Worker builds the
+/// request it forwards from scratch, so no client header ever reaches the object.
+pub const FORWARDED_HEADER: &str = "x-edgedesk-forwarded";
+
+/// What the front Worker tells the conversation's Durable Object about a request it let
+/// through.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Forwarded {
+    pub workspace: WorkspaceId,
+    pub conversation: ConversationId,
+    /// The connecting device, on `connect`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peer: Option<ForwardedPeer>,
+}
+
+/// A connecting device, identified by its token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ForwardedPeer {
+    /// Role and participant from the token; device and capabilities from the query.
+    pub info: PeerInfo,
+    /// Display name: the token's `name`, else its subject.
+    pub name: String,
+    /// The token's `exp` (seconds): the socket is closed at its first frame after that.
+    pub expires_at: i64,
+}
+
+impl Forwarded {
+    /// The conversation's Durable Object name, `{workspace}/{conversation}`: also what its
+    /// stored data is bound to by encryption at rest.
+    pub fn object_name(&self) -> String {
+        format!("{}/{}", self.workspace, self.conversation)
+    }
+
+    /// JSON, base64url-encoded: a display name may hold any Unicode, and header values that
+    /// are not Latin-1 make the platform's `Headers` throw.
+    pub fn to_header(&self) -> String {
+        URL_SAFE_NO_PAD.encode(serde_json::to_vec(self).unwrap_or_default())
+    }
+
+    pub fn from_header(value: Option<&str>) -> Result<Forwarded, Refusal> {
+        value
+            .and_then(|v| URL_SAFE_NO_PAD.decode(v).ok())
+            .and_then(|json| serde_json::from_slice(&json).ok())
+            .ok_or_else(|| {
+                Refusal::new(
+                    400,
+                    "bad_forward",
+                    "requests reach a conversation through the Worker only",
+                )
+            })
+    }
+}
+
+/// The connecting device from the verified claims and the query string: `device` (required)
+/// and `caps` (optional). Role, participant and name come from the token only; query
+/// parameters that used to carry them are ignored.
+pub fn connecting_peer(
+    claims: &Claims,
+    query: &[(String, String)],
+) -> Result<ForwardedPeer, Refusal> {
+    let get = |k: &str| query.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str());
+    let bad = |m: String| Refusal::new(400, "bad_device", m);
     let device = DeviceId::new(
         get("device").ok_or_else(|| bad("query parameter `device` is required".into()))?,
     )
     .map_err(|e| bad(e.to_string()))?;
-    let name = get("name").unwrap_or(participant.as_str()).to_owned();
-    if name.len() > MAX_NAME_BYTES {
-        return Err(bad(format!("name is {} bytes; the limit is {MAX_NAME_BYTES}", name.len())));
-    }
     // Capabilities the client announces, comma separated; unknown ones are ignored so clients
     // can offer newer ones to older relays.
     let fast = get("caps").is_some_and(|caps| caps.split(',').any(|c| c == "changes"));
-    Ok((PeerInfo { role, participant, device, fast }, name))
+    Ok(ForwardedPeer {
+        info: PeerInfo { role: claims.role, participant: claims.sub.clone(), device, fast },
+        name: claims.display_name().to_owned(),
+        expires_at: claims.exp,
+    })
 }
 
 #[cfg(test)]
 mod tests {
+    use edgedesk_core::auth::jwt;
+    use edgedesk_core::auth::keys::Key;
+    use edgedesk_core::ids::ParticipantId;
+    use edgedesk_core::message::Role;
+
     use super::*;
+
+    const NOW: i64 = 1_700_000_000;
 
     fn q(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
     }
 
+    fn ws(s: &str) -> WorkspaceId {
+        WorkspaceId::new(s).unwrap()
+    }
+
+    fn conv(s: &str) -> ConversationId {
+        ConversationId::new(s).unwrap()
+    }
+
+    fn agent() -> Claims {
+        Claims {
+            workspace: ws("acme"),
+            sub: ParticipantId::new("agent-1").unwrap(),
+            role: Role::Agent,
+            conversation: None,
+            exp: NOW + 60,
+            iat: None,
+            nbf: None,
+            name: Some("Ada".into()),
+        }
+    }
+
     #[test]
-    fn routes_connect_stats_and_health() {
+    fn routes_workspace_scoped_conversations_the_widget_and_health() {
         assert_eq!(route("GET", "/health"), Ok(Route::Health));
-        let r = route("GET", "/v1/conversations/c-1/connect").unwrap();
-        assert!(matches!(r, Route::Conversation { action: ConversationAction::Connect, .. }));
-        let r = route("GET", "/v1/conversations/c-1/stats").unwrap();
+        let r = route("GET", "/v1/workspaces/acme/conversations/c-1/connect").unwrap();
+        assert_eq!(
+            r,
+            Route::Conversation {
+                workspace: ws("acme"),
+                conversation: conv("c-1"),
+                action: ConversationAction::Connect
+            }
+        );
+        let r = route("GET", "/v1/workspaces/acme/conversations/c-1/stats").unwrap();
         assert!(matches!(r, Route::Conversation { action: ConversationAction::Stats, .. }));
+        assert_eq!(
+            route("POST", "/v1/widget/session"),
+            Ok(Route::WidgetSession { preflight: false })
+        );
+        assert_eq!(
+            route("OPTIONS", "/v1/widget/session"),
+            Ok(Route::WidgetSession { preflight: true })
+        );
     }
 
     #[test]
     fn unknown_routes_bad_ids_and_methods_are_refused_with_status() {
         assert_eq!(route("GET", "/v1/nothing").unwrap_err().status, 404);
-        assert_eq!(route("GET", "/v1/conversations/c/delete").unwrap_err().status, 404);
-        assert_eq!(route("GET", "/v1/conversations/a%20b/connect").unwrap_err().status, 400);
-        assert_eq!(route("POST", "/v1/conversations/c/connect").unwrap_err().status, 405);
-    }
-
-    #[test]
-    fn erase_is_a_post_on_the_workspace_scoped_conversation() {
-        let r = route("POST", "/v1/workspaces/acme/conversations/c-1/erase").unwrap();
-        assert_eq!(r.action(), Some(ConversationAction::Erase));
-        assert_eq!(r.object_name().as_deref(), Some("acme/c-1"));
-        let r = route("GET", "/v1/workspaces/acme/conversations/c-1/erase").unwrap_err();
-        assert_eq!((r.status, r.code), (405, "method_not_allowed"));
-        assert!(r.message.contains("POST"), "{}", r.message);
-        let r = route("POST", "/v1/workspaces/a%20b/conversations/c/erase").unwrap_err();
-        assert_eq!((r.status, r.code), (400, "bad_workspace_id"));
-        let r = route("POST", "/v1/conversations/c-1/erase").unwrap();
-        assert_eq!(r.object_name().as_deref(), Some("c-1"));
+        assert_eq!(route("GET", "/v1/conversations/c/connect").unwrap_err().status, 404);
         assert_eq!(
-            route("GET", "/v1/conversations/c-1/stats").unwrap().object_name().as_deref(),
-            Some("c-1")
+            route("GET", "/v1/workspaces/w/conversations/c/delete").unwrap_err().status,
+            404
         );
+        let e = route("GET", "/v1/workspaces/a%20b/conversations/c/connect").unwrap_err();
+        assert_eq!((e.status, e.code), (400, "bad_workspace_id"));
+        let e = route("GET", "/v1/workspaces/w/conversations/a%20b/connect").unwrap_err();
+        assert_eq!((e.status, e.code), (400, "bad_conversation_id"));
+        assert_eq!(
+            route("POST", "/v1/workspaces/w/conversations/c/connect").unwrap_err().status,
+            405
+        );
+        assert_eq!(route("GET", "/v1/widget/session").unwrap_err().status, 405);
     }
 
     #[test]
@@ -229,26 +362,81 @@ mod tests {
     }
 
     #[test]
-    fn identity_is_validated() {
-        let (p, name) =
-            peer_from_query(&q(&[("role", "agent"), ("participant", "a1"), ("device", "d1")]))
-                .unwrap();
-        assert_eq!(p.role, Role::Agent);
-        assert_eq!(name, "a1");
-        assert!(!p.fast);
-        let (p, _) = peer_from_query(&q(&[
-            ("role", "visitor"),
-            ("participant", "v"),
-            ("device", "d"),
+    fn the_token_comes_from_the_bearer_header_or_the_access_token_parameter() {
+        let none = q(&[]);
+        assert_eq!(bearer_token(Some("Bearer abc"), &none), Ok("abc"));
+        assert_eq!(bearer_token(Some("bearer  abc "), &none), Ok("abc"));
+        let query = q(&[("access_token", "from-query")]);
+        assert_eq!(bearer_token(None, &query), Ok("from-query"));
+        assert_eq!(bearer_token(Some("Bearer h"), &query), Ok("h"), "the header wins");
+        assert_eq!(bearer_token(None, &none), Err(AuthError::MissingToken));
+        assert_eq!(bearer_token(Some("Bearer "), &none), Err(AuthError::MissingToken));
+        assert_eq!(
+            bearer_token(Some("Basic dXNlcg=="), &none).unwrap_err().code(),
+            "malformed_token"
+        );
+    }
+
+    #[test]
+    fn authorize_turns_tokens_into_claims_or_the_right_refusal() {
+        let keys = Keyring::new(vec![Key::random("k").unwrap()]).unwrap();
+        let token = jwt::sign(keys.signing(), &agent()).unwrap();
+        let go = |t: Result<&str, AuthError>, w: &str| {
+            authorize(t, &keys, NOW, &ws(w), &conv("c-1"), Access::Stats)
+        };
+        assert_eq!(go(Ok(&token), "acme"), Ok(agent()));
+        let r: Refusal = go(Ok(&token), "other").unwrap_err().into();
+        assert_eq!((r.status, r.code), (403, "wrong_workspace"));
+        let r: Refusal = go(Err(AuthError::MissingToken), "acme").unwrap_err().into();
+        assert_eq!((r.status, r.code), (401, "missing_token"));
+        assert!(r.to_json().contains("\"error\":\"missing_token\""));
+    }
+
+    #[test]
+    fn missing_or_bad_keys_are_503_without_the_value() {
+        assert_eq!(keyring(None).unwrap_err().status, 503);
+        assert_eq!(keyring(Some("  ")).unwrap_err().code, "auth_not_configured");
+        let r = keyring(Some("k:c2VjcmV0")).unwrap_err();
+        assert!(!r.message.contains("c2VjcmV0"), "{}", r.message);
+        let k = Key::random("k").unwrap();
+        assert!(keyring(Some(&k.to_entry())).is_ok());
+    }
+
+    #[test]
+    fn identity_comes_from_the_token_and_the_device_from_the_query() {
+        let query = q(&[
+            ("role", "admin"),
+            ("participant", "someone-else"),
+            ("name", "Mallory"),
+            ("device", "d-1"),
             ("caps", "future,changes"),
-        ]))
-        .unwrap();
-        assert!(p.fast);
-        let e = peer_from_query(&q(&[("role", "server"), ("participant", "a"), ("device", "d")]));
-        assert_eq!(e.unwrap_err().code, "bad_identity");
-        let e =
-            peer_from_query(&q(&[("role", "visitor"), ("participant", "a/b"), ("device", "d")]));
-        assert!(e.unwrap_err().message.contains("'/'"));
-        assert!(peer_from_query(&q(&[("role", "visitor"), ("participant", "a")])).is_err());
+        ]);
+        let p = connecting_peer(&agent(), &query).unwrap();
+        assert_eq!(p.info.role, Role::Agent);
+        assert_eq!(p.info.participant.as_str(), "agent-1");
+        assert_eq!(p.info.device.as_str(), "d-1");
+        assert!(p.info.fast);
+        assert_eq!(p.name, "Ada");
+        assert_eq!(p.expires_at, NOW + 60);
+        let e = connecting_peer(&agent(), &q(&[])).unwrap_err();
+        assert_eq!((e.status, e.code), (400, "bad_device"));
+        assert!(connecting_peer(&agent(), &q(&[("device", "a/b")]))
+            .unwrap_err()
+            .message
+            .contains("'/'"));
+    }
+
+    #[test]
+    fn the_forwarded_identity_round_trips_as_ascii_and_is_required() {
+        let unicode = Claims { name: Some("张三 Zoë".into()), ..agent() };
+        let f = Forwarded {
+            workspace: ws("acme"),
+            conversation: conv("c-1"),
+            peer: Some(connecting_peer(&unicode, &q(&[("device", "d")])).unwrap()),
+        };
+        assert!(f.to_header().bytes().all(|b| b.is_ascii_graphic()));
+        assert_eq!(Forwarded::from_header(Some(&f.to_header())), Ok(f));
+        assert_eq!(Forwarded::from_header(None).unwrap_err().status, 400);
+        assert_eq!(Forwarded::from_header(Some("{}")).unwrap_err().code, "bad_forward");
     }
 }

@@ -1,9 +1,14 @@
-//! The Worker's front door: validate, then forward to the conversation's Durable Object.
+//! The Worker's front door: route, authenticate, authorize, then forward to the
+//! conversation's Durable Object with the verified identity.
+//!
+//! Nothing reaches a Durable Object before its token verified and covers the request, so a
+//! refused request costs no object wake-up and no storage read.
 
-use worker::{Env, Request, Response};
+use edgedesk_core::ids::{ConversationId, WorkspaceId};
+use worker::{Env, Headers, Method, Request, RequestInit, Response};
 
-use crate::http;
-use crate::request::{self, ConversationAction, Refusal, Route};
+use crate::request::{self, ConversationAction, Forwarded, Route, FORWARDED_HEADER};
+use crate::{config, http, widget};
 
 pub async fn handle(req: Request, env: Env) -> worker::Result<Response> {
     let url = req.url()?;
@@ -11,23 +16,71 @@ pub async fn handle(req: Request, env: Env) -> worker::Result<Response> {
         Ok(r) => r,
         Err(refusal) => return Ok(http::refusal(&refusal)),
     };
-    if route == Route::Health {
-        return Ok(http::json(&serde_json::json!({ "ok": true })));
-    }
-    let (Some(name), Some(action)) = (route.object_name(), route.action()) else {
-        return Ok(http::refusal(&Refusal::new(404, "not_found", "no such route")));
-    };
-    match action {
-        ConversationAction::Connect => {
-            if let Err(refusal) = request::check_upgrade(req.headers().get("upgrade")?.as_deref()) {
-                return Ok(http::refusal(&refusal));
-            }
+    match route {
+        Route::Health => Ok(http::json(&serde_json::json!({ "ok": true }))),
+        Route::WidgetSession { preflight: true } => Ok(http::cors(http::no_content())),
+        Route::WidgetSession { preflight: false } => {
+            Ok(http::cors(widget::session(req, env).await?))
         }
-        ConversationAction::Stats => {}
-        // AUTH: erasure destroys a conversation for good: admin role only, and only within
-        // the token's workspace. Put the auth helper's admin check here when merging.
-        ConversationAction::Erase => {}
+        Route::Conversation { workspace, conversation, action } => {
+            conversation_request(req, env, workspace, conversation, action).await
+        }
     }
+}
+
+async fn conversation_request(
+    req: Request,
+    env: Env,
+    workspace: WorkspaceId,
+    conversation: ConversationId,
+    action: ConversationAction,
+) -> worker::Result<Response> {
+    let keys = match config::keyring(&env) {
+        Ok(k) => k,
+        Err(refusal) => return Ok(http::refusal(&refusal)),
+    };
+    let url = req.url()?;
+    let query: Vec<(String, String)> =
+        url.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+    let authorization = req.headers().get("authorization")?;
+    let claims = match request::authorize(
+        request::bearer_token(authorization.as_deref(), &query),
+        &keys,
+        config::now_seconds(),
+        &workspace,
+        &conversation,
+        action.access(),
+    ) {
+        Ok(c) => c,
+        // The code only: tokens and claims stay out of the logs.
+        Err(e) => {
+            worker::console_log!("refused {}: {}", action.as_str(), e.code());
+            return Ok(http::refusal(&e.into()));
+        }
+    };
+    let headers = Headers::new();
+    let peer = if action == ConversationAction::Connect {
+        if let Err(refusal) = request::check_upgrade(req.headers().get("upgrade")?.as_deref()) {
+            return Ok(http::refusal(&refusal));
+        }
+        headers.set("upgrade", "websocket")?;
+        match request::connecting_peer(&claims, &query) {
+            Ok(p) => Some(p),
+            Err(refusal) => return Ok(http::refusal(&refusal)),
+        }
+    } else {
+        None
+    };
+    let name = format!("{workspace}/{conversation}");
+    let forwarded = Forwarded { workspace, conversation, peer };
+    headers.set(FORWARDED_HEADER, &forwarded.to_header())?;
+    // A request built from scratch: nothing the client sent reaches the object.
+    let mut init = RequestInit::new();
+    init.with_method(Method::Get).with_headers(headers);
+    let inner = Request::new_with_init(
+        &format!("https://conversation.internal/{}", action.as_str()),
+        &init,
+    )?;
     let stub = env.durable_object("CONVERSATION")?.id_from_name(&name)?.get_stub()?;
-    stub.fetch_with_request(req).await
+    stub.fetch_with_request(inner).await
 }

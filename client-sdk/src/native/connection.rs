@@ -13,9 +13,11 @@ use edgedesk_core::relay::close_reason;
 use futures_util::{SinkExt, StreamExt};
 use tokio::net::TcpStream;
 use tokio::sync::{broadcast, mpsc, watch, Notify};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::header::{HeaderValue, AUTHORIZATION};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
-use tokio_tungstenite::tungstenite::Message as WsMessage;
+use tokio_tungstenite::tungstenite::{self, Message as WsMessage};
 use tokio_tungstenite::{connect_async, MaybeTlsStream, WebSocketStream};
 
 use super::{Backoff, SdkEvent};
@@ -90,6 +92,7 @@ enum Ended {
 pub async fn run(
     shared: Arc<Shared>,
     url: String,
+    mut token: watch::Receiver<String>,
     backoff: Backoff,
     mut control: watch::Receiver<Control>,
     mut ephemerals: mpsc::Receiver<serde_json::Value>,
@@ -101,13 +104,23 @@ pub async fn run(
             Control::Offline => continue,
             Control::Online => {}
         }
-        let connecting = tokio::time::timeout(CONNECT_TIMEOUT, connect_async(url.as_str()));
-        let connected = tokio::select! {
-            r = connecting => r,
-            _ = left_online(&mut control) => continue,
+        let request = handshake(&url, &token.borrow_and_update());
+        let connected = match request {
+            Ok(request) => {
+                let connecting = tokio::time::timeout(CONNECT_TIMEOUT, connect_async(request));
+                tokio::select! {
+                    r = connecting => Some(r),
+                    _ = left_online(&mut control) => continue,
+                }
+            }
+            Err(reason) => {
+                shared.emit(SdkEvent::ConnectFailed { reason });
+                None
+            }
         };
         match connected {
-            Ok(Ok((socket, _response))) => {
+            None => {}
+            Some(Ok(Ok((socket, _response)))) => {
                 let started = Instant::now();
                 let ended = Connection {
                     shared: &shared,
@@ -125,8 +138,8 @@ pub async fn run(
                     Ended::Lost => {}
                 }
             }
-            Ok(Err(e)) => shared.emit(SdkEvent::ConnectFailed { reason: e.to_string() }),
-            Err(_) => shared.emit(SdkEvent::ConnectFailed {
+            Some(Ok(Err(e))) => shared.emit(handshake_failed(e)),
+            Some(Err(_)) => shared.emit(SdkEvent::ConnectFailed {
                 reason: format!("no connection within {CONNECT_TIMEOUT:?}"),
             }),
         }
@@ -136,8 +149,40 @@ pub async fn run(
             _ = tokio::time::sleep(delay) => {}
             // Going offline (or shutting down) ends the wait; the loop top sorts out which.
             _ = left_online(&mut control) => {}
+            // A new token deserves a try at once (and a fresh backoff).
+            Ok(()) = token.changed() => attempt = 0,
         }
     }
+}
+
+/// The upgrade request: the connect URL with the token as `Authorization: Bearer`.
+fn handshake(url: &str, token: &str) -> Result<tungstenite::handshake::client::Request, String> {
+    let mut request = url.into_client_request().map_err(|e| e.to_string())?;
+    let value = HeaderValue::from_str(&format!("Bearer {token}"))
+        .map_err(|_| "the token holds characters an HTTP header cannot carry".to_owned())?;
+    request.headers_mut().insert(AUTHORIZATION, value);
+    Ok(request)
+}
+
+/// What a failed handshake tells the app: the relay's reason when it refused the token. The
+/// code comes from the `x-edgedesk-error` header (tungstenite keeps only the body bytes that
+/// arrived with the headers), the message from the JSON body when it is there.
+fn handshake_failed(e: tungstenite::Error) -> SdkEvent {
+    if let tungstenite::Error::Http(response) = &e {
+        let status = response.status().as_u16();
+        if status == 401 || status == 403 {
+            let body: serde_json::Value = response
+                .body()
+                .as_deref()
+                .and_then(|b| serde_json::from_slice(b).ok())
+                .unwrap_or_default();
+            let header = response.headers().get("x-edgedesk-error").and_then(|v| v.to_str().ok());
+            let code = header.or(body["error"].as_str()).unwrap_or_default().to_owned();
+            let message = body["message"].as_str().unwrap_or_default().to_owned();
+            return SdkEvent::AuthRefused { status, code, message };
+        }
+    }
+    SdkEvent::ConnectFailed { reason: e.to_string() }
 }
 
 /// Waits until the app wants the client online or shut down; a dropped `Client` is a shutdown.

@@ -1,18 +1,19 @@
 //! The relay's WebSocket address for one device in one conversation.
 //!
-//! Until auth tokens exist, the Worker reads who is connecting from the query string.
+//! Who is connecting is the token's business (sent as `Authorization: Bearer`); the URL names
+//! the conversation and this device.
 
-use edgedesk_core::client::Identity;
-use edgedesk_core::ids::ConversationId;
+use edgedesk_core::ids::{ConversationId, DeviceId, WorkspaceId};
 
 use super::ClientError;
 
-/// `ws[s]://host[/prefix]/v1/conversations/{id}/connect?role=..&participant=..&device=..&name=..`
+/// `ws[s]://host[/prefix]/v1/workspaces/{ws}/conversations/{id}/connect?device=..&caps=changes`
 /// from an `http(s)://` or `ws(s)://` base URL.
 pub fn connect_url(
     base_url: &str,
+    workspace: &WorkspaceId,
     conversation: &ConversationId,
-    me: &Identity,
+    device: &DeviceId,
 ) -> Result<String, ClientError> {
     let bad =
         |reason: &str| ClientError::Url { url: base_url.to_owned(), reason: reason.to_owned() };
@@ -36,14 +37,11 @@ pub fn connect_url(
     if rest.contains(['?', '#']) {
         return Err(bad("the base URL must not carry a query or a fragment"));
     }
-    // Ids are validated to a path-safe alphabet, so the conversation goes into the path as is
-    // (the Worker matches the raw path); query values are percent-encoded.
+    // Ids are validated to a path-safe alphabet, so they go into the path as they are (the
+    // Worker matches the raw path); query values are percent-encoded.
     Ok(format!(
-        "{scheme}://{rest}/v1/conversations/{conversation}/connect?role={}&participant={}&device={}&name={}&caps=changes",
-        encode(me.role.as_str()),
-        encode(me.participant.as_str()),
-        encode(me.device.as_str()),
-        encode(&me.name),
+        "{scheme}://{rest}/v1/workspaces/{workspace}/conversations/{conversation}/connect?device={}&caps=changes",
+        encode(device.as_str()),
     ))
 }
 
@@ -63,33 +61,30 @@ fn encode(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use edgedesk_core::ids::{DeviceId, ParticipantId};
-    use edgedesk_core::message::Role;
 
-    fn me() -> Identity {
-        Identity {
-            role: Role::Visitor,
-            participant: ParticipantId::new("v:1@x").unwrap(),
-            name: "Zoë & co/1".into(),
-            device: DeviceId::new("d-1").unwrap(),
-        }
+    fn ids() -> (WorkspaceId, ConversationId, DeviceId) {
+        (
+            WorkspaceId::new("acme").unwrap(),
+            ConversationId::new("conv-1").unwrap(),
+            DeviceId::new("d:1@x").unwrap(),
+        )
     }
 
     #[test]
     fn builds_the_connect_url_with_encoded_query() {
-        let c = ConversationId::new("conv-1").unwrap();
+        let (w, c, d) = ids();
         assert_eq!(
-            connect_url("http://127.0.0.1:8787/", &c, &me()).unwrap(),
-            "ws://127.0.0.1:8787/v1/conversations/conv-1/connect?role=visitor&participant=v%3A1%40x&device=d-1&name=Zo%C3%AB%20%26%20co%2F1&caps=changes"
+            connect_url("http://127.0.0.1:8787/", &w, &c, &d).unwrap(),
+            "ws://127.0.0.1:8787/v1/workspaces/acme/conversations/conv-1/connect?device=d%3A1%40x&caps=changes"
         );
-        assert!(connect_url("ws://h/prefix", &c, &me()).unwrap().starts_with("ws://h/prefix/v1/"));
+        assert!(connect_url("ws://h/prefix", &w, &c, &d).unwrap().starts_with("ws://h/prefix/v1/"));
     }
 
     #[test]
     fn refuses_urls_it_cannot_connect_to() {
-        let c = ConversationId::new("c").unwrap();
+        let (w, c, d) = ids();
         for bad in ["127.0.0.1:8787", "ftp://h", "http://", "http://h/?x=1", "https://h"] {
-            assert!(matches!(connect_url(bad, &c, &me()), Err(ClientError::Url { .. })), "{bad}");
+            assert!(matches!(connect_url(bad, &w, &c, &d), Err(ClientError::Url { .. })), "{bad}");
         }
     }
 }

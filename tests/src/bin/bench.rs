@@ -123,14 +123,10 @@ async fn main() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let mut relay = Relay::start(&tmp.path().join("state"));
     let conv = conversation("bench");
-    let writer = client_with(
-        &relay.base_url(),
-        &conv,
-        identity(Role::Visitor, "visitor-1", "d-bench"),
-        &tmp.path().join("w"),
-        false,
-    )
-    .await;
+    let me = identity(Role::Visitor, "visitor-1", "d-bench");
+    let token = relay.token(&me, &conv);
+    let writer =
+        client_with(&relay.base_url(), &token, &conv, me, &tmp.path().join("w"), false).await;
     let t = Instant::now();
     for i in 0..n {
         writer.send_text(&body(i)).await.expect("send");
