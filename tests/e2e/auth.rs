@@ -236,7 +236,9 @@ async fn the_identity_is_the_tokens_and_tokens_from_other_jwt_libraries_work() {
     drop(raw);
 
     // A client that writes as someone its token is not is refused (1008) and stores nothing.
-    let pretender = identity(Role::Agent, "agent-node", "v1-sdk");
+    // (It pretends to be another visitor: one pretending to be an agent is refused even
+    // earlier, for offering the internal document: tests/e2e/internal_document.rs.)
+    let pretender = identity(Role::Visitor, "someone-else", "v1-sdk");
     let c = client_at(&relay.base_url(), &token, &conv, pretender, &tmp.path().join("p")).await;
     let mut events = c.events();
     c.send_text("refund approved").await.unwrap();
