@@ -85,22 +85,30 @@ pub fn encode(ty: FrameType, payload: &[u8]) -> Vec<Vec<u8>> {
 /// Reassembles fragments into whole messages, bounded by `max_message`.
 #[derive(Debug)]
 pub struct Reassembler {
+    /// Largest frame, type byte included.
+    max_frame: usize,
     max_message: usize,
     partial: Option<(FrameType, Vec<u8>)>,
 }
 
 impl Reassembler {
     pub fn new(max_message: usize) -> Self {
-        Self { max_message, partial: None }
+        Self::with_limits(MAX_FRAME_PAYLOAD + 1, max_message)
+    }
+
+    /// A reassembler refusing frames over `max_frame` bytes (type byte included), e.g. an
+    /// operator's tighter `EDGEDESK_MAX_FRAME_BYTES`.
+    pub fn with_limits(max_frame: usize, max_message: usize) -> Self {
+        Self { max_frame, max_message, partial: None }
     }
 
     /// Takes one wire frame; returns a whole message once its last fragment arrived.
     /// After an error the peer is to be closed; the buffered part is dropped.
     pub fn push(&mut self, frame: &[u8]) -> Result<Option<(FrameType, Vec<u8>)>, FrameError> {
         let (&head, payload) = frame.split_first().ok_or(FrameError::Empty)?;
-        if payload.len() > MAX_FRAME_PAYLOAD {
+        if frame.len() > self.max_frame {
             self.partial = None;
-            return Err(FrameError::FrameTooLarge { len: frame.len(), max: MAX_FRAME_PAYLOAD + 1 });
+            return Err(FrameError::FrameTooLarge { len: frame.len(), max: self.max_frame });
         }
         let ty = FrameType::from_byte(head & !MORE).ok_or(FrameError::UnknownType(head))?;
         let mut buf = match self.partial.take() {

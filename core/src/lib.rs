@@ -13,6 +13,7 @@ pub mod document;
 pub mod frame;
 pub mod ids;
 pub mod internal_doc;
+pub mod limits;
 pub mod message;
 pub mod message_map;
 pub mod relay;

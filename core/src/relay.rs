@@ -17,9 +17,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::audit;
 use crate::document::Channel;
-use crate::frame::{self, FrameError, FrameType, Reassembler, MAX_CLIENT_MESSAGE};
+use crate::frame::{self, FrameError, FrameType, Reassembler};
 use crate::ids::{DeviceId, ParticipantId};
 use crate::internal_doc::InternalDoc;
+use crate::limits::{Limits, RateLimiter};
 use crate::message::Role;
 use crate::shared_doc::{DocError, SharedDoc};
 use crate::store::{ChunkStore, Persister, StoreError, StoreStats};
@@ -66,6 +67,10 @@ pub enum RelayError<E: std::error::Error + 'static> {
     BadEphemeral,
     #[error("write refused: {0}")]
     Rejected(#[from] Violation),
+    #[error(
+        "rate limit: more than {per_second} WebSocket messages per second (bursts of {burst})"
+    )]
+    RateLimited { per_second: u32, burst: u32 },
     #[error(transparent)]
     Store(#[from] StoreError<E>),
     #[error(transparent)]
@@ -80,7 +85,8 @@ impl<E: std::error::Error + 'static> RelayError<E> {
             | RelayError::Frame(FrameError::MessageTooLarge { .. }) => 1009,
             RelayError::Frame(_) | RelayError::NotAccepted(_) => 1002,
             RelayError::Sync(_) | RelayError::BadEphemeral => 1007,
-            RelayError::Rejected(_) => 1008,
+            RelayError::Rejected(Violation::BodyTooLarge { .. }) => 1009,
+            RelayError::Rejected(_) | RelayError::RateLimited { .. } => 1008,
             RelayError::Store(_) | RelayError::Doc(_) => 1011,
         }
     }
@@ -126,13 +132,16 @@ struct Peer {
     /// The internal document's sync session: `Some` for agents and admins only.
     internal: Option<PeerSync>,
     inbox: Reassembler,
+    rate: RateLimiter,
 }
 
 impl Peer {
-    fn new(info: PeerInfo) -> Self {
+    fn new(info: PeerInfo, limits: &Limits) -> Self {
         let sync = PeerSync::new(info.fast);
         let internal = sees_internal(info.role).then(|| PeerSync::new(info.fast));
-        Self { info, sync, internal, inbox: Reassembler::new(MAX_CLIENT_MESSAGE) }
+        let inbox = Reassembler::with_limits(limits.max_frame_bytes, limits.max_message_bytes);
+        let rate = RateLimiter::new(limits.max_messages_per_second);
+        Self { info, sync, internal, inbox, rate }
     }
 }
 
@@ -163,12 +172,22 @@ pub struct Relay<S> {
     message_ids: HashSet<String>,
     /// Every internal note id, likewise.
     note_ids: HashSet<String>,
+    limits: Limits,
 }
 
 impl<S: ChunkStore> Relay<S> {
     /// Rebuilds the conversation from storage (or starts an empty one): the shared document
     /// from `store`, the internal one from `internal_store`.
     pub fn open(store: S, internal_store: S) -> Result<Self, StoreError<S::Error>> {
+        Self::open_with(store, internal_store, Limits::default())
+    }
+
+    /// [`Self::open`] with an operator's bounds.
+    pub fn open_with(
+        store: S,
+        internal_store: S,
+        limits: Limits,
+    ) -> Result<Self, StoreError<S::Error>> {
         let (doc, persister) = Persister::open::<SharedDoc>(store, ActorId::from(RELAY_ACTOR))?;
         let (internal, internal_persister) =
             Persister::open::<InternalDoc>(internal_store, ActorId::from(RELAY_ACTOR))?;
@@ -182,7 +201,12 @@ impl<S: ChunkStore> Relay<S> {
             peers: BTreeMap::new(),
             message_ids,
             note_ids,
+            limits,
         })
+    }
+
+    pub fn limits(&self) -> &Limits {
+        &self.limits
     }
 
     pub fn doc(&self) -> &SharedDoc {
@@ -206,14 +230,14 @@ impl<S: ChunkStore> Relay<S> {
 
     /// Registers a new connection and returns the relay's opening sync message for it.
     pub fn connect(&mut self, peer: PeerId, info: PeerInfo) -> Vec<Outgoing> {
-        self.peers.insert(peer, Peer::new(info));
+        self.peers.insert(peer, Peer::new(info, &self.limits));
         self.sync_to(peer).into_iter().collect()
     }
 
     /// Registers a connection the relay does not know, e.g. one that outlived the relay's
     /// memory through hibernation. A fresh sync session costs one extra round trip.
     pub fn ensure_peer(&mut self, peer: PeerId, info: PeerInfo) {
-        self.peers.entry(peer).or_insert_with(|| Peer::new(info));
+        self.peers.entry(peer).or_insert_with(|| Peer::new(info, &self.limits));
     }
 
     pub fn disconnect(&mut self, peer: PeerId) {
@@ -235,6 +259,10 @@ impl<S: ChunkStore> Relay<S> {
         let Some(peer) = self.peers.get_mut(&from) else {
             return Ok(Vec::new());
         };
+        if !peer.rate.allow(now_ms) {
+            let per_second = self.limits.max_messages_per_second;
+            return Err(RelayError::RateLimited { per_second, burst: per_second * 2 });
+        }
         let Some((ty, payload)) = peer.inbox.push(frame)? else {
             return Ok(Vec::new());
         };
@@ -259,7 +287,8 @@ impl<S: ChunkStore> Relay<S> {
         let patches = peer.sync.receive(&mut self.doc, ty, payload)?;
         // Checked before anything is persisted or relayed; a violation leaves the input in
         // memory only, and `must_reload` makes the owner drop it.
-        let fresh = validate::check(&self.doc, &patches, &peer.info, &self.message_ids)?;
+        let max_body = self.limits.max_body_bytes;
+        let fresh = validate::check(&self.doc, &patches, &peer.info, &self.message_ids, max_body)?;
         let audit = audit::from_shared(&self.doc, &patches, &peer.info, now_ms);
         self.doc.stamp_delivered(&fresh, now_ms)?;
         self.internal.record(&audit, now_ms)?;
@@ -290,7 +319,14 @@ impl<S: ChunkStore> Relay<S> {
             }));
         };
         let patches = sync.receive(&mut self.internal, ty, payload)?;
-        let notes = validate::check_internal(&self.internal, &patches, &peer.info, &self.note_ids)?;
+        let max_body = self.limits.max_body_bytes;
+        let notes = validate::check_internal(
+            &self.internal,
+            &patches,
+            &peer.info,
+            &self.note_ids,
+            max_body,
+        )?;
         let audit = audit::from_internal(&self.internal, &patches, &peer.info, now_ms);
         self.internal.record(&audit, now_ms)?;
         self.internal_persister.persist(&self.internal)?;

@@ -54,6 +54,11 @@ impl RawPeer {
         self.internal.insert(InternalDoc::new(ActorId::random()).expect("doc"))
     }
 
+    /// Sends one WebSocket binary message as is (to test the relay's bounds).
+    pub async fn send_raw(&mut self, frame: Vec<u8>) -> bool {
+        self.ws.send(WsMessage::Binary(frame.into())).await.is_ok()
+    }
+
     async fn send_pending(&mut self) {
         let mut out = self.shared_sync.generate(&self.shared);
         if let Some(doc) = &self.internal {

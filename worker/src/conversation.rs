@@ -25,6 +25,7 @@ use crate::conversation_store::{self, DocStore};
 use crate::http;
 use crate::open_error::{OpenError, CLOSE_ERASED};
 use crate::request::{Forwarded, Refusal, FORWARDED_HEADER};
+use edgedesk_core::limits::Limits;
 
 /// What a socket remembers across hibernation (well under the 2 KiB attachment limit).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -35,6 +36,10 @@ struct Attachment {
     /// The token's expiry (seconds): the socket is closed at its first frame after it.
     #[serde(default)]
     expires_at: Option<i64>,
+    /// The relay closed this socket; it lingers until the client acknowledges the close and
+    /// no longer counts against the conversation's socket limit.
+    #[serde(default)]
+    closing: bool,
 }
 
 #[durable_object]
@@ -60,10 +65,16 @@ impl Conversation {
             let keys = keys.map(|k| k.to_string());
             let (store, internal) =
                 conversation_store::open(&self.state.storage().sql(), keys.as_deref(), name)?;
-            let relay = Relay::open(store, internal);
+            let limits = Limits::from_vars(|name| self.var(name))?;
+            let relay = Relay::open_with(store, internal, limits);
             *slot = Some(relay.map_err(|e| OpenError::Storage(e.to_string()))?);
         }
         slot.as_mut().map(f).ok_or_else(busy)
+    }
+
+    /// A variable from `wrangler.toml` `[vars]`, a secret, or `--var`, if set.
+    fn var(&self, name: &str) -> Option<String> {
+        self.env.var(name).or_else(|_| self.env.secret(name)).ok().map(|v| v.to_string())
     }
 
     /// Drops the in-memory relay so the next event rebuilds it from what is persisted.
@@ -130,6 +141,10 @@ impl Conversation {
     }
 
     fn refuse(ws: &WebSocket, code: u16, message: &str) {
+        if let Ok(Some(mut a)) = ws.deserialize_attachment::<Attachment>() {
+            a.closing = true;
+            let _ = ws.serialize_attachment(a);
+        }
         let _ = ws.send_with_bytes(notice_frame("error", code, message));
         let _ = ws.close(Some(code), Some(close_reason(message)));
     }
@@ -149,13 +164,31 @@ impl Conversation {
             log_open_error(&e);
             return Ok(http::refusal(&e.refusal()));
         }
+        let max_sockets = self.with_relay(Some(&name), |r| r.limits().max_sockets_per_conversation);
+        let open = self
+            .state
+            .get_websockets()
+            .iter()
+            .filter(
+                |ws| matches!(ws.deserialize_attachment::<Attachment>(), Ok(Some(a)) if !a.closing),
+            )
+            .count();
         let peer = random_peer_id();
         let pair = WebSocketPair::new()?;
         self.state.accept_web_socket(&pair.server);
+        if let Some(max) = max_sockets.ok().filter(|max| open >= *max) {
+            // Answered on the socket (1013, try again later) so clients see a close code and
+            // back off as they do after any close.
+            let reason =
+                format!("conversation has {open} sockets, the limit is {max}; try again later");
+            Self::refuse(&pair.server, 1013, &reason);
+            return Response::from_websocket(pair.client);
+        }
         pair.server.serialize_attachment(Attachment {
             peer,
             info: info.clone(),
             expires_at: Some(expires_at),
+            closing: false,
         })?;
         match self.with_relay(Some(&name), |r| r.connect(peer, info)) {
             Ok(out) => self.deliver(out, &self.sockets()).await,

@@ -20,6 +20,9 @@ pub enum OpenError {
     /// SQLite or a stored document that does not load: no key material in these messages.
     #[error("{0}")]
     Storage(String),
+    /// A bound variable (`EDGEDESK_MAX_*`) is set to something invalid.
+    #[error("{0}")]
+    Limits(#[from] edgedesk_core::limits::LimitsError),
 }
 
 impl OpenError {
@@ -40,6 +43,9 @@ impl OpenError {
                     "encryption_key_unavailable",
                     format!("conversation storage is locked: {self}"),
                 )
+            }
+            OpenError::Limits(e) => {
+                Refusal::new(503, "misconfigured", format!("relay configuration: {e}"))
             }
             OpenError::Key(_) | OpenError::Storage(_) => {
                 Refusal::new(503, "unavailable", "conversation storage unavailable; retry later")

@@ -19,6 +19,7 @@ pub fn check_internal(
     patches: &[Patch],
     writer: &PeerInfo,
     known_notes: &HashSet<String>,
+    max_body: usize,
 ) -> Result<Vec<MessageId>, Violation> {
     if !matches!(writer.role, Role::Agent | Role::Admin) {
         return Err(Violation::RoleNotAllowed {
@@ -84,5 +85,5 @@ pub fn check_internal(
             "a conversation carries at most {MAX_TAGS} tags"
         )));
     }
-    notes.finish(|obj| doc.note_in(obj), writer, known_notes)
+    notes.finish(|obj| doc.note_in(obj), writer, known_notes, max_body)
 }

@@ -54,16 +54,19 @@ pub enum Violation {
     RoleNotAllowed { role: &'static str, what: &'static str },
     #[error("rule field-bounds: {0}")]
     FieldBounds(String),
+    #[error("rule body-size: a message body is {len} bytes; the limit is {max}")]
+    BodyTooLarge { len: usize, max: usize },
 }
 
 /// Checks `patches` (produced by applying one peer's input to `doc`) against `writer`'s role.
-/// `known_ids` holds the ids of the messages the document had before. Returns the ids of the
-/// messages the input appended.
+/// `known_ids` holds the ids of the messages the document had before; `max_body` bounds a new
+/// message's body. Returns the ids of the messages the input appended.
 pub fn check(
     doc: &SharedDoc,
     patches: &[Patch],
     writer: &PeerInfo,
     known_ids: &HashSet<String>,
+    max_body: usize,
 ) -> Result<Vec<MessageId>, Violation> {
     let mut messages = NewMessages::default();
     for p in patches {
@@ -98,7 +101,7 @@ pub fn check(
             return Err(Violation::EditedHistory);
         }
     }
-    messages.finish(|obj| doc.message_in(obj), writer, known_ids)
+    messages.finish(|obj| doc.message_in(obj), writer, known_ids, max_body)
 }
 
 fn scalar_field(

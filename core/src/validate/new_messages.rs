@@ -66,12 +66,14 @@ impl NewMessages {
     }
 
     /// Checks each finished new message (read back with `read`) against the writer and
-    /// returns their ids. `known` holds the ids the list had before.
+    /// returns their ids. `known` holds the ids the list had before; bodies are bounded by
+    /// `max_body` (never above [`MAX_BODY_BYTES`]).
     pub fn finish(
         self,
         read: impl Fn(&ObjId) -> Option<Message>,
         writer: &PeerInfo,
         known: &HashSet<String>,
+        max_body: usize,
     ) -> Result<Vec<MessageId>, Violation> {
         let mut ids = Vec::with_capacity(self.maps.len());
         for obj in &self.maps {
@@ -102,11 +104,9 @@ impl NewMessages {
                     kind: m.kind.as_str(),
                 });
             }
-            if m.body.len() > MAX_BODY_BYTES {
-                return Err(Violation::FieldBounds(format!(
-                    "message body is {} bytes; the limit is {MAX_BODY_BYTES}",
-                    m.body.len()
-                )));
+            let max = max_body.min(MAX_BODY_BYTES);
+            if m.body.len() > max {
+                return Err(Violation::BodyTooLarge { len: m.body.len(), max });
             }
             if known.contains(m.id.as_str()) || ids.contains(&m.id) {
                 return Err(Violation::DuplicateId(m.id.to_string()));
