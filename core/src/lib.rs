@@ -5,9 +5,12 @@
 //! move those bytes between these machines and their platform, which keeps every rule testable
 //! natively and deterministically.
 
+pub mod chunk;
 pub mod client;
 pub mod frame;
 pub mod ids;
+pub mod inflate;
+pub mod intake;
 pub mod message;
 pub mod relay;
 pub mod schema;
