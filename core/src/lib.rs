@@ -8,10 +8,13 @@
 pub mod at_rest;
 pub mod audit;
 pub mod auth;
+pub mod chunk;
 pub mod client;
 pub mod document;
 pub mod frame;
 pub mod ids;
+pub mod inflate;
+pub mod intake;
 pub mod internal_doc;
 pub mod limits;
 pub mod message;

@@ -17,8 +17,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::audit;
 use crate::document::Channel;
-use crate::frame::{self, FrameError, FrameType, Reassembler};
+use crate::frame::{self, FrameError, FrameType, Reassembler, MAX_CLIENT_MESSAGE};
 use crate::ids::{DeviceId, ParticipantId};
+use crate::inflate::InflateError;
+use crate::intake::IntakeError;
 use crate::internal_doc::InternalDoc;
 use crate::limits::{Limits, RateLimiter};
 use crate::message::Role;
@@ -31,6 +33,11 @@ use crate::validate::{self, Violation};
 /// actor per Durable Object restart; safe because a conversation has one live relay at a time
 /// and unpersisted relay changes are dropped with the relay (never sent).
 const RELAY_ACTOR: [u8; 16] = *b"edgedesk.relay01";
+/// Most bytes the compressed parts of one client message may inflate to (see
+/// [`crate::inflate`]): twice the message limit, so what one message costs the relay's memory
+/// stays bounded whatever the compression ratio. Honest documents compress 2-4x, and an
+/// honest upload that large would be a device's offline backlog of many thousands of messages.
+pub const MAX_INFLATED_BYTES: usize = 2 * MAX_CLIENT_MESSAGE;
 /// Largest ephemeral (typing/presence) payload relayed.
 pub const MAX_EPHEMERAL_BYTES: usize = 4 * 1024;
 
@@ -82,7 +89,9 @@ impl<E: std::error::Error + 'static> RelayError<E> {
     pub fn close_code(&self) -> u16 {
         match self {
             RelayError::Frame(FrameError::FrameTooLarge { .. })
-            | RelayError::Frame(FrameError::MessageTooLarge { .. }) => 1009,
+            | RelayError::Frame(FrameError::MessageTooLarge { .. })
+            | RelayError::Sync(SyncError::Inflate(InflateError::TooLarge { .. }))
+            | RelayError::Sync(SyncError::Intake(IntakeError::TooManyWaiting { .. })) => 1009,
             RelayError::Frame(_) | RelayError::NotAccepted(_) => 1002,
             RelayError::Sync(_) | RelayError::BadEphemeral => 1007,
             RelayError::Rejected(Violation::BodyTooLarge { .. }) => 1009,
@@ -95,7 +104,7 @@ impl<E: std::error::Error + 'static> RelayError<E> {
     pub fn must_reload(&self) -> bool {
         matches!(
             self,
-            RelayError::Sync(SyncError::Apply(_))
+            RelayError::Sync(SyncError::Apply(_) | SyncError::Corrupt(_))
                 | RelayError::Rejected(_)
                 | RelayError::Store(_)
                 | RelayError::Doc(_)
@@ -137,8 +146,12 @@ struct Peer {
 
 impl Peer {
     fn new(info: PeerInfo, limits: &Limits) -> Self {
-        let sync = PeerSync::new(info.fast);
-        let internal = sees_internal(info.role).then(|| PeerSync::new(info.fast));
+        // Everything a client sends goes through the guard: bounded inflation, and changes
+        // admitted only once their dependencies are here (core/src/intake.rs).
+        let guarded =
+            || PeerSync::new(info.fast).guarded(MAX_INFLATED_BYTES, limits.max_message_bytes);
+        let sync = guarded();
+        let internal = sees_internal(info.role).then(guarded);
         let inbox = Reassembler::with_limits(limits.max_frame_bytes, limits.max_message_bytes);
         let rate = RateLimiter::new(limits.max_messages_per_second);
         Self { info, sync, internal, inbox, rate }

@@ -13,13 +13,16 @@
 //! stale).
 
 use automerge::{
-    sync::{self, SyncDoc},
-    Change, ChangeHash, ObjId, Patch, PatchAction, PatchLog, ReadDoc,
+    sync::{self, ChunkList, SyncDoc},
+    Automerge, Change, ChangeHash, LoadOptions, ObjId, OnPartialLoad, Patch, PatchAction, PatchLog,
+    ReadDoc, VerificationMode,
 };
 
 use crate::document::Document;
 use crate::frame::FrameType;
 use crate::ids::{DeviceId, MessageId, ParticipantId};
+use crate::inflate::{self, InflateError};
+use crate::intake::{self, Intake, IntakeError};
 use crate::internal_doc::{AuditEntry, InternalDoc};
 use crate::message::Message;
 use crate::shared_doc::SharedDoc;
@@ -32,6 +35,13 @@ pub enum SyncError {
     BadChanges(String),
     #[error("sync message could not be applied: {0}")]
     Apply(#[from] automerge::AutomergeError),
+    #[error(transparent)]
+    Inflate(#[from] InflateError),
+    #[error(transparent)]
+    Intake(#[from] IntakeError),
+    /// Applied, but the document does not hold the changes as sent: to be dropped.
+    #[error("changes could not be applied faithfully: {0}")]
+    Corrupt(IntakeError),
 }
 
 /// What a received sync message added, as the reader of a conversation cares about it.
@@ -60,6 +70,9 @@ pub struct PeerSync {
     /// A sync message arrived and the protocol's answer has not been generated yet; the peer
     /// may be waiting for it to learn that we are in sync too.
     reply_due: bool,
+    /// Checks on an untrusted peer's input (the relay's side); `None` for input from the
+    /// relay itself.
+    guard: Option<Guard>,
     /// Bytes and messages exchanged, for benchmarks and diagnostics.
     pub sent_messages: u64,
     pub sent_bytes: u64,
@@ -71,6 +84,14 @@ impl PeerSync {
     /// A session; `fast_capable` when the peer announced it accepts changes frames.
     pub fn new(fast_capable: bool) -> Self {
         Self { fast_capable, ..Self::default() }
+    }
+
+    /// Checks the peer's input before Automerge sees it: compressed parts may inflate to at
+    /// most `inflate_budget` bytes per message ([`crate::inflate`]), changes go through an
+    /// [`Intake`] holding at most `max_waiting_bytes` of changes that wait for dependencies.
+    pub fn guarded(mut self, inflate_budget: usize, max_waiting_bytes: usize) -> Self {
+        self.guard = Some(Guard { inflate_budget, intake: Intake::new(max_waiting_bytes) });
+        self
     }
 
     /// Applies a peer's frame (sync message or changes) and returns the patches it made
@@ -85,33 +106,75 @@ impl PeerSync {
         self.received_messages += 1;
         self.received_bytes += bytes.len() as u64;
         let mut log = PatchLog::active();
-        if ty == D::CHANNEL.changes_frame() {
-            let changes = split_changes(bytes)?;
-            let hashes: Vec<ChangeHash> = changes.iter().map(Change::hash).collect();
-            doc.automerge_mut().apply_changes_log_patches(changes, &mut log)?;
-            if doc.automerge().get_missing_deps(&[]).is_empty() {
-                if let Some(has) = self.peer_has.as_mut() {
-                    has.extend(hashes);
+        match ty {
+            _ if ty == D::CHANNEL.changes_frame() => {
+                if let Some(g) = &self.guard {
+                    inflate::check(bytes, &mut g.inflate_budget.clone(), g.inflate_budget)?;
                 }
-            } else {
-                // We lack what these changes build on (the applied part stays; the rest
-                // waits in Automerge's queue). A fresh sync session answers at once and
-                // lets the bloom-filter exchange find whatever is missing.
-                self.peer_has = None;
-                self.state = sync::State::new();
-                self.reply_due = true;
+                let changes = split_changes(bytes)?;
+                let hashes: Vec<ChangeHash> = changes.iter().map(Change::hash).collect();
+                let complete = match self.guard.as_mut() {
+                    Some(g) => {
+                        let before = doc.heads();
+                        let ready = g.intake.admit(doc.automerge(), changes)?;
+                        let applied: Vec<ChangeHash> = ready.iter().map(Change::hash).collect();
+                        doc.automerge_mut().apply_changes_log_patches(ready, &mut log)?;
+                        intake::verify(doc.automerge(), &before, &applied)
+                            .map_err(SyncError::Corrupt)?;
+                        !g.intake.is_waiting()
+                    }
+                    None => {
+                        doc.automerge_mut().apply_changes_log_patches(changes, &mut log)?;
+                        doc.automerge().get_missing_deps(&[]).is_empty()
+                    }
+                };
+                if complete {
+                    if let Some(has) = self.peer_has.as_mut() {
+                        has.extend(hashes);
+                    }
+                } else {
+                    // We lack what these changes build on (the applied part stays; the rest
+                    // waits). A fresh sync session answers at once and lets the bloom-filter
+                    // exchange find whatever is missing.
+                    self.peer_has = None;
+                    self.state = sync::State::new();
+                    self.reply_due = true;
+                }
             }
-        } else {
-            let msg = sync::Message::decode(bytes)?;
-            doc.automerge_mut().receive_sync_message_log_patches(&mut self.state, msg, &mut log)?;
-            self.reply_due = true;
-            let mut ours = doc.heads();
-            ours.sort();
-            let theirs = self.state.their_heads.clone().map(|mut h| {
-                h.sort();
-                h
-            });
-            self.peer_has = (self.fast_capable && theirs.as_ref() == Some(&ours)).then_some(ours);
+            _ => {
+                let mut msg = sync::Message::decode(bytes)?;
+                let before = doc.heads();
+                let mut applied = Vec::new();
+                if let Some(g) = self.guard.as_mut() {
+                    let mut left = g.inflate_budget;
+                    let mut changes = Vec::new();
+                    for part in msg.changes.iter() {
+                        inflate::check(part, &mut left, g.inflate_budget)?;
+                        changes.extend(changes_in(part)?);
+                    }
+                    // Automerge applies what the intake lets through, nothing else.
+                    let ready = g.intake.admit(doc.automerge(), changes)?;
+                    applied = ready.iter().map(Change::hash).collect();
+                    msg.changes = ChunkList::from(
+                        ready.iter().map(|c| c.raw_bytes().to_vec()).collect::<Vec<_>>(),
+                    );
+                }
+                doc.automerge_mut().receive_sync_message_log_patches(
+                    &mut self.state,
+                    msg,
+                    &mut log,
+                )?;
+                intake::verify(doc.automerge(), &before, &applied).map_err(SyncError::Corrupt)?;
+                self.reply_due = true;
+                let mut ours = doc.heads();
+                ours.sort();
+                let theirs = self.state.their_heads.clone().map(|mut h| {
+                    h.sort();
+                    h
+                });
+                self.peer_has =
+                    (self.fast_capable && theirs.as_ref() == Some(&ours)).then_some(ours);
+            }
         }
         Ok(doc.automerge_mut().make_patches(&mut log))
     }
@@ -121,7 +184,14 @@ impl PeerSync {
     pub fn generate<D: Document>(&mut self, doc: &D) -> Vec<(FrameType, Vec<u8>)> {
         let mut out = Vec::new();
         if std::mem::take(&mut self.reply_due) || self.peer_has.is_none() {
-            if let Some(msg) = doc.automerge().generate_sync_message(&mut self.state) {
+            if let Some(mut msg) = doc.automerge().generate_sync_message(&mut self.state) {
+                // Automerge does not know the changes our intake holds: ask for what they
+                // build on.
+                if let Some(g) = self.guard.as_ref().filter(|g| g.intake.is_waiting()) {
+                    msg.need.extend(g.intake.missing(doc.automerge()));
+                    msg.need.sort();
+                    msg.need.dedup();
+                }
                 out.push((D::CHANNEL.sync_frame(), msg.encode()));
             }
         }
@@ -154,6 +224,35 @@ impl PeerSync {
     pub fn fast_path(&self) -> bool {
         self.peer_has.is_some()
     }
+}
+
+/// What the relay checks of an untrusted peer's input before Automerge sees it.
+#[derive(Debug)]
+struct Guard {
+    inflate_budget: usize,
+    intake: Intake,
+}
+
+/// The changes in one part of a sync message: change chunks, or a whole document (Automerge
+/// sends its document when the receiver lacks more than a third of it), read on its own.
+fn changes_in(mut bytes: &[u8]) -> Result<Vec<Change>, IntakeError> {
+    let bad = |e: &dyn std::fmt::Display| IntakeError::Undecodable(e.to_string());
+    let mut out = Vec::new();
+    while !bytes.is_empty() {
+        let (ty, len) = inflate::chunk_header(bytes).map_err(|e| bad(&e))?;
+        let (chunk, rest) = bytes.split_at(len);
+        if ty == 0 {
+            let options = LoadOptions::new()
+                .on_partial_load(OnPartialLoad::Error)
+                .verification_mode(VerificationMode::Check);
+            let doc = Automerge::load_with_options(chunk, options).map_err(|e| bad(&e))?;
+            out.extend(doc.get_changes(&[]));
+        } else {
+            out.push(Change::from_bytes(chunk.to_vec()).map_err(|e| bad(&e))?);
+        }
+        bytes = rest;
+    }
+    Ok(out)
 }
 
 /// Splits a changes frame into Automerge change chunks: each is the 4 magic bytes, a 4-byte

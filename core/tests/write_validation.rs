@@ -261,3 +261,40 @@ fn a_text_object_body_is_refused_as_malformed() {
         tx.commit_with(CommitOptions::default().with_time(1));
     });
 }
+
+#[test]
+fn a_profile_value_of_bytes_over_the_bound_is_refused() {
+    refused(visitor("v1"), "field-bounds", |doc, view| {
+        let mut tx = doc.transaction();
+        tx.put(view.profile_obj(), "avatar", vec![0u8; 64 * 1024]).unwrap();
+        tx.commit_with(CommitOptions::default().with_time(1));
+    });
+}
+
+#[test]
+fn an_author_name_over_the_limit_is_refused() {
+    let long = "n".repeat(4096);
+    refused(visitor("v2"), "field-bounds", |doc, view| {
+        append_raw(
+            doc,
+            view,
+            &[("id", "m-long"), ("device", "v2-dev"), ("kind", "text"), ("body", "hi")],
+            &[("role", "visitor"), ("id", "v2"), ("name", long.as_str())],
+        )
+    });
+}
+
+#[test]
+fn a_read_mark_that_names_no_message_id_is_refused() {
+    let junk = "x".repeat(100_000);
+    refused(visitor("v1"), "field-bounds", |doc, view| {
+        let mut tx = doc.transaction();
+        tx.put(view.read_obj(), "v1/v1-dev", junk.as_str()).unwrap();
+        tx.commit_with(CommitOptions::default().with_time(1));
+    });
+    refused(visitor("v1"), "field-bounds", |doc, view| {
+        let mut tx = doc.transaction();
+        tx.put(view.read_obj(), "v1/not a device", "m-1").unwrap();
+        tx.commit_with(CommitOptions::default().with_time(1));
+    });
+}

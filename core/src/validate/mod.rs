@@ -8,7 +8,8 @@
 //! Rules (PROTOCOL.md §8.6):
 //! - a message is appended only as a new map with exactly the documented fields, authored by
 //!   the writer itself (participant, role, device), with a fresh id and a kind its role may use;
-//! - a read mark is written only under the writer's own participant;
+//! - a read mark is written only under the writer's own participant, as
+//!   `participant/device` = a message id;
 //! - `profile` holds short scalars, written by visitors and agents; `status` only by agents;
 //! - nobody deletes or edits history, writes `delivered` (the relay's receipts) or the root;
 //! - the internal document is written by agents and admins only: tags, case fields with valid
@@ -16,9 +17,9 @@
 
 use std::collections::HashSet;
 
-use automerge::{Patch, PatchAction, Value, ROOT};
+use automerge::{Patch, PatchAction, ScalarValue, Value, ROOT};
 
-use crate::ids::MessageId;
+use crate::ids::{DeviceId, MessageId};
 use crate::message::Role;
 use crate::relay::PeerInfo;
 use crate::shared_doc::SharedDoc;
@@ -82,8 +83,15 @@ pub fn check(
                     if !key.starts_with(&own) {
                         return Err(Violation::ForeignReadMark(key.clone()));
                     }
-                    if value.0.as_str().is_none() {
-                        return Err(Violation::FieldBounds("a read mark is a message id".into()));
+                    // `participant/device`, naming a message: both ids are bounded, so a read
+                    // mark cannot carry megabytes (found by `fuzzing::validation`).
+                    let device_ok = DeviceId::new(&key[own.len()..]).is_ok();
+                    let names_a_message =
+                        value.0.as_str().is_some_and(|v| MessageId::new(v).is_ok());
+                    if !device_ok || !names_a_message {
+                        return Err(Violation::FieldBounds(
+                            "a read mark is `participant/device` = a message id".into(),
+                        ));
                     }
                 }
                 _ => return Err(Violation::EditedHistory),
@@ -122,10 +130,21 @@ fn scalar_field(
         )));
     }
     match &value.0 {
-        Value::Scalar(s) if s.as_str().map_or(0, str::len) <= MAX_FIELD_VALUE_BYTES => Ok(()),
+        Value::Scalar(s) if scalar_bytes(s) <= MAX_FIELD_VALUE_BYTES => Ok(()),
         Value::Scalar(_) => Err(Violation::FieldBounds(format!(
             "{what} values are at most {MAX_FIELD_VALUE_BYTES} bytes"
         ))),
         Value::Object(_) => Err(Violation::FieldBounds(format!("{what} values are scalars"))),
+    }
+}
+
+/// How many bytes a scalar carries beyond its fixed size: strings, byte strings and values
+/// of types from later Automerge versions all count (found by `fuzzing::validation`: a bytes
+/// value used to slip past the string bound).
+fn scalar_bytes(s: &ScalarValue) -> usize {
+    match s {
+        ScalarValue::Str(s) => s.len(),
+        ScalarValue::Bytes(b) | ScalarValue::Unknown { bytes: b, .. } => b.len(),
+        _ => 0,
     }
 }

@@ -7,7 +7,7 @@ use automerge::{ObjId, ObjType, Patch, PatchAction, Value};
 
 use super::Violation;
 use crate::ids::MessageId;
-use crate::message::{Message, MessageKind, Role, MAX_BODY_BYTES};
+use crate::message::{Message, MessageKind, Role, MAX_BODY_BYTES, MAX_NAME_BYTES};
 use crate::message_map::{AUTHOR_KEYS, MESSAGE_KEYS};
 use crate::relay::PeerInfo;
 
@@ -103,6 +103,12 @@ impl NewMessages {
                     role: writer.role.as_str(),
                     kind: m.kind.as_str(),
                 });
+            }
+            if m.author.name.len() > MAX_NAME_BYTES {
+                return Err(Violation::FieldBounds(format!(
+                    "author name is {} bytes; the limit is {MAX_NAME_BYTES}",
+                    m.author.name.len()
+                )));
             }
             let max = max_body.min(MAX_BODY_BYTES);
             if m.body.len() > max {

@@ -1,0 +1,153 @@
+//! Automerge's binary chunk layout, read just far enough for the relay's checks on a peer's
+//! bytes before Automerge parses them itself ([`crate::inflate`], [`crate::intake`]).
+//!
+//! A chunk: 4 magic bytes, a 4-byte checksum, a type byte (0 document, 1 change, 2 compressed
+//! change, 3 bundle), a LEB128 body length, the body. A change body: dependencies, actor,
+//! sequence number, start op, time, message, other actors, op column metadata (spec and
+//! length per column), the column data, extra bytes. A column spec is `id << 4 | deflate << 3
+//! | type`; type 1 columns hold actor indices, run-length encoded.
+
+pub const MAGIC: [u8; 4] = [0x85, 0x6f, 0x4a, 0x83];
+const ACTOR_COLUMN: u64 = 1;
+
+/// (type, body, what follows) of the first chunk in `bytes`.
+pub fn split(bytes: &[u8]) -> Result<(u8, &[u8], &[u8]), &'static str> {
+    if bytes.len() < 9 || bytes[..4] != MAGIC {
+        return Err("a chunk does not start with the magic bytes");
+    }
+    let ty = bytes[8];
+    let mut rest = &bytes[9..];
+    let len = leb128(&mut rest)?;
+    let len = usize::try_from(len).ok().filter(|&l| l <= rest.len());
+    let len = len.ok_or("chunk longer than its container")?;
+    Ok((ty, &rest[..len], &rest[len..]))
+}
+
+/// Reads an unsigned LEB128 number (at most 64 bits) off the front of `bytes`.
+pub fn leb128(bytes: &mut &[u8]) -> Result<u64, &'static str> {
+    let mut value = 0u64;
+    for (i, &b) in bytes.iter().enumerate().take(10) {
+        value |= u64::from(b & 0x7f) << (7 * i);
+        if b & 0x80 == 0 {
+            *bytes = &bytes[i + 1..];
+            return Ok(value);
+        }
+    }
+    Err("bad LEB128 number")
+}
+
+/// Reads a signed LEB128 number (at most 64 bits) off the front of `bytes`.
+fn sleb128(bytes: &mut &[u8]) -> Result<i64, &'static str> {
+    let mut value = 0i64;
+    for (i, &b) in bytes.iter().enumerate().take(10) {
+        value |= i64::from(b & 0x7f) << (7 * i);
+        if b & 0x80 == 0 {
+            *bytes = &bytes[i + 1..];
+            if i < 9 && b & 0x40 != 0 {
+                value |= -1i64 << (7 * (i + 1));
+            }
+            return Ok(value);
+        }
+    }
+    Err("bad LEB128 number")
+}
+
+/// Takes `len` bytes off the front of `bytes`.
+pub fn take<'a>(bytes: &mut &'a [u8], len: u64) -> Result<&'a [u8], &'static str> {
+    let len = usize::try_from(len).ok().filter(|&l| l <= bytes.len());
+    let len = len.ok_or("field longer than the chunk")?;
+    let (head, rest) = bytes.split_at(len);
+    *bytes = rest;
+    Ok(head)
+}
+
+/// Checks that every actor index in a change chunk's operation columns names one of the
+/// change's actors. Automerge does not check it and panics on one that does not (`decode`,
+/// `apply_changes`).
+pub fn change_actor_refs(chunk: &[u8]) -> Result<(), &'static str> {
+    let (_, mut body, _) = split(chunk)?;
+    let deps = leb128(&mut body)?;
+    take(&mut body, deps.saturating_mul(32))?;
+    let actor = leb128(&mut body)?;
+    take(&mut body, actor)?;
+    leb128(&mut body)?; // sequence number
+    leb128(&mut body)?; // start op
+    sleb128(&mut body)?; // time
+    let message = leb128(&mut body)?;
+    take(&mut body, message)?;
+    let others = leb128(&mut body)?;
+    for _ in 0..others {
+        let len = leb128(&mut body)?;
+        take(&mut body, len)?;
+    }
+    let actors = others + 1;
+    let count = leb128(&mut body)?;
+    let mut columns = Vec::new();
+    for _ in 0..count.min(body.len() as u64) {
+        let spec = leb128(&mut body)?;
+        let len = leb128(&mut body)?;
+        columns.push((spec, len));
+    }
+    for (spec, len) in columns {
+        let mut data = take(&mut body, len)?;
+        if spec & 0b111 == ACTOR_COLUMN {
+            check_rle_below(&mut data, actors)?;
+        }
+    }
+    Ok(())
+}
+
+/// Checks that every value of a run-length encoded column of unsigned numbers is below
+/// `limit`. Runs: a positive count then one value repeated, a negative count then that many
+/// values, or zero then a count of nulls.
+fn check_rle_below(data: &mut &[u8], limit: u64) -> Result<(), &'static str> {
+    while !data.is_empty() {
+        let count = sleb128(data)?;
+        let values = match count {
+            0 => {
+                leb128(data)?;
+                0
+            }
+            n if n > 0 => 1,
+            n => n.unsigned_abs(),
+        };
+        for _ in 0..values {
+            if leb128(data)? >= limit {
+                return Err("an actor the change does not list");
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use automerge::{transaction::Transactable, ActorId, Automerge, ROOT};
+
+    use super::*;
+
+    #[test]
+    fn real_changes_name_only_their_actors() {
+        let mut a = Automerge::new().with_actor(ActorId::from([1; 4]));
+        let mut tx = a.transaction();
+        let list = tx.put_object(ROOT, "l", automerge::ObjType::List).unwrap();
+        tx.insert(&list, 0, 1).unwrap();
+        tx.commit();
+        let mut b = a.fork().with_actor(ActorId::from([2; 4]));
+        let mut tx = b.transaction();
+        tx.put(&list, 0, 2).unwrap();
+        tx.insert(&list, 1, 3).unwrap();
+        tx.commit();
+        for c in b.get_changes(&[]) {
+            assert_eq!(change_actor_refs(c.raw_bytes()), Ok(()));
+        }
+    }
+
+    #[test]
+    fn signed_leb128_reads_negative_counts() {
+        let mut bytes: &[u8] = &[0x7e, 0x80, 0x7f];
+        assert_eq!(sleb128(&mut bytes), Ok(-2));
+        assert_eq!(sleb128(&mut bytes), Ok(-128));
+        assert!(bytes.is_empty());
+    }
+}
