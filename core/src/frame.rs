@@ -102,6 +102,11 @@ impl Reassembler {
         Self { max_frame, max_message, partial: None }
     }
 
+    /// Bytes held for a message whose last fragment has not arrived: never above the limit.
+    pub fn buffered(&self) -> usize {
+        self.partial.as_ref().map_or(0, |(_, buf)| buf.len())
+    }
+
     /// Takes one wire frame; returns a whole message once its last fragment arrived.
     /// After an error the peer is to be closed; the buffered part is dropped.
     pub fn push(&mut self, frame: &[u8]) -> Result<Option<(FrameType, Vec<u8>)>, FrameError> {

@@ -12,6 +12,9 @@ pub mod chunk;
 pub mod client;
 pub mod document;
 pub mod frame;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod ids;
 pub mod inflate;
 pub mod intake;

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use edgedesk_client::SdkEvent;
 use edgedesk_core::client::{ClientSession, Event};
+use edgedesk_core::limits::Limits;
 use edgedesk_core::message::Role;
 use edgedesk_core::relay::{Outgoing, PeerInfo, Relay as CoreRelay};
 use edgedesk_core::store::{MemStore, Persister};
@@ -32,7 +33,10 @@ impl Sim {
     fn new() -> Sim {
         let me = identity(Role::Visitor, "visitor-1", "d-bench");
         let mut device = ClientSession::open(MemStore::default(), me.clone()).expect("open");
-        let mut relay = CoreRelay::open(MemStore::default(), MemStore::default()).expect("open");
+        // The baseline feeds the relay at a fixed clock: no rate limit, or it would trip.
+        let limits = Limits { max_messages_per_second: u32::MAX / 4, ..Limits::default() };
+        let mut relay =
+            CoreRelay::open_with(MemStore::default(), MemStore::default(), limits).expect("open");
         let info =
             PeerInfo { role: me.role, participant: me.participant, device: me.device, fast: true };
         let mut sim_relay_out = relay.connect(1, info);

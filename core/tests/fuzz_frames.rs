@@ -1,0 +1,30 @@
+//! Property test over frame decoding: any sequence of wire frames (random bytes, frames near
+//! the size limits, honestly encoded fragments) yields exactly the documented message or the
+//! documented typed error, and the reassembler never holds more than its limit.
+//!
+//! The target is shared with the libFuzzer harness in `fuzz/`. The default case count keeps
+//! `cargo test` quick; `PROPTEST_CASES=100000` runs longer (README, "Fuzzing").
+
+use proptest::collection::vec;
+use proptest::prelude::*;
+use proptest::test_runner::FileFailurePersistence;
+
+fn config(default_cases: u32) -> ProptestConfig {
+    let cases = std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok());
+    ProptestConfig {
+        // A failing input is saved next to this file and replayed first on the next run.
+        failure_persistence: Some(Box::new(FileFailurePersistence::WithSource("regressions"))),
+        ..ProptestConfig::with_cases(cases.unwrap_or(default_cases))
+    }
+}
+
+proptest! {
+    #![proptest_config(config(500))]
+
+    #[test]
+    fn any_frame_sequence_yields_the_documented_message_or_a_typed_error(
+        data in vec(any::<u8>(), 0..4096)
+    ) {
+        edgedesk_core::fuzzing::frames(&data);
+    }
+}
