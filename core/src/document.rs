@@ -2,9 +2,10 @@
 //! persistence serve both of a conversation's documents: the shared one (visitor and agents)
 //! and the internal one (agents only).
 
-use automerge::{ActorId, Automerge, ChangeHash};
+use automerge::{ActorId, Automerge, ChangeHash, ObjId, ReadDoc, Value, ROOT};
 
 use crate::frame::FrameType;
+use crate::schema;
 use crate::shared_doc::DocError;
 
 /// Which of a conversation's documents a frame, sync session or stored chunk belongs to.
@@ -97,3 +98,25 @@ macro_rules! delegate_document {
     };
 }
 pub(crate) use delegate_document;
+
+/// Checks that a loaded `doc` carries schema version `expected` (of the document named `name`
+/// in errors): a document of another layout is refused rather than misread.
+pub(crate) fn check_schema(
+    doc: &Automerge,
+    name: &'static str,
+    expected: i64,
+) -> Result<(), DocError> {
+    let found = schema::schema_version(doc);
+    if found != Some(expected) {
+        return Err(DocError::Schema { doc: name, found, expected });
+    }
+    Ok(())
+}
+
+/// The id of the object the schema change put at `key` of the root.
+pub(crate) fn root_object(doc: &Automerge, key: &'static str) -> Result<ObjId, DocError> {
+    match doc.get(ROOT, key)? {
+        Some((Value::Object(_), id)) => Ok(id),
+        _ => Err(DocError::MissingRoot(key)),
+    }
+}

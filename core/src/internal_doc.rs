@@ -16,11 +16,11 @@ use std::collections::BTreeSet;
 
 use automerge::{
     transaction::{CommitOptions, Transactable},
-    ActorId, Automerge, ChangeHash, ObjId, ReadDoc, ScalarValue, Value, ROOT,
+    ActorId, Automerge, ChangeHash, ObjId, ReadDoc, ScalarValue,
 };
 use serde::{Deserialize, Serialize};
 
-use crate::document::{delegate_document, Channel};
+use crate::document::{check_schema, delegate_document, root_object, Channel};
 use crate::ids::{DeviceId, ParticipantId, TeamId};
 use crate::message::{Message, Role};
 use crate::message_map;
@@ -165,20 +165,8 @@ impl InternalDoc {
     }
 
     pub fn from_automerge(doc: Automerge) -> Result<Self, DocError> {
-        let found = schema::schema_version(&doc);
-        if found != Some(INTERNAL_SCHEMA_VERSION) {
-            return Err(DocError::Schema {
-                doc: "internal",
-                found,
-                expected: INTERNAL_SCHEMA_VERSION,
-            });
-        }
-        let obj = |key: &'static str| -> Result<ObjId, DocError> {
-            match doc.get(ROOT, key)? {
-                Some((Value::Object(_), id)) => Ok(id),
-                _ => Err(DocError::MissingRoot(key)),
-            }
-        };
+        check_schema(&doc, "internal", INTERNAL_SCHEMA_VERSION)?;
+        let obj = |key| root_object(&doc, key);
         Ok(Self {
             tags: obj(keys::TAGS)?,
             case: obj(keys::CASE)?,

@@ -12,10 +12,10 @@ use std::collections::HashMap;
 
 use automerge::{
     transaction::{CommitOptions, Transactable},
-    ActorId, Automerge, AutomergeError, ChangeHash, ObjId, ReadDoc, ROOT,
+    ActorId, Automerge, AutomergeError, ChangeHash, ObjId, ReadDoc,
 };
 
-use crate::document::{delegate_document, Channel};
+use crate::document::{check_schema, delegate_document, root_object, Channel};
 use crate::ids::{DeviceId, IdError, MessageId, ParticipantId};
 use crate::message::{Message, MAX_BODY_BYTES, MAX_NAME_BYTES};
 use crate::message_map;
@@ -64,16 +64,8 @@ impl SharedDoc {
 
     /// Wraps a loaded document after checking it has the schema we understand.
     pub fn from_automerge(doc: Automerge) -> Result<Self, DocError> {
-        let found = schema::schema_version(&doc);
-        if found != Some(SHARED_SCHEMA_VERSION) {
-            return Err(DocError::Schema { doc: "shared", found, expected: SHARED_SCHEMA_VERSION });
-        }
-        let obj = |key: &'static str| -> Result<ObjId, DocError> {
-            match doc.get(ROOT, key)? {
-                Some((automerge::Value::Object(_), id)) => Ok(id),
-                _ => Err(DocError::MissingRoot(key)),
-            }
-        };
+        check_schema(&doc, "shared", SHARED_SCHEMA_VERSION)?;
+        let obj = |key| root_object(&doc, key);
         Ok(Self {
             messages: obj(keys::MESSAGES)?,
             delivered: obj(keys::DELIVERED)?,
