@@ -4,16 +4,18 @@
 
 use edgedesk_core::automerge::{
     transaction::{CommitOptions, Transactable},
-    ActorId, Automerge, ObjType, ReadDoc,
+    Automerge, ObjType, ReadDoc,
 };
-use edgedesk_core::client::{ClientSession, Event, Identity};
+use edgedesk_core::client::{ClientSession, Event};
 use edgedesk_core::frame::{self, FrameType};
-use edgedesk_core::ids::{DeviceId, ParticipantId};
 use edgedesk_core::internal_doc::{AuditAction, CaseField, InternalDoc};
 use edgedesk_core::message::Role;
 use edgedesk_core::relay::{Outgoing, PeerId, PeerInfo, Relay, RelayError};
+use edgedesk_core::shared_doc::SharedDoc;
 use edgedesk_core::store::{MemStore, MemStoreError};
-use edgedesk_core::sync::PeerSync;
+
+mod support;
+use support::{identity, peer_info, raw_replica};
 
 struct Device {
     peer: PeerId,
@@ -21,15 +23,6 @@ struct Device {
     events: Vec<Event>,
     /// Every frame the relay sent this device, byte for byte.
     received: Vec<Vec<u8>>,
-}
-
-fn identity(role: Role, who: &str, device: &str) -> Identity {
-    Identity {
-        role,
-        participant: ParticipantId::new(who).unwrap(),
-        name: who.to_owned(),
-        device: DeviceId::new(device).unwrap(),
-    }
 }
 
 fn device(peer: PeerId, role: Role, who: &str, dev: &str) -> Device {
@@ -194,30 +187,12 @@ fn offer_shared_status(
     relay: &mut Relay<MemStore>,
     writer: PeerInfo,
 ) -> Result<(), RelayError<MemStoreError>> {
-    use edgedesk_core::shared_doc::SharedDoc;
-    let raw =
-        Automerge::load(&relay.doc().automerge().save()).unwrap().with_actor(ActorId::random());
-    let mut raw = SharedDoc::from_automerge(raw).unwrap();
+    let (mut raw, _) = raw_replica::<SharedDoc>(relay.doc());
     let status = raw.status_obj().clone();
     let mut tx = raw.automerge_mut().transaction();
     tx.put(&status, "state", "solved").unwrap();
     tx.commit_with(CommitOptions::default().with_time(0));
-    let mut sync = PeerSync::new(false);
-    let mut to_raw = relay.connect(90, writer);
-    for _ in 0..10 {
-        for o in std::mem::take(&mut to_raw) {
-            for f in o.frames.iter().filter(|f| f[0] == FrameType::SyncShared as u8) {
-                sync.receive(&mut raw, FrameType::SyncShared, &f[1..]).unwrap();
-            }
-        }
-        for (ty, payload) in sync.generate(&raw) {
-            for f in frame::encode(ty, &payload) {
-                to_raw.extend(relay.receive(90, &f, NOW)?);
-            }
-        }
-    }
-    relay.disconnect(90);
-    Ok(())
+    support::offer(relay, 90, writer, &mut raw, NOW)
 }
 
 /// Offers a raw replica of the relay's internal document, changed by `attack`, as `writer`.
@@ -227,37 +202,9 @@ fn offer_internal(
     writer: PeerInfo,
     attack: impl FnOnce(&mut Automerge, &InternalDoc),
 ) -> Result<(), RelayError<MemStoreError>> {
-    let bytes = relay.internal().automerge().save();
-    let raw = Automerge::load(&bytes).unwrap().with_actor(ActorId::random());
-    let mut raw = InternalDoc::from_automerge(raw).unwrap();
-    let view = InternalDoc::from_automerge(Automerge::load(&bytes).unwrap()).unwrap();
+    let (mut raw, view) = raw_replica(relay.internal());
     attack(raw.automerge_mut(), &view);
-    let mut sync = PeerSync::new(false);
-    let mut to_raw = relay.connect(91, writer);
-    for _ in 0..10 {
-        for o in std::mem::take(&mut to_raw) {
-            for f in o.frames.iter().filter(|f| f[0] == FrameType::SyncInternal as u8) {
-                sync.receive(&mut raw, FrameType::SyncInternal, &f[1..]).unwrap();
-            }
-        }
-        // A visitor is offered nothing, so it opens the exchange itself.
-        for (ty, payload) in sync.generate(&raw) {
-            for f in frame::encode(ty, &payload) {
-                to_raw.extend(relay.receive(91, &f, NOW)?);
-            }
-        }
-    }
-    relay.disconnect(91);
-    Ok(())
-}
-
-fn peer(role: Role, who: &str, device: &str) -> PeerInfo {
-    PeerInfo {
-        role,
-        participant: ParticipantId::new(who).unwrap(),
-        device: DeviceId::new(device).unwrap(),
-        fast: false,
-    }
+    support::offer(relay, 91, writer, &mut raw, NOW)
 }
 
 /// Runs `attack` as `writer`; it must be refused under `rule` with 1008, and a relay reopened
@@ -281,14 +228,14 @@ fn put_tag(doc: &mut Automerge, view: &InternalDoc, tag: &str) {
 
 #[test]
 fn a_visitor_writing_tags_into_the_internal_document_is_refused() {
-    refused(peer(Role::Visitor, "v1", "v1-phone"), "role-not-allowed", |doc, view| {
+    refused(peer_info(Role::Visitor, "v1", "v1-phone"), "role-not-allowed", |doc, view| {
         put_tag(doc, view, "free-refund")
     });
 }
 
 #[test]
 fn a_visitor_assigning_the_conversation_is_refused() {
-    refused(peer(Role::Visitor, "v1", "v1-phone"), "role-not-allowed", |doc, view| {
+    refused(peer_info(Role::Visitor, "v1", "v1-phone"), "role-not-allowed", |doc, view| {
         let mut tx = doc.transaction();
         tx.put(view.case_obj(), "assignee", "v1").unwrap();
         tx.commit_with(CommitOptions::default().with_time(0));
@@ -297,7 +244,7 @@ fn a_visitor_assigning_the_conversation_is_refused() {
 
 #[test]
 fn an_agent_writing_the_audit_trail_is_refused() {
-    refused(peer(Role::Agent, "a2", "a2-desk"), "server-only", |doc, view| {
+    refused(peer_info(Role::Agent, "a2", "a2-desk"), "server-only", |doc, view| {
         let mut tx = doc.transaction();
         let m = tx.insert_object(view.audit_obj(), 0, ObjType::Map).unwrap();
         tx.put(&m, "field", "tags").unwrap();
@@ -307,7 +254,7 @@ fn an_agent_writing_the_audit_trail_is_refused() {
 
 #[test]
 fn an_agent_editing_anothers_note_is_refused() {
-    refused(peer(Role::Agent, "a2", "a2-desk"), "immutable-history", |doc, view| {
+    refused(peer_info(Role::Agent, "a2", "a2-desk"), "immutable-history", |doc, view| {
         let note = doc.list_range(view.notes_obj(), ..).next().unwrap().id();
         let mut tx = doc.transaction();
         tx.put(&note, "body", "rewritten").unwrap();
@@ -317,7 +264,7 @@ fn an_agent_editing_anothers_note_is_refused() {
 
 #[test]
 fn an_agent_deleting_a_note_is_refused() {
-    refused(peer(Role::Agent, "a1", "a1-desk"), "immutable-history", |doc, view| {
+    refused(peer_info(Role::Agent, "a1", "a1-desk"), "immutable-history", |doc, view| {
         let mut tx = doc.transaction();
         tx.delete(view.notes_obj(), 0).unwrap();
         tx.commit_with(CommitOptions::default().with_time(0));
@@ -326,7 +273,7 @@ fn an_agent_deleting_a_note_is_refused() {
 
 #[test]
 fn an_agent_writing_a_note_as_another_agent_is_refused() {
-    refused(peer(Role::Agent, "a2", "a2-desk"), "forged-author", |doc, view| {
+    refused(peer_info(Role::Agent, "a2", "a2-desk"), "forged-author", |doc, view| {
         let mut tx = doc.transaction();
         let end = tx.length(view.notes_obj());
         let m = tx.insert_object(view.notes_obj(), end, ObjType::Map).unwrap();
@@ -344,12 +291,12 @@ fn an_agent_writing_a_note_as_another_agent_is_refused() {
 
 #[test]
 fn an_invalid_priority_or_unknown_case_field_is_refused() {
-    refused(peer(Role::Agent, "a2", "a2-desk"), "field-bounds", |doc, view| {
+    refused(peer_info(Role::Agent, "a2", "a2-desk"), "field-bounds", |doc, view| {
         let mut tx = doc.transaction();
         tx.put(view.case_obj(), "priority", "asap").unwrap();
         tx.commit_with(CommitOptions::default().with_time(0));
     });
-    refused(peer(Role::Agent, "a2", "a2-desk"), "field-bounds", |doc, view| {
+    refused(peer_info(Role::Agent, "a2", "a2-desk"), "field-bounds", |doc, view| {
         let mut tx = doc.transaction();
         tx.put(view.case_obj(), "refund_approved", "yes").unwrap();
         tx.commit_with(CommitOptions::default().with_time(0));
@@ -359,7 +306,7 @@ fn an_invalid_priority_or_unknown_case_field_is_refused() {
 #[test]
 fn an_agent_tagging_with_raw_automerge_is_accepted_and_audited() {
     let (mut relay, _devices) = worked_case();
-    let writer = peer(Role::Agent, "a2", "a2-desk");
+    let writer = peer_info(Role::Agent, "a2", "a2-desk");
     offer_internal(&mut relay, writer, |doc, view| put_tag(doc, view, "vip")).unwrap();
     assert!(relay.internal().tags().contains("vip"));
     let last = relay.internal().audit().pop().unwrap();

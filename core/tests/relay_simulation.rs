@@ -1,27 +1,21 @@
 //! Deterministic simulations of devices and the relay wired together in memory: the same
 //! state machines the Worker and the SDK drive, with the network and storage made explicit.
 
-use edgedesk_core::client::{ClientSession, Event, Identity};
+use edgedesk_core::client::{ClientSession, Event};
 use edgedesk_core::frame::{FrameType, MAX_FRAME_PAYLOAD};
-use edgedesk_core::ids::{DeviceId, MessageId, ParticipantId};
+use edgedesk_core::ids::MessageId;
 use edgedesk_core::message::Role;
 use edgedesk_core::relay::{Outgoing, PeerId, PeerInfo, Relay};
 use edgedesk_core::store::MemStore;
+
+mod support;
+use support::identity;
 
 struct Device {
     peer: PeerId,
     session: ClientSession<MemStore>,
     online: bool,
     events: Vec<Event>,
-}
-
-fn identity(role: Role, who: &str, device: &str) -> Identity {
-    Identity {
-        role,
-        participant: ParticipantId::new(who).unwrap(),
-        name: who.to_owned(),
-        device: DeviceId::new(device).unwrap(),
-    }
 }
 
 fn device(peer: PeerId, role: Role, who: &str, dev: &str) -> Device {

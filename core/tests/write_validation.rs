@@ -4,34 +4,20 @@
 
 use edgedesk_core::automerge::{
     transaction::{CommitOptions, Transactable},
-    ActorId, Automerge, ObjType, ReadDoc, ROOT,
+    Automerge, ObjType, ReadDoc, ROOT,
 };
 use edgedesk_core::client::{ClientSession, Identity};
-use edgedesk_core::frame::{self, FrameType};
-use edgedesk_core::ids::{DeviceId, ParticipantId};
 use edgedesk_core::message::Role;
 use edgedesk_core::relay::{PeerInfo, Relay, RelayError};
 use edgedesk_core::shared_doc::SharedDoc;
 use edgedesk_core::store::{MemStore, MemStoreError};
-use edgedesk_core::sync::PeerSync;
 
-fn info(role: Role, who: &str, device: &str) -> PeerInfo {
-    PeerInfo {
-        role,
-        participant: ParticipantId::new(who).unwrap(),
-        device: DeviceId::new(device).unwrap(),
-        fast: false,
-    }
-}
+mod support;
+use support::{identity, peer_info as info, raw_replica};
 
 /// A relay holding one message by visitor `v1` (device `v1-phone`), written by the SDK.
 fn relay_with_history() -> Relay<MemStore> {
-    let me = Identity {
-        role: Role::Visitor,
-        participant: ParticipantId::new("v1").unwrap(),
-        name: "V".into(),
-        device: DeviceId::new("v1-phone").unwrap(),
-    };
+    let me = Identity { name: "V".into(), ..identity(Role::Visitor, "v1", "v1-phone") };
     let mut relay = Relay::open(MemStore::default(), MemStore::default()).unwrap();
     let mut client = ClientSession::open(MemStore::default(), me).unwrap();
     client.send_text("my order is late", 1).unwrap();
@@ -62,27 +48,9 @@ fn offer(
     writer: PeerInfo,
     attack: impl FnOnce(&mut Automerge, &SharedDoc),
 ) -> Result<(), RelayError<MemStoreError>> {
-    let bytes = relay.doc().automerge().save();
-    let raw = Automerge::load(&bytes).unwrap().with_actor(ActorId::random());
-    let mut raw = SharedDoc::from_automerge(raw).unwrap();
-    let view = SharedDoc::from_automerge(Automerge::load(&bytes).unwrap()).unwrap();
+    let (mut raw, view) = raw_replica(relay.doc());
     attack(raw.automerge_mut(), &view);
-    let mut sync = PeerSync::new(false);
-    let mut to_raw = relay.connect(9, writer);
-    for _ in 0..10 {
-        for o in std::mem::take(&mut to_raw) {
-            // Agents are also offered the internal document; this attacker ignores it.
-            for f in o.frames.iter().filter(|f| f[0] == FrameType::SyncShared as u8) {
-                sync.receive(&mut raw, FrameType::SyncShared, &f[1..]).unwrap();
-            }
-        }
-        for (ty, payload) in sync.generate(&raw) {
-            for f in frame::encode(ty, &payload) {
-                to_raw.extend(relay.receive(9, &f, 7)?);
-            }
-        }
-    }
-    Ok(())
+    support::offer(relay, 9, writer, &mut raw, 7)
 }
 
 /// Runs `attack` as `writer` and checks it is refused under `rule` with close code 1008, and
