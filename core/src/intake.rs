@@ -375,6 +375,15 @@ mod tests {
     }
 
     /// `c` re-encoded after `edit` (Automerge verifies no checksum, so peers can send this).
+    /// The first change of a second device (actor 2) that forked `relay`.
+    fn device_change(relay: &Automerge) -> Change {
+        let mut device = relay.fork().with_actor(ActorId::from([2; 4]));
+        let mut tx = device.transaction();
+        tx.put(ROOT, "d", 1).unwrap();
+        tx.commit();
+        device.get_changes(&relay.get_heads()).remove(0)
+    }
+
     fn forged(c: &Change, edit: impl FnOnce(&mut ExpandedChange)) -> Change {
         let mut e = c.decode();
         edit(&mut e);
@@ -415,11 +424,7 @@ mod tests {
     #[test]
     fn a_later_change_of_an_actor_the_document_never_saw_is_refused() {
         let relay = doc_with(1, 1);
-        let mut device = relay.fork().with_actor(ActorId::from([2; 4]));
-        let mut tx = device.transaction();
-        tx.put(ROOT, "d", 1).unwrap();
-        tx.commit();
-        let first = device.get_changes(&relay.get_heads()).remove(0);
+        let first = device_change(&relay);
         let second = forged(&first, |e| e.seq = 2);
         let err = Intake::new(1 << 20).admit(&relay, vec![second]).unwrap_err();
         assert!(matches!(err, IntakeError::OutOfSequence { seq: 2, prev: 0, .. }), "{err}");
@@ -463,11 +468,7 @@ mod tests {
     #[test]
     fn a_change_naming_an_unknown_actor_is_refused() {
         let relay = doc_with(1, 1);
-        let mut device = relay.fork().with_actor(ActorId::from([2; 4]));
-        let mut tx = device.transaction();
-        tx.put(ROOT, "d", 1).unwrap();
-        tx.commit();
-        let first = device.get_changes(&relay.get_heads()).remove(0);
+        let first = device_change(&relay);
         let stranger = forged(&first, |e| {
             e.operations.iter_mut().for_each(|op| {
                 op.pred = vec![automerge::legacy::OpId::new(1, &ActorId::from([9; 4]))].into();
@@ -480,11 +481,7 @@ mod tests {
     #[test]
     fn a_change_numbering_its_operations_out_of_place_is_refused() {
         let relay = doc_with(1, 3);
-        let mut device = relay.fork().with_actor(ActorId::from([2; 4]));
-        let mut tx = device.transaction();
-        tx.put(ROOT, "d", 1).unwrap();
-        tx.commit();
-        let first = device.get_changes(&relay.get_heads()).remove(0);
+        let first = device_change(&relay);
         let low = forged(&first, |e| e.start_op = std::num::NonZeroU64::new(1).unwrap());
         let err = Intake::new(1 << 20).admit(&relay, vec![low]).unwrap_err();
         assert!(matches!(err, IntakeError::BadStartOp { start: 1, expected: 4, .. }), "{err}");
@@ -495,11 +492,7 @@ mod tests {
         // A predecessor that does not exist: Automerge would apply it, then re-encode the
         // change differently, and a saved document holding it would not load.
         let mut relay = doc_with(1, 1);
-        let mut device = relay.fork().with_actor(ActorId::from([2; 4]));
-        let mut tx = device.transaction();
-        tx.put(ROOT, "d", 1).unwrap();
-        tx.commit();
-        let first = device.get_changes(&relay.get_heads()).remove(0);
+        let first = device_change(&relay);
         let ghost = forged(&first, |e| {
             e.operations[0].pred = vec![OpId(1, ActorId::from([2; 4]))].into();
         });

@@ -7,16 +7,9 @@
 
 use proptest::collection::vec;
 use proptest::prelude::*;
-use proptest::test_runner::FileFailurePersistence;
 
-fn config(default_cases: u32) -> ProptestConfig {
-    let cases = std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok());
-    ProptestConfig {
-        // A failing input is saved next to this file and replayed first on the next run.
-        failure_persistence: Some(Box::new(FileFailurePersistence::WithSource("regressions"))),
-        ..ProptestConfig::with_cases(cases.unwrap_or(default_cases))
-    }
-}
+mod support;
+use support::proptest_config as config;
 
 proptest! {
     #![proptest_config(config(500))]

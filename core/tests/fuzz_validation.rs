@@ -12,7 +12,6 @@ use std::cell::Cell;
 
 use proptest::collection::vec;
 use proptest::prelude::*;
-use proptest::test_runner::FileFailurePersistence;
 
 use edgedesk_core::fuzzing::{validation_metered, Meter};
 
@@ -90,14 +89,8 @@ impl Meter for Heap {
     }
 }
 
-fn config(default_cases: u32) -> ProptestConfig {
-    let cases = std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok());
-    ProptestConfig {
-        // A failing input is saved next to this file and replayed first on the next run.
-        failure_persistence: Some(Box::new(FileFailurePersistence::WithSource("regressions"))),
-        ..ProptestConfig::with_cases(cases.unwrap_or(default_cases))
-    }
-}
+mod support;
+use support::proptest_config as config;
 
 proptest! {
     #![proptest_config(config(200))]

@@ -11,6 +11,7 @@ use edgedesk_core::message::Role;
 use edgedesk_core::relay::{PeerId, PeerInfo, Relay, RelayError};
 use edgedesk_core::store::{MemStore, MemStoreError};
 use edgedesk_core::sync::PeerSync;
+use proptest::test_runner::{Config as ProptestConfig, FileFailurePersistence};
 
 pub fn identity(role: Role, who: &str, device: &str) -> Identity {
     Identity {
@@ -71,4 +72,14 @@ pub fn offer<D: Document>(
     })();
     relay.disconnect(peer);
     result
+}
+
+/// Proptest settings of the fuzz drivers: `default_cases` unless `PROPTEST_CASES` says
+/// otherwise; a failing input is saved next to the test file and replayed first next time.
+pub fn proptest_config(default_cases: u32) -> ProptestConfig {
+    let cases = std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok());
+    ProptestConfig {
+        failure_persistence: Some(Box::new(FileFailurePersistence::WithSource("regressions"))),
+        ..ProptestConfig::with_cases(cases.unwrap_or(default_cases))
+    }
 }
