@@ -160,11 +160,14 @@ impl Conversation {
         };
         let (info, expires_at) = (peer_info.info, peer_info.expires_at);
         // Opened before the upgrade, so an erased or locked conversation is an HTTP answer.
-        if let Err(e) = self.with_relay(Some(&name), |_| ()) {
-            log_open_error(&e);
-            return Ok(http::refusal(&e.refusal()));
-        }
-        let max_sockets = self.with_relay(Some(&name), |r| r.limits().max_sockets_per_conversation);
+        let max_sockets =
+            match self.with_relay(Some(&name), |r| r.limits().max_sockets_per_conversation) {
+                Ok(max) => max,
+                Err(e) => {
+                    log_open_error(&e);
+                    return Ok(http::refusal(&e.refusal()));
+                }
+            };
         let open = self
             .state
             .get_websockets()
@@ -176,11 +179,12 @@ impl Conversation {
         let peer = random_peer_id();
         let pair = WebSocketPair::new()?;
         self.state.accept_web_socket(&pair.server);
-        if let Some(max) = max_sockets.ok().filter(|max| open >= *max) {
+        if open >= max_sockets {
             // Answered on the socket (1013, try again later) so clients see a close code and
             // back off as they do after any close.
-            let reason =
-                format!("conversation has {open} sockets, the limit is {max}; try again later");
+            let reason = format!(
+                "conversation has {open} sockets, the limit is {max_sockets}; try again later"
+            );
             Self::refuse(&pair.server, 1013, &reason);
             return Response::from_websocket(pair.client);
         }
