@@ -28,5 +28,6 @@ pub mod shared_doc;
 pub mod store;
 pub mod sync;
 pub mod validate;
+pub mod workflow;
 
 pub use automerge;
