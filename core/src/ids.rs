@@ -54,6 +54,13 @@ macro_rules! id_type {
             pub fn as_str(&self) -> &str {
                 &self.0
             }
+            /// An id this crate writes itself (a constant): no fallible check on a path
+            /// that must not fail, and a debug check that the constant is valid.
+            #[allow(dead_code)]
+            pub(crate) fn constant(s: &'static str) -> Self {
+                debug_assert!(validate($kind, s).is_ok(), "invalid constant id {s}");
+                Self(s.to_owned())
+            }
         }
 
         impl TryFrom<String> for $name {

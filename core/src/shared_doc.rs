@@ -237,6 +237,12 @@ impl SharedDoc {
             .map(|(_, m)| m)
     }
 
+    /// When `participant` last read: the relay's receipt time of the latest message any of
+    /// its devices marked read. Cheap (no scan of the conversation), for the workflow's timers.
+    pub fn read_time(&self, participant: &ParticipantId) -> Option<i64> {
+        self.device_read_marks(participant).iter().filter_map(|(_, m)| self.delivered_at(m)).max()
+    }
+
     /// Merges another replica into this one (used by tests and offline tooling; devices
     /// normally converge through the sync protocol).
     pub fn merge(&mut self, other: &mut SharedDoc) -> Result<(), DocError> {

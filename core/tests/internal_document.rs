@@ -177,11 +177,11 @@ fn an_agent_changing_the_status_is_audited() {
     let audit = relay.internal().audit();
     assert_eq!(audit.len(), before + 1);
     let last = audit.last().unwrap();
-    assert_eq!((last.field.as_str(), last.value.as_deref()), ("status.state", Some("solved")));
+    assert_eq!((last.field.as_str(), last.value.as_deref()), ("status.state", Some("resolved")));
     pump(&mut relay, &mut devices, Vec::new());
 }
 
-/// Sets `status.state = solved` on a raw replica of the shared document and syncs it in.
+/// Sets `status.state = resolved` on a raw replica of the shared document and syncs it in.
 #[allow(clippy::result_large_err)]
 fn offer_shared_status(
     relay: &mut Relay<MemStore>,
@@ -190,7 +190,7 @@ fn offer_shared_status(
     let (mut raw, _) = raw_replica::<SharedDoc>(relay.doc());
     let status = raw.status_obj().clone();
     let mut tx = raw.automerge_mut().transaction();
-    tx.put(&status, "state", "solved").unwrap();
+    tx.put(&status, "state", "resolved").unwrap();
     tx.commit_with(CommitOptions::default().with_time(0));
     support::offer(relay, 90, writer, &mut raw, NOW)
 }

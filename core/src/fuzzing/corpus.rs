@@ -202,11 +202,16 @@ fn build() -> Corpus {
     for (i, d) in online.iter_mut().enumerate() {
         d.say(100 + i as u32, MessageKind::Text, "one more thing", 3_000 + i as i64);
         d.read_up_to_last(3_100);
-        let obj = match d.info.role {
-            Role::Visitor => d.doc.profile_obj().clone(),
-            _ => d.doc.status_obj().clone(),
-        };
-        d.put(obj, "note", format!("from {}", d.info.device).into(), 3_200);
+        match d.info.role {
+            Role::Visitor => {
+                let obj = d.doc.profile_obj().clone();
+                d.put(obj, "note", format!("from {}", d.info.device).into(), 3_200);
+            }
+            _ => {
+                let obj = d.doc.status_obj().clone();
+                d.put(obj, "state", "pending".into(), 3_200);
+            }
+        }
         let changes = d.doc.automerge().get_changes(&base);
         pending_changes.extend(changes.iter().map(|c| c.raw_bytes().to_vec()));
         pending_frames.extend(d.outgoing());

@@ -17,6 +17,7 @@ use crate::message::{Author, Message, MessageKind, Role, MAX_BODY_BYTES};
 use crate::relay::{PeerId, PeerInfo, Relay};
 use crate::shared_doc::SharedDoc;
 use crate::sync::PeerSync;
+use crate::workflow::status::{State, Status};
 
 use super::corpus::{corpus, info, Corpus, DEVICES, PARTICIPANTS};
 use super::hostile::{self, Bomb, Carrier, Edit, Forge};
@@ -368,14 +369,19 @@ impl Run<'_> {
             doc.mark_read(&w.participant, &w.device, &msg.id, self.now).expect("own message");
         }
         if let Some(p) = profile {
-            let obj = if w.role == Role::Visitor || p % 2 == 0 {
-                doc.profile_obj().clone()
+            if w.role == Role::Visitor || p % 2 == 0 {
+                let obj = doc.profile_obj().clone();
+                let mut tx = doc.automerge_mut().transaction();
+                tx.put(&obj, format!("field{}", p % 8), format!("value {p}")).expect("put");
+                tx.commit_with(
+                    automerge::transaction::CommitOptions::default().with_time(self.now),
+                );
             } else {
-                doc.status_obj().clone()
-            };
-            let mut tx = doc.automerge_mut().transaction();
-            tx.put(&obj, format!("field{}", p % 8), format!("value {p}")).expect("put");
-            tx.commit_with(automerge::transaction::CommitOptions::default().with_time(self.now));
+                // Status holds only the lifecycle fields (crate::workflow::status).
+                let state = State::ALL[usize::from(p / 2) % State::ALL.len()];
+                let until = (state == State::Snoozed).then_some(self.now + i64::from(p));
+                Status { state, snoozed_until: until }.write(&mut doc, self.now).expect("status");
+            }
         }
         let carrier = if matches!(carrier, Carrier::Protocol) { Carrier::Changes } else { carrier };
         // On a connection of its own: earlier steps may have left a fragment half sent.

@@ -12,6 +12,7 @@ use crate::relay::{PeerInfo, RelayError};
 use crate::shared_doc::SharedDoc;
 use crate::store::{ChunkKind, MemStoreError, Persister};
 use crate::validate::{MAX_FIELD_KEY_BYTES, MAX_FIELD_VALUE_BYTES};
+use crate::workflow::status;
 
 use super::store::SharedStore;
 
@@ -206,6 +207,10 @@ pub(super) fn check_accepted(
                 Value::Object(ty) => panic!("{key:?} holds a {ty:?} object"),
             };
             assert!(len <= MAX_FIELD_VALUE_BYTES, "{key:?} holds {len} bytes");
+            if obj == live.status_obj() {
+                let Value::Scalar(s) = &value else { unreachable!("checked above") };
+                assert!(status::check_field(key, s).is_ok(), "status.{key} = {s}");
+            }
         }
     }
 }

@@ -85,5 +85,6 @@ pub fn check_internal(
             "a conversation carries at most {MAX_TAGS} tags"
         )));
     }
-    notes.finish(|obj| doc.note_in(obj), writer, known_notes, max_body)
+    let notes = notes.finish(|obj| doc.note_in(obj), writer, known_notes, max_body)?;
+    Ok(notes.into_iter().map(|n| n.id).collect())
 }

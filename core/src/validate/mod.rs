@@ -20,9 +20,10 @@ use std::collections::HashSet;
 use automerge::{Patch, PatchAction, ScalarValue, Value, ROOT};
 
 use crate::ids::{DeviceId, MessageId};
-use crate::message::Role;
+use crate::message::{Message, Role};
 use crate::relay::PeerInfo;
 use crate::shared_doc::SharedDoc;
+use crate::workflow::status;
 
 mod internal;
 mod new_messages;
@@ -61,14 +62,14 @@ pub enum Violation {
 
 /// Checks `patches` (produced by applying one peer's input to `doc`) against `writer`'s role.
 /// `known_ids` holds the ids of the messages the document had before; `max_body` bounds a new
-/// message's body. Returns the ids of the messages the input appended.
+/// message's body. Returns the messages the input appended.
 pub fn check(
     doc: &SharedDoc,
     patches: &[Patch],
     writer: &PeerInfo,
     known_ids: &HashSet<String>,
     max_body: usize,
-) -> Result<Vec<MessageId>, Violation> {
+) -> Result<Vec<Message>, Violation> {
     let mut messages = NewMessages::default();
     for p in patches {
         let obj = &p.obj;
@@ -102,6 +103,9 @@ pub fn check(
             scalar_field(p, writer, &[Role::Visitor, Role::Agent, Role::Admin], "profile")?;
         } else if obj == doc.status_obj() {
             scalar_field(p, writer, &[Role::Agent, Role::Admin], "status")?;
+            if let PatchAction::PutMap { key, value: (Value::Scalar(v), _), .. } = &p.action {
+                status::check_field(key, v).map_err(Violation::FieldBounds)?;
+            }
         } else if *obj == ROOT {
             return Err(Violation::ServerOnly("the document root"));
         } else {

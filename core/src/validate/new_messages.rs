@@ -6,7 +6,6 @@ use std::collections::HashSet;
 use automerge::{ObjId, ObjType, Patch, PatchAction, Value};
 
 use super::Violation;
-use crate::ids::MessageId;
 use crate::message::{Message, MessageKind, Role, MAX_BODY_BYTES, MAX_NAME_BYTES};
 use crate::message_map::{AUTHOR_KEYS, MESSAGE_KEYS};
 use crate::relay::PeerInfo;
@@ -66,7 +65,7 @@ impl NewMessages {
     }
 
     /// Checks each finished new message (read back with `read`) against the writer and
-    /// returns their ids. `known` holds the ids the list had before; bodies are bounded by
+    /// returns them. `known` holds the ids the list had before; bodies are bounded by
     /// `max_body` (never above [`MAX_BODY_BYTES`]).
     pub fn finish(
         self,
@@ -74,8 +73,8 @@ impl NewMessages {
         writer: &PeerInfo,
         known: &HashSet<String>,
         max_body: usize,
-    ) -> Result<Vec<MessageId>, Violation> {
-        let mut ids = Vec::with_capacity(self.maps.len());
+    ) -> Result<Vec<Message>, Violation> {
+        let mut out: Vec<Message> = Vec::with_capacity(self.maps.len());
         for obj in &self.maps {
             let m = read(obj).ok_or_else(|| {
                 Violation::MalformedMessage(
@@ -114,11 +113,11 @@ impl NewMessages {
             if m.body.len() > max {
                 return Err(Violation::BodyTooLarge { len: m.body.len(), max });
             }
-            if known.contains(m.id.as_str()) || ids.contains(&m.id) {
+            if known.contains(m.id.as_str()) || out.iter().any(|o| o.id == m.id) {
                 return Err(Violation::DuplicateId(m.id.to_string()));
             }
-            ids.push(m.id);
+            out.push(m);
         }
-        Ok(ids)
+        Ok(out)
     }
 }

@@ -5,3 +5,10 @@
 
 pub mod config;
 pub mod event;
+pub mod fire;
+pub mod plan;
+pub mod profile;
+pub mod react;
+pub mod status;
+pub mod timeline;
+pub mod timers;

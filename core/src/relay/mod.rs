@@ -28,6 +28,11 @@ use crate::shared_doc::{DocError, SharedDoc};
 use crate::store::{ChunkStore, Persister, StoreError, StoreStats};
 use crate::sync::{PeerSync, SyncError};
 use crate::validate::{self, Violation};
+use crate::workflow::event::WebhookEvent;
+use crate::workflow::timeline::Timeline;
+
+mod workflow;
+pub use workflow::WorkflowSetup;
 
 /// The relay's own actor. Fixed, so a conversation's server-written changes do not add a new
 /// actor per Durable Object restart; safe because a conversation has one live relay at a time
@@ -186,6 +191,12 @@ pub struct Relay<S> {
     /// Every internal note id, likewise.
     note_ids: HashSet<String>,
     limits: Limits,
+    /// The conversation as the workflow rules see it, kept up to date with every message.
+    timeline: Timeline,
+    /// The workspace's rules; without them the relay only relays.
+    workflow: Option<WorkflowSetup>,
+    /// Webhook events not yet taken by the owner.
+    events: Vec<WebhookEvent>,
 }
 
 impl<S: ChunkStore> Relay<S> {
@@ -206,6 +217,7 @@ impl<S: ChunkStore> Relay<S> {
             Persister::open::<InternalDoc>(internal_store, ActorId::from(RELAY_ACTOR))?;
         let message_ids = doc.message_ids();
         let note_ids = internal.notes().into_iter().map(|n| n.id.to_string()).collect();
+        let timeline = Timeline::scan(&doc, &internal);
         Ok(Self {
             doc,
             persister,
@@ -215,6 +227,9 @@ impl<S: ChunkStore> Relay<S> {
             message_ids,
             note_ids,
             limits,
+            timeline,
+            workflow: None,
+            events: Vec::new(),
         })
     }
 
@@ -303,14 +318,16 @@ impl<S: ChunkStore> Relay<S> {
         let max_body = self.limits.max_body_bytes;
         let fresh = validate::check(&self.doc, &patches, &peer.info, &self.message_ids, max_body)?;
         let audit = audit::from_shared(&self.doc, &patches, &peer.info, now_ms);
-        self.doc.stamp_delivered(&fresh, now_ms)?;
+        let ids: Vec<_> = fresh.iter().map(|m| m.id.clone()).collect();
+        self.doc.stamp_delivered(&ids, now_ms)?;
         self.internal.record(&audit, now_ms)?;
+        self.message_ids.extend(ids.into_iter().map(String::from));
+        // The workflow's answer (auto-reply, tags, reopening) is part of the same write.
+        self.after_accept(&fresh, &audit, now_ms)?;
         // Durable before anything leaves: the answer below is the sender's acknowledgement.
         // In the Durable Object both writes land in one implicit transaction (no await
         // between them), so a status change is never stored without its audit entry.
-        self.persister.persist(&self.doc)?;
-        self.internal_persister.persist(&self.internal)?;
-        self.message_ids.extend(fresh.into_iter().map(String::from));
+        self.persist_both()?;
         Ok(self.sync_all())
     }
 
@@ -342,9 +359,16 @@ impl<S: ChunkStore> Relay<S> {
         )?;
         let audit = audit::from_internal(&self.internal, &patches, &peer.info, now_ms);
         self.internal.record(&audit, now_ms)?;
+        self.after_accept(&[], &audit, now_ms)?;
         self.internal_persister.persist(&self.internal)?;
         self.note_ids.extend(notes.into_iter().map(String::from));
         Ok(self.sync_all())
+    }
+
+    fn persist_both(&mut self) -> Result<(), StoreError<S::Error>> {
+        self.persister.persist(&self.doc)?;
+        self.internal_persister.persist(&self.internal)?;
+        Ok(())
     }
 
     fn sync_all(&mut self) -> Vec<Outgoing> {

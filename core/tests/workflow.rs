@@ -1,0 +1,272 @@
+//! The support workflow driven through the relay with simulated time: what a visitor's
+//! message sets off, what due timers do, and that running anything twice changes nothing.
+
+use std::sync::Arc;
+
+use edgedesk_core::ids::{DeviceId, MessageId, ParticipantId};
+use edgedesk_core::internal_doc::{CaseField, Priority};
+use edgedesk_core::message::{Author, Message, MessageKind, Role};
+use edgedesk_core::relay::{Relay, WorkflowSetup};
+use edgedesk_core::shared_doc::SharedDoc;
+use edgedesk_core::store::MemStore;
+use edgedesk_core::workflow::config::{FaqRule, KeywordRule, Matcher, WaitStep, WorkspaceConfig};
+use edgedesk_core::workflow::profile::VisitorProfile;
+use edgedesk_core::workflow::status::{State, Status};
+use edgedesk_core::workflow::timers::TimerKind;
+
+mod support;
+use support::{offer, peer_info, raw_replica};
+
+const T0: i64 = 1_790_000_000_000;
+
+fn words(w: &[&str]) -> Matcher {
+    Matcher::Keywords(w.iter().map(|s| s.to_string()).collect())
+}
+
+fn config() -> WorkspaceConfig {
+    let mut c = WorkspaceConfig { default_language: "en".into(), ..Default::default() };
+    let t = |text: &str| [("en".to_owned(), text.to_owned())].into();
+    c.templates.by_name.insert("handoff".into(), t("An agent will be with you shortly."));
+    c.templates.by_name.insert("faq_hours".into(), t("We are open 9 to 6."));
+    c.templates.by_name.insert("welcome".into(), t("Welcome!"));
+    c.auto_replies.welcome = Some("welcome".into());
+    c.auto_replies.handoff = Some("handoff".into());
+    c.auto_replies.human = Some(words(&["人工", "human"]));
+    c.auto_replies.faq = vec![FaqRule {
+        matcher: words(&["营业时间", "opening hours"]),
+        template: "faq_hours".into(),
+    }];
+    c.keyword_rules = vec![KeywordRule {
+        matcher: words(&["退款", "refund"]),
+        add_tags: vec!["billing".into()],
+        priority: Some(Priority::High),
+    }];
+    c.sla.first_response_ms = Some(60_000);
+    c.sla.breach_priority = Some(Priority::Urgent);
+    c.sla.breach_tag = Some("sla-breached".into());
+    c
+}
+
+fn relay(cfg: WorkspaceConfig) -> Relay<MemStore> {
+    let mut r = Relay::open(MemStore::default(), MemStore::default()).unwrap();
+    configure(&mut r, cfg);
+    r
+}
+
+fn configure(r: &mut Relay<MemStore>, cfg: WorkspaceConfig) {
+    r.configure(Some(WorkflowSetup {
+        config: Arc::new(cfg),
+        version: 1,
+        visitor: VisitorProfile { name: Some("Li".into()), ..Default::default() },
+        workspace: "ws".into(),
+        conversation: "c1".into(),
+    }));
+}
+
+fn visitor_says(r: &mut Relay<MemStore>, id: &str, body: &str, now: i64) {
+    let (mut raw, _) = raw_replica(r.doc());
+    let m = Message {
+        id: MessageId::new(id).unwrap(),
+        author: Author {
+            role: Role::Visitor,
+            id: ParticipantId::new("v1").unwrap(),
+            name: "Li".into(),
+        },
+        device: DeviceId::new("phone").unwrap(),
+        kind: MessageKind::Text,
+        body: body.into(),
+        sent_at: now,
+    };
+    raw.append(&m, now).unwrap();
+    offer(r, 1, peer_info(Role::Visitor, "v1", "phone"), &mut raw, now).unwrap();
+}
+
+fn agent_sets_status(r: &mut Relay<MemStore>, status: Status, now: i64) {
+    let (mut raw, _): (SharedDoc, _) = raw_replica(r.doc());
+    status.write(&mut raw, now).unwrap();
+    offer(r, 2, peer_info(Role::Agent, "a1", "desk"), &mut raw, now).unwrap();
+}
+
+fn auto_replies(r: &Relay<MemStore>) -> Vec<Message> {
+    r.doc().messages().into_iter().filter(|m| m.kind == MessageKind::AutoReply).collect()
+}
+
+fn event_types(r: &mut Relay<MemStore>) -> Vec<String> {
+    r.take_events().into_iter().map(|e| e.kind).collect()
+}
+
+#[test]
+fn a_faq_question_gets_exactly_one_answer_by_the_relay() {
+    let mut r = relay(config());
+    visitor_says(&mut r, "m1", "What are your opening hours?", T0);
+    let replies = auto_replies(&r);
+    assert_eq!(replies.len(), 1);
+    assert_eq!(replies[0].body, "We are open 9 to 6.");
+    assert_eq!(replies[0].author.role, Role::Server);
+    assert!(r.doc().delivered_at(&replies[0].id).is_some());
+    let events = event_types(&mut r);
+    assert_eq!(events.iter().filter(|e| *e == "message.created").count(), 2);
+}
+
+#[test]
+fn a_message_matching_every_rule_still_gets_one_auto_reply() {
+    let mut r = relay(config());
+    // A human request, a FAQ keyword and a keyword rule at once.
+    visitor_says(&mut r, "m1", "人工! 营业时间? 退款", T0);
+    assert_eq!(auto_replies(&r).len(), 1);
+    assert_eq!(auto_replies(&r)[0].body, "An agent will be with you shortly.");
+    assert!(r.internal().tags().contains("billing"));
+    assert_eq!(r.internal().case_field(CaseField::Priority).as_deref(), Some("high"));
+    // After the handoff the bot stays quiet, FAQ or not.
+    visitor_says(&mut r, "m2", "opening hours?", T0 + 1_000);
+    assert_eq!(auto_replies(&r).len(), 1);
+}
+
+#[test]
+fn an_unanswerable_question_is_handed_off_once() {
+    let mut r = relay(config());
+    visitor_says(&mut r, "m1", "my parcel is wet", T0);
+    visitor_says(&mut r, "m2", "hello?", T0 + 1);
+    assert_eq!(auto_replies(&r).len(), 1);
+    let events = event_types(&mut r);
+    assert_eq!(events.iter().filter(|e| *e == "conversation.handoff").count(), 1);
+    let audit = r.internal().audit();
+    assert!(audit.iter().any(|e| e.field == "handoff" && e.role == Role::Server));
+}
+
+#[test]
+fn keyword_rules_tag_and_prioritise_in_chinese_and_english() {
+    for body in ["我要退款", "I want a REFUND"] {
+        let mut r = relay(config());
+        visitor_says(&mut r, "m1", body, T0);
+        let tags = r.internal().tags();
+        assert!(tags.contains("billing"), "{body}: {tags:?}");
+        assert!(tags.contains("待处理"), "the default to-handle tag: {tags:?}");
+        assert_eq!(r.internal().case_field(CaseField::Priority).as_deref(), Some("high"));
+    }
+}
+
+#[test]
+fn the_first_response_sla_breaches_once_and_raises_priority() {
+    let mut r = relay(config());
+    visitor_says(&mut r, "m1", "hello", T0);
+    let timers = r.timers();
+    assert_eq!(timers[0].kind, TimerKind::FirstResponse);
+    assert_eq!(timers[0].due_ms, T0 + 60_000);
+    r.take_events();
+    // Not yet due.
+    assert!(r.fire_due(T0 + 59_999).unwrap().is_empty());
+    r.fire_due(T0 + 60_000).unwrap();
+    assert_eq!(r.internal().case_field(CaseField::Priority).as_deref(), Some("urgent"));
+    assert!(r.internal().tags().contains("sla-breached"));
+    let events = r.take_events();
+    let breach: Vec<_> = events.iter().filter(|e| e.kind == "sla.breached").collect();
+    assert_eq!(breach.len(), 1);
+    assert_eq!(breach[0].data["message_id"], "m1");
+    // A re-delivered alarm finds nothing to do.
+    let audit_len = r.internal().audit().len();
+    r.fire_due(T0 + 61_000).unwrap();
+    assert!(r.take_events().is_empty());
+    assert_eq!(r.internal().audit().len(), audit_len);
+    assert!(r.timers().iter().all(|t| t.kind != TimerKind::FirstResponse));
+}
+
+#[test]
+fn fired_timers_stay_fired_after_a_restart() {
+    let mut r = relay(config());
+    visitor_says(&mut r, "m1", "hello", T0);
+    r.fire_due(T0 + 60_000).unwrap();
+    let (shared, internal) = r.into_stores();
+    let mut reopened = Relay::open(shared, internal).unwrap();
+    configure(&mut reopened, config());
+    assert!(reopened.timers().is_empty());
+    reopened.fire_due(T0 + 120_000).unwrap();
+    assert!(reopened.take_events().is_empty());
+}
+
+#[test]
+fn waiting_raises_priority_step_by_step() {
+    let mut c = config();
+    c.sla = Default::default();
+    c.priority.waiting = vec![
+        WaitStep { after_ms: 1_000, priority: Priority::High },
+        WaitStep { after_ms: 5_000, priority: Priority::Urgent },
+    ];
+    let mut r = relay(c);
+    visitor_says(&mut r, "m1", "hello", T0);
+    r.fire_due(T0 + 1_000).unwrap();
+    assert_eq!(r.internal().case_field(CaseField::Priority).as_deref(), Some("high"));
+    r.fire_due(T0 + 5_000).unwrap();
+    assert_eq!(r.internal().case_field(CaseField::Priority).as_deref(), Some("urgent"));
+}
+
+#[test]
+fn a_snoozed_conversation_wakes_up_and_a_visitor_message_reopens_a_resolved_one() {
+    let mut r = relay(config());
+    visitor_says(&mut r, "m1", "hello", T0);
+    let until = T0 + 30_000;
+    agent_sets_status(&mut r, Status { state: State::Snoozed, snoozed_until: Some(until) }, T0 + 1);
+    assert_eq!(Status::read(r.doc()).state, State::Snoozed);
+    // While snoozed the SLA clock is paused: the only timer is the wake-up.
+    assert_eq!(r.timers().iter().map(|t| t.kind).collect::<Vec<_>>(), vec![TimerKind::SnoozeWake]);
+    r.fire_due(until).unwrap();
+    assert_eq!(Status::read(r.doc()).state, State::Open);
+    agent_sets_status(&mut r, Status { state: State::Resolved, snoozed_until: None }, until + 1);
+    visitor_says(&mut r, "m2", "one more thing", until + 2);
+    assert_eq!(Status::read(r.doc()).state, State::Open);
+    let audit = r.internal().audit();
+    let state_changes: Vec<_> = audit
+        .iter()
+        .filter(|e| e.field == "status.state")
+        .map(|e| (e.role, e.value.clone()))
+        .collect();
+    assert_eq!(
+        state_changes,
+        vec![
+            (Role::Agent, Some("snoozed".into())),
+            (Role::Server, Some("open".into())),
+            (Role::Agent, Some("resolved".into())),
+            (Role::Server, Some("open".into())),
+        ]
+    );
+}
+
+#[test]
+fn the_welcome_message_is_written_once() {
+    let mut r = relay(config());
+    r.visitor_joined(T0).unwrap();
+    r.visitor_joined(T0 + 1).unwrap();
+    let replies = auto_replies(&r);
+    assert_eq!(replies.len(), 1);
+    assert_eq!(replies[0].body, "Welcome!");
+}
+
+#[test]
+fn without_a_configuration_the_relay_only_relays() {
+    let mut r = Relay::open(MemStore::default(), MemStore::default()).unwrap();
+    visitor_says(&mut r, "m1", "人工 退款", T0);
+    assert!(auto_replies(&r).is_empty());
+    assert!(r.internal().tags().is_empty());
+    assert!(r.timers().is_empty());
+    assert!(r.take_events().is_empty());
+}
+
+#[test]
+fn a_status_outside_the_lifecycle_is_refused() {
+    use edgedesk_core::automerge::transaction::Transactable;
+    let mut r = relay(config());
+    for (key, value) in [("state", "closed"), ("colour", "red")] {
+        let (mut raw, _): (SharedDoc, _) = raw_replica(r.doc());
+        let status = raw.status_obj().clone();
+        let mut tx = raw.automerge_mut().transaction();
+        tx.put(&status, key, value).unwrap();
+        tx.commit();
+        let err = offer(&mut r, 2, peer_info(Role::Agent, "a1", "desk"), &mut raw, T0).unwrap_err();
+        assert!(err.to_string().contains("rule field-bounds"), "{err}");
+        assert_eq!(err.close_code(), 1008);
+        // The relay reloads after a refusal, as the Durable Object does.
+        let (shared, internal) = r.into_stores();
+        r = Relay::open(shared, internal).unwrap();
+        assert_eq!(Status::read(r.doc()).state, State::Open);
+    }
+}
