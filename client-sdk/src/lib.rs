@@ -14,6 +14,7 @@ pub use edgedesk_core::ids::{ConversationId, DeviceId, MessageId, ParticipantId,
 pub use edgedesk_core::internal_doc::{AuditAction, AuditEntry, CaseField, InternalDoc, Priority};
 pub use edgedesk_core::message::{Author, Message, MessageKind, Role};
 pub use edgedesk_core::store::ChunkStore;
+pub use edgedesk_core::workflow::status::{State, Status};
 
 #[cfg(not(target_arch = "wasm32"))]
 mod file_store;

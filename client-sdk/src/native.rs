@@ -20,6 +20,7 @@ use edgedesk_core::ids::{ConversationId, MessageId, ParticipantId, WorkspaceId};
 use edgedesk_core::internal_doc::{CaseField, InternalDoc};
 use edgedesk_core::message::Message;
 use edgedesk_core::relay::{sees_internal, MAX_EPHEMERAL_BYTES};
+use edgedesk_core::workflow::status::Status;
 use tokio::sync::{broadcast, mpsc, watch, Notify};
 use tokio::task::JoinHandle;
 
@@ -180,6 +181,10 @@ impl ClientView<'_> {
 
     /// Agents: the internal document (tags, case fields, notes, audit trail); `None` for
     /// visitors, who never hold it.
+    pub fn status(&self) -> Status {
+        self.session().status()
+    }
+
     pub fn internal(&self) -> Option<&InternalDoc> {
         self.session.internal()
     }
@@ -268,6 +273,15 @@ impl Client {
             self.shared.touched();
         }
         Ok(moved)
+    }
+
+    /// Agents: sets the conversation's status (open, pending, snoozed until a time,
+    /// resolved), durably; synced to everyone and audited by the relay.
+    pub async fn set_status(&self, status: Status) -> Result<(), ClientError> {
+        self.shared.session().set_status(status, now_ms())?;
+        self.shared.flush.notify_one();
+        self.shared.touched();
+        Ok(())
     }
 
     /// Agents: adds a tag to the conversation (durable locally, synced to every agent device,

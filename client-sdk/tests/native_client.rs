@@ -171,6 +171,9 @@ fn token(relay: &FakeRelay, role: Role, who: &str, exp_in: i64) -> String {
         iat: None,
         nbf: None,
         name: None,
+        locale: None,
+        vip: false,
+        attrs: Default::default(),
     };
     jwt::sign(relay.keys.signing(), &claims).unwrap()
 }

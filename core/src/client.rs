@@ -18,6 +18,7 @@ use crate::relay::sees_internal;
 use crate::shared_doc::{DocError, SharedDoc};
 use crate::store::{ChunkStore, Persister, StoreError};
 use crate::sync::{observe, observe_internal, Observed, PeerSync, SyncError};
+use crate::workflow::status::Status;
 
 /// Who this device is.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -213,6 +214,19 @@ impl<S: ChunkStore> ClientSession<S> {
             self.persister.persist(&self.doc)?;
         }
         Ok(moved)
+    }
+
+    /// Sets the conversation's status (agents and admins; the relay refuses it from a
+    /// visitor), durably. `snoozed_until` (ms) says when a snoozed conversation wakes up.
+    pub fn set_status(&mut self, status: Status, now_ms: i64) -> Result<(), ClientError<S::Error>> {
+        status.write(&mut self.doc, now_ms)?;
+        self.persister.persist(&self.doc)?;
+        Ok(())
+    }
+
+    /// The conversation's status, as this replica knows it.
+    pub fn status(&self) -> Status {
+        Status::read(&self.doc)
     }
 
     /// Own messages the relay has not acknowledged yet.

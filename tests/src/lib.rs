@@ -309,6 +309,9 @@ pub fn claims_for(who: &Identity, conv: &ConversationId) -> Claims {
         iat: Some(now_s()),
         nbf: None,
         name: Some(who.name.clone()),
+        locale: None,
+        vip: false,
+        attrs: Default::default(),
     }
 }
 

@@ -5,7 +5,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use edgedesk_core::auth::{Access, AuthError, Claims, Keyring};
 use edgedesk_core::ids::{ConversationId, DeviceId, WorkspaceId};
+use edgedesk_core::message::Role;
 use edgedesk_core::relay::PeerInfo;
+use edgedesk_core::workflow::profile::VisitorProfile;
 use serde::{Deserialize, Serialize};
 
 /// A refused request: HTTP status, a stable machine-readable code, and a human message.
@@ -223,6 +225,9 @@ pub struct ForwardedPeer {
     pub name: String,
     /// The token's `exp` (seconds): the socket is closed at its first frame after that.
     pub expires_at: i64,
+    /// A visitor's claims for the workflow (locale, VIP, attributes); none for staff.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<VisitorProfile>,
 }
 
 impl Forwarded {
@@ -272,6 +277,7 @@ pub fn connecting_peer(
         info: PeerInfo { role: claims.role, participant: claims.sub.clone(), device, fast },
         name: claims.display_name().to_owned(),
         expires_at: claims.exp,
+        profile: (claims.role == Role::Visitor).then(|| claims.profile()),
     })
 }
 
@@ -308,6 +314,9 @@ mod tests {
             iat: None,
             nbf: None,
             name: Some("Ada".into()),
+            locale: None,
+            vip: false,
+            attrs: Default::default(),
         }
     }
 

@@ -1,7 +1,7 @@
 //! `POST /v1/widget/session`: an anonymous visitor token for a public site key (core's
 //! `auth::widget` decides; this reads the request and the configuration).
 
-use edgedesk_core::auth::widget::{mint_visitor, SessionRequest, MAX_REQUEST_BYTES};
+use edgedesk_core::auth::widget::{mint_visitor, MintError, SessionRequest, MAX_REQUEST_BYTES};
 use edgedesk_core::auth::{authenticate, Keyring};
 use worker::{Env, Request, Response};
 
@@ -36,8 +36,8 @@ async fn mint(
     if body.len() > MAX_REQUEST_BYTES {
         return Ok(Err(too_large()));
     }
-    let site_key = match SessionRequest::parse(&body) {
-        Ok(r) => r.site_key,
+    let (site_key, locale) = match SessionRequest::parse(&body) {
+        Ok(r) => (r.site_key, r.locale),
         Err(m) => return Ok(Err(Refusal::new(400, "bad_request", m))),
     };
     let (keys, site_keys, ttl) =
@@ -54,10 +54,18 @@ async fn mint(
     };
     let now = config::now_seconds();
     let presented = presented_claims(req, &keys, now)?;
-    Ok(mint_visitor(&keys, workspace, presented.as_ref(), now, ttl).map_err(|e| {
-        worker::console_error!("widget session: {e}");
-        Refusal::new(500, "internal", "could not mint a token; retry later")
-    }))
+    Ok(mint_visitor(&keys, workspace, presented.as_ref(), locale.as_deref(), now, ttl).map_err(
+        |e| {
+            match e {
+                // A locale that is not a language tag: the caller's mistake, said as such.
+                MintError::Claims(e) => Refusal::new(400, "bad_request", e.to_string()),
+                e => {
+                    worker::console_error!("widget session: {e}");
+                    Refusal::new(500, "internal", "could not mint a token; retry later")
+                }
+            }
+        },
+    ))
 }
 
 /// The claims of a still-valid token the request carries, to renew it; an absent, invalid or

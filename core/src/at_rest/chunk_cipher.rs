@@ -14,6 +14,9 @@ use super::data_key::DataKey;
 use crate::store::{ChunkKind, DocLabel};
 
 const CHUNK_DOMAIN: &str = "edgedesk/chunk/v1";
+/// Small named values a conversation keeps beside its documents (the visitor's claims, the
+/// webhook outbox's bodies): another domain, so no record opens as a chunk or the reverse.
+const RECORD_DOMAIN: &str = "edgedesk/record/v1";
 
 /// Where a chunk is stored: what its associated data binds it to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,6 +76,21 @@ impl ChunkCipher {
             OpenFailure::Version(version) => ChunkError::UnknownVersion { doc, seq, version },
             OpenFailure::Unauthentic => ChunkError::Unauthentic { doc, seq },
         })
+    }
+
+    /// Seals a named record; `name` is bound, so a record opens only under its own name.
+    pub fn seal_record(&self, name: &str, plaintext: &[u8]) -> Result<Vec<u8>, EntropyError> {
+        aead::seal(&self.aes, &self.record_aad(name), plaintext)
+    }
+
+    /// Opens a record sealed under `name`; `None` if it was altered, moved or sealed with
+    /// another key.
+    pub fn open_record(&self, name: &str, sealed: &[u8]) -> Option<Vec<u8>> {
+        aead::open(&self.aes, &self.record_aad(name), sealed).ok()
+    }
+
+    fn record_aad(&self, name: &str) -> Vec<u8> {
+        aead::aad(RECORD_DOMAIN, &[self.conversation.as_bytes(), name.as_bytes()])
     }
 
     fn aad(&self, at: ChunkPlace) -> Vec<u8> {
@@ -138,6 +156,17 @@ mod tests {
         let sealed = c.seal(at, b"part").unwrap();
         assert!(c.open(at, &sealed).is_ok());
         assert!(c.open(ChunkPlace { snapshot_rows: 1, ..at }, &sealed).is_err());
+    }
+
+    #[test]
+    fn a_record_opens_only_under_its_name_and_never_as_a_chunk() {
+        let key = DataKey::generate().unwrap();
+        let c = ChunkCipher::new(&key, "ws/conv");
+        let sealed = c.seal_record("visitor", b"{\"vip\":true}").unwrap();
+        assert_eq!(c.open_record("visitor", &sealed).unwrap(), b"{\"vip\":true}");
+        assert!(c.open_record("config", &sealed).is_none());
+        assert!(ChunkCipher::new(&key, "ws/other").open_record("visitor", &sealed).is_none());
+        assert!(c.open(place(DocLabel::Shared, 1), &sealed).is_err());
     }
 
     #[test]

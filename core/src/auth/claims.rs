@@ -9,8 +9,13 @@
 //! | `exp` | yes | expiry, seconds since the epoch |
 //! | `nbf`, `iat` | no | not-before and issued-at, seconds since the epoch |
 //! | `name` | no | display name (at most 128 bytes); defaults to `sub` |
+//! | `locale` | no | the visitor's language tag (`zh-CN`), for auto-reply templates |
+//! | `vip` | no | `true` for a VIP customer: the workspace's VIP priority applies |
+//! | `attrs` | no | custom attributes (string values) for templates: `{attributes.plan}` |
 //!
 //! Unknown claims (`iss`, `aud`, `jti`, …) are ignored, so operators may add their own.
+
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Deserializer, Serialize};
 
@@ -18,6 +23,7 @@ use super::keys::Keyring;
 use super::{jwt, shown, AuthError, CLOCK_SKEW_SECONDS};
 use crate::ids::{ConversationId, ParticipantId, WorkspaceId};
 use crate::message::{Role, MAX_NAME_BYTES};
+use crate::workflow::profile::VisitorProfile;
 
 /// A token's claims, as verified.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -43,6 +49,12 @@ pub struct Claims {
     pub nbf: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub locale: Option<String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub vip: bool,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub attrs: BTreeMap<String, String>,
 }
 
 /// What a request wants to do with a conversation.
@@ -101,7 +113,17 @@ impl Claims {
                 ));
             }
         }
-        Ok(())
+        self.profile().check().map_err(AuthError::InvalidClaims)
+    }
+
+    /// What the workflow may know of this participant (it is used for visitors).
+    pub fn profile(&self) -> VisitorProfile {
+        VisitorProfile {
+            name: self.name.clone(),
+            locale: self.locale.clone(),
+            vip: self.vip,
+            attributes: self.attrs.clone(),
+        }
     }
 
     /// `exp` and `nbf` against `now` (seconds), with [`CLOCK_SKEW_SECONDS`] of tolerance.
@@ -205,7 +227,24 @@ mod tests {
             iat: Some(NOW),
             nbf: None,
             name: None,
+            locale: None,
+            vip: false,
+            attrs: Default::default(),
         }
+    }
+
+    #[test]
+    fn workflow_claims_are_read_and_bounded() {
+        let json = br#"{"workspace":"acme","sub":"v-1","role":"visitor","conversation":"c-1",
+            "exp":1,"locale":"zh-CN","vip":true,"attrs":{"plan":"gold"}}"#;
+        let c = Claims::parse(json).unwrap();
+        let p = c.profile();
+        assert_eq!((p.locale.as_deref(), p.vip), (Some("zh-CN"), true));
+        assert_eq!(p.attributes["plan"], "gold");
+        let bad = br#"{"workspace":"acme","sub":"v-1","role":"visitor","conversation":"c-1",
+            "exp":1,"locale":"zh CN"}"#;
+        let e = Claims::parse(bad).unwrap_err().to_string();
+        assert!(e.contains("locale"), "{e}");
     }
 
     fn ring() -> Keyring {

@@ -101,6 +101,9 @@ pub fn parse_ttl(value: Option<&str>) -> Result<i64, String> {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct SessionRequest {
     pub site_key: String,
+    /// The browser's language (`navigator.language`), so auto-replies speak it.
+    #[serde(default)]
+    pub locale: Option<String>,
 }
 
 impl SessionRequest {
@@ -111,8 +114,9 @@ impl SessionRequest {
                 body.len()
             ));
         }
-        serde_json::from_slice(body)
-            .map_err(|_| r#"expected a JSON body {"site_key": "..."}"#.to_owned())
+        serde_json::from_slice(body).map_err(|_| {
+            r#"expected a JSON body {"site_key": "...", "locale": "zh-CN" (optional)}"#.to_owned()
+        })
     }
 }
 
@@ -145,6 +149,7 @@ pub fn mint_visitor(
     keys: &Keyring,
     workspace: &WorkspaceId,
     presented: Option<&Claims>,
+    locale: Option<&str>,
     now: i64,
     ttl: i64,
 ) -> Result<WidgetSession, MintError> {
@@ -164,6 +169,9 @@ pub fn mint_visitor(
         iat: Some(now),
         nbf: None,
         name,
+        locale: locale.map(str::to_owned).or_else(|| renewable.and_then(|c| c.locale.clone())),
+        vip: false,
+        attrs: Default::default(),
     };
     claims.validate()?;
     let token = jwt::sign(keys.signing(), &claims)?;
@@ -224,14 +232,14 @@ mod tests {
     fn a_fresh_session_is_an_anonymous_visitor_in_a_new_conversation() {
         let ring = ring();
         let acme = WorkspaceId::new("acme").unwrap();
-        let s = mint_visitor(&ring, &acme, None, NOW, 600).unwrap();
+        let s = mint_visitor(&ring, &acme, None, None, NOW, 600).unwrap();
         assert!(s.subject.as_str().starts_with("v-"));
         assert_eq!(s.expires_at, NOW + 600);
         let claims = authenticate(&s.token, &ring, NOW).unwrap();
         assert_eq!(claims.role, Role::Visitor);
         assert_eq!(claims.conversation.as_ref(), Some(&s.conversation));
         assert_eq!(claims.workspace, acme);
-        let other = mint_visitor(&ring, &acme, None, NOW, 600).unwrap();
+        let other = mint_visitor(&ring, &acme, None, None, NOW, 600).unwrap();
         assert_ne!(other.subject, s.subject);
         assert_ne!(other.conversation, s.conversation);
     }
@@ -240,9 +248,9 @@ mod tests {
     fn a_valid_visitor_token_of_the_workspace_is_renewed_for_the_same_identity() {
         let ring = ring();
         let acme = WorkspaceId::new("acme").unwrap();
-        let first = mint_visitor(&ring, &acme, None, NOW, 600).unwrap();
+        let first = mint_visitor(&ring, &acme, None, None, NOW, 600).unwrap();
         let presented = authenticate(&first.token, &ring, NOW + 500).unwrap();
-        let renewed = mint_visitor(&ring, &acme, Some(&presented), NOW + 500, 600).unwrap();
+        let renewed = mint_visitor(&ring, &acme, Some(&presented), None, NOW + 500, 600).unwrap();
         assert_eq!(
             (&renewed.subject, &renewed.conversation),
             (&first.subject, &first.conversation)
@@ -250,10 +258,10 @@ mod tests {
         assert_eq!(renewed.expires_at, NOW + 1100);
         // Another workspace's token, or an agent's, is not carried over.
         let other = WorkspaceId::new("other").unwrap();
-        let fresh = mint_visitor(&ring, &other, Some(&presented), NOW, 600).unwrap();
+        let fresh = mint_visitor(&ring, &other, Some(&presented), None, NOW, 600).unwrap();
         assert_ne!(fresh.subject, first.subject);
         let agent = Claims { role: Role::Agent, ..presented };
-        let fresh = mint_visitor(&ring, &acme, Some(&agent), NOW, 600).unwrap();
+        let fresh = mint_visitor(&ring, &acme, Some(&agent), None, NOW, 600).unwrap();
         assert_ne!(fresh.subject, first.subject);
     }
 }

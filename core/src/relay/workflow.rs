@@ -61,7 +61,7 @@ impl<S: ChunkStore> Relay<S> {
 
     /// A visitor joined: the welcome message, the first time.
     pub fn visitor_joined(&mut self, now_ms: i64) -> Result<Vec<Outgoing>, RelayError<S::Error>> {
-        let Some(plan) = self.plan_with(now_ms, |ctx| welcome(ctx)) else {
+        let Some(plan) = self.plan_with(now_ms, welcome) else {
             return Ok(Vec::new());
         };
         if plan.is_empty() {
