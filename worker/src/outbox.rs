@@ -148,7 +148,7 @@ impl Outbox {
             let cursor = self.sql.exec(
                 "INSERT OR IGNORE INTO webhook_outbox
                     (event_id, endpoint_id, event_type, body, state, attempts, next_at)
-                 VALUES (?, ?, ?, ?, ?, 0, ?)",
+                 VALUES (?, ?, ?, ?, ?, 0, ?) RETURNING 1",
                 vec![
                     d.event_id.as_str().into(),
                     d.endpoint_id.as_str().into(),
@@ -158,7 +158,8 @@ impl Outbox {
                     now_ms.into(),
                 ],
             )?;
-            added += cursor.rows_written();
+            // A row comes back only when the insert was not ignored.
+            added += cursor.raw().count();
         }
         Ok(added)
     }
