@@ -260,7 +260,7 @@ fn signature_valid(secret: &[u8], header: &str, body: &[u8], now_s: i64) -> bool
     mac.update(format!("{t}.").as_bytes());
     mac.update(body);
     let expected = hex::encode(mac.finalize().into_bytes());
-    v1.iter().any(|v| *v == expected)
+    v1.contains(&expected)
 }
 
 #[cfg(test)]

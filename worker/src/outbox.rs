@@ -190,10 +190,12 @@ impl Outbox {
         let due = self.due(now_ms)?;
         let mut report = Report::default();
         for group in due.chunks(CONCURRENCY) {
-            let posts = group.iter().map(|row| attempt(row, endpoints, cipher, now_ms));
+            let posts = group.iter().map(|row| attempt(row, endpoints, cipher));
             let outcomes = join_all(posts).await;
+            // Retries count from when the attempt ended, not from when the alarm began.
+            let ended = i64::try_from(worker::Date::now().as_millis()).unwrap_or(now_ms);
             for (row, outcome) in group.iter().zip(outcomes) {
-                self.record(row, outcome, now_ms, &mut report)?;
+                self.record(row, outcome, ended.max(now_ms), &mut report)?;
             }
         }
         Ok(report)
@@ -298,15 +300,15 @@ async fn attempt(
     row: &Due,
     endpoints: &[WebhookEndpoint],
     cipher: &ChunkCipher,
-    now_ms: i64,
 ) -> Result<(), Failure> {
     let endpoint =
         endpoints.iter().find(|e| e.id == row.endpoint_id).ok_or(Failure::EndpointRemoved)?;
     let id: [&[u8]; 2] = [row.event_id.as_bytes(), row.endpoint_id.as_bytes()];
     let body = cipher.open_record(PURPOSE, &id, &row.body).map_err(|_| Failure::Unsealable)?;
     let body = String::from_utf8(body).map_err(|_| Failure::Unsealable)?;
-    let signature =
-        webhook::sign(endpoint.secret.as_bytes(), now_ms.div_euclid(1000), body.as_bytes());
+    // Signed at the moment of sending (not the alarm's start), as receivers check `t`.
+    let t = i64::try_from(worker::Date::now().as_millis() / 1000).unwrap_or(i64::MAX);
+    let signature = webhook::sign(endpoint.secret.as_bytes(), t, body.as_bytes());
     let request = build_request(endpoint, row, &signature, body).map_err(|_| Failure::Network)?;
     let signal =
         AbortSignal::from(worker::worker_sys::web_sys::AbortSignal::timeout_with_u32(TIMEOUT_MS));
