@@ -28,6 +28,7 @@ pub mod shared_doc;
 pub mod store;
 pub mod sync;
 pub mod validate;
+pub mod webhook;
 pub mod workflow;
 
 pub use automerge;

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use edgedesk_client::{Client, ClientConfig};
 pub mod raw_peer;
+pub mod webhook_receiver;
 
 use edgedesk_core::auth::keys::Key;
 use edgedesk_core::auth::{jwt, Claims, Keyring};

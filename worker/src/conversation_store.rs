@@ -52,13 +52,14 @@ pub fn open(
 }
 
 /// Crypto-shreds the conversation: the key record becomes a tombstone (the data key's only
-/// copy is gone), and every chunk is deleted. Returns when the erasure happened (the first
+/// copy is gone), and every chunk and queued webhook body is deleted. Returns when the erasure happened (the first
 /// one, if erased before).
 pub fn erase(sql: &SqlStorage, name: &str, now_ms: i64) -> Result<i64, OpenError> {
     let table = KeyTable::new(sql.clone())?;
     let tombstone = at_rest::erase(table.load()?.as_ref(), name, now_ms);
     table.store(&tombstone)?;
     SqlChunks::new(sql.clone())?.delete_everything()?;
+    crate::outbox::erase(sql).map_err(|e| OpenError::Storage(e.to_string()))?;
     match tombstone {
         KeyRecord::Erased { at_ms, .. } => Ok(at_ms),
         KeyRecord::Live { .. } => Ok(now_ms),

@@ -23,6 +23,8 @@ mod http;
 #[cfg(target_arch = "wasm32")]
 mod key_store;
 #[cfg(target_arch = "wasm32")]
+pub mod outbox;
+#[cfg(target_arch = "wasm32")]
 mod routes;
 #[cfg(target_arch = "wasm32")]
 mod sql_store;

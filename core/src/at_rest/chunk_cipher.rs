@@ -14,8 +14,6 @@ use super::data_key::DataKey;
 use crate::store::{ChunkKind, DocLabel};
 
 const CHUNK_DOMAIN: &str = "edgedesk/chunk/v1";
-/// Small named values a conversation keeps beside its documents (the visitor's claims, the
-/// webhook outbox's bodies): another domain, so no record opens as a chunk or the reverse.
 const RECORD_DOMAIN: &str = "edgedesk/record/v1";
 
 /// Where a chunk is stored: what its associated data binds it to.
@@ -49,6 +47,14 @@ pub enum ChunkError {
     Entropy(#[from] EntropyError),
 }
 
+/// A sealed record (see [`ChunkCipher::seal_record`]) that did not open.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("a sealed {purpose} record does not open: {reason}")]
+pub struct RecordError {
+    pub purpose: String,
+    pub reason: &'static str,
+}
+
 /// Seals and opens one conversation's chunks.
 #[derive(Clone)]
 pub struct ChunkCipher {
@@ -78,19 +84,41 @@ impl ChunkCipher {
         })
     }
 
-    /// Seals a named record; `name` is bound, so a record opens only under its own name.
-    pub fn seal_record(&self, name: &str, plaintext: &[u8]) -> Result<Vec<u8>, EntropyError> {
-        aead::seal(&self.aes, &self.record_aad(name), plaintext)
+    /// Seals a value that is not a document chunk (e.g. a queued webhook body, which holds
+    /// message text) with the same data key, bound to this conversation, `purpose` and the
+    /// record's identity `id`, so it opens only for that same record and is shredded with
+    /// the conversation.
+    pub fn seal_record(
+        &self,
+        purpose: &str,
+        id: &[&[u8]],
+        plaintext: &[u8],
+    ) -> Result<Vec<u8>, EntropyError> {
+        aead::seal(&self.aes, &self.record_aad(purpose, id), plaintext)
     }
 
-    /// Opens a record sealed under `name`; `None` if it was altered, moved or sealed with
-    /// another key.
-    pub fn open_record(&self, name: &str, sealed: &[u8]) -> Option<Vec<u8>> {
-        aead::open(&self.aes, &self.record_aad(name), sealed).ok()
+    pub fn open_record(
+        &self,
+        purpose: &str,
+        id: &[&[u8]],
+        sealed: &[u8],
+    ) -> Result<Vec<u8>, RecordError> {
+        aead::open(&self.aes, &self.record_aad(purpose, id), sealed).map_err(|f| RecordError {
+            purpose: purpose.to_owned(),
+            reason: match f {
+                OpenFailure::TooShort { .. } => "too short to be sealed",
+                OpenFailure::Version(_) => "unknown format version",
+                OpenFailure::Unauthentic => {
+                    "altered, moved from another record or conversation, or sealed with another data key"
+                }
+            },
+        })
     }
 
-    fn record_aad(&self, name: &str) -> Vec<u8> {
-        aead::aad(RECORD_DOMAIN, &[self.conversation.as_bytes(), name.as_bytes()])
+    fn record_aad(&self, purpose: &str, id: &[&[u8]]) -> Vec<u8> {
+        let head = [self.conversation.as_bytes(), purpose.as_bytes()];
+        let fields: Vec<&[u8]> = head.iter().copied().chain(id.iter().copied()).collect();
+        aead::aad(RECORD_DOMAIN, &fields)
     }
 
     fn aad(&self, at: ChunkPlace) -> Vec<u8> {
@@ -145,6 +173,25 @@ mod tests {
     }
 
     #[test]
+    fn a_record_opens_only_for_its_purpose_identity_and_conversation() {
+        let key = DataKey::generate().unwrap();
+        let c = ChunkCipher::new(&key, "ws/conv");
+        let id: &[&[u8]] = &[b"evt-1", b"crm"];
+        let sealed = c.seal_record("webhook", id, b"refund please").unwrap();
+        assert!(!sealed.windows(6).any(|w| w == b"refund"));
+        assert_eq!(c.open_record("webhook", id, &sealed).unwrap(), b"refund please");
+        assert!(c.open_record("webhook", &[b"evt-1", b"other"], &sealed).is_err());
+        assert!(c.open_record("webhook", &[b"evt-1crm"], &sealed).is_err());
+        assert!(c.open_record("other", id, &sealed).is_err());
+        assert!(ChunkCipher::new(&key, "ws/other").open_record("webhook", id, &sealed).is_err());
+        // Nor does it pass for a document chunk, or a chunk for it.
+        let at = place(DocLabel::Shared, 1);
+        assert!(c.open(at, &sealed).is_err());
+        let chunk = c.seal(at, b"x").unwrap();
+        assert!(c.open_record("webhook", id, &chunk).is_err());
+    }
+
+    #[test]
     fn a_snapshot_row_is_bound_to_its_snapshot_row_count() {
         let c = ChunkCipher::new(&DataKey::generate().unwrap(), "c");
         let at = ChunkPlace {
@@ -156,17 +203,6 @@ mod tests {
         let sealed = c.seal(at, b"part").unwrap();
         assert!(c.open(at, &sealed).is_ok());
         assert!(c.open(ChunkPlace { snapshot_rows: 1, ..at }, &sealed).is_err());
-    }
-
-    #[test]
-    fn a_record_opens_only_under_its_name_and_never_as_a_chunk() {
-        let key = DataKey::generate().unwrap();
-        let c = ChunkCipher::new(&key, "ws/conv");
-        let sealed = c.seal_record("visitor", b"{\"vip\":true}").unwrap();
-        assert_eq!(c.open_record("visitor", &sealed).unwrap(), b"{\"vip\":true}");
-        assert!(c.open_record("config", &sealed).is_none());
-        assert!(ChunkCipher::new(&key, "ws/other").open_record("visitor", &sealed).is_none());
-        assert!(c.open(place(DocLabel::Shared, 1), &sealed).is_err());
     }
 
     #[test]

@@ -4,7 +4,8 @@
 //! - [`data_key`]: one random data key per conversation, stored only wrapped by a master key
 //!   with that key's id, so master keys rotate without re-encrypting history, and replacing
 //!   the record by a tombstone crypto-shreds the conversation.
-//! - [`chunk_cipher`]: seals a chunk for its place (conversation, document, row, kind).
+//! - [`chunk_cipher`]: seals a chunk for its place (conversation, document, row, kind), and
+//!   other per-conversation records (queued webhook bodies) for their identity.
 //! - [`sealed_store`]: [`EncryptedStore`], the [`crate::store::ChunkStore`] the relay's
 //!   [`crate::store::Persister`] writes through, over a raw store of sealed rows.
 //!
@@ -18,7 +19,7 @@ pub mod master_keys;
 pub mod sealed_store;
 
 pub use aead::{EntropyError, OVERHEAD};
-pub use chunk_cipher::{ChunkCipher, ChunkError, ChunkPlace};
+pub use chunk_cipher::{ChunkCipher, ChunkError, ChunkPlace, RecordError};
 pub use data_key::{erase, open_data_key, DataKey, KeyError, KeyRecord, OpenedKey};
 pub use master_keys::{MasterKey, MasterKeyError, MasterKeys, MASTER_KEYS_VAR};
 pub use sealed_store::{EncryptedStore, SealedChunk, SealedChunkStore, SealedStoreError};

@@ -61,6 +61,11 @@ impl<R: SealedChunkStore> EncryptedStore<R> {
         &self.raw
     }
 
+    /// The conversation's cipher, for records kept next to the documents (webhook outbox).
+    pub fn cipher(&self) -> &ChunkCipher {
+        &self.cipher
+    }
+
     pub fn raw_mut(&mut self) -> &mut R {
         &mut self.raw
     }
