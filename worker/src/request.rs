@@ -83,6 +83,11 @@ pub enum Route {
         conversation: ConversationId,
         action: ConversationAction,
     },
+    /// `GET` (read) or `PUT` (replace) `/v1/workspaces/{ws}/config`: admins only.
+    WorkspaceConfig {
+        workspace: WorkspaceId,
+        write: bool,
+    },
 }
 
 /// Maps method and path to a route.
@@ -109,6 +114,11 @@ pub fn route(method: &str, path: &str) -> Result<Route, Refusal> {
                 _ => &["GET"],
             };
             (Route::Conversation { workspace, conversation, action }, methods)
+        }
+        ["v1", "workspaces", ws, "config"] => {
+            let workspace = WorkspaceId::new(*ws)
+                .map_err(|e| Refusal::new(400, "bad_workspace_id", e.to_string()))?;
+            (Route::WorkspaceConfig { workspace, write: method == "PUT" }, &["GET", "PUT"])
         }
         _ => return Err(not_found(path)),
     };
@@ -333,6 +343,14 @@ mod tests {
             route("OPTIONS", "/v1/widget/session"),
             Ok(Route::WidgetSession { preflight: true })
         );
+        assert_eq!(
+            route("PUT", "/v1/workspaces/acme/config"),
+            Ok(Route::WorkspaceConfig { workspace: ws("acme"), write: true })
+        );
+        assert_eq!(
+            route("GET", "/v1/workspaces/acme/config"),
+            Ok(Route::WorkspaceConfig { workspace: ws("acme"), write: false })
+        );
     }
 
     #[test]
@@ -352,6 +370,9 @@ mod tests {
             405
         );
         assert_eq!(route("GET", "/v1/widget/session").unwrap_err().status, 405);
+        assert_eq!(route("POST", "/v1/workspaces/w/config").unwrap_err().status, 405);
+        let e = route("PUT", "/v1/workspaces/a%20b/config").unwrap_err();
+        assert_eq!((e.status, e.code), (400, "bad_workspace_id"));
     }
 
     #[test]

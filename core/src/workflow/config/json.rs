@@ -234,12 +234,20 @@ pub fn decode(json: &str) -> Result<RawConfig, ConfigErrors> {
         let (path, message) = if inner.is_syntax() || inner.is_eof() {
             ("$".to_owned(), format!("not valid JSON: {inner}"))
         } else if path == "." {
-            ("$".to_owned(), inner.to_string())
+            ("$".to_owned(), plain_types(&inner.to_string()))
         } else {
-            (path, inner.to_string())
+            (path, plain_types(&inner.to_string()))
         };
         ConfigErrors(vec![ConfigError::new(path, message)])
     })
+}
+
+/// serde names the Rust types it expected; admins write JSON.
+fn plain_types(message: &str) -> String {
+    message.replace("expected u64", "expected a whole number (0 or more)").replace(
+        "expected a tuple of size 2",
+        "expected [open, close], e.g. [\"09:00\", \"18:00\"]",
+    )
 }
 
 #[cfg(test)]
@@ -267,11 +275,12 @@ mod tests {
         let e =
             only_error(r#"{"priority": {"waiting": [{"after_seconds": -5, "priority": "high"}]}}"#);
         assert_eq!(e.path, "priority.waiting[0].after_seconds");
-        assert!(e.message.contains("-5"), "{e}");
+        assert!(e.message.contains("`-5`, expected a whole number (0 or more)"), "{e}");
         let e = only_error(
             r#"{"business_hours": {"time_zone": "UTC", "weekly": {"mon": [["09:00"]]}}}"#,
         );
         assert_eq!(e.path, "business_hours.weekly.mon[0]");
+        assert!(e.message.contains("expected [open, close]"), "{e}");
     }
 
     #[test]

@@ -113,10 +113,12 @@ fn check_url(s: &str) -> Result<(), String> {
     match url.scheme() {
         "https" if !host.is_empty() => {}
         "http" if local => {}
-        "http" => return Err(format!(
+        "http" => {
+            return Err(format!(
             "{} is plain http; use https (http is allowed for localhost, 127.0.0.1 and [::1] only)",
             quoted(s)
-        )),
+        ))
+        }
         _ => return Err(format!("{} must be an https URL", quoted(s))),
     }
     if !url.username().is_empty() || url.password().is_some() {
@@ -205,6 +207,11 @@ mod tests {
         .unwrap();
         assert!(hooks[0].wants("sla.breached") && !hooks[0].wants("message.created"));
         assert!(hooks[1].wants("message.created"));
+        for local in ["http://localhost:8080/h", "http://[::1]:9/h", "http://127.0.0.1/"] {
+            assert!(check_url(local).is_ok(), "{local}");
+        }
+        assert!(check_url("http://10.0.0.1/").is_err());
+        assert!(check_url("not a url").unwrap_err().contains("is not a URL"));
     }
 
     #[test]
