@@ -104,7 +104,19 @@ impl WorkspaceConfig {
             |id: &str| current?.webhooks.iter().find(|w| w.id == id).map(|w| w.secret.clone());
         let mut errors = Errors::default();
         let config = check(raw, &stored, &mut errors);
-        errors.into_result(config)
+        let config = errors.into_result(config)?;
+        // What is stored and handed to conversations is the normalized form (defaults filled
+        // in, kept secrets restored): it must parse again under the same limit.
+        let stored_len = config.to_json(false).to_string().len();
+        if stored_len > MAX_CONFIG_BYTES {
+            return Err(ConfigErrors(vec![ConfigError::new(
+                "$",
+                format!(
+                    "with its defaults filled in and kept secrets restored the configuration is {stored_len} bytes; the limit is {MAX_CONFIG_BYTES} (64 KiB): shorten it"
+                ),
+            )]));
+        }
+        Ok(config)
     }
 
     /// The configuration as JSON, in the form [`WorkspaceConfig::parse`] reads (it parses

@@ -223,6 +223,26 @@ fn oversize_documents_are_refused_before_parsing() {
 }
 
 #[test]
+fn a_document_whose_normalized_form_outgrows_the_limit_is_refused() {
+    // Just under the limit as sent; the bot name and default tags filled in on storing would
+    // push the stored form over it, where conversations could not read it back.
+    let text = |tag: String, len: usize| format!(r#""{tag}":"{}""#, "x".repeat(len));
+    let mut texts: Vec<String> =
+        (0..16u8).map(|i| text(format!("a{}", (b'a' + i) as char), 4000)).collect();
+    let document = |texts: &[String]| {
+        format!(r#"{{"default_language":"aa","templates":{{"t":{{{}}}}}}}"#, texts.join(","))
+    };
+    let room = MAX_CONFIG_BYTES - 20 - document(&texts).len() - text("zz".into(), 0).len() - 1;
+    texts.push(text("zz".into(), room));
+    let json = document(&texts);
+    assert_eq!(json.len(), MAX_CONFIG_BYTES - 20);
+    let e = one_error(&json);
+    assert_eq!(e.path, "$");
+    assert!(e.message.starts_with("with its defaults filled in"), "{e}");
+    assert!(WorkspaceConfig::parse(&json.replace(&"x".repeat(200), "")).is_ok());
+}
+
+#[test]
 fn rule_counts_are_bounded() {
     let rule = r#"{"keywords": ["a"], "priority": "high"}"#;
     let rules = vec![rule; rules::MAX_RULES + 1].join(",");
