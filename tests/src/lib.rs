@@ -187,6 +187,25 @@ impl Relay {
         lines[lines.len().saturating_sub(40)..].join("\n")
     }
 
+    /// A workspace-wide admin token for [`WORKSPACE`].
+    pub fn admin_token(&self) -> String {
+        let any = ConversationId::new("any").expect("conversation id");
+        self.token_as(Role::Admin, "harness-admin", &any)
+    }
+
+    /// `PUT`s `json` as [`WORKSPACE`]'s configuration with an admin token: (status, body).
+    pub fn put_config(&self, json: &str) -> (u16, String) {
+        let token = self.admin_token();
+        http_request(self.port, "PUT", &config_path(), Some(&token), Some(json))
+            .expect("config PUT")
+    }
+
+    /// `GET`s [`WORKSPACE`]'s configuration with an admin token: (status, body).
+    pub fn get_config(&self) -> (u16, String) {
+        let token = self.admin_token();
+        http_request(self.port, "GET", &config_path(), Some(&token), None).expect("config GET")
+    }
+
     /// The conversation's stats endpoint as JSON, read with an admin token.
     pub fn stats(&self, conversation: &str) -> serde_json::Value {
         let conv = ConversationId::new(conversation).expect("conversation id");
@@ -235,6 +254,18 @@ pub fn http_full(
     token: Option<&str>,
     body: Option<&str>,
 ) -> Result<HttpAnswer, String> {
+    http_send(port, method, path, token, &[], body)
+}
+
+/// Like [`http_full`], with extra request headers (e.g. `If-Match`).
+pub fn http_send(
+    port: u16,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    headers: &[(&str, &str)],
+    body: Option<&str>,
+) -> Result<HttpAnswer, String> {
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .timeout_global(Some(Duration::from_secs(5)))
@@ -242,27 +273,28 @@ pub fn http_full(
         .into();
     let url = format!("http://127.0.0.1:{port}{path}");
     let bearer = token.map(|t| format!("Bearer {t}"));
+    let mut all: Vec<(&str, &str)> = headers.to_vec();
+    if let Some(b) = &bearer {
+        all.push(("authorization", b));
+    }
     let sent = match (method, body) {
-        ("POST", body) => {
-            let mut req = agent.post(&url).header("content-type", "application/json");
-            if let Some(b) = &bearer {
-                req = req.header("authorization", b);
-            }
+        ("POST" | "PUT", body) => {
+            let req = if method == "PUT" { agent.put(&url) } else { agent.post(&url) };
+            let req = all
+                .iter()
+                .fold(req.header("content-type", "application/json"), |r, (k, v)| r.header(*k, *v));
             req.send(body.unwrap_or_default())
         }
         (method, None) => {
-            let mut req = match method {
+            let req = match method {
                 "GET" => agent.get(&url),
                 "OPTIONS" => agent.options(&url),
                 "DELETE" => agent.delete(&url),
-                other => return Err(format!("http_full: no {other} support")),
+                other => return Err(format!("http_send: no {other} support")),
             };
-            if let Some(b) = &bearer {
-                req = req.header("authorization", b);
-            }
-            req.call()
+            all.iter().fold(req, |r, (k, v)| r.header(*k, *v)).call()
         }
-        (method, Some(_)) => return Err(format!("http_full: no body with {method}")),
+        (method, Some(_)) => return Err(format!("http_send: no body with {method}")),
     };
     let mut resp = sent.map_err(|e| e.to_string())?;
     let status = resp.status().as_u16();
@@ -283,6 +315,11 @@ pub fn workspace() -> WorkspaceId {
 /// `/v1/workspaces/{WORKSPACE}/conversations/{conv}/connect`.
 pub fn connect_path(conv: &ConversationId) -> String {
     format!("/v1/workspaces/{WORKSPACE}/conversations/{conv}/connect")
+}
+
+/// `/v1/workspaces/{WORKSPACE}/config`.
+pub fn config_path() -> String {
+    format!("/v1/workspaces/{WORKSPACE}/config")
 }
 
 /// `/v1/workspaces/{WORKSPACE}/conversations/{conv}/stats`.

@@ -8,6 +8,12 @@ use crate::request::Refusal;
 /// `x-edgedesk-error` header: WebSocket clients often see only the headers of a refused
 /// handshake (tungstenite keeps just the body bytes that arrived with them).
 pub fn refusal(r: &Refusal) -> Response {
+    refusal_with_body(r, r.to_json())
+}
+
+/// A refusal whose body says more than code and message (e.g. every error of an invalid
+/// workspace configuration); `body` should hold `error` and `message` as well.
+pub fn refusal_with_body(r: &Refusal, body: String) -> Response {
     let mut headers = vec![("content-type", "application/json"), ("x-edgedesk-error", r.code)];
     if r.status == 401 {
         // RFC 6750 §3: a 401 names the scheme the client should authenticate with.
@@ -16,13 +22,19 @@ pub fn refusal(r: &Refusal) -> Response {
     headers
         .into_iter()
         .try_fold(ResponseBuilder::new().with_status(r.status), |b, (k, v)| b.with_header(k, v))
-        .map(|b| b.fixed(r.to_json().into_bytes()))
+        .map(|b| b.fixed(body.into_bytes()))
         .unwrap_or_else(|_| ResponseBuilder::new().with_status(r.status).empty())
 }
 
 pub fn json(body: &serde_json::Value) -> Response {
-    ResponseBuilder::new()
-        .with_header("content-type", "application/json")
+    json_with(body, &[])
+}
+
+/// `200` JSON with extra headers (e.g. an `ETag`).
+pub fn json_with(body: &serde_json::Value, headers: &[(&str, &str)]) -> Response {
+    std::iter::once(("content-type", "application/json"))
+        .chain(headers.iter().copied())
+        .try_fold(ResponseBuilder::new(), |b, (k, v)| b.with_header(k, v))
         .map(|b| b.fixed(body.to_string().into_bytes()))
         .unwrap_or_else(|_| ResponseBuilder::new().with_status(500).empty())
 }

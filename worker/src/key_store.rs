@@ -1,5 +1,6 @@
 //! The conversation's key record in SQLite: its wrapped data key and master key id, or the
-//! tombstone left by erasure.
+//! tombstone left by erasure. A `Workspace` object keeps its own data key in the same table
+//! (the `conversation` column then holds the workspace id).
 
 use edgedesk_core::at_rest::KeyRecord;
 use worker::{SqlStorage, SqlStorageValue};

@@ -3,14 +3,17 @@
 //! The HTTP front door ([`routes`]) validates the request, verifies its token and hands a
 //! conversation's WebSocket, with the verified identity, to that conversation's Durable Object
 //! ([`conversation`]), which drives
-//! `edgedesk_core::relay::Relay` over SQLite storage ([`sql_store`]). No rule of the
-//! conversation lives here: everything that decides lives in core, where it is tested natively.
+//! `edgedesk_core::relay::Relay` over SQLite storage ([`sql_store`]). A workspace's support
+//! configuration lives in its own Durable Object ([`workspace`]), which conversation objects
+//! ask for it ([`workspace_client`]). No rule of the conversation lives here: everything that
+//! decides lives in core, where it is tested natively.
 //!
-//! Only the request parsing in [`request`] is platform independent; the rest compiles for
-//! wasm32 only.
+//! Only the request parsing in [`request`] and [`workspace_request`] is platform independent;
+//! the rest compiles for wasm32 only.
 
 pub mod open_error;
 pub mod request;
+pub mod workspace_request;
 
 #[cfg(target_arch = "wasm32")]
 mod config;
@@ -30,9 +33,17 @@ mod routes;
 mod sql_store;
 #[cfg(target_arch = "wasm32")]
 mod widget;
+#[cfg(target_arch = "wasm32")]
+mod workspace;
+#[cfg(target_arch = "wasm32")]
+pub mod workspace_client;
+#[cfg(target_arch = "wasm32")]
+mod workspace_store;
 
 #[cfg(target_arch = "wasm32")]
 pub use conversation::Conversation;
+#[cfg(target_arch = "wasm32")]
+pub use workspace::Workspace;
 
 #[cfg(target_arch = "wasm32")]
 #[worker::event(fetch)]

@@ -85,6 +85,11 @@ pub enum Route {
         conversation: ConversationId,
         action: ConversationAction,
     },
+    /// `GET` (read) or `PUT` (replace) `/v1/workspaces/{ws}/config`: admins only.
+    WorkspaceConfig {
+        workspace: WorkspaceId,
+        write: bool,
+    },
 }
 
 /// Maps method and path to a route.
@@ -111,6 +116,11 @@ pub fn route(method: &str, path: &str) -> Result<Route, Refusal> {
                 _ => &["GET"],
             };
             (Route::Conversation { workspace, conversation, action }, methods)
+        }
+        ["v1", "workspaces", ws, "config"] => {
+            let workspace = WorkspaceId::new(*ws)
+                .map_err(|e| Refusal::new(400, "bad_workspace_id", e.to_string()))?;
+            (Route::WorkspaceConfig { workspace, write: method == "PUT" }, &["GET", "PUT"])
         }
         _ => return Err(not_found(path)),
     };
@@ -342,6 +352,14 @@ mod tests {
             route("OPTIONS", "/v1/widget/session"),
             Ok(Route::WidgetSession { preflight: true })
         );
+        assert_eq!(
+            route("PUT", "/v1/workspaces/acme/config"),
+            Ok(Route::WorkspaceConfig { workspace: ws("acme"), write: true })
+        );
+        assert_eq!(
+            route("GET", "/v1/workspaces/acme/config"),
+            Ok(Route::WorkspaceConfig { workspace: ws("acme"), write: false })
+        );
     }
 
     #[test]
@@ -361,6 +379,9 @@ mod tests {
             405
         );
         assert_eq!(route("GET", "/v1/widget/session").unwrap_err().status, 405);
+        assert_eq!(route("POST", "/v1/workspaces/w/config").unwrap_err().status, 405);
+        let e = route("PUT", "/v1/workspaces/a%20b/config").unwrap_err();
+        assert_eq!((e.status, e.code), (400, "bad_workspace_id"));
     }
 
     #[test]

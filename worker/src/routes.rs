@@ -4,10 +4,14 @@
 //! Nothing reaches a Durable Object before its token verified and covers the request, so a
 //! refused request costs no object wake-up and no storage read.
 
+use edgedesk_core::auth::Access;
 use edgedesk_core::ids::{ConversationId, WorkspaceId};
+use wasm_bindgen::JsValue;
 use worker::{Env, Headers, Method, Request, RequestInit, Response};
 
 use crate::request::{self, ConversationAction, Forwarded, Route, FORWARDED_HEADER};
+use crate::workspace_client::WORKSPACE_BINDING;
+use crate::workspace_request::{self as wr, ForwardedWorkspace, IF_MATCH_VERSION_HEADER};
 use crate::{config, http, widget};
 
 pub async fn handle(req: Request, env: Env) -> worker::Result<Response> {
@@ -25,7 +29,69 @@ pub async fn handle(req: Request, env: Env) -> worker::Result<Response> {
         Route::Conversation { workspace, conversation, action } => {
             conversation_request(req, env, workspace, conversation, action).await
         }
+        Route::WorkspaceConfig { workspace, write } => {
+            workspace_config(req, env, workspace, write).await
+        }
     }
+}
+
+/// `GET`/`PUT /v1/workspaces/{ws}/config`: an admin's token checked here, the body bounded
+/// here, then handed to the workspace's object with the admin's identity.
+async fn workspace_config(
+    mut req: Request,
+    env: Env,
+    workspace: WorkspaceId,
+    write: bool,
+) -> worker::Result<Response> {
+    let keys = match config::keyring(&env) {
+        Ok(k) => k,
+        Err(refusal) => return Ok(http::refusal(&refusal)),
+    };
+    let authorization = req.headers().get("authorization")?;
+    let claims = request::bearer_token(authorization.as_deref(), &[])
+        .and_then(|token| edgedesk_core::auth::authenticate(token, &keys, config::now_seconds()))
+        .and_then(|c| c.authorize_workspace(&workspace, Access::Configure).map(|()| c));
+    let claims = match claims {
+        Ok(c) => c,
+        Err(e) => {
+            worker::console_log!("refused workspace config: {}", e.code());
+            return Ok(http::refusal(&e.into()));
+        }
+    };
+    let headers = Headers::new();
+    let mut init = RequestInit::new();
+    let path = if write {
+        let if_match = match wr::if_match(req.headers().get("if-match")?.as_deref()) {
+            Ok(v) => v,
+            Err(refusal) => return Ok(http::refusal(&refusal)),
+        };
+        let declared = req.headers().get("content-length")?.and_then(|v| v.parse().ok());
+        // A declared oversize body is refused before it is read.
+        let body = match wr::config_body(declared, None) {
+            Ok(_) => wr::config_body(None, Some(&req.bytes().await?)),
+            Err(refusal) => Err(refusal),
+        };
+        let body = match body {
+            Ok(b) => b,
+            Err(refusal) => return Ok(http::refusal(&refusal)),
+        };
+        if let Some(v) = if_match {
+            headers.set(IF_MATCH_VERSION_HEADER, &v.to_string())?;
+        }
+        init.with_method(Method::Put).with_body(Some(JsValue::from_str(&body)));
+        "config"
+    } else {
+        init.with_method(Method::Get);
+        "config/admin"
+    };
+    let forwarded = ForwardedWorkspace { workspace: workspace.clone(), admin: Some(claims.sub) };
+    headers.set(FORWARDED_HEADER, &forwarded.to_header())?;
+    // A request built from scratch, as for conversations: no client header reaches the object.
+    init.with_headers(headers);
+    let inner = Request::new_with_init(&format!("https://workspace.internal/{path}"), &init)?;
+    let stub =
+        env.durable_object(WORKSPACE_BINDING)?.id_from_name(workspace.as_str())?.get_stub()?;
+    stub.fetch_with_request(inner).await
 }
 
 async fn conversation_request(

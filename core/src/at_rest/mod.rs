@@ -8,6 +8,8 @@
 //!   other per-conversation records (queued webhook bodies) for their identity.
 //! - [`sealed_store`]: [`EncryptedStore`], the [`crate::store::ChunkStore`] the relay's
 //!   [`crate::store::Persister`] writes through, over a raw store of sealed rows.
+//! - [`value_cipher`]: seals single values (a workspace's configuration) for their owner
+//!   and label, with a data key made and wrapped like a conversation's.
 //!
 //! Stored format of every sealed value: `[version = 1][96-bit random nonce][ciphertext][tag]`.
 //! Randomness comes from getrandom; nothing here does I/O.
@@ -17,9 +19,11 @@ pub mod chunk_cipher;
 pub mod data_key;
 pub mod master_keys;
 pub mod sealed_store;
+pub mod value_cipher;
 
 pub use aead::{EntropyError, OVERHEAD};
 pub use chunk_cipher::{ChunkCipher, ChunkError, ChunkPlace, RecordError};
 pub use data_key::{erase, open_data_key, DataKey, KeyError, KeyRecord, OpenedKey};
 pub use master_keys::{MasterKey, MasterKeyError, MasterKeys, MASTER_KEYS_VAR};
 pub use sealed_store::{EncryptedStore, SealedChunk, SealedChunkStore, SealedStoreError};
+pub use value_cipher::{ValueCipher, ValueError};

@@ -66,6 +66,9 @@ pub enum Access {
     Stats,
     /// Crypto-shred the conversation for good: admins only.
     Erase,
+    /// Read or replace the workspace's configuration: admins only, with a token for the
+    /// whole workspace ([`Claims::authorize_workspace`]).
+    Configure,
 }
 
 impl Access {
@@ -73,7 +76,7 @@ impl Access {
         match self {
             Access::Connect => matches!(role, Role::Visitor | Role::Agent | Role::Admin),
             Access::Stats => matches!(role, Role::Agent | Role::Admin),
-            Access::Erase => role == Role::Admin,
+            Access::Erase | Access::Configure => role == Role::Admin,
         }
     }
 
@@ -82,6 +85,7 @@ impl Access {
             Access::Connect => "connect",
             Access::Stats => "read conversation stats",
             Access::Erase => "erase the conversation",
+            Access::Configure => "configure the workspace",
         }
     }
 }
@@ -147,6 +151,34 @@ impl Claims {
         conversation: &ConversationId,
         access: Access,
     ) -> Result<(), AuthError> {
+        self.authorize_role(workspace, access)?;
+        match &self.conversation {
+            Some(scope) if scope != conversation => Err(AuthError::WrongConversation {
+                token: scope.to_string(),
+                requested: conversation.to_string(),
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// Whether these claims cover `access` to `workspace` as a whole: workspace, role, and
+    /// a token not narrowed to one conversation.
+    pub fn authorize_workspace(
+        &self,
+        workspace: &WorkspaceId,
+        access: Access,
+    ) -> Result<(), AuthError> {
+        self.authorize_role(workspace, access)?;
+        match &self.conversation {
+            Some(scope) => Err(AuthError::ConversationScoped {
+                conversation: scope.to_string(),
+                action: access.action(),
+            }),
+            None => Ok(()),
+        }
+    }
+
+    fn authorize_role(&self, workspace: &WorkspaceId, access: Access) -> Result<(), AuthError> {
         if &self.workspace != workspace {
             return Err(AuthError::WrongWorkspace {
                 token: self.workspace.to_string(),
@@ -159,13 +191,7 @@ impl Claims {
                 action: access.action(),
             });
         }
-        match &self.conversation {
-            Some(scope) if scope != conversation => Err(AuthError::WrongConversation {
-                token: scope.to_string(),
-                requested: conversation.to_string(),
-            }),
-            _ => Ok(()),
-        }
+        Ok(())
     }
 
     /// The name shown for this participant: the `name` claim, else the subject.
@@ -332,5 +358,26 @@ mod tests {
         agent.conversation = Some(conv("c-9"));
         let e = agent.authorize(&ws("acme"), &conv("c-1"), Access::Connect).unwrap_err();
         assert_eq!(e.code(), "wrong_conversation");
+    }
+
+    #[test]
+    fn only_a_workspace_wide_admin_token_configures_the_workspace() {
+        let admin = Claims { role: Role::Admin, conversation: None, ..visitor() };
+        assert!(admin.authorize_workspace(&ws("acme"), Access::Configure).is_ok());
+        let e = admin.authorize_workspace(&ws("other"), Access::Configure).unwrap_err();
+        assert_eq!(e.code(), "wrong_workspace");
+        for role in [Role::Agent, Role::Visitor] {
+            let e = Claims { role, ..admin.clone() }
+                .authorize_workspace(&ws("acme"), Access::Configure)
+                .unwrap_err();
+            assert_eq!((e.status(), e.code()), (403, "role_not_allowed"));
+            assert_eq!(
+                e.to_string(),
+                format!("role {} may not configure the workspace", role.as_str())
+            );
+        }
+        let narrowed = Claims { conversation: Some(conv("c-1")), ..admin };
+        let e = narrowed.authorize_workspace(&ws("acme"), Access::Configure).unwrap_err();
+        assert_eq!((e.status(), e.code()), (403, "conversation_scoped"));
     }
 }

@@ -61,6 +61,10 @@ pub enum AuthError {
     WrongConversation { token: String, requested: String },
     #[error("role {role} may not {action}")]
     RoleNotAllowed { role: &'static str, action: &'static str },
+    #[error(
+        "the token is limited to conversation {conversation:?}; to {action}, use a token without a `conversation` claim"
+    )]
+    ConversationScoped { conversation: String, action: &'static str },
 }
 
 impl AuthError {
@@ -69,7 +73,8 @@ impl AuthError {
         match self {
             AuthError::WrongWorkspace { .. }
             | AuthError::WrongConversation { .. }
-            | AuthError::RoleNotAllowed { .. } => 403,
+            | AuthError::RoleNotAllowed { .. }
+            | AuthError::ConversationScoped { .. } => 403,
             _ => 401,
         }
     }
@@ -87,6 +92,7 @@ impl AuthError {
             AuthError::WrongWorkspace { .. } => "wrong_workspace",
             AuthError::WrongConversation { .. } => "wrong_conversation",
             AuthError::RoleNotAllowed { .. } => "role_not_allowed",
+            AuthError::ConversationScoped { .. } => "conversation_scoped",
         }
     }
 }

@@ -3,36 +3,48 @@
 //!
 //! Admins send it as JSON (PROTOCOL.md §9); [`WorkspaceConfig::parse`] refuses anything
 //! invalid with every problem it found, each naming where (a JSON path) and what is wrong.
+//! Checking happens in two steps: serde reads the shape ([`json`]: unknown fields and wrong
+//! types stop it at the first, named with its path), then every value with rules of its own
+//! is checked and all problems are reported together.
+//!
+//! - [`hours`]: business hours in an IANA time zone, holidays.
+//! - [`matcher`]: keywords or a regular expression.
+//! - [`templates`]: reply texts per language, variables, locale fallback.
+//! - [`rules`]: auto-replies, keyword rules, priority, SLA, reminders, default tags.
+//! - [`webhooks`]: endpoints, their secrets and events.
 
-use std::collections::BTreeMap;
+mod errors;
+pub mod hours;
+mod json;
+pub mod matcher;
+pub mod rules;
+pub mod templates;
+#[cfg(test)]
+mod tests;
+pub mod webhooks;
 
-use serde::{Deserialize, Serialize};
+pub use errors::{ConfigError, ConfigErrors, MAX_REPORTED_ERRORS};
+pub use hours::BusinessHours;
+pub use matcher::Matcher;
+pub use rules::{
+    AutoReplies, DefaultTags, FaqRule, KeywordRule, PriorityRules, Reminders, SlaPolicy, WaitStep,
+};
+pub use templates::{TemplateVars, Templates};
+pub use webhooks::{WebhookEndpoint, KNOWN_EVENTS, REDACTED_SECRET};
 
-use crate::internal_doc::Priority;
+use errors::Errors;
+use json::RawConfig;
 
-/// One problem in a configuration: where (`business_hours.weekly.mon[1]`) and what.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ConfigError {
-    pub path: String,
-    pub message: String,
-}
-
-impl std::fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {}", self.path, self.message)
-    }
-}
-
-/// Every problem found in a configuration.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid workspace configuration: {}", .0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; "))]
-pub struct ConfigErrors(pub Vec<ConfigError>);
+/// Largest configuration document, in bytes of JSON.
+pub const MAX_CONFIG_BYTES: usize = 64 * 1024;
+/// Display name of auto-replies when the configuration names none.
+pub const DEFAULT_BOT_NAME: &str = "edgedesk";
 
 /// A checked configuration. Built only by [`WorkspaceConfig::parse`] (or `default()`: no
 /// rules at all), so the workflow never sees an invalid one.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct WorkspaceConfig {
-    /// Language of the fallback template text, e.g. `zh-CN`.
+    /// Language of the fallback template text, e.g. `zh-CN`; empty when no template exists.
     pub default_language: String,
     /// Display name of the relay's own messages (auto-replies).
     pub bot_name: String,
@@ -47,14 +59,85 @@ pub struct WorkspaceConfig {
     pub webhooks: Vec<WebhookEndpoint>,
 }
 
+impl Default for WorkspaceConfig {
+    fn default() -> Self {
+        Self {
+            default_language: String::new(),
+            bot_name: DEFAULT_BOT_NAME.to_owned(),
+            business_hours: None,
+            auto_replies: AutoReplies::default(),
+            keyword_rules: Vec::new(),
+            priority: PriorityRules::default(),
+            sla: SlaPolicy::default(),
+            reminders: Reminders::default(),
+            templates: Templates::default(),
+            tags: DefaultTags::default(),
+            webhooks: Vec::new(),
+        }
+    }
+}
+
 impl WorkspaceConfig {
     /// Parses and checks a configuration sent by an admin.
     pub fn parse(json: &str) -> Result<Self, ConfigErrors> {
-        let _ = json;
-        Err(ConfigErrors(vec![ConfigError {
-            path: "$".into(),
-            message: "not implemented yet".into(),
-        }]))
+        Self::parse_update(json, None)
+    }
+
+    /// [`WorkspaceConfig::parse`] for a configuration replacing `current`: a webhook secret
+    /// sent as [`REDACTED_SECRET`] (what `GET` shows) keeps `current`'s secret of the webhook
+    /// with the same id.
+    pub fn parse_update(
+        json: &str,
+        current: Option<&WorkspaceConfig>,
+    ) -> Result<Self, ConfigErrors> {
+        if json.len() > MAX_CONFIG_BYTES {
+            return Err(ConfigErrors(vec![ConfigError::new(
+                "$",
+                format!(
+                    "the configuration is {} bytes; the limit is {MAX_CONFIG_BYTES} (64 KiB)",
+                    json.len()
+                ),
+            )]));
+        }
+        let raw = json::decode(json)?;
+        let stored =
+            |id: &str| current?.webhooks.iter().find(|w| w.id == id).map(|w| w.secret.clone());
+        let mut errors = Errors::default();
+        let config = check(raw, &stored, &mut errors);
+        let config = errors.into_result(config)?;
+        // What is stored and handed to conversations is the normalized form (defaults filled
+        // in, kept secrets restored): it must parse again under the same limit.
+        let stored_len = config.to_json(false).to_string().len();
+        if stored_len > MAX_CONFIG_BYTES {
+            return Err(ConfigErrors(vec![ConfigError::new(
+                "$",
+                format!(
+                    "with its defaults filled in and kept secrets restored the configuration is {stored_len} bytes; the limit is {MAX_CONFIG_BYTES} (64 KiB): shorten it"
+                ),
+            )]));
+        }
+        Ok(config)
+    }
+
+    /// The configuration as JSON, in the form [`WorkspaceConfig::parse`] reads (it parses
+    /// back to the same configuration). `redact_secrets` replaces webhook secrets by
+    /// [`REDACTED_SECRET`], for showing the configuration to an admin.
+    pub fn to_json(&self, redact_secrets: bool) -> serde_json::Value {
+        let raw = RawConfig {
+            default_language: Some(self.default_language.clone()).filter(|l| !l.is_empty()),
+            bot_name: Some(self.bot_name.clone()),
+            business_hours: self.business_hours.as_ref().map(BusinessHours::to_raw),
+            auto_replies: self.auto_replies.to_raw(),
+            keyword_rules: rules::keyword_rules_to_raw(&self.keyword_rules),
+            priority: self.priority.to_raw(),
+            sla: self.sla.to_raw(),
+            reminders: self.reminders.to_raw(),
+            templates: self.templates.by_name.clone(),
+            tags: Some(self.tags.to_raw()),
+            webhooks: self.webhooks.iter().map(|w| w.to_raw(redact_secrets)).collect(),
+        };
+        // Maps with string keys and plain values: serializing cannot fail.
+        serde_json::to_value(raw).unwrap_or_default()
     }
 
     /// Whether `at_ms` is within business hours (always, when none are configured).
@@ -68,163 +151,74 @@ impl WorkspaceConfig {
     }
 }
 
-/// Weekly opening hours in a time zone, minus holidays.
-#[derive(Debug, Clone)]
-pub struct BusinessHours {
-    // Filled by the config implementation (time zone, weekly intervals, holidays).
-}
-
-impl BusinessHours {
-    pub fn is_open(&self, at_ms: i64) -> bool {
-        let _ = at_ms;
-        true
+/// Every semantic check, each section reporting into `errors`.
+fn check(
+    raw: RawConfig,
+    stored_secret: &dyn Fn(&str) -> Option<String>,
+    errors: &mut Errors,
+) -> WorkspaceConfig {
+    let default_language = raw.default_language.clone().unwrap_or_default();
+    if raw.default_language.is_some() && !templates::is_language_tag(&default_language) {
+        errors.push(
+            "default_language",
+            format!(
+                "{:?} is not a language tag; write one like \"en\" or \"zh-CN\"",
+                crate::auth::shown(&default_language, 40)
+            ),
+        );
+    } else if default_language.is_empty() && !raw.templates.is_empty() {
+        errors.push(
+            "default_language",
+            "is required when templates are defined: the language every template has a text in, used when no text matches the visitor's locale",
+        );
+    }
+    let bot_name = bot_name(raw.bot_name.as_deref(), errors);
+    let business_hours = raw
+        .business_hours
+        .as_ref()
+        .and_then(|h| BusinessHours::from_raw(h, "business_hours", errors));
+    let templates = Templates::from_raw(
+        &raw.templates,
+        Some(default_language.as_str()).filter(|l| !l.is_empty()),
+        errors,
+    );
+    let auto_replies = raw
+        .auto_replies
+        .as_ref()
+        .map(|a| AutoReplies::from_raw(a, &templates, errors))
+        .unwrap_or_default();
+    WorkspaceConfig {
+        keyword_rules: rules::keyword_rules(&raw.keyword_rules, errors),
+        priority: raw
+            .priority
+            .as_ref()
+            .map(|p| PriorityRules::from_raw(p, errors))
+            .unwrap_or_default(),
+        sla: raw.sla.as_ref().map(|s| SlaPolicy::from_raw(s, errors)).unwrap_or_default(),
+        reminders: raw
+            .reminders
+            .as_ref()
+            .map(|r| Reminders::from_raw(r, errors))
+            .unwrap_or_default(),
+        tags: raw.tags.as_ref().map(|t| DefaultTags::from_raw(t, errors)).unwrap_or_default(),
+        webhooks: webhooks::from_raw(&raw.webhooks, stored_secret, errors),
+        default_language,
+        bot_name,
+        business_hours,
+        auto_replies,
+        templates,
     }
 }
 
-/// What the relay answers by itself. Each field names a template (see [`Templates`]).
-#[derive(Debug, Clone, Default)]
-pub struct AutoReplies {
-    /// Sent once, when the first visitor joins the conversation.
-    pub welcome: Option<String>,
-    /// Answer to a visitor message outside business hours.
-    pub off_hours: Option<String>,
-    /// Answer when the visitor is handed to a human (asked for one, or no rule answered).
-    pub handoff: Option<String>,
-    /// Words by which a visitor asks for a human (`人工`, `human`, ...).
-    pub human: Option<Matcher>,
-    pub faq: Vec<FaqRule>,
-}
-
-#[derive(Debug, Clone)]
-pub struct FaqRule {
-    pub matcher: Matcher,
-    pub template: String,
-}
-
-/// Keywords (any of them, case-insensitive substring) or a regular expression.
-#[derive(Debug, Clone)]
-pub enum Matcher {
-    Keywords(Vec<String>),
-    // Regex(regex::Regex) — added by the config implementation.
-}
-
-impl Matcher {
-    pub fn matches(&self, text: &str) -> bool {
-        match self {
-            Matcher::Keywords(words) => {
-                let text = text.to_lowercase();
-                words.iter().any(|w| text.contains(&w.to_lowercase()))
-            }
-        }
+fn bot_name(name: Option<&str>, errors: &mut Errors) -> String {
+    let Some(name) = name else { return DEFAULT_BOT_NAME.to_owned() };
+    let max = crate::message::MAX_NAME_BYTES;
+    if name.trim().is_empty() || name.len() > max || name.chars().any(char::is_control) {
+        errors.push(
+            "bot_name",
+            format!("give 1 to {max} bytes of visible text, no control characters"),
+        );
+        return DEFAULT_BOT_NAME.to_owned();
     }
-}
-
-/// Tags and priority set automatically when a visitor message matches.
-#[derive(Debug, Clone)]
-pub struct KeywordRule {
-    pub matcher: Matcher,
-    pub add_tags: Vec<String>,
-    pub priority: Option<Priority>,
-}
-
-#[derive(Debug, Clone, Default)]
-pub struct PriorityRules {
-    /// Priority of a VIP visitor's conversation.
-    pub vip: Option<Priority>,
-    /// Raised as a visitor keeps waiting for an agent, ascending by `after_ms`.
-    pub waiting: Vec<WaitStep>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct WaitStep {
-    pub after_ms: i64,
-    pub priority: Priority,
-}
-
-#[derive(Debug, Clone, Default)]
-pub struct SlaPolicy {
-    /// Time to an agent's first reply, from the visitor's first message.
-    pub first_response_ms: Option<i64>,
-    /// Time to an agent's next reply, from a visitor message after an agent replied.
-    pub next_response_ms: Option<i64>,
-    /// On breach: raise the priority to at least this.
-    pub breach_priority: Option<Priority>,
-    /// On breach: add this tag.
-    pub breach_tag: Option<String>,
-}
-
-#[derive(Debug, Clone, Default)]
-pub struct Reminders {
-    /// Remind the assigned agent of a visitor message unread for this long.
-    pub unread_ms: Option<i64>,
-    /// Resolve an open or pending conversation idle for this long.
-    pub auto_resolve_ms: Option<i64>,
-    /// Tell the integrator (email/push) when the visitor has not read an agent's reply for
-    /// this long.
-    pub visitor_notify_ms: Option<i64>,
-}
-
-/// The built-in tags the workflow sets and clears.
-#[derive(Debug, Clone)]
-pub struct DefaultTags {
-    /// Set on a visitor message, cleared by an agent's reply: 待处理.
-    pub to_handle: String,
-    /// Set by an agent's reply, cleared by the next visitor message: 已回复.
-    pub replied: String,
-    /// Set by agents, and on an SLA breach when no breach tag is configured: 需跟进.
-    pub follow_up: String,
-}
-
-impl Default for DefaultTags {
-    fn default() -> Self {
-        Self {
-            to_handle: "待处理".into(), replied: "已回复".into(), follow_up: "需跟进".into()
-        }
-    }
-}
-
-/// Variables a template may use.
-#[derive(Debug, Clone, Default)]
-pub struct TemplateVars {
-    pub visitor_name: Option<String>,
-    pub agent_name: Option<String>,
-    /// Custom attributes from the visitor's token (`{attributes.plan}`).
-    pub attributes: BTreeMap<String, String>,
-}
-
-/// Named templates, each with a text per language.
-#[derive(Debug, Clone, Default)]
-pub struct Templates {
-    pub by_name: BTreeMap<String, BTreeMap<String, String>>,
-}
-
-impl Templates {
-    pub fn render(
-        &self,
-        name: &str,
-        locale: Option<&str>,
-        default_language: &str,
-        vars: &TemplateVars,
-    ) -> Option<String> {
-        let texts = self.by_name.get(name)?;
-        let text = locale.and_then(|l| texts.get(l)).or_else(|| texts.get(default_language))?;
-        let _ = vars;
-        Some(text.clone())
-    }
-}
-
-/// Where events are posted, signed with `secret` (HMAC-SHA256).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WebhookEndpoint {
-    pub id: String,
-    pub url: String,
-    pub secret: String,
-    /// Event types sent here; empty means all.
-    pub events: Vec<String>,
-}
-
-impl WebhookEndpoint {
-    pub fn wants(&self, kind: &str) -> bool {
-        self.events.is_empty() || self.events.iter().any(|e| e == kind)
-    }
+    name.to_owned()
 }
