@@ -53,6 +53,7 @@ struct Shared {
     secret: Vec<u8>,
     received: Mutex<Vec<Received>>,
     fail_next: Mutex<usize>,
+    hold_next: Mutex<usize>,
     stop: AtomicBool,
 }
 
@@ -71,6 +72,7 @@ impl WebhookReceiver {
             secret: secret.as_bytes().to_vec(),
             received: Mutex::new(Vec::new()),
             fail_next: Mutex::new(0),
+            hold_next: Mutex::new(0),
             stop: AtomicBool::new(false),
         });
         let server = Arc::clone(&shared);
@@ -95,6 +97,12 @@ impl WebhookReceiver {
     /// Answers 500 to the next `n` requests (they are recorded all the same).
     pub fn fail_next(&self, n: usize) {
         *lock(&self.shared.fail_next) = n;
+    }
+
+    /// Never answers the next `n` requests (recorded with status 0): the sender waits until
+    /// its own timeout, or until it dies (how a test catches the relay mid-delivery).
+    pub fn hold_next(&self, n: usize) {
+        *lock(&self.shared.hold_next) = n;
     }
 
     /// Everything received so far.
@@ -151,6 +159,12 @@ fn serve(stream: TcpStream, shared: &Shared) {
         );
         return;
     };
+    let hold = {
+        let mut hold = lock(&shared.hold_next);
+        let held = *hold > 0;
+        *hold = hold.saturating_sub(1);
+        held
+    };
     let status = {
         let mut fail = lock(&shared.fail_next);
         if *fail > 0 {
@@ -164,6 +178,15 @@ fn serve(stream: TcpStream, shared: &Shared) {
     request.signature_ok = request
         .header("x-edgedesk-signature")
         .is_some_and(|h| signature_valid(&shared.secret, h, &request.body, crate::now_s()));
+    if hold {
+        request.status = 0;
+        lock(&shared.received).push(request);
+        // Keep the connection open, unanswered, until the receiver stops.
+        while !shared.stop.load(Ordering::SeqCst) {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        return;
+    }
     // Recorded before answering, so a sender that saw the answer finds it recorded.
     lock(&shared.received).push(request);
     let reason = if status == 200 { "OK" } else { "Internal Server Error" };

@@ -25,11 +25,15 @@ use crate::conversation_store::{self, DocStore};
 use crate::http;
 use crate::open_error::{OpenError, CLOSE_ERASED};
 use crate::request::{Forwarded, Refusal, FORWARDED_HEADER};
+use crate::workflow_shell;
+use crate::workflow_store::WorkflowStore;
+use edgedesk_core::at_rest::ChunkCipher;
 use edgedesk_core::limits::Limits;
+use edgedesk_core::workflow::timers::Timer;
 
 /// What a socket remembers across hibernation (well under the 2 KiB attachment limit).
 #[derive(Debug, Clone, Serialize, Deserialize)]
-struct Attachment {
+pub(crate) struct Attachment {
     peer: PeerId,
     #[serde(flatten)]
     info: PeerInfo,
@@ -44,9 +48,23 @@ struct Attachment {
 
 #[durable_object]
 pub struct Conversation {
-    state: State,
-    env: Env,
-    relay: RefCell<Option<Relay<DocStore>>>,
+    pub(crate) state: State,
+    pub(crate) env: Env,
+    live: RefCell<Option<Live>>,
+    /// The alarm time this object last set (None after a wake-up or once the alarm ran), so
+    /// an unchanged alarm is not set again after every message.
+    pub(crate) armed: std::cell::Cell<Option<i64>>,
+    /// The workspace answered that it has no configuration (version 0) last time we asked.
+    pub(crate) unconfigured: std::cell::Cell<bool>,
+}
+
+/// A conversation open in memory: the relay and what its workflow keeps beside it.
+pub(crate) struct Live {
+    pub relay: Relay<DocStore>,
+    pub cipher: ChunkCipher,
+    pub workflow: WorkflowStore,
+    /// The timers last written to the table, so an unchanged set is not rewritten.
+    pub timers: Vec<Timer>,
 }
 
 impl Conversation {
@@ -58,34 +76,47 @@ impl Conversation {
         name: Option<&str>,
         f: impl FnOnce(&mut Relay<DocStore>) -> T,
     ) -> Result<T, OpenError> {
+        self.with_live(name, |live| f(&mut live.relay))
+    }
+
+    /// [`Self::with_relay`] with the workflow's storage too.
+    pub(crate) fn with_live<T>(
+        &self,
+        name: Option<&str>,
+        f: impl FnOnce(&mut Live) -> T,
+    ) -> Result<T, OpenError> {
         let busy = || OpenError::Storage("relay busy".to_owned());
-        let mut slot = self.relay.try_borrow_mut().map_err(|_| busy())?;
+        let mut slot = self.live.try_borrow_mut().map_err(|_| busy())?;
         if slot.is_none() {
             let keys = self.env.secret(edgedesk_core::at_rest::MASTER_KEYS_VAR).ok();
             let keys = keys.map(|k| k.to_string());
-            let (store, internal) =
-                conversation_store::open(&self.state.storage().sql(), keys.as_deref(), name)?;
+            let sql = self.state.storage().sql();
+            let opened = conversation_store::open(&sql, keys.as_deref(), name)?;
             let limits = Limits::from_vars(|name| self.var(name))?;
-            let relay = Relay::open_with(store, internal, limits);
-            *slot = Some(relay.map_err(|e| OpenError::Storage(e.to_string()))?);
+            let relay = Relay::open_with(opened.shared, opened.internal, limits)
+                .map_err(|e| OpenError::Storage(e.to_string()))?;
+            let workflow = WorkflowStore::new(sql)?;
+            let mut live = Live { relay, cipher: opened.cipher, workflow, timers: Vec::new() };
+            workflow_shell::restore(&mut live);
+            *slot = Some(live);
         }
         slot.as_mut().map(f).ok_or_else(busy)
     }
 
     /// A variable from `wrangler.toml` `[vars]`, a secret, or `--var`, if set.
-    fn var(&self, name: &str) -> Option<String> {
+    pub(crate) fn var(&self, name: &str) -> Option<String> {
         self.env.var(name).or_else(|_| self.env.secret(name)).ok().map(|v| v.to_string())
     }
 
     /// Drops the in-memory relay so the next event rebuilds it from what is persisted.
-    fn reload(&self) {
-        if let Ok(mut slot) = self.relay.try_borrow_mut() {
+    pub(crate) fn reload(&self) {
+        if let Ok(mut slot) = self.live.try_borrow_mut() {
             *slot = None;
         }
     }
 
     /// Every open socket with its attachment; sockets without a readable one are closed.
-    fn sockets(&self) -> Vec<(WebSocket, Attachment)> {
+    pub(crate) fn sockets(&self) -> Vec<(WebSocket, Attachment)> {
         self.state
             .get_websockets()
             .into_iter()
@@ -101,7 +132,7 @@ impl Conversation {
 
     /// Sends `out` to its peers among `sockets` (read once by the caller, which needed them
     /// anyway) once storage confirms what the frames may acknowledge.
-    async fn deliver(&self, out: Vec<Outgoing>, sockets: &[(WebSocket, Attachment)]) {
+    pub(crate) async fn deliver(&self, out: Vec<Outgoing>, sockets: &[(WebSocket, Attachment)]) {
         if out.is_empty() {
             return;
         }
@@ -132,9 +163,9 @@ impl Conversation {
     /// Ends the relay's sync session with a closed socket (if the relay is in memory).
     fn forget(&self, ws: &WebSocket) {
         if let Ok(Some(a)) = ws.deserialize_attachment::<Attachment>() {
-            if let Ok(mut slot) = self.relay.try_borrow_mut() {
-                if let Some(r) = slot.as_mut() {
-                    r.disconnect(a.peer);
+            if let Ok(mut slot) = self.live.try_borrow_mut() {
+                if let Some(live) = slot.as_mut() {
+                    live.relay.disconnect(a.peer);
                 }
             }
         }
@@ -158,7 +189,7 @@ impl Conversation {
                 "requests reach a conversation through the Worker only",
             )));
         };
-        let (info, expires_at) = (peer_info.info, peer_info.expires_at);
+        let (info, expires_at) = (peer_info.info.clone(), peer_info.expires_at);
         // Opened before the upgrade, so an erased or locked conversation is an HTTP answer.
         let max_sockets =
             match self.with_relay(Some(&name), |r| r.limits().max_sockets_per_conversation) {
@@ -176,6 +207,8 @@ impl Conversation {
                 |ws| matches!(ws.deserialize_attachment::<Attachment>(), Ok(Some(a)) if !a.closing),
             )
             .count();
+        // Before the socket exists, so no frame of it can wait behind this fetch.
+        self.refresh_config(&name).await;
         let peer = random_peer_id();
         let pair = WebSocketPair::new()?;
         self.state.accept_web_socket(&pair.server);
@@ -194,8 +227,20 @@ impl Conversation {
             expires_at: Some(expires_at),
             closing: false,
         })?;
-        match self.with_relay(Some(&name), |r| r.connect(peer, info)) {
-            Ok(out) => self.deliver(out, &self.sockets()).await,
+        let now = worker::Date::now().as_millis() as i64;
+        let profile = peer_info.profile;
+        let connected = self.with_live(Some(&name), |live| {
+            let mut out = live.relay.connect(peer, info);
+            if let Some(profile) = profile {
+                out.extend(workflow_shell::visitor_joined(live, profile, now));
+            }
+            (out, workflow_shell::settle(live, now))
+        });
+        match connected {
+            Ok((out, next)) => {
+                self.deliver(out, &self.sockets()).await;
+                self.arm(next).await;
+            }
             Err(e) => {
                 log_open_error(&e);
                 let (code, message) = e.close();
@@ -206,8 +251,12 @@ impl Conversation {
     }
 
     fn stats(&self, name: &str) -> worker::Result<Response> {
-        match self.with_relay(Some(name), |r| r.stats()) {
-            Ok(stats) => Ok(http::json(&serde_json::to_value(stats).unwrap_or_default())),
+        match self.with_live(Some(name), |live| {
+            let mut stats = serde_json::to_value(live.relay.stats()).unwrap_or_default();
+            stats["workflow"] = workflow_shell::stats(live);
+            stats
+        }) {
+            Ok(stats) => Ok(http::json(&stats)),
             Err(e) => {
                 log_open_error(&e);
                 Ok(http::refusal(&e.refusal()))
@@ -244,7 +293,7 @@ impl Conversation {
 
 /// Logs why storage did not open (an erased conversation is not a failure). The texts name
 /// key ids, row numbers and SQLite errors, never keys or contents.
-fn log_open_error(e: &OpenError) {
+pub(crate) fn log_open_error(e: &OpenError) {
     if !e.is_erased() {
         worker::console_error!("cannot open conversation storage: {e}");
     }
@@ -252,7 +301,13 @@ fn log_open_error(e: &OpenError) {
 
 impl DurableObject for Conversation {
     fn new(state: State, env: Env) -> Self {
-        Self { state, env, relay: RefCell::new(None) }
+        Self {
+            state,
+            env,
+            live: RefCell::new(None),
+            armed: std::cell::Cell::new(None),
+            unconfigured: std::cell::Cell::new(false),
+        }
     }
 
     async fn fetch(&self, req: Request) -> worker::Result<Response> {
@@ -298,18 +353,22 @@ impl DurableObject for Conversation {
             return Ok(());
         }
         let others = self.sockets();
-        let result = self.with_relay(None, |r| {
+        let result = self.with_live(None, |live| {
             // After hibernation the relay has forgotten the sockets: re-register them.
             for (_, a) in &others {
-                r.ensure_peer(a.peer, a.info.clone());
+                live.relay.ensure_peer(a.peer, a.info.clone());
             }
-            r.receive(me.peer, &data, now).map_err(|e| {
-                let reload = e.must_reload();
-                (e.close_code(), e.to_string(), reload)
-            })
+            match live.relay.receive(me.peer, &data, now) {
+                // The workflow's timers and webhooks commit with the change they follow.
+                Ok(out) => Ok((out, workflow_shell::settle(live, now))),
+                Err(e) => Err((e.close_code(), e.to_string(), e.must_reload())),
+            }
         });
         match result {
-            Ok(Ok(out)) => self.deliver(out, &others).await,
+            Ok(Ok((out, next))) => {
+                self.deliver(out, &others).await;
+                self.arm(next).await;
+            }
             Ok(Err((code, text, reload))) => {
                 // Log the kind of failure only: never payloads.
                 worker::console_log!("closing peer: code {code}");
@@ -327,6 +386,11 @@ impl DurableObject for Conversation {
             }
         }
         Ok(())
+    }
+
+    async fn alarm(&self) -> worker::Result<Response> {
+        self.run_alarm().await;
+        Response::ok("")
     }
 
     async fn websocket_close(

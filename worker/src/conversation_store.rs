@@ -14,6 +14,7 @@ use worker::SqlStorage;
 use crate::key_store::KeyTable;
 use crate::open_error::OpenError;
 use crate::sql_store::{SqlChunks, SqlStoreError};
+use crate::workflow_store::WorkflowStore;
 
 /// One document's store, as the relay's persister writes it.
 pub type DocStore = EncryptedStore<SqlChunks>;
@@ -24,14 +25,22 @@ impl From<SqlStoreError> for OpenError {
     }
 }
 
-/// Opens the stores of the conversation's shared and internal documents. `name` is the conversation's Durable
-/// Object name when a request names it; without it (a socket event) the stored name is used.
-/// `master_keys` is the `EDGEDESK_MASTER_KEYS` value, if set.
+/// The opened storage of a conversation: its two documents' stores, and the cipher for the
+/// records kept beside them (workflow_store.rs).
+pub struct Opened {
+    pub shared: DocStore,
+    pub internal: DocStore,
+    pub cipher: ChunkCipher,
+}
+
+/// Opens the stores of the conversation's shared and internal documents. `name` is the
+/// conversation's Durable Object name when a request names it; without it (a socket event,
+/// an alarm) the stored name is used. `master_keys` is the `EDGEDESK_MASTER_KEYS` value.
 pub fn open(
     sql: &SqlStorage,
     master_keys: Option<&str>,
     name: Option<&str>,
-) -> Result<(DocStore, DocStore), OpenError> {
+) -> Result<Opened, OpenError> {
     let table = KeyTable::new(sql.clone())?;
     let record = table.load()?;
     // An erased conversation answers "gone" whatever the keys are.
@@ -46,9 +55,9 @@ pub fn open(
     let raw = SqlChunks::new(sql.clone())?;
     let cipher = ChunkCipher::new(&opened.key, &opened.conversation);
     let internal = EncryptedStore::new(raw.clone(), cipher.clone(), DocLabel::Internal);
-    let mut store = EncryptedStore::new(raw, cipher, DocLabel::Shared);
-    seal_legacy_rows(&mut store)?;
-    Ok((store, internal))
+    let mut shared = EncryptedStore::new(raw, cipher.clone(), DocLabel::Shared);
+    seal_legacy_rows(&mut shared)?;
+    Ok(Opened { shared, internal, cipher })
 }
 
 /// Crypto-shreds the conversation: the key record becomes a tombstone (the data key's only
@@ -60,6 +69,7 @@ pub fn erase(sql: &SqlStorage, name: &str, now_ms: i64) -> Result<i64, OpenError
     table.store(&tombstone)?;
     SqlChunks::new(sql.clone())?.delete_everything()?;
     crate::outbox::erase(sql).map_err(|e| OpenError::Storage(e.to_string()))?;
+    WorkflowStore::new(sql.clone())?.delete_everything()?;
     match tombstone {
         KeyRecord::Erased { at_ms, .. } => Ok(at_ms),
         KeyRecord::Live { .. } => Ok(now_ms),

@@ -34,6 +34,10 @@ mod sql_store;
 #[cfg(target_arch = "wasm32")]
 mod widget;
 #[cfg(target_arch = "wasm32")]
+mod workflow_shell;
+#[cfg(target_arch = "wasm32")]
+mod workflow_store;
+#[cfg(target_arch = "wasm32")]
 mod workspace;
 #[cfg(target_arch = "wasm32")]
 pub mod workspace_client;

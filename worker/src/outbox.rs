@@ -188,17 +188,34 @@ impl Outbox {
     ) -> Result<Report, OutboxError> {
         self.prune(now_ms)?;
         let due = self.due(now_ms)?;
-        let mut report = Report::default();
+        let report = std::cell::RefCell::new(Report::default());
         for group in due.chunks(CONCURRENCY) {
-            let posts = group.iter().map(|row| attempt(row, endpoints, cipher));
-            let outcomes = join_all(posts).await;
-            // Retries count from when the attempt ended, not from when the alarm began.
-            let ended = i64::try_from(worker::Date::now().as_millis()).unwrap_or(now_ms);
-            for (row, outcome) in group.iter().zip(outcomes) {
-                self.record(row, outcome, ended.max(now_ms), &mut report)?;
+            let posts = group.iter().map(|row| async {
+                let outcome = attempt(row, endpoints, cipher).await;
+                // Recorded as soon as this post ends: a slow endpoint in the same group must
+                // not hold back another's acknowledged delivery (which a crash meanwhile
+                // would otherwise send again). Retries count from when the attempt ended.
+                let ended = i64::try_from(worker::Date::now().as_millis()).unwrap_or(now_ms);
+                self.record(row, outcome, ended.max(now_ms), &mut report.borrow_mut())
+            });
+            for recorded in join_all(posts).await {
+                recorded?;
             }
         }
-        Ok(report)
+        Ok(report.into_inner())
+    }
+
+    /// Rows per state (`pending`, `delivered`, `dead`), for the stats endpoint.
+    pub fn counts(&self) -> Result<serde_json::Value, OutboxError> {
+        let cursor =
+            self.sql.exec("SELECT state, COUNT(*) FROM webhook_outbox GROUP BY state", None)?;
+        let mut out = serde_json::json!({ PENDING: 0, DELIVERED: 0, DEAD: 0 });
+        for row in cursor.raw() {
+            if let [SqlStorageValue::String(state), SqlStorageValue::Integer(n)] = row?.as_slice() {
+                out[state.as_str()] = (*n).into();
+            }
+        }
+        Ok(out)
     }
 
     fn due(&self, now_ms: i64) -> Result<Vec<Due>, OutboxError> {

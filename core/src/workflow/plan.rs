@@ -14,7 +14,7 @@ use super::timeline::Timeline;
 use super::timers::Facts;
 use crate::ids::{DeviceId, MessageId, ParticipantId};
 use crate::internal_doc::Priority;
-use crate::message::{Author, Message, MessageKind, Role};
+use crate::message::{Author, Message, MessageKind, Role, MAX_BODY_BYTES};
 
 /// The participant id and device the relay writes as.
 pub const RELAY_PARTICIPANT: &str = "edgedesk";
@@ -125,7 +125,16 @@ pub fn reply_id(cause: &str) -> MessageId {
 }
 
 /// A message written by the relay itself.
-pub fn relay_message(cfg: &WorkspaceConfig, id: MessageId, body: String, now: i64) -> Message {
+/// Template texts are bounded, but variables (a visitor's attributes) can lengthen them: the
+/// body is cut, on a character boundary, to what any message may hold.
+pub fn relay_message(cfg: &WorkspaceConfig, id: MessageId, mut body: String, now: i64) -> Message {
+    if body.len() > MAX_BODY_BYTES {
+        let mut end = MAX_BODY_BYTES;
+        while !body.is_char_boundary(end) {
+            end -= 1;
+        }
+        body.truncate(end);
+    }
     let name = if cfg.bot_name.is_empty() { RELAY_PARTICIPANT } else { cfg.bot_name.as_str() };
     Message {
         id,
@@ -169,5 +178,13 @@ mod tests {
         // Any message id (up to 64 bytes) yields a valid reply id.
         let long = "x".repeat(64);
         assert!(reply_id(&long).as_str().len() <= 64);
+    }
+
+    #[test]
+    fn an_overlong_rendered_reply_is_cut_on_a_character_boundary() {
+        let body = "退".repeat(MAX_BODY_BYTES); // 3 bytes each
+        let m = relay_message(&WorkspaceConfig::default(), reply_id("m"), body, 0);
+        assert!(m.body.len() <= MAX_BODY_BYTES && m.body.len() > MAX_BODY_BYTES - 3);
+        assert!(m.body.chars().all(|c| c == '退'));
     }
 }
