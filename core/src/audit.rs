@@ -3,7 +3,7 @@
 //! derives the entries from the patches it already validated, so what is recorded is exactly
 //! what was accepted, stamped with the writer's authenticated identity and the server's time.
 
-use automerge::{Patch, PatchAction, Value};
+use automerge::{Automerge, ObjId, Patch, PatchAction, Prop, ReadDoc, Value};
 
 use crate::internal_doc::{scalar_text, AuditAction, AuditEntry, CaseField, InternalDoc};
 use crate::message::Role;
@@ -33,6 +33,21 @@ fn text(value: &Value<'_>) -> Option<String> {
         Value::Scalar(s) => Some(scalar_text(s)),
         Value::Object(_) => None,
     }
+}
+
+/// The texts of a write that lost a concurrent conflict at `key`: every value stored there
+/// but the visible winner. Automerge reports such a write only as `Conflict`, yet it was a
+/// change somebody made, and the trail must hold it (issue 4: two agents setting the status
+/// offline at once are both recorded). With more than two concurrent values, earlier losers
+/// are listed again: an entry too many rather than a change missing.
+fn losing_values(am: &Automerge, obj: &ObjId, key: &str) -> Vec<Option<String>> {
+    let winner = am.get(obj, key).ok().flatten().map(|(_, id)| id);
+    am.get_all(obj, key)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|(_, id)| Some(id) != winner.as_ref())
+        .map(|(v, _)| text(&v))
+        .collect()
 }
 
 fn is_staff(writer: &PeerInfo) -> bool {
@@ -65,6 +80,15 @@ pub fn from_shared(
             }
             _ => None,
         })
+        .chain(patches.iter().filter(|p| &p.obj == doc.status_obj()).flat_map(|p| {
+            let PatchAction::Conflict { prop: Prop::Map(key) } = &p.action else {
+                return Vec::new();
+            };
+            losing_values(doc.automerge(), &p.obj, key)
+                .into_iter()
+                .map(|v| entry(writer, now_ms, format!("status.{key}"), AuditAction::Set, v))
+                .collect()
+        }))
         .collect()
 }
 
@@ -93,6 +117,14 @@ pub fn from_internal(
                     AuditAction::Remove,
                     Some(key.clone()),
                 )),
+                // The same tag added concurrently elsewhere: this writer added it too.
+                PatchAction::Conflict { prop: Prop::Map(key) } => out.push(entry(
+                    writer,
+                    now_ms,
+                    "tags".into(),
+                    AuditAction::Add,
+                    Some(key.clone()),
+                )),
                 _ => {}
             }
         } else if &p.obj == doc.case_obj() {
@@ -102,6 +134,13 @@ pub fn from_internal(
                 }
                 PatchAction::DeleteMap { key } if CaseField::parse(key).is_some() => {
                     out.push(entry(writer, now_ms, key.clone(), AuditAction::Clear, None))
+                }
+                PatchAction::Conflict { prop: Prop::Map(key) }
+                    if CaseField::parse(key).is_some() =>
+                {
+                    for v in losing_values(doc.automerge(), &p.obj, key) {
+                        out.push(entry(writer, now_ms, key.clone(), AuditAction::Set, v));
+                    }
                 }
                 _ => {}
             }

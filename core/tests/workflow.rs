@@ -270,3 +270,61 @@ fn a_status_outside_the_lifecycle_is_refused() {
         assert_eq!(Status::read(r.doc()).state, State::Open);
     }
 }
+
+/// Two agents' replicas set the same fields concurrently (neither saw the other's write).
+#[test]
+fn concurrent_case_writes_are_all_accepted_and_all_audited() {
+    use edgedesk_core::internal_doc::InternalDoc;
+    let mut r = Relay::open(MemStore::default(), MemStore::default()).unwrap();
+    visitor_says(&mut r, "m1", "hello", T0);
+    let (mut desk, _): (SharedDoc, _) = raw_replica(r.doc());
+    let (mut phone, _): (SharedDoc, _) = raw_replica(r.doc());
+    let (mut desk_i, _): (InternalDoc, _) = raw_replica(r.internal());
+    let (mut phone_i, _): (InternalDoc, _) = raw_replica(r.internal());
+    Status { state: State::Pending, snoozed_until: None }.write(&mut desk, T0).unwrap();
+    Status { state: State::Resolved, snoozed_until: None }.write(&mut phone, T0).unwrap();
+    desk_i.set_case(CaseField::Assignee, Some("a1"), T0).unwrap();
+    phone_i.set_case(CaseField::Assignee, Some("a2"), T0).unwrap();
+    desk_i.add_tag("vip", T0).unwrap();
+    phone_i.add_tag("vip", T0).unwrap();
+    for (who, dev, shared, internal) in
+        [("a1", "desk", &mut desk, &mut desk_i), ("a2", "phone", &mut phone, &mut phone_i)]
+    {
+        offer(&mut r, 7, peer_info(Role::Agent, who, dev), shared, T0 + 1).unwrap();
+        offer(&mut r, 7, peer_info(Role::Agent, who, dev), internal, T0 + 1).unwrap();
+    }
+    let audit = r.internal().audit();
+    let has = |dev: &str, field: &str, value: &str| {
+        audit.iter().any(|e| {
+            e.device.as_str() == dev && e.field == field && e.value.as_deref() == Some(value)
+        })
+    };
+    for (dev, field, value) in [
+        ("desk", "status.state", "pending"),
+        ("phone", "status.state", "resolved"),
+        ("desk", "assignee", "a1"),
+        ("phone", "assignee", "a2"),
+        ("desk", "tags", "vip"),
+        ("phone", "tags", "vip"),
+    ] {
+        assert!(has(dev, field, value), "{dev} {field}={value} missing from {audit:?}");
+    }
+}
+
+/// A write that loses a conflict is stored and synced all the same, so it is checked too.
+#[test]
+fn a_losing_concurrent_write_is_still_validated() {
+    use edgedesk_core::automerge::transaction::Transactable;
+    let mut r = Relay::open(MemStore::default(), MemStore::default()).unwrap();
+    let (mut honest, _): (SharedDoc, _) = raw_replica(r.doc());
+    let (mut hostile, _): (SharedDoc, _) = raw_replica(r.doc());
+    Status { state: State::Pending, snoozed_until: None }.write(&mut honest, T0).unwrap();
+    offer(&mut r, 1, peer_info(Role::Agent, "a1", "desk"), &mut honest, T0).unwrap();
+    let status = hostile.status_obj().clone();
+    let mut tx = hostile.automerge_mut().transaction();
+    tx.put(&status, "state", "x".repeat(5000)).unwrap();
+    tx.commit();
+    let err =
+        offer(&mut r, 2, peer_info(Role::Agent, "a2", "phone"), &mut hostile, T0).unwrap_err();
+    assert!(err.to_string().contains("rule field-bounds"), "{err}");
+}

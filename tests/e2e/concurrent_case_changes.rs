@@ -52,7 +52,13 @@ async fn concurrent_offline_case_changes_converge_and_are_all_audited() {
         if shared_done && internal_done {
             break;
         }
-        assert!(tokio::time::Instant::now() < deadline, "no convergence: {stats}");
+        let connected: Vec<bool> =
+            [&visitor, &desk, &phone].iter().map(|c| c.is_connected()).collect();
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no convergence: {stats}; connected (visitor, desk, phone): {connected:?}\n{}",
+            relay.log_tail()
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 

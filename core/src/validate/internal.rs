@@ -5,6 +5,7 @@ use std::collections::HashSet;
 
 use automerge::{Patch, PatchAction, ReadDoc, Value, ROOT};
 
+use super::map_write;
 use super::new_messages::NewMessages;
 use super::Violation;
 use crate::ids::MessageId;
@@ -35,40 +36,38 @@ pub fn check_internal(
         } else if notes.owns(obj) {
             notes.on_field(p)?;
         } else if obj == doc.tags_obj() {
-            match &p.action {
-                PatchAction::PutMap { key, value, .. } => {
-                    check_tag(key).map_err(|e| Violation::FieldBounds(e.to_string()))?;
-                    if value.0.as_bool() != Some(true) {
-                        return Err(Violation::FieldBounds(format!(
-                            "tag {key:?} must map to true"
-                        )));
-                    }
-                }
-                PatchAction::DeleteMap { .. } => {}
-                _ => return Err(Violation::FieldBounds("tags is a map of tag -> true".into())),
+            if let PatchAction::DeleteMap { .. } = &p.action {
+                continue;
+            }
+            let Some((key, values)) = map_write(doc.automerge(), p) else {
+                return Err(Violation::FieldBounds("tags is a map of tag -> true".into()));
+            };
+            check_tag(&key).map_err(|e| Violation::FieldBounds(e.to_string()))?;
+            if values.iter().any(|v| v.as_bool() != Some(true)) {
+                return Err(Violation::FieldBounds(format!("tag {key:?} must map to true")));
             }
         } else if obj == doc.case_obj() {
-            match &p.action {
-                PatchAction::PutMap { key, value, .. } => {
-                    let field = CaseField::parse(key).ok_or_else(|| {
-                        Violation::FieldBounds(format!(
-                            "case has no field {key:?} (assignee, team, priority)"
-                        ))
-                    })?;
-                    let text = match &value.0 {
-                        Value::Scalar(s) => s.as_str().map(str::to_owned),
-                        Value::Object(_) => None,
-                    };
-                    let text = text
-                        .ok_or_else(|| Violation::FieldBounds(format!("case.{key} is a string")))?;
-                    field.check(&text).map_err(Violation::FieldBounds)?;
+            if let PatchAction::DeleteMap { key } = &p.action {
+                if CaseField::parse(key).is_some() {
+                    continue;
                 }
-                PatchAction::DeleteMap { key } if CaseField::parse(key).is_some() => {}
-                _ => {
-                    return Err(Violation::FieldBounds(
-                        "case fields are only set or cleared".into(),
-                    ))
-                }
+            }
+            let Some((key, values)) = map_write(doc.automerge(), p) else {
+                return Err(Violation::FieldBounds("case fields are only set or cleared".into()));
+            };
+            let field = CaseField::parse(&key).ok_or_else(|| {
+                Violation::FieldBounds(format!(
+                    "case has no field {key:?} (assignee, team, priority)"
+                ))
+            })?;
+            for value in &values {
+                let text = match value {
+                    Value::Scalar(s) => s.as_str().map(str::to_owned),
+                    Value::Object(_) => None,
+                };
+                let text =
+                    text.ok_or_else(|| Violation::FieldBounds(format!("case.{key} is a string")))?;
+                field.check(&text).map_err(Violation::FieldBounds)?;
             }
         } else if obj == doc.audit_obj() {
             return Err(Violation::ServerOnly("audit"));

@@ -17,7 +17,7 @@
 
 use std::collections::HashSet;
 
-use automerge::{Patch, PatchAction, ScalarValue, Value, ROOT};
+use automerge::{Automerge, Patch, PatchAction, Prop, ReadDoc, ScalarValue, Value, ROOT};
 
 use crate::ids::{DeviceId, MessageId};
 use crate::message::{Message, Role};
@@ -100,12 +100,10 @@ pub fn check(
         } else if obj == doc.delivered_obj() {
             return Err(Violation::ServerOnly("delivered"));
         } else if obj == doc.profile_obj() {
-            scalar_field(p, writer, &[Role::Visitor, Role::Agent, Role::Admin], "profile")?;
+            let roles = [Role::Visitor, Role::Agent, Role::Admin];
+            scalar_field(doc.automerge(), p, writer, &roles, "profile")?;
         } else if obj == doc.status_obj() {
-            scalar_field(p, writer, &[Role::Agent, Role::Admin], "status")?;
-            if let PatchAction::PutMap { key, value: (Value::Scalar(v), _), .. } = &p.action {
-                status::check_field(key, v).map_err(Violation::FieldBounds)?;
-            }
+            scalar_field(doc.automerge(), p, writer, &[Role::Agent, Role::Admin], "status")?;
         } else if *obj == ROOT {
             return Err(Violation::ServerOnly("the document root"));
         } else {
@@ -117,6 +115,7 @@ pub fn check(
 }
 
 fn scalar_field(
+    am: &Automerge,
     p: &Patch,
     writer: &PeerInfo,
     roles: &[Role],
@@ -125,7 +124,7 @@ fn scalar_field(
     if !roles.contains(&writer.role) {
         return Err(Violation::RoleNotAllowed { role: writer.role.as_str(), what });
     }
-    let PatchAction::PutMap { key, value, .. } = &p.action else {
+    let Some((key, values)) = map_write(am, p) else {
         return Err(Violation::FieldBounds(format!("{what} fields are only set, never deleted")));
     };
     if key.len() > MAX_FIELD_KEY_BYTES {
@@ -133,13 +132,39 @@ fn scalar_field(
             "{what} key longer than {MAX_FIELD_KEY_BYTES} bytes"
         )));
     }
-    match &value.0 {
-        Value::Scalar(s) if scalar_bytes(s) <= MAX_FIELD_VALUE_BYTES => Ok(()),
-        Value::Scalar(_) => Err(Violation::FieldBounds(format!(
-            "{what} values are at most {MAX_FIELD_VALUE_BYTES} bytes"
-        ))),
-        Value::Object(_) => Err(Violation::FieldBounds(format!("{what} values are scalars"))),
+    for value in &values {
+        match value {
+            Value::Scalar(s) if scalar_bytes(s) <= MAX_FIELD_VALUE_BYTES => {}
+            Value::Scalar(_) => {
+                return Err(Violation::FieldBounds(format!(
+                    "{what} values are at most {MAX_FIELD_VALUE_BYTES} bytes"
+                )))
+            }
+            Value::Object(_) => {
+                return Err(Violation::FieldBounds(format!("{what} values are scalars")))
+            }
+        }
+        if what == "status" {
+            if let Value::Scalar(v) = value {
+                status::check_field(&key, v).map_err(Violation::FieldBounds)?;
+            }
+        }
     }
+    Ok(())
+}
+
+/// A map key a patch wrote, with every value now stored at it. A write that lost a
+/// concurrent conflict shows only as `Conflict` (Automerge keeps the winner visible), yet its
+/// value is stored and synced like any other: so each value at the key is returned, to be
+/// checked. `None` for anything but a put or a conflict on a map key.
+pub(crate) fn map_write(am: &Automerge, p: &Patch) -> Option<(String, Vec<Value<'static>>)> {
+    let key = match &p.action {
+        PatchAction::PutMap { key, .. } => key.clone(),
+        PatchAction::Conflict { prop: Prop::Map(key) } => key.clone(),
+        _ => return None,
+    };
+    let values = am.get_all(&p.obj, key.as_str()).ok()?;
+    Some((key, values.into_iter().map(|(v, _)| v.to_owned()).collect()))
 }
 
 /// How many bytes a scalar carries beyond its fixed size: strings, byte strings and values
