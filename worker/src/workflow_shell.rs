@@ -195,7 +195,9 @@ impl Conversation {
                 worker::console_error!("due timers not run: {e}");
                 Vec::new()
             });
-            let next = settle(live, now);
+            settle(live, now);
+            // The outbox's own due time is asked again after delivering, below.
+            let next = live.timers.first().map(|t| t.due_ms);
             let endpoints =
                 live.relay.workflow().map(|w| w.config.webhooks.clone()).unwrap_or_default();
             (out, next, endpoints, live.workflow.sql(), live.cipher.clone())
