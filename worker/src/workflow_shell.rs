@@ -40,13 +40,7 @@ pub(crate) fn restore(live: &mut Live) {
         );
         return;
     };
-    let visitor = live
-        .workflow
-        .record(&live.cipher, VISITOR_RECORD)
-        .ok()
-        .flatten()
-        .and_then(|b| serde_json::from_slice::<VisitorProfile>(&b).ok())
-        .unwrap_or_default();
+    let visitor = stored_visitor(live);
     configure(live, Arc::new(config), record.version, visitor);
     // What the table holds, as long as nothing changed while the object slept.
     live.timers = live.relay.timers();
@@ -66,20 +60,33 @@ fn configure(live: &mut Live, config: Arc<WorkspaceConfig>, version: u64, visito
 
 /// A visitor connected: keep its claims (the newest token wins) and welcome it.
 pub(crate) fn visitor_joined(live: &mut Live, profile: VisitorProfile, now: i64) -> Vec<Outgoing> {
-    let Some(setup) = live.relay.workflow().cloned() else { return Vec::new() };
-    if setup.visitor != profile {
+    // Kept even while the workspace has no configuration, for when it gets one.
+    if stored_visitor(live) != profile {
         let stored = serde_json::to_vec(&profile).map_err(|e| e.to_string()).and_then(|b| {
             live.workflow.put_record(&live.cipher, VISITOR_RECORD, &b).map_err(|e| e.to_string())
         });
         if let Err(e) = stored {
             worker::console_error!("could not store the visitor's claims: {e}");
         }
+    }
+    let Some(setup) = live.relay.workflow().cloned() else { return Vec::new() };
+    if setup.visitor != profile {
         configure(live, setup.config, setup.version, profile);
     }
     live.relay.visitor_joined(now).unwrap_or_else(|e| {
         worker::console_error!("welcome message not written: {e}");
         Vec::new()
     })
+}
+
+/// The last visitor's claims, as stored (empty if none or unreadable).
+fn stored_visitor(live: &Live) -> VisitorProfile {
+    live.workflow
+        .record(&live.cipher, VISITOR_RECORD)
+        .ok()
+        .flatten()
+        .and_then(|b| serde_json::from_slice::<VisitorProfile>(&b).ok())
+        .unwrap_or_default()
 }
 
 /// After any relay call: queues its webhook events and stores its timers, without an
@@ -155,7 +162,10 @@ impl Conversation {
                     worker::console_error!("could not store the configuration: {e}");
                 }
             }
-            let visitor = live.relay.workflow().map(|w| w.visitor.clone()).unwrap_or_default();
+            let visitor = match live.relay.workflow() {
+                Some(w) => w.visitor.clone(),
+                None => stored_visitor(live),
+            };
             configure(live, Arc::new(config), version, visitor);
         });
     }
