@@ -192,7 +192,9 @@ pub struct Relay<S> {
     note_ids: HashSet<String>,
     limits: Limits,
     /// The conversation as the workflow rules see it, kept up to date with every message.
-    timeline: Timeline,
+    /// Built when a workflow is configured (it costs a scan of the conversation), so a
+    /// conversation without one opens as fast as before.
+    timeline: Option<Timeline>,
     /// The workspace's rules; without them the relay only relays.
     workflow: Option<WorkflowSetup>,
     /// Webhook events not yet taken by the owner.
@@ -217,7 +219,6 @@ impl<S: ChunkStore> Relay<S> {
             Persister::open::<InternalDoc>(internal_store, ActorId::from(RELAY_ACTOR))?;
         let message_ids = doc.message_ids();
         let note_ids = internal.notes().into_iter().map(|n| n.id.to_string()).collect();
-        let timeline = Timeline::scan(&doc, &internal);
         Ok(Self {
             doc,
             persister,
@@ -227,7 +228,7 @@ impl<S: ChunkStore> Relay<S> {
             message_ids,
             note_ids,
             limits,
-            timeline,
+            timeline: None,
             workflow: None,
             events: Vec::new(),
         })

@@ -17,6 +17,7 @@ use crate::workflow::plan::{message_json, relay_device, relay_participant, Ctx, 
 use crate::workflow::profile::VisitorProfile;
 use crate::workflow::react::{react, welcome};
 use crate::workflow::status::{Status, STATE_KEY};
+use crate::workflow::timeline::Timeline;
 use crate::workflow::timers::{desired, Facts, Timer};
 
 /// Most timers fired in one call: a bound on one alarm's work, not a limit anyone meets
@@ -38,6 +39,9 @@ pub struct WorkflowSetup {
 impl<S: ChunkStore> Relay<S> {
     /// Turns the workflow on (or off, with `None`) from the next input on.
     pub fn configure(&mut self, setup: Option<WorkflowSetup>) {
+        if setup.is_some() && self.timeline.is_none() {
+            self.timeline = Some(Timeline::scan(&self.doc, &self.internal));
+        }
         self.workflow = setup;
     }
 
@@ -54,7 +58,10 @@ impl<S: ChunkStore> Relay<S> {
     /// The conversation's pending timers, earliest first (none without a workflow).
     pub fn timers(&self) -> Vec<Timer> {
         match &self.workflow {
-            Some(w) => desired(&w.config, &self.timeline, &self.facts()),
+            Some(w) => match &self.timeline {
+                Some(tl) => desired(&w.config, tl, &self.facts(tl)),
+                None => Vec::new(),
+            },
             None => Vec::new(),
         }
     }
@@ -96,8 +103,10 @@ impl<S: ChunkStore> Relay<S> {
         audit: &[AuditEntry],
         now_ms: i64,
     ) -> Result<(), DocError> {
-        for m in fresh {
-            self.timeline.push(m, now_ms);
+        if let Some(tl) = self.timeline.as_mut() {
+            for m in fresh {
+                tl.push(m, now_ms);
+            }
         }
         let Some(mut plan) = self.plan_with(now_ms, |ctx| react(ctx, fresh)) else {
             return Ok(());
@@ -112,25 +121,26 @@ impl<S: ChunkStore> Relay<S> {
         self.apply(plan, now_ms)
     }
 
-    fn facts(&self) -> Facts {
+    fn facts(&self, tl: &Timeline) -> Facts {
         let assignee =
             self.internal.case_field(CaseField::Assignee).and_then(|a| ParticipantId::new(a).ok());
         Facts {
             status: Status::read(&self.doc),
             assignee_read_at: assignee.as_ref().and_then(|a| self.doc.read_time(a)),
             assignee,
-            visitor_read_at: self.timeline.visitor_id().and_then(|v| self.doc.read_time(v)),
+            visitor_read_at: tl.visitor_id().and_then(|v| self.doc.read_time(v)),
         }
     }
 
     /// Runs `rules` on the current state; `None` without a workflow.
     fn plan_with(&self, now: i64, rules: impl FnOnce(&Ctx<'_>) -> Plan) -> Option<Plan> {
         let w = self.workflow.as_ref()?;
-        let facts = self.facts();
+        let tl = self.timeline.as_ref()?;
+        let facts = self.facts(tl);
         let tags = self.internal.tags();
         let ctx = Ctx {
             cfg: &w.config,
-            tl: &self.timeline,
+            tl,
             facts: &facts,
             priority: self
                 .internal
@@ -156,7 +166,9 @@ impl<S: ChunkStore> Relay<S> {
             }
             self.doc.stamp_delivered(std::slice::from_ref(&reply.id), now)?;
             self.message_ids.insert(reply.id.to_string());
-            self.timeline.push(reply, now);
+            if let Some(tl) = self.timeline.as_mut() {
+                tl.push(reply, now);
+            }
             let id = format!("message.created:{}", reply.id);
             events.push(Event { kind: "message.created", id, data: message_json(reply, now) });
         }
@@ -187,8 +199,10 @@ impl<S: ChunkStore> Relay<S> {
             audit.push(relay_entry(now, field, AuditAction::Set, value));
         }
         self.internal.record(&audit, now)?;
-        for e in &audit {
-            self.timeline.note_audit(e);
+        if let Some(tl) = self.timeline.as_mut() {
+            for e in &audit {
+                tl.note_audit(e);
+            }
         }
         if let Some(w) = &self.workflow {
             self.events.extend(events.into_iter().map(|e| WebhookEvent {
