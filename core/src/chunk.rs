@@ -97,6 +97,100 @@ pub fn change_actor_refs(chunk: &[u8]) -> Result<(), &'static str> {
     Ok(())
 }
 
+/// Most rows (operations) any column of one change chunk may expand to. Run-length encoding
+/// lets a few bytes claim millions of rows, and Automerge materialises them while it parses
+/// the change, before failing on the rest (found by `fuzzing::validation`: a 589-byte frame
+/// cost 227 MB). An honest change here is one message or a few field writes, tens of
+/// operations; a change that fits in a client message holds far fewer than this.
+pub const MAX_CHANGE_ROWS: u64 = 100_000;
+
+/// Checks that no column of a change chunk (type 1, uncompressed) expands to more than
+/// `max_rows` rows, before Automerge parses it. Other chunk types pass through (compressed
+/// changes are bounded by `inflate`, then parsed by Automerge).
+pub fn change_rows_within(chunk: &[u8], max_rows: u64) -> Result<(), &'static str> {
+    let (ty, mut body, _) = split(chunk)?;
+    if ty != 1 {
+        return Ok(());
+    }
+    let deps = leb128(&mut body)?;
+    take(&mut body, deps.saturating_mul(32))?;
+    let actor = leb128(&mut body)?;
+    take(&mut body, actor)?;
+    leb128(&mut body)?; // sequence number
+    leb128(&mut body)?; // start op
+    sleb128(&mut body)?; // time
+    let message = leb128(&mut body)?;
+    take(&mut body, message)?;
+    let others = leb128(&mut body)?;
+    for _ in 0..others.min(body.len() as u64) {
+        let len = leb128(&mut body)?;
+        take(&mut body, len)?;
+    }
+    let count = leb128(&mut body)?;
+    let mut columns = Vec::new();
+    for _ in 0..count.min(body.len() as u64) {
+        let spec = leb128(&mut body)?;
+        let len = leb128(&mut body)?;
+        columns.push((spec, len));
+    }
+    for (spec, len) in columns {
+        let Ok(mut data) = take(&mut body, len) else { break };
+        let rows = match spec & 0b111 {
+            4 => boolean_rows(&mut data, max_rows),
+            7 => Ok(0),
+            kind => rle_rows(&mut data, kind, max_rows),
+        };
+        // A column that does not decode is refused here too: Automerge would refuse it, but
+        // only after allocating what its lengths claim (a string "of 200 MB" in 500 bytes).
+        if rows.map_err(|_| "a change column does not decode")? > max_rows {
+            return Err("a change column expands past the row limit");
+        }
+    }
+    Ok(())
+}
+
+/// Rows of a run-length encoded column (`kind` 3: signed deltas, 5: strings, else unsigned),
+/// stopping once past `max`.
+fn rle_rows(data: &mut &[u8], kind: u64, max: u64) -> Result<u64, &'static str> {
+    let mut rows = 0u64;
+    let skip = |data: &mut &[u8]| -> Result<(), &'static str> {
+        match kind {
+            3 => sleb128(data).map(drop),
+            5 => {
+                let len = leb128(data)?;
+                take(data, len).map(drop)
+            }
+            _ => leb128(data).map(drop),
+        }
+    };
+    while !data.is_empty() && rows <= max {
+        let count = sleb128(data)?;
+        match count {
+            0 => rows = rows.saturating_add(leb128(data)?),
+            n if n > 0 => {
+                rows = rows.saturating_add(n.unsigned_abs());
+                skip(data)?;
+            }
+            n => {
+                rows = rows.saturating_add(n.unsigned_abs());
+                for _ in 0..n.unsigned_abs().min(data.len() as u64) {
+                    skip(data)?;
+                }
+            }
+        }
+    }
+    Ok(rows)
+}
+
+/// Rows of a boolean column: alternating run lengths of false and true.
+fn boolean_rows(data: &mut &[u8], max: u64) -> Result<u64, &'static str> {
+    let mut rows = 0u64;
+    while !data.is_empty() && rows <= max {
+        rows = rows.saturating_add(leb128(data)?);
+    }
+    Ok(rows)
+}
+
 /// Checks that every value of a run-length encoded column of unsigned numbers is below
 /// `limit`. Runs: a positive count then one value repeated, a negative count then that many
 /// values, or zero then a count of nulls.
@@ -141,6 +235,22 @@ mod tests {
         for c in b.get_changes(&[]) {
             assert_eq!(change_actor_refs(c.raw_bytes()), Ok(()));
         }
+    }
+
+    #[test]
+    fn a_run_claiming_millions_of_rows_is_refused_and_real_changes_pass() {
+        let mut doc = Automerge::new().with_actor(ActorId::random());
+        let mut tx = doc.transaction();
+        for i in 0..50 {
+            tx.put(ROOT, format!("k{i}"), i).unwrap();
+        }
+        tx.commit();
+        let change = doc.get_changes(&[]).into_iter().next().unwrap();
+        assert_eq!(change_rows_within(change.raw_bytes(), MAX_CHANGE_ROWS), Ok(()));
+        assert!(change_rows_within(change.raw_bytes(), 10).is_err());
+        // One run of 2^40 nulls in an unsigned column.
+        let mut col = &[0x00u8, 0x80, 0x80, 0x80, 0x80, 0x80, 0x20][..];
+        assert!(rle_rows(&mut col, 2, MAX_CHANGE_ROWS).unwrap() > MAX_CHANGE_ROWS);
     }
 
     #[test]

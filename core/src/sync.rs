@@ -248,6 +248,8 @@ fn changes_in(mut bytes: &[u8]) -> Result<Vec<Change>, IntakeError> {
             let doc = Automerge::load_with_options(chunk, options).map_err(|e| bad(&e))?;
             out.extend(doc.get_changes(&[]));
         } else {
+            crate::chunk::change_rows_within(chunk, crate::chunk::MAX_CHANGE_ROWS)
+                .map_err(|e| bad(&e))?;
             out.push(Change::from_bytes(chunk.to_vec()).map_err(|e| bad(&e))?);
         }
         bytes = rest;
@@ -287,6 +289,8 @@ fn split_changes(mut bytes: &[u8]) -> Result<Vec<Change>, SyncError> {
         let end =
             usize::try_from(len).ok().and_then(|l| at.checked_add(l)).filter(|&e| e <= bytes.len());
         let end = end.ok_or_else(|| bad("chunk longer than the frame"))?;
+        crate::chunk::change_rows_within(&bytes[..end], crate::chunk::MAX_CHANGE_ROWS)
+            .map_err(bad)?;
         out.push(
             Change::from_bytes(bytes[..end].to_vec())
                 .map_err(|e| SyncError::BadChanges(e.to_string()))?,
