@@ -61,11 +61,17 @@ pub fn take<'a>(bytes: &mut &'a [u8], len: u64) -> Result<&'a [u8], &'static str
     Ok(head)
 }
 
-/// Checks that every actor index in a change chunk's operation columns names one of the
-/// change's actors. Automerge does not check it and panics on one that does not (`decode`,
-/// `apply_changes`).
-pub fn change_actor_refs(chunk: &[u8]) -> Result<(), &'static str> {
-    let (_, mut body, _) = split(chunk)?;
+/// A change chunk's operation columns, read past its header.
+struct ChangeColumns<'a> {
+    /// How many actors the change names (its own and the others it lists).
+    actors: u64,
+    /// Each column's spec and data length, in order.
+    columns: Vec<(u64, u64)>,
+    /// The column data, one after another.
+    data: &'a [u8],
+}
+
+fn change_columns(mut body: &[u8]) -> Result<ChangeColumns<'_>, &'static str> {
     let deps = leb128(&mut body)?;
     take(&mut body, deps.saturating_mul(32))?;
     let actor = leb128(&mut body)?;
@@ -80,7 +86,6 @@ pub fn change_actor_refs(chunk: &[u8]) -> Result<(), &'static str> {
         let len = leb128(&mut body)?;
         take(&mut body, len)?;
     }
-    let actors = others + 1;
     let count = leb128(&mut body)?;
     let mut columns = Vec::new();
     for _ in 0..count.min(body.len() as u64) {
@@ -88,10 +93,19 @@ pub fn change_actor_refs(chunk: &[u8]) -> Result<(), &'static str> {
         let len = leb128(&mut body)?;
         columns.push((spec, len));
     }
+    Ok(ChangeColumns { actors: others + 1, columns, data: body })
+}
+
+/// Checks that every actor index in a change chunk's operation columns names one of the
+/// change's actors. Automerge does not check it and panics on one that does not (`decode`,
+/// `apply_changes`).
+pub fn change_actor_refs(chunk: &[u8]) -> Result<(), &'static str> {
+    let (_, body, _) = split(chunk)?;
+    let ChangeColumns { actors, columns, mut data } = change_columns(body)?;
     for (spec, len) in columns {
-        let mut data = take(&mut body, len)?;
+        let mut column = take(&mut data, len)?;
         if spec & 0b111 == ACTOR_COLUMN {
-            check_rle_below(&mut data, actors)?;
+            check_rle_below(&mut column, actors)?;
         }
     }
     Ok(())
@@ -108,31 +122,11 @@ pub const MAX_CHANGE_ROWS: u64 = 100_000;
 /// `max_rows` rows, before Automerge parses it. Other chunk types pass through (compressed
 /// changes are bounded by `inflate`, then parsed by Automerge).
 pub fn change_rows_within(chunk: &[u8], max_rows: u64) -> Result<(), &'static str> {
-    let (ty, mut body, _) = split(chunk)?;
+    let (ty, body, _) = split(chunk)?;
     if ty != 1 {
         return Ok(());
     }
-    let deps = leb128(&mut body)?;
-    take(&mut body, deps.saturating_mul(32))?;
-    let actor = leb128(&mut body)?;
-    take(&mut body, actor)?;
-    leb128(&mut body)?; // sequence number
-    leb128(&mut body)?; // start op
-    sleb128(&mut body)?; // time
-    let message = leb128(&mut body)?;
-    take(&mut body, message)?;
-    let others = leb128(&mut body)?;
-    for _ in 0..others.min(body.len() as u64) {
-        let len = leb128(&mut body)?;
-        take(&mut body, len)?;
-    }
-    let count = leb128(&mut body)?;
-    let mut columns = Vec::new();
-    for _ in 0..count.min(body.len() as u64) {
-        let spec = leb128(&mut body)?;
-        let len = leb128(&mut body)?;
-        columns.push((spec, len));
-    }
+    let ChangeColumns { columns, data: mut body, .. } = change_columns(body)?;
     for (spec, len) in columns {
         let Ok(mut data) = take(&mut body, len) else { break };
         let rows = match spec & 0b111 {
