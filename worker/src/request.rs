@@ -247,24 +247,38 @@ impl Forwarded {
         format!("{}/{}", self.workspace, self.conversation)
     }
 
-    /// JSON, base64url-encoded: a display name may hold any Unicode, and header values that
-    /// are not Latin-1 make the platform's `Headers` throw.
     pub fn to_header(&self) -> String {
-        URL_SAFE_NO_PAD.encode(serde_json::to_vec(self).unwrap_or_default())
+        forwarded_header(self)
     }
 
     pub fn from_header(value: Option<&str>) -> Result<Forwarded, Refusal> {
-        value
-            .and_then(|v| URL_SAFE_NO_PAD.decode(v).ok())
-            .and_then(|json| serde_json::from_slice(&json).ok())
-            .ok_or_else(|| {
-                Refusal::new(
-                    400,
-                    "bad_forward",
-                    "requests reach a conversation through the Worker only",
-                )
-            })
+        from_forwarded_header(value, "a conversation")
     }
+}
+
+/// A verified identity as the Worker forwards it to a Durable Object: JSON, base64url-encoded,
+/// because a display name may hold any Unicode, and header values that are not Latin-1 make
+/// the platform's `Headers` throw.
+pub fn forwarded_header(value: &impl Serialize) -> String {
+    URL_SAFE_NO_PAD.encode(serde_json::to_vec(value).unwrap_or_default())
+}
+
+/// Reads a [`forwarded_header`]; anything else means the request did not come through the
+/// Worker (`object` names what was reached, for the refusal).
+pub fn from_forwarded_header<T: serde::de::DeserializeOwned>(
+    value: Option<&str>,
+    object: &str,
+) -> Result<T, Refusal> {
+    value
+        .and_then(|v| URL_SAFE_NO_PAD.decode(v).ok())
+        .and_then(|json| serde_json::from_slice(&json).ok())
+        .ok_or_else(|| {
+            Refusal::new(
+                400,
+                "bad_forward",
+                format!("requests reach {object} through the Worker only"),
+            )
+        })
 }
 
 /// The connecting device from the verified claims and the query string: `device` (required)

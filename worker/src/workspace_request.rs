@@ -2,13 +2,11 @@
 //! tested natively: what the front Worker checks and forwards, and what the `Workspace`
 //! Durable Object answers.
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
 use edgedesk_core::ids::{ParticipantId, WorkspaceId};
 use edgedesk_core::workflow::config::{ConfigErrors, MAX_CONFIG_BYTES};
 use serde::{Deserialize, Serialize};
 
-use crate::request::Refusal;
+use crate::request::{forwarded_header, from_forwarded_header, Refusal};
 
 /// Sent by a conversation Durable Object with the configuration version it holds; the
 /// `Workspace` object answers 304 if that is still the current one.
@@ -28,20 +26,11 @@ pub struct ForwardedWorkspace {
 
 impl ForwardedWorkspace {
     pub fn to_header(&self) -> String {
-        URL_SAFE_NO_PAD.encode(serde_json::to_vec(self).unwrap_or_default())
+        forwarded_header(self)
     }
 
     pub fn from_header(value: Option<&str>) -> Result<Self, Refusal> {
-        value
-            .and_then(|v| URL_SAFE_NO_PAD.decode(v).ok())
-            .and_then(|json| serde_json::from_slice(&json).ok())
-            .ok_or_else(|| {
-                Refusal::new(
-                    400,
-                    "bad_forward",
-                    "requests reach a workspace through the Worker only",
-                )
-            })
+        from_forwarded_header(value, "a workspace")
     }
 }
 
