@@ -27,29 +27,6 @@ fn key_part(entry: &str) -> &str {
     entry.split_once(':').map(|(_, k)| k).unwrap_or_default()
 }
 
-/// Every file under `dir` whose bytes contain `needle`. The same function serves the
-/// positive controls, so a search that cannot find anything would fail them.
-fn files_containing(dir: &Path, needle: &[u8]) -> Vec<PathBuf> {
-    all_files(dir).into_iter().filter(|f| contains(&std::fs::read(f).unwrap(), needle)).collect()
-}
-
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
-}
-
-fn all_files(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            out.extend(all_files(&path));
-        } else {
-            out.push(path);
-        }
-    }
-    out
-}
-
 /// What the conversation's Durable Object database holds, read from a copy of its files
 /// (with its WAL) while workerd is down.
 struct RawConversation {
@@ -259,7 +236,7 @@ async fn stored_history_is_sealed_survives_rotation_and_is_unreadable_after_eras
     assert_texts(&bodies(&doc.messages()), &written);
     assert!(raw.rows.iter().any(|r| r.kind == ChunkKind::Snapshot));
     let last = written.last().unwrap();
-    assert!(plain.iter().any(|c| contains(c, &last.as_bytes()[..last.len().min(48)])));
+    assert!(plain.iter().any(|c| bytes_contain(c, &last.as_bytes()[..last.len().min(48)])));
     assert!(matches!(&raw.record, Some(KeyRecord::Live { kid, .. }) if kid == "old-2025"));
 
     // 2. Rotation: a new current key, the old one kept. History reads, and opening the

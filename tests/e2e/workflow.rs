@@ -15,13 +15,9 @@ use serde_json::{json, Value};
 const WAIT: Duration = Duration::from_secs(60);
 const SECRET: &str = "whsec-test-0123456789abcdef";
 
-/// PUTs `config` as the workspace's configuration with an admin token.
+/// PUTs `config` as the workspace's configuration, which must be accepted.
 fn put_config(relay: &Relay, config: &Value) {
-    let conv = conversation("admin");
-    let token = relay.token_as(Role::Admin, "admin-1", &conv);
-    let path = format!("/v1/workspaces/{}/config", workspace());
-    let (status, body) =
-        http_request(relay.port, "PUT", &path, Some(&token), Some(&config.to_string())).unwrap();
+    let (status, body) = relay.put_config(&config.to_string());
     assert_eq!(status, 200, "config refused: {body}");
 }
 

@@ -516,3 +516,31 @@ pub fn handshake_refusal(
         Ok(_) => panic!("expected an HTTP refusal, the handshake succeeded"),
     }
 }
+
+/// Every file under `dir` (recursively) whose bytes contain `needle`: how tests check what
+/// workerd wrote to disk. The same search serves their positive controls, so a search that
+/// cannot find anything fails them.
+pub fn files_containing(dir: &Path, needle: &[u8]) -> Vec<PathBuf> {
+    all_files(dir)
+        .into_iter()
+        .filter(|f| bytes_contain(&std::fs::read(f).expect("read a state file"), needle))
+        .collect()
+}
+
+pub fn bytes_contain(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// Every file under `dir`, recursively.
+pub fn all_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("read a state directory") {
+        let path = entry.expect("a directory entry").path();
+        if path.is_dir() {
+            out.extend(all_files(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
