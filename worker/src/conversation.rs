@@ -24,6 +24,7 @@ use worker::{
 use crate::conversation_store::{self, DocStore};
 use crate::http;
 use crate::open_error::{OpenError, CLOSE_ERASED};
+use crate::outbox::Outbox;
 use crate::request::{Forwarded, Refusal, FORWARDED_HEADER};
 use crate::workflow_shell;
 use crate::workflow_store::WorkflowStore;
@@ -63,6 +64,7 @@ pub(crate) struct Live {
     pub relay: Relay<DocStore>,
     pub cipher: ChunkCipher,
     pub workflow: WorkflowStore,
+    pub outbox: Outbox,
     /// The timers last written to the table, so an unchanged set is not rewritten.
     pub timers: Vec<Timer>,
 }
@@ -95,8 +97,10 @@ impl Conversation {
             let limits = Limits::from_vars(|name| self.var(name))?;
             let relay = Relay::open_with(opened.shared, opened.internal, limits)
                 .map_err(|e| OpenError::Storage(e.to_string()))?;
-            let workflow = WorkflowStore::new(sql)?;
-            let mut live = Live { relay, cipher: opened.cipher, workflow, timers: Vec::new() };
+            let workflow = WorkflowStore::new(sql.clone())?;
+            let outbox = Outbox::new(sql).map_err(|e| OpenError::Storage(e.to_string()))?;
+            let cipher = opened.cipher;
+            let mut live = Live { relay, cipher, workflow, outbox, timers: Vec::new() };
             workflow_shell::restore(&mut live);
             *slot = Some(live);
         }

@@ -119,6 +119,7 @@ struct Due {
     attempts: u32,
 }
 
+#[derive(Clone)]
 pub struct Outbox {
     sql: SqlStorage,
 }

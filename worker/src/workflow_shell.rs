@@ -17,7 +17,6 @@ use edgedesk_core::workflow::profile::VisitorProfile;
 use serde::{Deserialize, Serialize};
 
 use crate::conversation::{log_open_error, Conversation, Live};
-use crate::outbox::Outbox;
 use crate::workflow_store::{CONFIG_RECORD, VISITOR_RECORD};
 use crate::workspace_client::fetch_config;
 
@@ -96,14 +95,10 @@ pub(crate) fn settle(live: &mut Live, now: i64) -> Option<i64> {
     let mut next_send = None;
     if let Some(setup) = live.relay.workflow() {
         let jobs = deliveries(&setup.config.webhooks, &events);
-        let outbox = Outbox::new(live.workflow.sql());
-        let queued = outbox.and_then(|o| {
-            if !jobs.is_empty() {
-                o.enqueue(&jobs, &live.cipher, now)?;
-            }
-            // Retries waiting in the outbox keep their turn when the alarm moves.
-            o.next_due()
-        });
+        let queued =
+            if jobs.is_empty() { Ok(0) } else { live.outbox.enqueue(&jobs, &live.cipher, now) };
+        // Retries waiting in the outbox keep their turn when the alarm moves.
+        let queued = queued.and_then(|_| live.outbox.next_due());
         match queued {
             Ok(due) => next_send = due,
             Err(e) => worker::console_error!("webhook outbox: {e}"),
@@ -122,7 +117,7 @@ pub(crate) fn settle(live: &mut Live, now: i64) -> Option<i64> {
 
 /// The workflow's part of the stats endpoint: no contents, only counts and times.
 pub(crate) fn stats(live: &Live) -> serde_json::Value {
-    let outbox = Outbox::new(live.workflow.sql()).ok().and_then(|o| o.counts().ok());
+    let outbox = live.outbox.counts().ok();
     serde_json::json!({
         "config_version": live.relay.workflow().map(|w| w.version),
         "timers": live.workflow.timers().unwrap_or_default().into_iter()
@@ -210,23 +205,15 @@ impl Conversation {
             let next = live.timers.first().map(|t| t.due_ms);
             let endpoints =
                 live.relay.workflow().map(|w| w.config.webhooks.clone()).unwrap_or_default();
-            (out, next, endpoints, live.workflow.sql(), live.cipher.clone())
+            (out, next, endpoints, live.outbox.clone(), live.cipher.clone())
         });
-        let Ok((out, next, endpoints, sql, cipher)) = fired else { return };
+        let Ok((out, next, endpoints, outbox, cipher)) = fired else { return };
         // Every due timer has just fired; one still due means firing failed (logged above):
         // try again in a minute rather than spinning on the alarm.
         let next = next.map(|t| if t <= now { now + 60_000 } else { t });
         if !out.is_empty() {
             self.deliver(out, &self.sockets()).await;
         }
-        let outbox = match Outbox::new(sql) {
-            Ok(o) => o,
-            Err(e) => {
-                worker::console_error!("webhook outbox: {e}");
-                self.arm(next).await;
-                return;
-            }
-        };
         if let Err(e) = outbox.deliver_due(now, &endpoints, &cipher).await {
             worker::console_error!("{e}");
         }

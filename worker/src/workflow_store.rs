@@ -46,10 +46,6 @@ impl WorkflowStore {
         Ok(Self { sql })
     }
 
-    pub fn sql(&self) -> SqlStorage {
-        self.sql.clone()
-    }
-
     /// Replaces the timers table with `timers` (the relay's whole current set).
     pub fn set_timers(&self, timers: &[Timer]) -> Result<(), SqlStoreError> {
         self.sql.exec("DELETE FROM timers", None)?;

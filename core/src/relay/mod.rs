@@ -361,7 +361,8 @@ impl<S: ChunkStore> Relay<S> {
         let audit = audit::from_internal(&self.internal, &patches, &peer.info, now_ms);
         self.internal.record(&audit, now_ms)?;
         self.after_accept(&[], &audit, now_ms)?;
-        self.internal_persister.persist(&self.internal)?;
+        // The workflow may have written either document in answer.
+        self.persist_both()?;
         self.note_ids.extend(notes.into_iter().map(String::from));
         Ok(self.sync_all())
     }
