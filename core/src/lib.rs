@@ -12,6 +12,7 @@ pub mod chunk;
 pub mod client;
 pub mod document;
 pub mod frame;
+pub mod inbox;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;

@@ -1,0 +1,1 @@
+//! (being written: see /work/notes/issue5.md)
