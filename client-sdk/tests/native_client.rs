@@ -174,6 +174,7 @@ fn token(relay: &FakeRelay, role: Role, who: &str, exp_in: i64) -> String {
         locale: None,
         vip: false,
         attrs: Default::default(),
+        channel: None,
     };
     jwt::sign(relay.keys.signing(), &claims).unwrap()
 }

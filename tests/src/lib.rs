@@ -350,6 +350,7 @@ pub fn claims_for(who: &Identity, conv: &ConversationId) -> Claims {
         locale: None,
         vip: false,
         attrs: Default::default(),
+        channel: None,
     }
 }
 

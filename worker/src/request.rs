@@ -341,6 +341,7 @@ mod tests {
             locale: None,
             vip: false,
             attrs: Default::default(),
+            channel: None,
         }
     }
 

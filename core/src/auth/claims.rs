@@ -55,6 +55,10 @@ pub struct Claims {
     pub vip: bool,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub attrs: BTreeMap<String, String>,
+    /// Where the visitor writes from (`web`, `app`, `wechat`…): the inbox filters and routes
+    /// by it. `web` when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel: Option<String>,
 }
 
 /// What a request wants to do with a conversation.
@@ -127,6 +131,7 @@ impl Claims {
             locale: self.locale.clone(),
             vip: self.vip,
             attributes: self.attrs.clone(),
+            channel: self.channel.clone(),
         }
     }
 
@@ -256,6 +261,7 @@ mod tests {
             locale: None,
             vip: false,
             attrs: Default::default(),
+            channel: None,
         }
     }
 

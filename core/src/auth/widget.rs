@@ -172,6 +172,7 @@ pub fn mint_visitor(
         locale: locale.map(str::to_owned).or_else(|| renewable.and_then(|c| c.locale.clone())),
         vip: false,
         attrs: Default::default(),
+        channel: None,
     };
     claims.validate()?;
     let token = jwt::sign(keys.signing(), &claims)?;

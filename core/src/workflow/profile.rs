@@ -11,6 +11,8 @@ use serde::{Deserialize, Serialize};
 pub const MAX_ATTRIBUTES: usize = 32;
 pub const MAX_ATTRIBUTE_KEY_BYTES: usize = 64;
 pub const MAX_ATTRIBUTE_VALUE_BYTES: usize = 256;
+/// Longest channel name.
+pub const MAX_CHANNEL_BYTES: usize = 32;
 /// Longest locale tag kept (`zh-Hant-TW` and the like are far shorter).
 pub const MAX_LOCALE_BYTES: usize = 35;
 
@@ -24,6 +26,9 @@ pub struct VisitorProfile {
     pub vip: bool,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub attributes: BTreeMap<String, String>,
+    /// The visitor's channel (`web`, `app`, …), for the inbox's filters and routing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel: Option<String>,
 }
 
 impl VisitorProfile {
@@ -36,6 +41,17 @@ impl VisitorProfile {
             if !ok {
                 return Err(format!(
                     "locale must be a language tag such as zh-CN (letters, digits, '-'), at most {MAX_LOCALE_BYTES} bytes"
+                ));
+            }
+        }
+        if let Some(c) = &self.channel {
+            let ok = !c.is_empty()
+                && c.len() <= MAX_CHANNEL_BYTES
+                && c.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
+            if !ok {
+                return Err(format!(
+                    "channel must be 1 to {MAX_CHANNEL_BYTES} of [a-z0-9_-], such as web or app"
                 ));
             }
         }
