@@ -312,3 +312,45 @@ fn an_agent_tagging_with_raw_automerge_is_accepted_and_audited() {
     let last = relay.internal().audit().pop().unwrap();
     assert_eq!((last.field.as_str(), last.value.as_deref()), ("tags", Some("vip")));
 }
+
+#[test]
+fn a_transfer_asked_through_the_inbox_reaches_every_agent_replica_and_is_audited_under_the_asker() {
+    use edgedesk_core::ids::{ParticipantId, TeamId};
+    use edgedesk_core::relay::{AssignError, Assignment};
+    let (mut relay, mut devices) = worked_case();
+    let a2 = ParticipantId::new("a2").unwrap();
+    // A claim does not take a conversation someone already holds.
+    let claim = Assignment {
+        assignee: Some(Some(a2.clone())),
+        by: Some((Role::Agent, a2.clone())),
+        only_if_unassigned: true,
+        ..Default::default()
+    };
+    assert_eq!(relay.assign(&claim, NOW).unwrap(), Err(AssignError::Taken("a1".into())));
+    let transfer = Assignment {
+        assignee: Some(Some(a2.clone())),
+        team: Some(Some(TeamId::new("billing").unwrap())),
+        by: Some((Role::Agent, ParticipantId::new("a1").unwrap())),
+        only_if_unassigned: false,
+    };
+    let out = relay.assign(&transfer, NOW + 1).unwrap().unwrap();
+    pump(&mut relay, &mut devices, out);
+    for d in &devices[..3] {
+        let doc = d.session.internal().unwrap();
+        assert_eq!(doc.case_field(CaseField::Assignee).as_deref(), Some("a2"));
+        assert_eq!(doc.case_field(CaseField::Team).as_deref(), Some("billing"));
+        assert_eq!(doc.notes().len(), 1, "history intact");
+    }
+    let audit = relay.internal().audit();
+    let moved: Vec<_> = audit
+        .iter()
+        .filter(|e| e.at == NOW + 1)
+        .map(|e| (e.field.as_str(), e.actor.as_str(), e.device.as_str()))
+        .collect();
+    assert_eq!(moved, [("team", "a1", "inbox"), ("assignee", "a1", "inbox")]);
+    assert_eq!(devices[3].session.messages().len(), 1, "the visitor's history is untouched");
+    // A visitor cannot move a conversation, and repeating a transfer changes nothing.
+    let by_visitor = Assignment { by: Some((Role::Visitor, a2)), ..transfer.clone() };
+    assert_eq!(relay.assign(&by_visitor, NOW).unwrap(), Err(AssignError::NotStaff("visitor")));
+    assert!(relay.assign(&transfer, NOW + 2).unwrap().unwrap().is_empty());
+}

@@ -31,7 +31,10 @@ use crate::validate::{self, Violation};
 use crate::workflow::event::WebhookEvent;
 use crate::workflow::timeline::Timeline;
 
+mod assign;
 mod workflow;
+
+pub use assign::{AssignError, Assignment};
 pub use workflow::WorkflowSetup;
 
 /// The relay's own actor. Fixed, so a conversation's server-written changes do not add a new
@@ -199,6 +202,9 @@ pub struct Relay<S> {
     workflow: Option<WorkflowSetup>,
     /// Webhook events not yet taken by the owner.
     events: Vec<WebhookEvent>,
+    /// Messages accepted (or written by the relay) not yet taken by the owner, which
+    /// forwards them to the workspace's inbox for search.
+    accepted: Vec<crate::message::Message>,
 }
 
 impl<S: ChunkStore> Relay<S> {
@@ -231,6 +237,7 @@ impl<S: ChunkStore> Relay<S> {
             timeline: None,
             workflow: None,
             events: Vec::new(),
+            accepted: Vec::new(),
         })
     }
 
@@ -323,6 +330,7 @@ impl<S: ChunkStore> Relay<S> {
         self.doc.stamp_delivered(&ids, now_ms)?;
         self.internal.record(&audit, now_ms)?;
         self.message_ids.extend(ids.into_iter().map(String::from));
+        self.accepted.extend(fresh.iter().cloned());
         // The workflow's answer (auto-reply, tags, reopening) is part of the same write.
         self.after_accept(&fresh, &audit, now_ms)?;
         // Durable before anything leaves: the answer below is the sender's acknowledgement.
@@ -415,6 +423,12 @@ impl<S: ChunkStore> Relay<S> {
         let frames: Vec<Vec<u8>> =
             out.into_iter().flat_map(|(ty, payload)| frame::encode(ty, &payload)).collect();
         (!frames.is_empty()).then_some(Outgoing { to: peer, frames })
+    }
+
+    /// Messages accepted since the last call, the relay's own replies included, in the
+    /// order they were accepted.
+    pub fn take_accepted(&mut self) -> Vec<crate::message::Message> {
+        std::mem::take(&mut self.accepted)
     }
 
     /// The stores of the shared and the internal document.

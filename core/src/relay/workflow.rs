@@ -166,6 +166,7 @@ impl<S: ChunkStore> Relay<S> {
             }
             self.doc.stamp_delivered(std::slice::from_ref(&reply.id), now)?;
             self.message_ids.insert(reply.id.to_string());
+            self.accepted.push(reply.clone());
             if let Some(tl) = self.timeline.as_mut() {
                 tl.push(reply, now);
             }
