@@ -11,6 +11,7 @@
 //! Only the request parsing in [`request`] and [`workspace_request`] is platform independent;
 //! the rest compiles for wasm32 only.
 
+pub mod inbox_request;
 pub mod open_error;
 pub mod request;
 pub mod workspace_request;

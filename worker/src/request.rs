@@ -90,6 +90,11 @@ pub enum Route {
         workspace: WorkspaceId,
         write: bool,
     },
+    /// `/v1/workspaces/{ws}/inbox/…`: agents and admins.
+    Inbox {
+        workspace: WorkspaceId,
+        action: crate::inbox_request::InboxAction,
+    },
 }
 
 /// Maps method and path to a route.
@@ -121,6 +126,15 @@ pub fn route(method: &str, path: &str) -> Result<Route, Refusal> {
             let workspace = WorkspaceId::new(*ws)
                 .map_err(|e| Refusal::new(400, "bad_workspace_id", e.to_string()))?;
             (Route::WorkspaceConfig { workspace, write: method == "PUT" }, &["GET", "PUT"])
+        }
+        ["v1", "workspaces", ws, "inbox", rest @ ..] => {
+            let Some((action, one)) = crate::inbox_request::InboxAction::parse(rest)? else {
+                return Err(not_found(path));
+            };
+            let workspace = WorkspaceId::new(*ws)
+                .map_err(|e| Refusal::new(400, "bad_workspace_id", e.to_string()))?;
+            let methods: &[&str] = if one == "POST" { &["POST"] } else { &["GET"] };
+            (Route::Inbox { workspace, action }, methods)
         }
         _ => return Err(not_found(path)),
     };

@@ -73,13 +73,16 @@ pub enum Access {
     /// Read or replace the workspace's configuration: admins only, with a token for the
     /// whole workspace ([`Claims::authorize_workspace`]).
     Configure,
+    /// Work the workspace's inbox (list, search, claim, transfer, presence): agents and
+    /// admins, with a token for the whole workspace.
+    Inbox,
 }
 
 impl Access {
     fn allows(self, role: Role) -> bool {
         match self {
             Access::Connect => matches!(role, Role::Visitor | Role::Agent | Role::Admin),
-            Access::Stats => matches!(role, Role::Agent | Role::Admin),
+            Access::Stats | Access::Inbox => matches!(role, Role::Agent | Role::Admin),
             Access::Erase | Access::Configure => role == Role::Admin,
         }
     }
@@ -90,6 +93,7 @@ impl Access {
             Access::Stats => "read conversation stats",
             Access::Erase => "erase the conversation",
             Access::Configure => "configure the workspace",
+            Access::Inbox => "use the inbox",
         }
     }
 }
