@@ -22,6 +22,7 @@ use worker::{
 };
 
 use crate::conversation_store::{self, DocStore};
+use crate::inbox_feed::{FeedState, InboxFeed};
 use crate::http;
 use crate::open_error::{OpenError, CLOSE_ERASED};
 use crate::outbox::Outbox;
@@ -30,6 +31,7 @@ use crate::workflow_shell;
 use crate::workflow_store::WorkflowStore;
 use edgedesk_core::at_rest::ChunkCipher;
 use edgedesk_core::limits::Limits;
+use edgedesk_core::workflow::profile::VisitorProfile;
 use edgedesk_core::workflow::timers::Timer;
 
 /// What a socket remembers across hibernation (well under the 2 KiB attachment limit).
@@ -57,6 +59,9 @@ pub struct Conversation {
     pub(crate) armed: std::cell::Cell<Option<i64>>,
     /// The workspace answered that it has no configuration (version 0) last time we asked.
     pub(crate) unconfigured: std::cell::Cell<bool>,
+    /// A push to the inbox is in flight; another change asks it to go on.
+    pub(crate) pushing: std::cell::Cell<bool>,
+    pub(crate) push_again: std::cell::Cell<bool>,
 }
 
 /// A conversation open in memory: the relay and what its workflow keeps beside it.
@@ -67,6 +72,17 @@ pub(crate) struct Live {
     pub outbox: Outbox,
     /// The timers last written to the table, so an unchanged set is not rewritten.
     pub timers: Vec<Timer>,
+    /// What the workspace's inbox is owed ([`crate::inbox_feed`]).
+    pub feed: InboxFeed,
+    /// What the last recorded summary was computed from, so an unchanged state is not
+    /// summarised again.
+    pub feed_heads: Option<(Vec<edgedesk_core::automerge::ChangeHash>, Vec<edgedesk_core::automerge::ChangeHash>, String)>,
+    /// Accepted messages wait in the feed for the inbox.
+    pub feed_backlog: bool,
+    /// The last summary recorded for the inbox, and the version it acknowledged.
+    pub feed_state: Option<FeedState>,
+    /// The visitor's claims as last stored (the inbox lists the name, VIP flag and channel).
+    pub visitor: VisitorProfile,
 }
 
 impl Conversation {
@@ -98,9 +114,26 @@ impl Conversation {
             let relay = Relay::open_with(opened.shared, opened.internal, limits)
                 .map_err(|e| OpenError::Storage(e.to_string()))?;
             let workflow = WorkflowStore::new(sql.clone())?;
-            let outbox = Outbox::new(sql).map_err(|e| OpenError::Storage(e.to_string()))?;
+            let outbox = Outbox::new(sql.clone()).map_err(|e| OpenError::Storage(e.to_string()))?;
+            let feed = InboxFeed::new(sql)?;
             let cipher = opened.cipher;
-            let mut live = Live { relay, cipher, workflow, outbox, timers: Vec::new() };
+            let feed_state = feed.state(&cipher).unwrap_or_else(|e| {
+                worker::console_error!("inbox feed unreadable, starting over: {e}");
+                None
+            });
+            let mut live = Live {
+                relay,
+                cipher,
+                workflow,
+                outbox,
+                timers: Vec::new(),
+                feed,
+                feed_state,
+                feed_heads: None,
+                // Whatever a previous life left queued is found by the first push.
+                feed_backlog: true,
+                visitor: VisitorProfile::default(),
+            };
             workflow_shell::restore(&mut live);
             *slot = Some(live);
         }
@@ -244,6 +277,7 @@ impl Conversation {
             Ok((out, next)) => {
                 self.deliver(out, &self.sockets()).await;
                 self.arm(next).await;
+                self.push_inbox().await;
             }
             Err(e) => {
                 log_open_error(&e);
@@ -311,6 +345,8 @@ impl DurableObject for Conversation {
             live: RefCell::new(None),
             armed: std::cell::Cell::new(None),
             unconfigured: std::cell::Cell::new(false),
+            pushing: std::cell::Cell::new(false),
+            push_again: std::cell::Cell::new(false),
         }
     }
 
@@ -326,6 +362,7 @@ impl DurableObject for Conversation {
             "connect" => self.accept_peer(forwarded).await,
             "stats" => self.stats(&name),
             "erase" => self.erase(&name).await,
+            "assign" => self.assign(&name, req).await,
             _ => Ok(http::refusal(&Refusal::new(404, "not_found", "unknown conversation action"))),
         }
     }
@@ -372,6 +409,7 @@ impl DurableObject for Conversation {
             Ok(Ok((out, next))) => {
                 self.deliver(out, &others).await;
                 self.arm(next).await;
+                self.push_inbox().await;
             }
             Ok(Err((code, text, reload))) => {
                 // Log the kind of failure only: never payloads.

@@ -70,6 +70,7 @@ pub fn erase(sql: &SqlStorage, name: &str, now_ms: i64) -> Result<i64, OpenError
     SqlChunks::new(sql.clone())?.delete_everything()?;
     crate::outbox::erase(sql).map_err(|e| OpenError::Storage(e.to_string()))?;
     WorkflowStore::new(sql.clone())?.delete_everything()?;
+    crate::inbox_feed::InboxFeed::new(sql.clone())?.delete_everything()?;
     match tombstone {
         KeyRecord::Erased { at_ms, .. } => Ok(at_ms),
         KeyRecord::Live { .. } => Ok(now_ms),

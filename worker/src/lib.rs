@@ -25,6 +25,12 @@ mod conversation_store;
 #[cfg(target_arch = "wasm32")]
 mod http;
 #[cfg(target_arch = "wasm32")]
+mod inbox_feed;
+#[cfg(target_arch = "wasm32")]
+mod inbox_push;
+#[cfg(target_arch = "wasm32")]
+mod inbox_routes;
+#[cfg(target_arch = "wasm32")]
 mod key_store;
 #[cfg(target_arch = "wasm32")]
 pub mod outbox;

@@ -32,6 +32,9 @@ pub async fn handle(req: Request, env: Env) -> worker::Result<Response> {
         Route::WorkspaceConfig { workspace, write } => {
             workspace_config(req, env, workspace, write).await
         }
+        Route::Inbox { workspace, action } => {
+            crate::inbox_routes::forward(req, env, workspace, action).await
+        }
     }
 }
 

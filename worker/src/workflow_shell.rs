@@ -29,6 +29,7 @@ struct ConfigRecord {
 
 /// Sets the relay's workflow up from the stored records, when the conversation opens.
 pub(crate) fn restore(live: &mut Live) {
+    live.visitor = stored_visitor(live);
     let record = live.workflow.record(&live.cipher, CONFIG_RECORD).ok().flatten();
     let Some(record) = record.and_then(|b| serde_json::from_slice::<ConfigRecord>(&b).ok()) else {
         return;
@@ -39,7 +40,7 @@ pub(crate) fn restore(live: &mut Live) {
         );
         return;
     };
-    let visitor = stored_visitor(live);
+    let visitor = live.visitor.clone();
     configure(live, Arc::new(config), record.version, visitor);
     // What the table holds, as long as nothing changed while the object slept.
     live.timers = live.relay.timers();
@@ -60,12 +61,13 @@ fn configure(live: &mut Live, config: Arc<WorkspaceConfig>, version: u64, visito
 /// A visitor connected: keep its claims (the newest token wins) and welcome it.
 pub(crate) fn visitor_joined(live: &mut Live, profile: VisitorProfile, now: i64) -> Vec<Outgoing> {
     // Kept even while the workspace has no configuration, for when it gets one.
-    if stored_visitor(live) != profile {
+    if live.visitor != profile {
         let stored = serde_json::to_vec(&profile).map_err(|e| e.to_string()).and_then(|b| {
             live.workflow.put_record(&live.cipher, VISITOR_RECORD, &b).map_err(|e| e.to_string())
         });
-        if let Err(e) = stored {
-            worker::console_error!("could not store the visitor's claims: {e}");
+        match stored {
+            Ok(()) => live.visitor = profile.clone(),
+            Err(e) => worker::console_error!("could not store the visitor's claims: {e}"),
         }
     }
     let Some(setup) = live.relay.workflow().cloned() else { return Vec::new() };
@@ -112,7 +114,8 @@ pub(crate) fn settle(live: &mut Live, now: i64) -> Option<i64> {
         }
     }
     let next_timer = live.timers.first().map(|t| t.due_ms);
-    next_timer.into_iter().chain(next_send).min()
+    let next_push = crate::inbox_push::record(live, now);
+    next_timer.into_iter().chain(next_send).chain(next_push).min()
 }
 
 /// The workflow's part of the stats endpoint: no contents, only counts and times.
@@ -125,6 +128,9 @@ pub(crate) fn stats(live: &Live) -> serde_json::Value {
             .collect::<Vec<_>>(),
         "alarm_runs": live.workflow.counter("alarm_runs").ok().flatten().unwrap_or(0),
         "outbox": outbox,
+        "inbox": live.feed.counts().ok().map(|(version, acked, queued)| {
+            serde_json::json!({ "version": version, "acked": acked, "queued_messages": queued })
+        }),
     })
 }
 
@@ -157,10 +163,7 @@ impl Conversation {
                     worker::console_error!("could not store the configuration: {e}");
                 }
             }
-            let visitor = match live.relay.workflow() {
-                Some(w) => w.visitor.clone(),
-                None => stored_visitor(live),
-            };
+            let visitor = live.visitor.clone();
             configure(live, Arc::new(config), version, visitor);
         });
     }
@@ -217,7 +220,9 @@ impl Conversation {
         if let Err(e) = outbox.deliver_due(now, &endpoints, &cipher).await {
             worker::console_error!("{e}");
         }
+        self.push_inbox().await;
         let retry = outbox.next_due().ok().flatten();
-        self.arm(next.into_iter().chain(retry).min()).await;
+        let owed = self.with_live(None, |l| crate::inbox_push::record(l, now)).ok().flatten();
+        self.arm(next.into_iter().chain(retry).chain(owed).min()).await;
     }
 }

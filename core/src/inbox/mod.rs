@@ -9,6 +9,7 @@
 
 pub mod presence;
 pub mod protocol;
+pub mod push;
 pub mod query;
 pub mod routing;
 pub mod search;

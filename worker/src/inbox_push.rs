@@ -1,0 +1,193 @@
+//! How a conversation object keeps its workspace's inbox informed, and takes assignments
+//! from it.
+//!
+//! [`record`] runs in `settle`, inside the transaction of every change: it stores the new
+//! summary and accepted messages ([`crate::inbox_feed`]) and asks for a retry alarm. The
+//! push itself ([`Conversation::push_inbox`]) runs after the change is durable; changes that
+//! land while one push is in flight are coalesced into the next, so a burst costs a few
+//! pushes, not one per frame. Whatever is not acknowledged is pushed again by the alarm.
+
+use edgedesk_core::automerge::ChangeHash;
+use edgedesk_core::inbox::push::{AssignOrder, Push, PushAck};
+use edgedesk_core::inbox::summary::Summary;
+use edgedesk_core::relay::AssignError;
+use worker::{Env, Headers, Method, Request, RequestInit, Response};
+
+use crate::conversation::{log_open_error, Conversation, Live};
+use crate::http;
+use crate::inbox_feed::FeedState;
+use crate::request::{Forwarded, Refusal, FORWARDED_HEADER};
+
+/// The Durable Object binding of the `Inbox` class (wrangler.toml).
+pub const INBOX_BINDING: &str = "INBOX_DO";
+/// When an unacknowledged push is retried by the alarm.
+pub const PUSH_RETRY_MS: i64 = 5_000;
+/// Largest assignment order accepted from the inbox.
+const MAX_ORDER_BYTES: usize = 1024;
+
+/// Records the conversation's summary and accepted messages for the inbox, if anything
+/// changed. Returns when the alarm should retry, while the inbox is owed something.
+pub(crate) fn record(live: &mut Live, now: i64) -> Option<i64> {
+    let accepted = live.relay.take_accepted();
+    let heads = heads_of(live);
+    let unchanged = accepted.is_empty() && live.feed_heads.as_ref() == Some(&heads);
+    if !unchanged {
+        let name = live.cipher.conversation().to_owned();
+        let conversation = name.split_once('/').map_or(name.as_str(), |(_, c)| c);
+        let doc = live.relay.doc();
+        let summary = Summary::of(conversation, doc, live.relay.internal(), &live.visitor);
+        let at = |m: &edgedesk_core::message::Message| doc.delivered_at(&m.id).unwrap_or(m.sent_at);
+        match live.feed.record(&live.cipher, live.feed_state.as_ref(), summary, &accepted, at) {
+            Ok(next) => {
+                if let Some(summary) = next {
+                    let acked = live.feed_state.as_ref().map_or(0, |s| s.acked);
+                    live.feed_state = Some(FeedState { summary, acked });
+                }
+                live.feed_heads = Some(heads);
+                live.feed_backlog |= !accepted.is_empty();
+            }
+            Err(e) => worker::console_error!("inbox feed not recorded: {e}"),
+        }
+    }
+    owed(live).then_some(now + PUSH_RETRY_MS)
+}
+
+fn owed(live: &Live) -> bool {
+    live.feed_backlog || live.feed_state.as_ref().is_some_and(|s| s.acked < s.summary.version)
+}
+
+/// Both documents' heads and the visitor's claims: what a summary is computed from.
+fn heads_of(live: &Live) -> (Vec<ChangeHash>, Vec<ChangeHash>, String) {
+    let visitor = serde_json::to_string(&live.visitor).unwrap_or_default();
+    (live.relay.doc().heads(), live.relay.internal().heads(), visitor)
+}
+
+/// Sends `push` to the workspace's inbox; its acknowledgement.
+async fn send(env: &Env, forwarded: &Forwarded, push: &Push) -> Result<PushAck, String> {
+    let body = serde_json::to_string(push).map_err(|e| e.to_string())?;
+    let headers = Headers::new();
+    headers.set(FORWARDED_HEADER, &forwarded.to_header()).map_err(|e| e.to_string())?;
+    let mut init = RequestInit::new();
+    init.with_method(Method::Post)
+        .with_headers(headers)
+        .with_body(Some(worker::wasm_bindgen::JsValue::from_str(&body)));
+    let request = Request::new_with_init("https://inbox.internal/push", &init)
+        .map_err(|e| e.to_string())?;
+    let namespace = env.durable_object(INBOX_BINDING).map_err(|e| e.to_string())?;
+    let stub = namespace
+        .id_from_name(forwarded.workspace.as_str())
+        .and_then(|id| id.get_stub())
+        .map_err(|e| e.to_string())?;
+    let mut response = stub.fetch_with_request(request).await.map_err(|e| e.to_string())?;
+    if response.status_code() != 200 {
+        return Err(format!("the inbox answered {}", response.status_code()));
+    }
+    let bytes = response.bytes().await.map_err(|e| e.to_string())?;
+    serde_json::from_slice(&bytes).map_err(|e| format!("the inbox's acknowledgement: {e}"))
+}
+
+impl Conversation {
+    /// Pushes what the inbox is owed, until nothing is (or the inbox is unreachable: the
+    /// alarm retries). Only one push runs at a time; a call during one asks it to go on.
+    pub(crate) async fn push_inbox(&self) {
+        if self.pushing.replace(true) {
+            self.push_again.set(true);
+            return;
+        }
+        loop {
+            self.push_again.set(false);
+            let pending = self.with_live(None, |l| {
+                let pending = l.feed.pending(&l.cipher);
+                (pending, l.cipher.conversation().to_owned())
+            });
+            let push = match pending {
+                Ok((Ok(Some(push)), name)) => (push, name),
+                Ok((Ok(None), _)) => {
+                    let _ = self.with_live(None, |l| l.feed_backlog = false);
+                    break;
+                }
+                Ok((Err(e), _)) => {
+                    worker::console_error!("inbox feed unreadable: {e}");
+                    break;
+                }
+                Err(e) => {
+                    log_open_error(&e);
+                    break;
+                }
+            };
+            let (push, name) = push;
+            let Some(forwarded) = forwarded_for(&name) else { break };
+            match send(&self.env, &forwarded, &push).await {
+                Ok(ack) => {
+                    let _ = self.with_live(None, |l| {
+                        if let Err(e) = l.feed.ack(ack) {
+                            worker::console_error!("inbox acknowledgement not stored: {e}");
+                        }
+                        if let Some(s) = l.feed_state.as_mut() {
+                            s.acked = s.acked.max(ack.version);
+                        }
+                    });
+                }
+                Err(e) => {
+                    // No contents in the text: statuses and parse errors only.
+                    worker::console_error!("inbox push failed, the alarm retries: {e}");
+                    break;
+                }
+            }
+        }
+        self.pushing.set(false);
+    }
+
+    /// `POST assign` from the inbox: applies the order as the relay's audited change and
+    /// answers with the summary it leads to.
+    pub(crate) async fn assign(&self, name: &str, mut req: Request) -> worker::Result<Response> {
+        let bytes = req.bytes().await?;
+        let order = (bytes.len() <= MAX_ORDER_BYTES)
+            .then(|| serde_json::from_slice::<AssignOrder>(&bytes).ok())
+            .flatten();
+        let Some(assignment) = order.and_then(|o| o.assignment().ok()) else {
+            return Ok(http::refusal(&Refusal::new(400, "bad_order", "malformed assignment order")));
+        };
+        let now = worker::Date::now().as_millis() as i64;
+        let done = self.with_live(Some(name), |live| {
+            let out = live.relay.assign(&assignment, now);
+            let next = crate::workflow_shell::settle(live, now);
+            let summary = live.feed_state.as_ref().map(|s| s.summary.clone());
+            (out, next, summary)
+        });
+        let (out, next, summary) = match done {
+            Ok(d) => d,
+            Err(e) => {
+                log_open_error(&e);
+                return Ok(http::refusal(&e.refusal()));
+            }
+        };
+        match out {
+            Ok(Ok(frames)) => {
+                self.deliver(frames, &self.sockets()).await;
+                self.arm(next).await;
+                self.push_inbox().await;
+                Ok(http::json(&serde_json::json!({ "summary": summary })))
+            }
+            Ok(Err(e @ AssignError::Taken(_))) => {
+                Ok(http::refusal(&Refusal::new(409, "taken", e.to_string())))
+            }
+            Ok(Err(e)) => Ok(http::refusal(&Refusal::new(403, "not_allowed", e.to_string()))),
+            Err(e) => {
+                worker::console_error!("assignment not applied: {e}");
+                self.reload();
+                Ok(http::refusal(&Refusal::new(503, "unavailable", "retry the assignment")))
+            }
+        }
+    }
+}
+
+/// The identity a push travels with: the conversation's own names.
+fn forwarded_for(name: &str) -> Option<Forwarded> {
+    let (ws, conv) = name.split_once('/')?;
+    Some(Forwarded {
+        workspace: edgedesk_core::ids::WorkspaceId::new(ws).ok()?,
+        conversation: edgedesk_core::ids::ConversationId::new(conv).ok()?,
+        peer: None,
+    })
+}
