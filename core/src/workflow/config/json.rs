@@ -36,6 +36,8 @@ pub struct RawConfig {
     pub tags: Option<RawTags>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub webhooks: Vec<RawWebhook>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub routing: Option<RawRouting>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -214,6 +216,55 @@ pub struct RawWebhook {
     pub secret: String,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub events: Vec<String>,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRouting {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub teams: Vec<RawTeam>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rules: Vec<RawRouteRule>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_team: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTeam {
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skills: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub members: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strategy: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_open: Option<u64>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRouteRule {
+    pub when: RawRouteWhen,
+    pub team: String,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRouteWhen {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vip: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keywords: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub regex: Option<String>,
 }
 
 /// The document's shape, or the one error that stopped serde (a syntax error, an unknown

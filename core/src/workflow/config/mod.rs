@@ -1,5 +1,6 @@
 //! A workspace's support configuration: business hours, auto-replies, keyword rules, priority
-//! rules, SLA policy, reminders, templates per language, default tags and webhook endpoints.
+//! rules, SLA policy, reminders, templates per language, default tags, webhook endpoints and
+//! routing to teams.
 //!
 //! Admins send it as JSON (PROTOCOL.md §9); [`WorkspaceConfig::parse`] refuses anything
 //! invalid with every problem it found, each naming where (a JSON path) and what is wrong.
@@ -12,11 +13,13 @@
 //! - [`templates`]: reply texts per language, variables, locale fallback.
 //! - [`rules`]: auto-replies, keyword rules, priority, SLA, reminders, default tags.
 //! - [`webhooks`]: endpoints, their secrets and events.
+//! - [`routing`]: teams, the rules that pick one, how a team picks an agent.
 
 mod errors;
 pub mod hours;
 mod json;
 pub mod matcher;
+pub mod routing;
 pub mod rules;
 pub mod templates;
 #[cfg(test)]
@@ -26,6 +29,7 @@ pub mod webhooks;
 pub use errors::{ConfigError, ConfigErrors, MAX_REPORTED_ERRORS};
 pub use hours::BusinessHours;
 pub use matcher::Matcher;
+pub use routing::{RouteRule, RouteWhen, Routing, Strategy, Team};
 pub use rules::{
     AutoReplies, DefaultTags, FaqRule, KeywordRule, PriorityRules, Reminders, SlaPolicy, WaitStep,
 };
@@ -57,6 +61,7 @@ pub struct WorkspaceConfig {
     pub templates: Templates,
     pub tags: DefaultTags,
     pub webhooks: Vec<WebhookEndpoint>,
+    pub routing: Routing,
 }
 
 impl Default for WorkspaceConfig {
@@ -73,6 +78,7 @@ impl Default for WorkspaceConfig {
             templates: Templates::default(),
             tags: DefaultTags::default(),
             webhooks: Vec::new(),
+            routing: Routing::default(),
         }
     }
 }
@@ -135,6 +141,7 @@ impl WorkspaceConfig {
             templates: self.templates.by_name.clone(),
             tags: Some(self.tags.to_raw()),
             webhooks: self.webhooks.iter().map(|w| w.to_raw(redact_secrets)).collect(),
+            routing: self.routing.to_raw(),
         };
         // Maps with string keys and plain values: serializing cannot fail.
         serde_json::to_value(raw).unwrap_or_default()
@@ -202,6 +209,7 @@ fn check(
             .unwrap_or_default(),
         tags: raw.tags.as_ref().map(|t| DefaultTags::from_raw(t, errors)).unwrap_or_default(),
         webhooks: webhooks::from_raw(&raw.webhooks, stored_secret, errors),
+        routing: raw.routing.as_ref().map(|r| Routing::from_raw(r, errors)).unwrap_or_default(),
         default_language,
         bot_name,
         business_hours,
