@@ -22,8 +22,8 @@ use worker::{
 };
 
 use crate::conversation_store::{self, DocStore};
-use crate::inbox_feed::{FeedState, InboxFeed};
 use crate::http;
+use crate::inbox_feed::{FeedState, InboxFeed};
 use crate::open_error::{OpenError, CLOSE_ERASED};
 use crate::outbox::Outbox;
 use crate::request::{Forwarded, Refusal, FORWARDED_HEADER};
@@ -76,7 +76,11 @@ pub(crate) struct Live {
     pub feed: InboxFeed,
     /// What the last recorded summary was computed from, so an unchanged state is not
     /// summarised again.
-    pub feed_heads: Option<(Vec<edgedesk_core::automerge::ChangeHash>, Vec<edgedesk_core::automerge::ChangeHash>, String)>,
+    pub feed_heads: Option<(
+        Vec<edgedesk_core::automerge::ChangeHash>,
+        Vec<edgedesk_core::automerge::ChangeHash>,
+        String,
+    )>,
     /// Accepted messages wait in the feed for the inbox.
     pub feed_backlog: bool,
     /// The last summary recorded for the inbox, and the version it acknowledged.

@@ -64,8 +64,8 @@ impl InboxFeed {
         let plain = cipher
             .open_record(SUMMARY_RECORD, &[&v], sealed)
             .map_err(|e| SqlStoreError(e.to_string()))?;
-        let summary: Summary =
-            serde_json::from_slice(&plain).map_err(|e| SqlStoreError(format!("inbox summary: {e}")))?;
+        let summary: Summary = serde_json::from_slice(&plain)
+            .map_err(|e| SqlStoreError(format!("inbox summary: {e}")))?;
         Ok(Some(FeedState { summary, acked: u64::try_from(*acked).unwrap_or(0) }))
     }
 
@@ -145,7 +145,8 @@ impl InboxFeed {
         let mut messages = Vec::new();
         for row in cursor.raw() {
             let row = row?;
-            let [SqlStorageValue::Integer(seq), SqlStorageValue::Blob(sealed)] = row.as_slice() else {
+            let [SqlStorageValue::Integer(seq), SqlStorageValue::Blob(sealed)] = row.as_slice()
+            else {
                 continue;
             };
             let opened = cipher.open_record(MESSAGE_RECORD, &[&seq.to_le_bytes()], sealed);
@@ -187,9 +188,9 @@ impl InboxFeed {
             None,
         )?;
         match cursor.raw().next().transpose()?.as_deref() {
-            Some([SqlStorageValue::Integer(a), SqlStorageValue::Integer(b), SqlStorageValue::Integer(c)]) => {
-                Ok((*a, *b, *c))
-            }
+            Some(
+                [SqlStorageValue::Integer(a), SqlStorageValue::Integer(b), SqlStorageValue::Integer(c)],
+            ) => Ok((*a, *b, *c)),
             _ => Ok((0, 0, 0)),
         }
     }

@@ -71,8 +71,8 @@ async fn send(env: &Env, forwarded: &Forwarded, push: &Push) -> Result<PushAck, 
     init.with_method(Method::Post)
         .with_headers(headers)
         .with_body(Some(worker::wasm_bindgen::JsValue::from_str(&body)));
-    let request = Request::new_with_init("https://inbox.internal/push", &init)
-        .map_err(|e| e.to_string())?;
+    let request =
+        Request::new_with_init("https://inbox.internal/push", &init).map_err(|e| e.to_string())?;
     let namespace = env.durable_object(INBOX_BINDING).map_err(|e| e.to_string())?;
     let stub = namespace
         .id_from_name(forwarded.workspace.as_str())
@@ -146,7 +146,11 @@ impl Conversation {
             .then(|| serde_json::from_slice::<AssignOrder>(&bytes).ok())
             .flatten();
         let Some(assignment) = order.and_then(|o| o.assignment().ok()) else {
-            return Ok(http::refusal(&Refusal::new(400, "bad_order", "malformed assignment order")));
+            return Ok(http::refusal(&Refusal::new(
+                400,
+                "bad_order",
+                "malformed assignment order",
+            )));
         };
         let now = worker::Date::now().as_millis() as i64;
         let done = self.with_live(Some(name), |live| {

@@ -41,15 +41,16 @@ pub async fn forward(
     let mut device = None;
     match &action {
         InboxAction::Connect => {
-            if let Err(refusal) = request::check_upgrade(req.headers().get("upgrade")?.as_deref())
-            {
+            if let Err(refusal) = request::check_upgrade(req.headers().get("upgrade")?.as_deref()) {
                 return Ok(http::refusal(&refusal));
             }
             headers.set("upgrade", "websocket")?;
             let named = query.iter().find(|(k, _)| k == "device").map(|(_, v)| v.as_str());
             match named.map(DeviceId::new) {
                 Some(Ok(d)) => device = Some(d),
-                Some(Err(e)) => return Ok(http::refusal(&Refusal::new(400, "bad_device", e.to_string()))),
+                Some(Err(e)) => {
+                    return Ok(http::refusal(&Refusal::new(400, "bad_device", e.to_string())))
+                }
                 None => {
                     return Ok(http::refusal(&Refusal::new(
                         400,
@@ -66,7 +67,10 @@ pub async fn forward(
                 return Ok(http::refusal(&Refusal::new(
                     413,
                     "body_too_large",
-                    format!("the body is {} bytes; the limit is {MAX_INBOX_BODY_BYTES}", body.len()),
+                    format!(
+                        "the body is {} bytes; the limit is {MAX_INBOX_BODY_BYTES}",
+                        body.len()
+                    ),
                 )));
             }
             let text = String::from_utf8_lossy(&body).into_owned();
@@ -88,8 +92,9 @@ pub async fn forward(
     // Only the query string travels on; the token in it (`access_token`) is dropped.
     let kept: Vec<(String, String)> =
         query.into_iter().filter(|(k, _)| k != "access_token").collect();
-    let mut inner_url = worker::Url::parse(&format!("https://inbox.internal/{}", action.object_path()))
-        .map_err(|e| worker::Error::RustError(e.to_string()))?;
+    let mut inner_url =
+        worker::Url::parse(&format!("https://inbox.internal/{}", action.object_path()))
+            .map_err(|e| worker::Error::RustError(e.to_string()))?;
     if !kept.is_empty() {
         inner_url.query_pairs_mut().extend_pairs(kept);
     }
