@@ -25,11 +25,21 @@ mod conversation_store;
 #[cfg(target_arch = "wasm32")]
 mod http;
 #[cfg(target_arch = "wasm32")]
+mod inbox;
+#[cfg(target_arch = "wasm32")]
+mod inbox_commands;
+#[cfg(target_arch = "wasm32")]
 mod inbox_feed;
 #[cfg(target_arch = "wasm32")]
 mod inbox_push;
 #[cfg(target_arch = "wasm32")]
 mod inbox_routes;
+#[cfg(target_arch = "wasm32")]
+mod inbox_routing;
+#[cfg(target_arch = "wasm32")]
+mod inbox_search;
+#[cfg(target_arch = "wasm32")]
+mod inbox_store;
 #[cfg(target_arch = "wasm32")]
 mod key_store;
 #[cfg(target_arch = "wasm32")]
@@ -53,6 +63,8 @@ mod workspace_store;
 
 #[cfg(target_arch = "wasm32")]
 pub use conversation::Conversation;
+#[cfg(target_arch = "wasm32")]
+pub use inbox::Inbox;
 #[cfg(target_arch = "wasm32")]
 pub use workspace::Workspace;
 

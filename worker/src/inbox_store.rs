@@ -1,0 +1,197 @@
+//! The inbox's SQLite: summaries (schema and list queries from `edgedesk_core::inbox`), the
+//! agents' last-seen times and each team's round-robin position.
+//!
+//! Summaries are stored sealed with the inbox's data key (visitor names and message
+//! previews are not plaintext at rest); the columns beside them hold only what filters and
+//! sorts need. An upsert applies only a newer version, so pushes may repeat or cross.
+
+use edgedesk_core::at_rest::ValueCipher;
+use edgedesk_core::inbox::query::{SqlParam, Statement};
+use edgedesk_core::inbox::schema::{NOT_WAITING, SCHEMA};
+use edgedesk_core::inbox::summary::{priority_rank, Summary};
+use worker::{SqlStorage, SqlStorageValue};
+
+use crate::sql_store::SqlStoreError;
+
+const EXTRA: [&str; 2] = [
+    "CREATE TABLE IF NOT EXISTS agents (agent TEXT PRIMARY KEY, last_seen INTEGER NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS team_cursor (team TEXT PRIMARY KEY, last_agent TEXT NOT NULL)",
+];
+
+pub type Row = Vec<SqlStorageValue>;
+
+#[derive(Clone)]
+pub struct InboxStore {
+    sql: SqlStorage,
+    cipher: ValueCipher,
+}
+
+fn param(p: &SqlParam) -> SqlStorageValue {
+    match p {
+        SqlParam::Int(i) => SqlStorageValue::Integer(*i),
+        SqlParam::Text(t) => t.as_str().into(),
+    }
+}
+
+/// The seal's label binds a summary to its row: it does not open as another conversation's.
+fn label(conversation: &str) -> String {
+    format!("summary/{conversation}")
+}
+
+impl InboxStore {
+    pub fn new(sql: SqlStorage, cipher: ValueCipher) -> Result<Self, SqlStoreError> {
+        for s in SCHEMA.iter().chain(EXTRA.iter()) {
+            sql.exec(s, None)?;
+        }
+        Ok(Self { sql, cipher })
+    }
+
+    pub fn run(&self, st: &Statement) -> Result<Vec<Row>, SqlStoreError> {
+        let params: Vec<SqlStorageValue> = st.params.iter().map(param).collect();
+        self.rows(&st.sql, params)
+    }
+
+    pub fn rows(&self, sql: &str, params: Vec<SqlStorageValue>) -> Result<Vec<Row>, SqlStoreError> {
+        let cursor = self.sql.exec(sql, if params.is_empty() { None } else { Some(params) })?;
+        let mut out = Vec::new();
+        for row in cursor.raw() {
+            out.push(row?);
+        }
+        Ok(out)
+    }
+
+    /// The stored version of `conversation`'s summary, 0 if none.
+    pub fn version(&self, conversation: &str) -> Result<u64, SqlStoreError> {
+        let rows = self.rows(
+            "SELECT version FROM summaries WHERE conversation = ?",
+            vec![conversation.into()],
+        )?;
+        Ok(match rows.first().map(Vec::as_slice) {
+            Some([SqlStorageValue::Integer(v)]) => u64::try_from(*v).unwrap_or(0),
+            _ => 0,
+        })
+    }
+
+    /// Stores `s` if it is newer than what is stored; whether it was.
+    pub fn upsert(&self, s: &Summary) -> Result<bool, SqlStoreError> {
+        if self.version(&s.conversation)? >= s.version {
+            return Ok(false);
+        }
+        let json = serde_json::to_vec(s).map_err(|e| SqlStoreError(e.to_string()))?;
+        let sealed = self.cipher.seal(&label(&s.conversation), &json).map_err(|e| SqlStoreError(e.to_string()))?;
+        let opt = |v: &Option<String>| match v {
+            Some(v) => SqlStorageValue::from(v.as_str()),
+            None => SqlStorageValue::Null,
+        };
+        self.sql.exec(
+            "INSERT OR REPLACE INTO summaries (conversation, version, status, rank, assignee, team,
+                channel, language, vip, unread, waiting_key, last_at, created_at, sealed)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            vec![
+                s.conversation.as_str().into(),
+                SqlStorageValue::Integer(s.version as i64),
+                s.status.as_str().into(),
+                SqlStorageValue::Integer(priority_rank(s.priority)),
+                opt(&s.assignee),
+                opt(&s.team),
+                s.channel.as_str().into(),
+                opt(&s.language),
+                SqlStorageValue::Integer(i64::from(s.vip)),
+                SqlStorageValue::Integer(i64::from(s.unread)),
+                SqlStorageValue::Integer(s.waiting_since.unwrap_or(NOT_WAITING)),
+                SqlStorageValue::Integer(s.last_message_at.unwrap_or(0)),
+                SqlStorageValue::Integer(s.created_at),
+                SqlStorageValue::Blob(sealed),
+            ],
+        )?;
+        self.sql.exec("DELETE FROM summary_tags WHERE conversation = ?", vec![s.conversation.as_str().into()])?;
+        for t in &s.tags {
+            self.sql.exec(
+                "INSERT OR IGNORE INTO summary_tags (conversation, tag) VALUES (?, ?)",
+                vec![s.conversation.as_str().into(), t.as_str().into()],
+            )?;
+        }
+        Ok(true)
+    }
+
+    /// Opens a row's sealed summary (conversation and sealed blob, as the list selects them).
+    pub fn open(&self, conversation: &str, sealed: &[u8]) -> Option<Summary> {
+        let plain = self.cipher.open(&label(conversation), sealed).ok()?;
+        serde_json::from_slice(&plain).ok()
+    }
+
+    /// Summaries matching a `WHERE` clause over `summaries` (with its parameters).
+    pub fn summaries_where(
+        &self,
+        clause: &str,
+        params: Vec<SqlStorageValue>,
+    ) -> Result<Vec<Summary>, SqlStoreError> {
+        let rows = self.rows(
+            &format!("SELECT conversation, sealed FROM summaries WHERE {clause}"),
+            params,
+        )?;
+        Ok(rows.iter().filter_map(|r| self.open_row(r)).collect())
+    }
+
+    fn open_row(&self, r: &Row) -> Option<Summary> {
+        match r.as_slice() {
+            [SqlStorageValue::String(c), SqlStorageValue::Blob(b), ..] => self.open(c, b),
+            _ => None,
+        }
+    }
+
+    pub fn summary(&self, conversation: &str) -> Result<Option<Summary>, SqlStoreError> {
+        Ok(self.summaries_where("conversation = ?", vec![conversation.into()])?.pop())
+    }
+
+    /// Open conversations (anything not resolved) per assignee.
+    pub fn open_counts(&self) -> Result<Vec<(String, u32)>, SqlStoreError> {
+        let rows = self.rows(
+            "SELECT assignee, COUNT(*) FROM summaries
+             WHERE assignee IS NOT NULL AND status != 'resolved' GROUP BY assignee",
+            Vec::new(),
+        )?;
+        Ok(rows
+            .iter()
+            .filter_map(|r| match r.as_slice() {
+                [SqlStorageValue::String(a), SqlStorageValue::Integer(n)] => {
+                    Some((a.clone(), u32::try_from(*n).unwrap_or(u32::MAX)))
+                }
+                _ => None,
+            })
+            .collect())
+    }
+
+    pub fn last_seen(&self, agent: &str) -> Result<Option<i64>, SqlStoreError> {
+        let rows = self.rows("SELECT last_seen FROM agents WHERE agent = ?", vec![agent.into()])?;
+        Ok(match rows.first().map(Vec::as_slice) {
+            Some([SqlStorageValue::Integer(t)]) => Some(*t),
+            _ => None,
+        })
+    }
+
+    pub fn set_last_seen(&self, agent: &str, at: i64) -> Result<(), SqlStoreError> {
+        self.sql.exec(
+            "INSERT OR REPLACE INTO agents (agent, last_seen) VALUES (?, ?)",
+            vec![agent.into(), SqlStorageValue::Integer(at)],
+        )?;
+        Ok(())
+    }
+
+    pub fn last_assigned(&self, team: &str) -> Result<Option<String>, SqlStoreError> {
+        let rows =
+            self.rows("SELECT last_agent FROM team_cursor WHERE team = ?", vec![team.into()])?;
+        Ok(match rows.first().map(Vec::as_slice) {
+            Some([SqlStorageValue::String(a)]) => Some(a.clone()),
+            _ => None,
+        })
+    }
+
+    pub fn set_last_assigned(&self, team: &str, agent: &str) -> Result<(), SqlStoreError> {
+        self.sql.exec(
+            "INSERT OR REPLACE INTO team_cursor (team, last_agent) VALUES (?, ?)",
+            vec![team.into(), agent.into()],
+        )?;
+        Ok(())
+    }
+}
