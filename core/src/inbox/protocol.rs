@@ -53,6 +53,11 @@ impl RequestId {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The id of a session's `n`th request: decimal digits, always valid.
+    pub(crate) fn numbered(n: u64) -> Self {
+        Self(n.to_string())
+    }
 }
 
 impl TryFrom<String> for RequestId {
