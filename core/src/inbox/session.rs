@@ -305,10 +305,10 @@ impl InboxSession {
     }
 
     /// The badge: unread messages over the known conversations assigned to `agent`.
-    pub fn unread_total(&self, agent: &str) -> u64 {
+    pub fn unread_total(&self, agent: &ParticipantId) -> u64 {
         self.summaries
             .values()
-            .filter(|s| s.assignee.as_deref() == Some(agent))
+            .filter(|s| s.assignee.as_deref() == Some(agent.as_str()))
             .map(|s| u64::from(s.unread))
             .sum()
     }
@@ -600,12 +600,12 @@ mod tests {
         ] {
             push(&mut s, ServerFrame::Summary { summary });
         }
-        assert_eq!(s.unread_total("a1"), 7);
-        assert_eq!(s.unread_total("a2"), 10);
-        assert_eq!(s.unread_total("a3"), 0);
+        assert_eq!(s.unread_total(&agent("a1")), 7);
+        assert_eq!(s.unread_total(&agent("a2")), 10);
+        assert_eq!(s.unread_total(&agent("a3")), 0);
         // Read on another device: the conversation's next version carries unread 0.
         push(&mut s, ServerFrame::Summary { summary: summary("c2", 2, Some("a1"), 0) });
-        assert_eq!(s.unread_total("a1"), 3);
+        assert_eq!(s.unread_total(&agent("a1")), 3);
     }
 
     #[test]
