@@ -6,11 +6,18 @@
 //! simulations in core's tests all run the same code; this crate only supplies what core
 //! refuses to touch: a clock, a WebSocket, a directory, reconnection.
 //!
-//! Native: [`Client`] (tokio + tungstenite) over a [`FileStore`] replica.
+//! Native: [`Client`] (tokio + tungstenite) over a [`FileStore`] replica, and
+//! [`InboxClient`], an agent device's live inbox over [`InboxSession`].
 //! wasm32: only core's session and types for now; the browser transport comes later.
 
 pub use edgedesk_core::client::{ClientSession, Event, Identity, Notice};
-pub use edgedesk_core::ids::{ConversationId, DeviceId, MessageId, ParticipantId, WorkspaceId};
+pub use edgedesk_core::ids::{
+    ConversationId, DeviceId, MessageId, ParticipantId, TeamId, WorkspaceId,
+};
+pub use edgedesk_core::inbox::presence::Presence;
+pub use edgedesk_core::inbox::protocol::{QueryPage, RequestError, RequestId, Target};
+pub use edgedesk_core::inbox::session::{InboxEvent, InboxSession};
+pub use edgedesk_core::inbox::summary::Summary;
 pub use edgedesk_core::internal_doc::{AuditAction, AuditEntry, CaseField, InternalDoc, Priority};
 pub use edgedesk_core::message::{Author, Message, MessageKind, Role};
 pub use edgedesk_core::store::ChunkStore;

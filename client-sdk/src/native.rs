@@ -10,6 +10,7 @@ mod backoff;
 mod connection;
 mod endpoint;
 mod error;
+mod inbox;
 
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
@@ -25,8 +26,11 @@ use tokio::sync::{broadcast, mpsc, watch, Notify};
 use tokio::task::JoinHandle;
 
 pub use backoff::Backoff;
-pub use endpoint::connect_url;
+pub use endpoint::{connect_url, inbox_url};
 pub use error::ClientError;
+pub use inbox::{
+    InboxClient, InboxConfig, InboxSdkEvent, DEFAULT_REQUEST_TIMEOUT, INBOX_EVENT_CAPACITY,
+};
 
 use crate::file_store::{FileStore, FileStoreError};
 use connection::{Control, Shared};

@@ -26,17 +26,17 @@ use crate::FileStore;
 type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// A TCP connect or WebSocket handshake that takes longer than this is abandoned and retried.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+pub(super) const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// A connection that lasted this long counts as healthy: the next retry starts from the
 /// initial delay again. Shorter-lived ones (e.g. the relay refuses us right after the
 /// handshake) keep backing off.
-const STABLE_AFTER: Duration = Duration::from_secs(1);
+pub(super) const STABLE_AFTER: Duration = Duration::from_secs(1);
 /// How long to wait for the peer's side of a closing handshake.
-const CLOSE_GRACE: Duration = Duration::from_secs(1);
+pub(super) const CLOSE_GRACE: Duration = Duration::from_secs(1);
 /// A quiet connection is pinged this often, so a dead one (a NAT dropped it, the network
 /// changed) is noticed: nothing at all from the relay for `DEAD_AFTER` ends it.
-const KEEPALIVE_EVERY: Duration = Duration::from_secs(15);
-const DEAD_AFTER: Duration = Duration::from_secs(40);
+pub(super) const KEEPALIVE_EVERY: Duration = Duration::from_secs(15);
+pub(super) const DEAD_AFTER: Duration = Duration::from_secs(40);
 
 /// What the `Client` wants the task to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -156,7 +156,10 @@ pub async fn run(
 }
 
 /// The upgrade request: the connect URL with the token as `Authorization: Bearer`.
-fn handshake(url: &str, token: &str) -> Result<tungstenite::handshake::client::Request, String> {
+pub(super) fn handshake(
+    url: &str,
+    token: &str,
+) -> Result<tungstenite::handshake::client::Request, String> {
     let mut request = url.into_client_request().map_err(|e| e.to_string())?;
     let value = HeaderValue::from_str(&format!("Bearer {token}"))
         .map_err(|_| "the token holds characters an HTTP header cannot carry".to_owned())?;
@@ -167,7 +170,7 @@ fn handshake(url: &str, token: &str) -> Result<tungstenite::handshake::client::R
 /// What a failed handshake tells the app: the relay's reason when it refused the token. The
 /// code comes from the `x-edgedesk-error` header (tungstenite keeps only the body bytes that
 /// arrived with the headers), the message from the JSON body when it is there.
-fn handshake_failed(e: tungstenite::Error) -> SdkEvent {
+pub(super) fn handshake_failed(e: tungstenite::Error) -> SdkEvent {
     if let tungstenite::Error::Http(response) = &e {
         let status = response.status().as_u16();
         if status == 401 || status == 403 {
@@ -361,7 +364,7 @@ async fn send_all(socket: &mut Socket, frames: Vec<Vec<u8>>) -> Result<(), Strin
     socket.flush().await.map_err(|e| e.to_string())
 }
 
-async fn close(socket: &mut Socket, code: CloseCode, reason: &str) {
+pub(super) async fn close(socket: &mut Socket, code: CloseCode, reason: &str) {
     let frame = CloseFrame { code, reason: close_reason(reason).into() };
     let _ = tokio::time::timeout(CLOSE_GRACE, socket.close(Some(frame))).await;
 }

@@ -1,7 +1,8 @@
-//! The relay's WebSocket address for one device in one conversation.
+//! The relay's WebSocket addresses: one device's in one conversation, and an agent device's
+//! inbox.
 //!
 //! Who is connecting is the token's business (sent as `Authorization: Bearer`); the URL names
-//! the conversation and this device.
+//! the conversation (or the workspace's inbox) and this device.
 
 use edgedesk_core::ids::{ConversationId, DeviceId, WorkspaceId};
 
@@ -15,6 +16,31 @@ pub fn connect_url(
     conversation: &ConversationId,
     device: &DeviceId,
 ) -> Result<String, ClientError> {
+    // Ids are validated to a path-safe alphabet, so they go into the path as they are (the
+    // Worker matches the raw path); query values are percent-encoded.
+    Ok(format!(
+        "{}/v1/workspaces/{workspace}/conversations/{conversation}/connect?device={}&caps=changes",
+        socket_base(base_url)?,
+        encode(device.as_str()),
+    ))
+}
+
+/// `ws[s]://host[/prefix]/v1/workspaces/{ws}/inbox/connect?device=..`: an agent device's
+/// inbox socket.
+pub fn inbox_url(
+    base_url: &str,
+    workspace: &WorkspaceId,
+    device: &DeviceId,
+) -> Result<String, ClientError> {
+    Ok(format!(
+        "{}/v1/workspaces/{workspace}/inbox/connect?device={}",
+        socket_base(base_url)?,
+        encode(device.as_str()),
+    ))
+}
+
+/// `ws://host[/prefix]` from the base URL, or why it cannot be connected to.
+fn socket_base(base_url: &str) -> Result<String, ClientError> {
     let bad =
         |reason: &str| ClientError::Url { url: base_url.to_owned(), reason: reason.to_owned() };
     let (scheme, rest) = base_url
@@ -37,12 +63,7 @@ pub fn connect_url(
     if rest.contains(['?', '#']) {
         return Err(bad("the base URL must not carry a query or a fragment"));
     }
-    // Ids are validated to a path-safe alphabet, so they go into the path as they are (the
-    // Worker matches the raw path); query values are percent-encoded.
-    Ok(format!(
-        "{scheme}://{rest}/v1/workspaces/{workspace}/conversations/{conversation}/connect?device={}&caps=changes",
-        encode(device.as_str()),
-    ))
+    Ok(format!("{scheme}://{rest}"))
 }
 
 /// Percent-encodes everything but RFC 3986's unreserved characters.
@@ -85,6 +106,16 @@ mod tests {
         let (w, c, d) = ids();
         for bad in ["127.0.0.1:8787", "ftp://h", "http://", "http://h/?x=1", "https://h"] {
             assert!(matches!(connect_url(bad, &w, &c, &d), Err(ClientError::Url { .. })), "{bad}");
+            assert!(matches!(inbox_url(bad, &w, &d), Err(ClientError::Url { .. })), "{bad}");
         }
+    }
+
+    #[test]
+    fn builds_the_inbox_url() {
+        let (w, _, d) = ids();
+        assert_eq!(
+            inbox_url("http://127.0.0.1:8787/", &w, &d).unwrap(),
+            "ws://127.0.0.1:8787/v1/workspaces/acme/inbox/connect?device=d%3A1%40x"
+        );
     }
 }

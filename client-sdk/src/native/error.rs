@@ -22,8 +22,23 @@ pub enum ClientError {
     Closed,
     #[error("ephemeral data must be a JSON object of at most {max} bytes; got {got}")]
     InvalidEphemeral { max: usize, got: String },
-    #[error("Client::open must be called from within a tokio runtime")]
+    #[error("Client::open and InboxClient::connect must be called from within a tokio runtime")]
     NoRuntime,
+    /// The inbox answered a request with an error: `code` is stable (e.g. `bad_query`,
+    /// `not_found`, `forbidden`), `message` says what to change.
+    #[error("the inbox refused {what} ({code}): {message}")]
+    InboxRefused { what: String, code: String, message: String },
+    #[error(
+        "the inbox connection closed before the answer to {what} arrived; it may or may not \
+         have taken effect: check (e.g. query again) and retry"
+    )]
+    InboxDisconnected { what: String },
+    /// The inbox's answer did not have the documented shape: the relay and this SDK are
+    /// probably different versions.
+    #[error("the inbox's answer to {what} is not what this SDK understands: {reason}")]
+    InboxAnswer { what: String, reason: String },
+    #[error("presence can be set to online or away; to appear offline, shut the InboxClient down")]
+    InvalidPresence,
 }
 
 impl From<StoreError<FileStoreError>> for ClientError {
