@@ -246,12 +246,12 @@ impl Inbox {
         if now_state == Presence::Online {
             self.route_queues(seat.workspace.as_str(), &seat.agent).await;
             self.send_backlog(seat, None);
-            let _ = self.with_open(seat.workspace.as_str(), |o| o.store.set_last_seen(seat.agent.as_str(), now));
         }
     }
 
     /// The agent's assigned conversations with unread messages, and those that arrived
-    /// since it was last online, to one socket or to all of its devices.
+    /// since it was last online (it went offline at `last_seen`; never online: all), to one
+    /// socket or to all of its devices.
     fn send_backlog(&self, seat: &Seat, only: Option<&WebSocket>) {
         let rows = self.with_open(seat.workspace.as_str(), |o| {
             let since = o.store.last_seen(seat.agent.as_str()).ok().flatten().unwrap_or(0);

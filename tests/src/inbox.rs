@@ -1,0 +1,92 @@
+//! The inbox side of the harness: agents' inbox clients, visitors writing into new
+//! conversations with the claims the inbox filters and routes by, and plain HTTP calls to
+//! the message center.
+
+use std::time::Duration;
+
+use edgedesk_client::{Client, ConversationId, InboxClient, InboxConfig};
+use edgedesk_core::inbox::session::InboxSession;
+use edgedesk_core::message::Role;
+use serde_json::Value;
+
+use crate::{claims_for, client_at, http_request, identity, mint, workspace, Relay};
+
+/// How long the inbox tests wait for anything to arrive.
+pub const INBOX_WAIT: Duration = Duration::from_secs(30);
+
+/// What a visitor's token says about it.
+#[derive(Debug, Clone, Default)]
+pub struct VisitorClaims {
+    pub name: Option<String>,
+    pub channel: Option<String>,
+    pub vip: bool,
+    pub locale: Option<String>,
+}
+
+impl Relay {
+    /// A workspace-wide token for agent `who`.
+    pub fn agent_token(&self, who: &str) -> String {
+        let any = ConversationId::new("any").expect("conversation id");
+        self.token_as(Role::Agent, who, &any)
+    }
+
+    /// An inbox client for one device of agent `who`, connected.
+    pub async fn inbox(&self, who: &str, device: &str) -> InboxClient {
+        let device = edgedesk_core::ids::DeviceId::new(device).expect("device");
+        let mut config =
+            InboxConfig::new(self.base_url(), workspace(), device, self.agent_token(who));
+        config.backoff.initial = Duration::from_millis(50);
+        config.backoff.max = Duration::from_millis(500);
+        let client = InboxClient::connect(config).await.expect("inbox client");
+        wait_inbox(&client, "the hello frame", |s| s.agent().is_some()).await;
+        client
+    }
+
+    /// `GET /v1/workspaces/{ws}/inbox/{path}` as agent `who`: (status, JSON).
+    pub fn inbox_get(&self, who: &str, path_and_query: &str) -> (u16, Value) {
+        let path = format!("/v1/workspaces/{}/inbox/{path_and_query}", workspace());
+        let (status, body) =
+            http_request(self.port, "GET", &path, Some(&self.agent_token(who)), None)
+                .expect("inbox request");
+        (status, serde_json::from_str(&body).unwrap_or(Value::String(body)))
+    }
+
+    /// `POST` to the inbox as agent `who`: (status, JSON).
+    pub fn inbox_post(&self, who: &str, path: &str, body: &str) -> (u16, Value) {
+        let path = format!("/v1/workspaces/{}/inbox/{path}", workspace());
+        let (status, body) =
+            http_request(self.port, "POST", &path, Some(&self.agent_token(who)), Some(body))
+                .expect("inbox request");
+        (status, serde_json::from_str(&body).unwrap_or(Value::String(body)))
+    }
+
+    /// A visitor with `claims` opens `conv` and writes `text`; returns its client once the
+    /// relay has it.
+    pub async fn visitor_writes(
+        &self,
+        conv: &ConversationId,
+        claims: &VisitorClaims,
+        text: &str,
+        dir: &std::path::Path,
+    ) -> Client {
+        let who = identity(Role::Visitor, &format!("v-{conv}"), "v-phone");
+        let mut c = claims_for(&who, conv);
+        c.name = claims.name.clone().or(c.name);
+        c.channel = claims.channel.clone();
+        c.vip = claims.vip;
+        c.locale = claims.locale.clone();
+        let token = mint(self.keys.signing(), &c);
+        let client = client_at(&self.base_url(), &token, conv, who, dir).await;
+        client.send_text(text).await.expect("send");
+        let delivered = client.wait_until(INBOX_WAIT, |v| v.pending().is_empty()).await;
+        assert!(delivered.is_ok(), "the visitor's message in {conv} was not acknowledged");
+        client
+    }
+}
+
+/// Waits until `pred` holds for the inbox client's state, or panics naming `what`.
+pub async fn wait_inbox(client: &InboxClient, what: &str, pred: impl Fn(&InboxSession) -> bool) {
+    if let Err(e) = client.wait_until(INBOX_WAIT, pred).await {
+        panic!("inbox: {what} did not happen within {INBOX_WAIT:?}: {e}");
+    }
+}
