@@ -12,11 +12,11 @@ pub mod chunk;
 pub mod client;
 pub mod document;
 pub mod frame;
-pub mod inbox;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod ids;
+pub mod inbox;
 pub mod inflate;
 pub mod intake;
 pub mod internal_doc;
