@@ -24,6 +24,8 @@ mod conversation_store;
 #[cfg(target_arch = "wasm32")]
 mod http;
 #[cfg(target_arch = "wasm32")]
+pub mod inbox_search;
+#[cfg(target_arch = "wasm32")]
 mod key_store;
 #[cfg(target_arch = "wasm32")]
 pub mod outbox;

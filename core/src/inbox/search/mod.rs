@@ -23,7 +23,9 @@ use serde::{Deserialize, Serialize};
 
 pub use highlight::{highlight, Segment};
 pub use query::{parse_limit, SearchError, SearchQuery, DEFAULT_LIMIT, MAX_LIMIT};
-pub use sql::{HitError, SearchIndex, SearchParam, SearchRow, Statement, SEARCH_SCHEMA};
+pub use sql::{
+    index_text, HitError, SearchIndex, SearchParam, SearchRow, Statement, SEARCH_SCHEMA,
+};
 pub use tokens::{tokens, Token, TokenKind};
 
 /// What a hit's text is.

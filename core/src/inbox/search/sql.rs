@@ -117,8 +117,8 @@ impl SearchIndex {
         at: i64,
         text: &str,
     ) -> Result<Vec<Statement>, EntropyError> {
-        let terms = index_text(&self.blind, text);
-        self.upsert(conversation, SearchField::Message, message, at, text, terms, String::new())
+        let entry = Entry { conversation, field: SearchField::Message, message, at, text };
+        self.upsert(entry, index_text(&self.blind, text), String::new())
     }
 
     /// Sets the conversation's visitor name (`None` or blank: removes it).
@@ -128,10 +128,9 @@ impl SearchIndex {
         name: Option<&str>,
         at: i64,
     ) -> Result<Vec<Statement>, EntropyError> {
-        let name = name.unwrap_or("");
-        let terms = index_text(&self.blind, name);
-        let chars = join(&self.blind, &cjk_unigrams(name));
-        self.upsert(conversation, SearchField::VisitorName, "", at, name, terms, chars)
+        let text = name.unwrap_or("");
+        let entry = Entry { conversation, field: SearchField::VisitorName, message: "", at, text };
+        self.upsert(entry, index_text(&self.blind, text), join(&self.blind, &cjk_unigrams(text)))
     }
 
     /// Removes everything indexed for a conversation (erased or deleted).
@@ -172,17 +171,15 @@ impl SearchIndex {
         Ok(Hit { conversation, message, field, at, highlight: highlight(&text, query), exact })
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// Replaces the entry's rows: its index row goes, its sealed text is upserted (its id
+    /// stays), and the index row is inserted again under that id.
     fn upsert(
         &self,
-        conversation: &str,
-        field: SearchField,
-        message: &str,
-        at: i64,
-        text: &str,
+        entry: Entry<'_>,
         terms: String,
         chars: String,
     ) -> Result<Vec<Statement>, EntropyError> {
+        let Entry { conversation, field, message, at, text } = entry;
         let key = || {
             vec![
                 SearchParam::Text(conversation.into()),
@@ -205,6 +202,15 @@ impl SearchIndex {
         out.push(Statement { sql: INSERT_INDEX, params: index });
         Ok(out)
     }
+}
+
+/// One indexed text and its row's identity (`message` is `""` for a visitor name).
+struct Entry<'a> {
+    conversation: &'a str,
+    field: SearchField,
+    message: &'a str,
+    at: i64,
+    text: &'a str,
 }
 
 /// The indexed form of `text`: its tokens' blind terms, space-separated, in order.

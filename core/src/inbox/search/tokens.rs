@@ -66,16 +66,16 @@ fn runs(text: &str) -> impl Iterator<Item = (Class, Vec<Grapheme<'_>>)> {
     let mut graphemes = text.grapheme_indices(true).peekable();
     std::iter::from_fn(move || loop {
         let (start, g) = graphemes.next()?;
-        let Some(class) = class(g) else { continue };
+        let Some(kind) = class(g) else { continue };
         let mut run = vec![(start, g)];
         while let Some(&(i, next)) = graphemes.peek() {
-            if self::class(next) != Some(class) {
+            if class(next) != Some(kind) {
                 break;
             }
             run.push((i, next));
             graphemes.next();
         }
-        return Some((class, run));
+        return Some((kind, run));
     })
 }
 
