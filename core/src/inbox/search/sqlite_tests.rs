@@ -1,0 +1,356 @@
+//! The search statements on real SQLite with FTS5 (rusqlite, bundled), as the inbox object
+//! runs them.
+
+use std::collections::BTreeSet;
+
+use rusqlite::types::Value;
+use rusqlite::{params_from_iter, Connection};
+
+use super::*;
+use crate::at_rest::DataKey;
+
+struct Db {
+    conn: Connection,
+    index: SearchIndex,
+}
+
+impl Db {
+    fn new() -> Self {
+        let conn = Connection::open_in_memory().unwrap();
+        for sql in SEARCH_SCHEMA {
+            conn.execute(sql, []).unwrap();
+        }
+        Self { conn, index: SearchIndex::new(&DataKey::generate().unwrap(), "acme/inbox") }
+    }
+
+    fn run(&self, statements: Vec<Statement>) {
+        for s in statements {
+            let params = s.params.into_iter().map(|p| match p {
+                SearchParam::Int(i) => Value::Integer(i),
+                SearchParam::Text(t) => Value::Text(t),
+                SearchParam::Blob(b) => Value::Blob(b),
+            });
+            self.conn.execute(s.sql, params_from_iter(params)).unwrap();
+        }
+    }
+
+    fn message(&self, conversation: &str, id: &str, at: i64, text: &str) {
+        self.run(self.index.index_message(conversation, id, at, text).unwrap());
+    }
+
+    fn name(&self, conversation: &str, name: Option<&str>) {
+        self.run(self.index.index_visitor_name(conversation, name, 1).unwrap());
+    }
+
+    fn rows(&self, q: &str, limit: u32) -> Vec<SearchRow> {
+        let query = SearchQuery::parse(q).unwrap();
+        self.rows_of(self.index.search(&query, limit))
+    }
+
+    fn rows_of(&self, s: Statement) -> Vec<SearchRow> {
+        let params: Vec<Value> = s
+            .params
+            .into_iter()
+            .map(|p| match p {
+                SearchParam::Int(i) => Value::Integer(i),
+                SearchParam::Text(t) => Value::Text(t),
+                SearchParam::Blob(b) => Value::Blob(b),
+            })
+            .collect();
+        let mut stmt = self.conn.prepare(s.sql).unwrap();
+        stmt.query_map(params_from_iter(params), |r| {
+            Ok(SearchRow {
+                conversation: r.get(0)?,
+                field: r.get(1)?,
+                message: r.get(2)?,
+                at: r.get(3)?,
+                sealed: r.get(4)?,
+                exact: r.get(5)?,
+            })
+        })
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+    }
+
+    fn search(&self, q: &str) -> Vec<Hit> {
+        let query = SearchQuery::parse(q).unwrap();
+        self.rows(q, MAX_LIMIT)
+            .into_iter()
+            .map(|row| self.index.hit(&query, row).unwrap())
+            .collect()
+    }
+
+    fn conversations(&self, q: &str) -> BTreeSet<String> {
+        self.search(q).into_iter().map(|h| h.conversation).collect()
+    }
+
+    fn count(&self, table: &str) -> i64 {
+        self.conn.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0)).unwrap()
+    }
+}
+
+fn set(items: &[&str]) -> BTreeSet<String> {
+    items.iter().map(|s| s.to_string()).collect()
+}
+
+const TEXTS: &[(&str, &str, i64, &str)] = &[
+    ("c1", "m1", 10, "我要退款，订单号 12345"),
+    ("c1", "m2", 11, "谢谢"),
+    ("c2", "m1", 20, "请帮我开发票"),
+    ("c2", "m2", 21, "Can I get a refund?"),
+    ("c3", "m1", 30, "REFUND policy question about my order from last week"),
+    ("c3", "m2", 31, "发 票 are two words here"),
+    ("c4", "m1", 40, "退货和款项，款退"),
+    ("c5", "m1", 50, "refunds are processed weekly"),
+    ("c6", "m1", 60, "refund 退款 please"),
+    ("c7", "m1", 70, "policy policy refund refund"),
+];
+
+fn fixture() -> Db {
+    let db = Db::new();
+    for (c, m, at, text) in TEXTS {
+        db.message(c, m, *at, text);
+    }
+    db.name("c5", Some("王小明"));
+    db.name("c3", Some("Alice Refundson"));
+    db
+}
+
+#[test]
+fn two_character_chinese_words_are_found_in_exactly_the_conversations_containing_them() {
+    let db = fixture();
+    // Not c4: 退 and 款 occur there, but not next to each other.
+    assert_eq!(db.conversations("退款"), set(&["c1", "c6"]));
+    // Not c3, where 发 and 票 are separate words.
+    assert_eq!(db.conversations("发票"), set(&["c2"]));
+    assert_eq!(db.conversations("退款申请"), set(&[]));
+}
+
+#[test]
+fn english_words_are_found_whatever_their_case_and_only_as_whole_words() {
+    let db = fixture();
+    let expected = set(&["c2", "c3", "c6", "c7"]);
+    for q in ["refund", "Refund", "REFUND", "ｒｅｆｕｎｄ"] {
+        assert_eq!(db.conversations(q), expected, "{q}");
+    }
+    // c5 says "refunds" and c3's visitor is "Refundson": other words.
+    assert!(db.search("refund").iter().all(|h| h.field == SearchField::Message));
+}
+
+#[test]
+fn every_segment_of_a_query_must_match_in_the_same_text() {
+    let db = fixture();
+    assert_eq!(db.conversations("退款 refund"), set(&["c6"]));
+    assert_eq!(db.conversations("退款 12345"), set(&["c1"]));
+    // Both words occur in c1, but in different messages.
+    assert_eq!(db.conversations("谢谢 退款"), set(&[]));
+}
+
+#[test]
+fn an_exact_phrase_ranks_above_scattered_terms_even_when_bm25_prefers_them() {
+    let db = fixture();
+    // bm25 alone ranks the short text repeating both words (c7) first ...
+    let query = SearchQuery::parse("refund policy").unwrap();
+    let mut by_bm25 = db.index.search(&query, 10);
+    by_bm25.params[0] = SearchParam::Text("\"0\"".into()); // an exact phrase nothing matches
+    assert_eq!(db.rows_of(by_bm25)[0].conversation, "c7");
+    // ... the exact phrase "REFUND policy" (c3) comes first all the same.
+    let hits = db.search("refund policy");
+    let order: Vec<(&str, bool)> =
+        hits.iter().map(|h| (h.conversation.as_str(), h.exact)).collect();
+    assert_eq!(order, [("c3", true), ("c7", false)]);
+}
+
+#[test]
+fn equally_good_hits_come_newest_first_and_the_limit_holds() {
+    let db = Db::new();
+    for (c, at) in [("a", 1), ("b", 3), ("c", 2)] {
+        db.message(c, "m1", at, "发票");
+    }
+    let order: Vec<String> = db.search("发票").into_iter().map(|h| h.conversation).collect();
+    assert_eq!(order, ["b", "c", "a"]);
+    assert_eq!(db.rows("发票", 2).len(), 2);
+}
+
+#[test]
+fn hits_carry_the_message_and_highlight_exactly_the_matched_part() {
+    let db = fixture();
+    let hits = db.search("退款");
+    let c1 = hits.iter().find(|h| h.conversation == "c1").unwrap();
+    assert_eq!(c1.message.as_deref(), Some("m1"));
+    assert_eq!((c1.field, c1.at, c1.exact), (SearchField::Message, 10, true));
+    let json = serde_json::to_value(&c1.highlight).unwrap();
+    assert_eq!(
+        json,
+        serde_json::json!([{"text":"我要"},{"text":"退款","hit":true},{"text":"，订单号 12345"}])
+    );
+    let c2 = db.search("Refund").into_iter().find(|h| h.conversation == "c2").unwrap();
+    assert_eq!(
+        c2.highlight,
+        [
+            Segment { text: "Can I get a ".into(), hit: false },
+            Segment { text: "refund".into(), hit: true },
+            Segment { text: "?".into(), hit: false },
+        ]
+    );
+}
+
+#[test]
+fn visitor_names_are_found_by_word_and_by_single_chinese_character() {
+    let db = fixture();
+    for q in ["王", "小明", "王小明"] {
+        let hits = db.search(q);
+        assert_eq!(hits.len(), 1, "{q}");
+        let hit = &hits[0];
+        assert_eq!(
+            (hit.conversation.as_str(), hit.field, hit.message.as_deref()),
+            ("c5", SearchField::VisitorName, None)
+        );
+        assert!(hit.highlight.iter().any(|s| s.hit), "{q}");
+    }
+    assert_eq!(db.conversations("alice"), set(&["c3"]));
+    let json = serde_json::to_value(&db.search("王")[0]).unwrap();
+    assert_eq!(json["message"], serde_json::Value::Null);
+    assert_eq!(json["field"], "visitor_name");
+}
+
+#[test]
+fn a_new_visitor_name_replaces_the_old_one_and_none_removes_it() {
+    let db = fixture();
+    db.name("c5", Some("李雷"));
+    assert!(db.search("王").is_empty());
+    assert_eq!(db.conversations("李雷"), set(&["c5"]));
+    db.name("c5", None);
+    assert!(db.search("李雷").is_empty());
+    db.name("c3", Some("  "));
+    assert!(db.search("alice").is_empty());
+}
+
+#[test]
+fn indexing_a_message_again_does_not_duplicate_it() {
+    let db = fixture();
+    let (text_rows, index_rows) = (db.count("search_text"), db.count("search_index"));
+    db.message("c1", "m1", 10, "我要退款，订单号 12345");
+    db.message("c1", "m1", 10, "我要退款，订单号 12345");
+    db.name("c5", Some("王小明"));
+    assert_eq!((db.count("search_text"), db.count("search_index")), (text_rows, index_rows));
+    assert_eq!(db.search("12345").len(), 1);
+}
+
+#[test]
+fn forgetting_a_conversation_removes_all_its_entries() {
+    let db = fixture();
+    db.run(SearchIndex::forget_conversation("c5"));
+    db.run(SearchIndex::forget_conversation("c6"));
+    assert_eq!(db.conversations("退款"), set(&["c1"]));
+    assert!(db.search("王").is_empty());
+    let left: i64 = db
+        .conn
+        .query_row("SELECT count(*) FROM search_text WHERE conversation IN ('c5', 'c6')", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(left, 0);
+    assert_eq!(db.count("search_index"), db.count("search_text"));
+}
+
+#[test]
+fn a_text_with_nothing_to_search_is_not_stored() {
+    let db = Db::new();
+    db.message("c1", "m1", 1, "🎉🎉 !!!");
+    assert_eq!((db.count("search_text"), db.count("search_index")), (0, 0));
+}
+
+#[test]
+fn the_ascii_tokenizer_keeps_each_blind_term_whole() {
+    let db = fixture();
+    db.conn.execute("CREATE VIRTUAL TABLE vocab USING fts5vocab(search_index, 'row')", []).unwrap();
+    let lengths: BTreeSet<usize> = db
+        .conn
+        .prepare("SELECT term FROM vocab")
+        .unwrap()
+        .query_map([], |r| r.get::<_, String>(0))
+        .unwrap()
+        .map(|t| t.unwrap().len())
+        .collect();
+    assert_eq!(lengths, BTreeSet::from([32]));
+    // Half a term finds nothing: terms are matched whole, never split.
+    let term: String =
+        db.conn.query_row("SELECT term FROM vocab LIMIT 1", [], |r| r.get(0)).unwrap();
+    let count = |expr: &str| -> i64 {
+        db.conn
+            .query_row(
+                "SELECT count(*) FROM search_index WHERE search_index MATCH ?",
+                [expr],
+                |r| r.get(0),
+            )
+            .unwrap()
+    };
+    assert!(count(&format!("\"{term}\"")) > 0);
+    assert_eq!(count(&format!("\"{}\"", &term[..16])), 0);
+}
+
+#[test]
+fn no_stored_row_contains_any_of_the_indexed_text() {
+    let db = fixture();
+    let tables: Vec<String> = db
+        .conn
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table'")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert!(tables.iter().any(|t| t == "search_index_content"), "{tables:?}");
+    let mut stored: Vec<Vec<u8>> = Vec::new();
+    for table in &tables {
+        let mut stmt = db.conn.prepare(&format!("SELECT * FROM \"{table}\"")).unwrap();
+        let columns = stmt.column_count();
+        let mut rows = stmt.query([]).unwrap();
+        while let Some(row) = rows.next().unwrap() {
+            for i in 0..columns {
+                stored.push(match row.get::<_, Value>(i).unwrap() {
+                    Value::Text(t) => t.into_bytes(),
+                    Value::Blob(b) => b,
+                    _ => continue,
+                });
+            }
+        }
+    }
+    let contains =
+        |needle: &[u8]| stored.iter().any(|v| v.windows(needle.len()).any(|w| w == needle));
+    let texts = TEXTS.iter().map(|t| t.3).chain(["王小明", "Alice Refundson"]);
+    for text in texts {
+        assert!(!contains(text.as_bytes()), "{text:?} stored in plaintext");
+        // Every token that cannot occur by chance: not all hex digits (the terms are hex) and
+        // at least 4 bytes (shorter ones may turn up in random ciphertext).
+        let telling =
+            |t: &&Token| t.text.len() >= 4 && !t.text.bytes().all(|b| b.is_ascii_hexdigit());
+        for token in tokens(text).iter().filter(telling) {
+            assert!(!contains(token.text.as_bytes()), "token {:?} of {text:?} stored", token.text);
+            let original = &text[token.span.clone()];
+            assert!(!contains(original.as_bytes()), "{original:?} of {text:?} stored");
+        }
+    }
+}
+
+#[test]
+fn a_sealed_text_moved_to_another_row_does_not_open() {
+    let db = fixture();
+    db.conn
+        .execute(
+            "UPDATE search_text SET sealed = (SELECT sealed FROM search_text WHERE conversation = 'c2' AND message = 'm1')
+             WHERE conversation = 'c1' AND message = 'm1'",
+            [],
+        )
+        .unwrap();
+    let query = SearchQuery::parse("退款 12345").unwrap();
+    let row = db.rows("退款 12345", 10).pop().unwrap();
+    let err = db.index.hit(&query, row).unwrap_err();
+    assert!(
+        matches!(err, HitError::Sealed { ref conversation, .. } if conversation == "c1"),
+        "{err}"
+    );
+    assert!(!err.to_string().contains("发票"));
+}
