@@ -10,7 +10,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use edgedesk_core::at_rest::{open_data_key, BlindIndex, MasterKeys, ValueCipher, MASTER_KEYS_VAR};
+use edgedesk_core::at_rest::{open_data_key, MasterKeys, ValueCipher, MASTER_KEYS_VAR};
 use edgedesk_core::auth::claims::expired;
 use edgedesk_core::ids::{DeviceId, ParticipantId};
 use edgedesk_core::inbox::presence::{presence_of, Presence};
@@ -61,8 +61,7 @@ impl Seat {
 /// The inbox open in memory.
 pub(crate) struct Open {
     pub store: InboxStore,
-    pub blind: BlindIndex,
-    pub cipher: ValueCipher,
+    pub search: crate::inbox_search::InboxSearch,
 }
 
 #[durable_object]
@@ -102,10 +101,10 @@ impl Inbox {
             table.store(record).map_err(|e| e.to_string())?;
         }
         let cipher = ValueCipher::new(&opened.key, &owner);
-        let blind = BlindIndex::new(&opened.key, &owner);
-        let store = InboxStore::new(sql.clone(), cipher.clone()).map_err(|e| e.to_string())?;
-        crate::inbox_search::create(&sql).map_err(|e| e.to_string())?;
-        Ok(Open { store, blind, cipher })
+        let store = InboxStore::new(sql.clone(), cipher).map_err(|e| e.to_string())?;
+        let search = crate::inbox_search::InboxSearch::open(sql, &opened.key, &owner)
+            .map_err(|e| e.to_string())?;
+        Ok(Open { store, search })
     }
 
     /// The workspace's configuration (default: no routing) — fetched at most every
@@ -286,10 +285,21 @@ impl Inbox {
         if let Err(r) = self.apply_summary(workspace, &push.summary) {
             return Ok(http::refusal(&r));
         }
-        let indexed = self.with_open(workspace, |o| crate::inbox_search::index_push(o, &push));
-        if let Ok(Err(e)) | Err(e) = indexed.map_err(|r| r.message) {
-            worker::console_error!("inbox: messages not indexed: {e}");
-            return Ok(http::refusal(&Refusal::new(503, "unavailable", "messages not indexed; retry")));
+        let indexed = self.with_open(workspace, |o| {
+            let s = &push.summary;
+            o.search.index_visitor_name(&s.conversation, s.visitor_name.as_deref(), s.created_at)?;
+            for m in &push.messages {
+                o.search.index_message(&s.conversation, &m.id, m.at, &m.text)?;
+            }
+            Ok::<(), crate::inbox_search::SearchStoreError>(())
+        });
+        match indexed {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                worker::console_error!("inbox: messages not indexed: {e}");
+                return Ok(http::refusal(&e.refusal()));
+            }
+            Err(r) => return Ok(http::refusal(&r)),
         }
         let version = self
             .with_open(workspace, |o| o.store.version(&push.summary.conversation))

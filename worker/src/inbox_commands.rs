@@ -5,7 +5,7 @@ use edgedesk_core::ids::ConversationId;
 use edgedesk_core::inbox::protocol::{ClientFrame, Target};
 use edgedesk_core::inbox::push::AssignOrder;
 use edgedesk_core::inbox::query::{counts_statement, Counts, CountRow, KeyRow, ListQuery};
-use edgedesk_core::inbox::search::SearchQuery;
+use edgedesk_core::inbox::search::{parse_limit, SearchQuery};
 use serde_json::{json, Value};
 use worker::SqlStorageValue;
 
@@ -13,8 +13,6 @@ use crate::inbox::Inbox;
 use crate::inbox_request::{ForwardedAgent, TransferTarget};
 use crate::request::Refusal;
 
-/// Most search hits one request returns.
-const MAX_SEARCH_LIMIT: u32 = 50;
 
 pub(crate) enum Command {
     List(ListQuery),
@@ -28,12 +26,10 @@ fn bad_query(e: impl std::fmt::Display) -> Refusal {
     Refusal::new(400, "bad_query", e.to_string())
 }
 
-fn search_of(q: &str, limit: Option<u32>) -> Result<Command, Refusal> {
-    let query = SearchQuery::parse(q).map_err(|e| Refusal::new(400, "bad_search", e.to_string()))?;
-    let limit = limit.unwrap_or(20);
-    if !(1..=MAX_SEARCH_LIMIT).contains(&limit) {
-        return Err(Refusal::new(400, "bad_search", format!("limit must be 1 to {MAX_SEARCH_LIMIT}")));
-    }
+fn search_of(q: &str, limit: Option<i64>) -> Result<Command, Refusal> {
+    let bad = |e: edgedesk_core::inbox::search::SearchError| Refusal::new(400, "bad_query", e.to_string());
+    let query = SearchQuery::parse(q).map_err(bad)?;
+    let limit = parse_limit(limit).map_err(bad)?;
     Ok(Command::Search(query, limit))
 }
 
@@ -59,8 +55,8 @@ impl Command {
             "search" => {
                 let get = |k: &str| pairs.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str());
                 let limit = match get("limit") {
-                    Some(l) => Some(l.parse::<u32>().map_err(|_| {
-                        Refusal::new(400, "bad_search", format!("limit must be 1 to {MAX_SEARCH_LIMIT}"))
+                    Some(l) => Some(l.parse::<i64>().map_err(|_| {
+                        Refusal::new(400, "bad_query", "limit must be a whole number (1 to 100)")
                     })?),
                     None => None,
                 };
@@ -74,7 +70,7 @@ impl Command {
         match frame {
             ClientFrame::Query { query, .. } => ListQuery::from_json(&query).map(Command::List).map_err(bad_query),
             ClientFrame::Counts { .. } => Ok(Command::Counts),
-            ClientFrame::Search { q, limit, .. } => search_of(&q, limit),
+            ClientFrame::Search { q, limit, .. } => search_of(&q, limit.map(i64::from)),
             ClientFrame::Claim { conversation, .. } => Ok(Command::Claim(conversation)),
             ClientFrame::Transfer { conversation, to, .. } => Ok(Command::Transfer(conversation, to)),
             ClientFrame::Presence { .. } => Err(Refusal::new(400, "bad_frame", "presence is not a request")),
@@ -141,7 +137,7 @@ impl Inbox {
                 counts.map(|c| json!(c)).map_err(|e| unavailable(e.to_string()))
             }
             Command::Search(q, limit) => {
-                let hits = self.with_open(ws, |o| crate::inbox_search::search(o, &q, limit))?;
+                let hits = self.with_open(ws, |o| o.search.search(&q, limit))?;
                 hits.map(|h| json!({ "hits": h })).map_err(|e| unavailable(e.to_string()))
             }
             Command::Claim(c) => {

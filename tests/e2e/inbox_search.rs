@@ -1,0 +1,90 @@
+//! Issue 5, acceptance 2, on the real Worker: search finds two-character Chinese words
+//! (退款, 发票) and "refund" in the right conversations, highlights the match, and ranks the
+//! exact phrase first; a query with nothing searchable is a clear 400.
+
+use edgedesk_e2e::inbox::VisitorClaims;
+use edgedesk_e2e::*;
+use serde_json::Value;
+
+fn hits(relay: &Relay, q: &str) -> Vec<Value> {
+    let path = format!("search?q={}", percent(q));
+    let (status, body) = relay.inbox_get("ann", &path);
+    assert_eq!(status, 200, "{q}: {body}");
+    body["hits"].as_array().cloned().unwrap_or_default()
+}
+
+/// Percent-encodes a query value (UTF-8 bytes outside the unreserved set).
+fn percent(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+fn conversations(h: &[Value]) -> Vec<String> {
+    let mut c: Vec<String> = h.iter().map(|h| h["conversation"].as_str().unwrap_or("").to_owned()).collect();
+    c.sort();
+    c.dedup();
+    c
+}
+
+/// The highlighted parts of a hit.
+fn marked(h: &Value) -> Vec<String> {
+    h["highlight"]
+        .as_array()
+        .map(|segs| segs.iter().filter(|s| s["hit"] == true).map(|s| s["text"].as_str().unwrap_or("").to_owned()).collect())
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn search_finds_two_character_chinese_words_and_english_with_highlights_exact_phrase_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let relay = Relay::start(&dir.path().join("state"));
+    let texts = [
+        ("refund-zh", "你好，我想申请退款，订单号 1234"),
+        ("invoice", "请帮我开一张发票"),
+        ("refund-en", "I would like a Refund for my order"),
+        ("scattered", "my order arrived late, what is your refund policy for late order"),
+        ("phrase", "please check my order refund status"),
+        ("other", "退货和款式的问题"),
+    ];
+    let mut ids = std::collections::BTreeMap::new();
+    for (i, (name, text)) in texts.iter().enumerate() {
+        let conv = conversation(name);
+        let claims = VisitorClaims { name: Some(format!("王小明{i}")), ..Default::default() };
+        relay.visitor_writes(&conv, &claims, text, &dir.path().join(name)).await.shutdown().await;
+        ids.insert(*name, conv.to_string());
+    }
+    let id = |n: &str| ids[n].clone();
+
+    let refund_zh = hits(&relay, "退款");
+    assert_eq!(conversations(&refund_zh), [id("refund-zh")], "退 and 款 apart (退货和款式) is no match");
+    assert_eq!(marked(&refund_zh[0]), ["退款"]);
+    let invoice = hits(&relay, "发票");
+    assert_eq!(conversations(&invoice), [id("invoice")]);
+    assert_eq!(marked(&invoice[0]), ["发票"]);
+
+    let refund = hits(&relay, "refund");
+    let mut expected = vec![id("refund-en"), id("scattered"), id("phrase")];
+    expected.sort();
+    assert_eq!(conversations(&refund), expected);
+    let en = refund.iter().find(|h| h["conversation"] == id("refund-en").as_str()).unwrap();
+    assert_eq!(marked(en), ["Refund"], "case-insensitive, the original text highlighted");
+
+    // Both words in every hit; the exact phrase ranks first.
+    let ranked = hits(&relay, "order refund");
+    let order: Vec<&str> = ranked.iter().map(|h| h["conversation"].as_str().unwrap()).collect();
+    assert_eq!(order.first().copied(), Some(id("phrase").as_str()), "{ranked:?}");
+    assert_eq!(ranked[0]["exact"], true);
+    assert_eq!(conversations(&ranked), expected);
+
+    // Visitor names are searched too.
+    let named = hits(&relay, "王小明3");
+    assert!(named.iter().any(|h| h["field"] == "visitor_name"), "{named:?}");
+
+    let (status, body) = relay.inbox_get("ann", "search?q=%20%21%21");
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"], "bad_query");
+}
