@@ -11,6 +11,7 @@ pub mod presence;
 pub mod protocol;
 pub mod query;
 pub mod routing;
+pub mod schema;
 pub mod search;
 pub mod session;
 pub mod summary;
