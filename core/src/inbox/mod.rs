@@ -12,6 +12,7 @@ pub mod protocol;
 pub mod push;
 pub mod query;
 pub mod routing;
+pub mod schema;
 pub mod search;
 pub mod session;
 pub mod summary;

@@ -1,1 +1,0 @@
-//! (being written: see /work/notes/issue5.md)
