@@ -17,14 +17,17 @@ fn hits(relay: &Relay, q: &str) -> Vec<Value> {
 fn percent(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
             _ => format!("%{b:02X}"),
         })
         .collect()
 }
 
 fn conversations(h: &[Value]) -> Vec<String> {
-    let mut c: Vec<String> = h.iter().map(|h| h["conversation"].as_str().unwrap_or("").to_owned()).collect();
+    let mut c: Vec<String> =
+        h.iter().map(|h| h["conversation"].as_str().unwrap_or("").to_owned()).collect();
     c.sort();
     c.dedup();
     c
@@ -34,7 +37,12 @@ fn conversations(h: &[Value]) -> Vec<String> {
 fn marked(h: &Value) -> Vec<String> {
     h["highlight"]
         .as_array()
-        .map(|segs| segs.iter().filter(|s| s["hit"] == true).map(|s| s["text"].as_str().unwrap_or("").to_owned()).collect())
+        .map(|segs| {
+            segs.iter()
+                .filter(|s| s["hit"] == true)
+                .map(|s| s["text"].as_str().unwrap_or("").to_owned())
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -60,7 +68,11 @@ async fn search_finds_two_character_chinese_words_and_english_with_highlights_ex
     let id = |n: &str| ids[n].clone();
 
     let refund_zh = hits(&relay, "退款");
-    assert_eq!(conversations(&refund_zh), [id("refund-zh")], "退 and 款 apart (退货和款式) is no match");
+    assert_eq!(
+        conversations(&refund_zh),
+        [id("refund-zh")],
+        "退 and 款 apart (退货和款式) is no match"
+    );
     assert_eq!(marked(&refund_zh[0]), ["退款"]);
     let invoice = hits(&relay, "发票");
     assert_eq!(conversations(&invoice), [id("invoice")]);

@@ -78,7 +78,11 @@ pub struct Inbox {
 
 impl Inbox {
     /// Runs `f` on the open inbox, opening it (and its data key) first if needed.
-    pub(crate) fn with_open<T>(&self, workspace: &str, f: impl FnOnce(&Open) -> T) -> Result<T, Refusal> {
+    pub(crate) fn with_open<T>(
+        &self,
+        workspace: &str,
+        f: impl FnOnce(&Open) -> T,
+    ) -> Result<T, Refusal> {
         let mut slot = self.open.try_borrow_mut().map_err(|_| busy())?;
         if slot.is_none() {
             *slot = Some(self.open_storage(workspace).map_err(|e| {
@@ -96,7 +100,8 @@ impl Inbox {
         let master = self.env.secret(MASTER_KEYS_VAR).map(|s| s.to_string()).unwrap_or_default();
         let keys = MasterKeys::parse(&master).map_err(|e| e.to_string())?;
         let stored = table.load().map_err(|e| e.to_string())?;
-        let opened = open_data_key(stored.as_ref(), &keys, Some(&owner)).map_err(|e| e.to_string())?;
+        let opened =
+            open_data_key(stored.as_ref(), &keys, Some(&owner)).map_err(|e| e.to_string())?;
         if let Some(record) = &opened.to_store {
             table.store(record).map_err(|e| e.to_string())?;
         }
@@ -201,7 +206,11 @@ impl Inbox {
 
     async fn accept_agent(&self, who: ForwardedAgent) -> worker::Result<Response> {
         let Some(device) = who.device.clone() else {
-            return Ok(http::refusal(&Refusal::new(400, "bad_device", "query parameter `device` is required")));
+            return Ok(http::refusal(&Refusal::new(
+                400,
+                "bad_device",
+                "query parameter `device` is required",
+            )));
         };
         if let Err(r) = self.with_open(who.workspace.as_str(), |_| ()) {
             return Ok(http::refusal(&r));
@@ -220,7 +229,7 @@ impl Inbox {
         pair.server.serialize_attachment(&seat)?;
         let presence = self.presence().into_iter().collect();
         let hello = ServerFrame::Hello { agent: who.agent.clone(), device, presence };
-        let _ = pair.server.send_with_str(&hello.to_text());
+        let _ = pair.server.send_with_str(hello.to_text());
         let response = Response::from_websocket(pair.client);
         self.presence_changed(&seat, before).await;
         if before == Presence::Online {
@@ -240,7 +249,9 @@ impl Inbox {
         self.broadcast(&ServerFrame::Presence { agent: seat.agent.clone(), state: now_state });
         let now = worker::Date::now().as_millis() as i64;
         if before == Presence::Online {
-            let _ = self.with_open(seat.workspace.as_str(), |o| o.store.set_last_seen(seat.agent.as_str(), now));
+            let _ = self.with_open(seat.workspace.as_str(), |o| {
+                o.store.set_last_seen(seat.agent.as_str(), now)
+            });
         }
         if now_state == Presence::Online {
             self.route_queues(seat.workspace.as_str(), &seat.agent).await;
@@ -266,7 +277,7 @@ impl Inbox {
         let frame = ServerFrame::Backlog { conversations };
         match only {
             Some(ws) => {
-                let _ = ws.send_with_str(&frame.to_text());
+                let _ = ws.send_with_str(frame.to_text());
             }
             None => self.to_agent(&seat.agent, &frame),
         }
@@ -279,7 +290,11 @@ impl Inbox {
             Err(e) => return Ok(http::refusal(&Refusal::new(400, "bad_push", e.to_string()))),
         };
         if push.summary.conversation != forwarded.conversation.as_str() {
-            return Ok(http::refusal(&Refusal::new(400, "bad_push", "summary of another conversation")));
+            return Ok(http::refusal(&Refusal::new(
+                400,
+                "bad_push",
+                "summary of another conversation",
+            )));
         }
         let workspace = forwarded.workspace.as_str();
         if let Err(r) = self.apply_summary(workspace, &push.summary) {
@@ -287,7 +302,11 @@ impl Inbox {
         }
         let indexed = self.with_open(workspace, |o| {
             let s = &push.summary;
-            o.search.index_visitor_name(&s.conversation, s.visitor_name.as_deref(), s.created_at)?;
+            o.search.index_visitor_name(
+                &s.conversation,
+                s.visitor_name.as_deref(),
+                s.created_at,
+            )?;
             for m in &push.messages {
                 o.search.index_message(&s.conversation, &m.id, m.at, &m.text)?;
             }
@@ -314,14 +333,20 @@ impl Inbox {
             .map(|m| m.text.as_str())
             .collect();
         self.route(workspace, &push.summary, &text.join("\n")).await;
-        Ok(http::json(&edgedesk_core::inbox::push::PushAck { version, through }))
+        Ok(http::json(&serde_json::json!(edgedesk_core::inbox::push::PushAck { version, through })))
     }
 
-    async fn http_command(&self, who: ForwardedAgent, path: &str, mut req: Request) -> worker::Result<Response> {
+    async fn http_command(
+        &self,
+        who: ForwardedAgent,
+        path: &str,
+        mut req: Request,
+    ) -> worker::Result<Response> {
         let url = req.url()?;
         let pairs: Vec<(String, String)> =
             url.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
-        let body = if req.method() == worker::Method::Post { req.bytes().await? } else { Vec::new() };
+        let body =
+            if req.method() == worker::Method::Post { req.bytes().await? } else { Vec::new() };
         let command = match Command::from_http(path, &pairs, &body) {
             Ok(c) => c,
             Err(r) => return Ok(http::refusal(&r)),
@@ -368,7 +393,11 @@ impl DurableObject for Inbox {
         self.http_command(who, &path, req).await
     }
 
-    async fn websocket_message(&self, ws: WebSocket, message: WebSocketIncomingMessage) -> worker::Result<()> {
+    async fn websocket_message(
+        &self,
+        ws: WebSocket,
+        message: WebSocketIncomingMessage,
+    ) -> worker::Result<()> {
         let Ok(Some(seat)) = ws.deserialize_attachment::<Seat>() else {
             let _ = ws.close(Some(1011), Some("lost connection state; reconnect"));
             return Ok(());
@@ -376,7 +405,12 @@ impl DurableObject for Inbox {
         let text = match message {
             WebSocketIncomingMessage::String(t) => t,
             WebSocketIncomingMessage::Binary(_) => {
-                refuse(&ws, 1003, "bad_frame", "the inbox socket speaks JSON text frames (PROTOCOL.md §15)");
+                refuse(
+                    &ws,
+                    1003,
+                    "bad_frame",
+                    "the inbox socket speaks JSON text frames (PROTOCOL.md §15)",
+                );
                 return Ok(());
             }
         };
@@ -409,13 +443,19 @@ impl DurableObject for Inbox {
                     Ok(data) => ServerFrame::ok(id, data),
                     Err(r) => ServerFrame::failed(id, r.code, r.message),
                 };
-                let _ = ws.send_with_str(&frame.to_text());
+                let _ = ws.send_with_str(frame.to_text());
             }
         }
         Ok(())
     }
 
-    async fn websocket_close(&self, ws: WebSocket, _code: usize, _reason: String, _clean: bool) -> worker::Result<()> {
+    async fn websocket_close(
+        &self,
+        ws: WebSocket,
+        _code: usize,
+        _reason: String,
+        _clean: bool,
+    ) -> worker::Result<()> {
         self.seat_gone(&ws).await;
         let _ = ws.close(Some(1000), Some("closed"));
         Ok(())
@@ -440,7 +480,7 @@ impl Inbox {
 
 fn refuse(ws: &WebSocket, close: u16, code: &str, message: &str) {
     let frame = ServerFrame::Error { code: code.to_owned(), message: message.to_owned() };
-    let _ = ws.send_with_str(&frame.to_text());
+    let _ = ws.send_with_str(frame.to_text());
     let reason: String = message.chars().take(100).collect();
     let _ = ws.close(Some(close), Some(reason));
 }

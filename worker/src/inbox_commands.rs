@@ -4,7 +4,7 @@
 use edgedesk_core::ids::ConversationId;
 use edgedesk_core::inbox::protocol::{ClientFrame, Target};
 use edgedesk_core::inbox::push::AssignOrder;
-use edgedesk_core::inbox::query::{counts_statement, Counts, CountRow, KeyRow, ListQuery};
+use edgedesk_core::inbox::query::{counts_statement, CountRow, Counts, KeyRow, ListQuery};
 use edgedesk_core::inbox::search::{parse_limit, SearchQuery};
 use serde_json::{json, Value};
 use worker::SqlStorageValue;
@@ -12,7 +12,6 @@ use worker::SqlStorageValue;
 use crate::inbox::Inbox;
 use crate::inbox_request::{ForwardedAgent, TransferTarget};
 use crate::request::Refusal;
-
 
 pub(crate) enum Command {
     List(ListQuery),
@@ -27,16 +26,23 @@ fn bad_query(e: impl std::fmt::Display) -> Refusal {
 }
 
 fn search_of(q: &str, limit: Option<i64>) -> Result<Command, Refusal> {
-    let bad = |e: edgedesk_core::inbox::search::SearchError| Refusal::new(400, "bad_query", e.to_string());
+    let bad = |e: edgedesk_core::inbox::search::SearchError| {
+        Refusal::new(400, "bad_query", e.to_string())
+    };
     let query = SearchQuery::parse(q).map_err(bad)?;
     let limit = parse_limit(limit).map_err(bad)?;
     Ok(Command::Search(query, limit))
 }
 
 impl Command {
-    pub fn from_http(path: &str, pairs: &[(String, String)], body: &[u8]) -> Result<Command, Refusal> {
+    pub fn from_http(
+        path: &str,
+        pairs: &[(String, String)],
+        body: &[u8],
+    ) -> Result<Command, Refusal> {
         let conv = |c: &str| {
-            ConversationId::new(c).map_err(|e| Refusal::new(400, "bad_conversation_id", e.to_string()))
+            ConversationId::new(c)
+                .map_err(|e| Refusal::new(400, "bad_conversation_id", e.to_string()))
         };
         match path.split_once('/') {
             Some(("claim", c)) => return Ok(Command::Claim(conv(c)?)),
@@ -68,12 +74,18 @@ impl Command {
 
     pub fn from_frame(frame: ClientFrame) -> Result<Command, Refusal> {
         match frame {
-            ClientFrame::Query { query, .. } => ListQuery::from_json(&query).map(Command::List).map_err(bad_query),
+            ClientFrame::Query { query, .. } => {
+                ListQuery::from_json(&query).map(Command::List).map_err(bad_query)
+            }
             ClientFrame::Counts { .. } => Ok(Command::Counts),
             ClientFrame::Search { q, limit, .. } => search_of(&q, limit.map(i64::from)),
             ClientFrame::Claim { conversation, .. } => Ok(Command::Claim(conversation)),
-            ClientFrame::Transfer { conversation, to, .. } => Ok(Command::Transfer(conversation, to)),
-            ClientFrame::Presence { .. } => Err(Refusal::new(400, "bad_frame", "presence is not a request")),
+            ClientFrame::Transfer { conversation, to, .. } => {
+                Ok(Command::Transfer(conversation, to))
+            }
+            ClientFrame::Presence { .. } => {
+                Err(Refusal::new(400, "bad_frame", "presence is not a request"))
+            }
         }
     }
 }
@@ -86,7 +98,11 @@ fn int(v: &SqlStorageValue) -> i64 {
 }
 
 impl Inbox {
-    pub(crate) async fn run(&self, who: &ForwardedAgent, command: Command) -> Result<Value, Refusal> {
+    pub(crate) async fn run(
+        &self,
+        who: &ForwardedAgent,
+        command: Command,
+    ) -> Result<Value, Refusal> {
         let ws = who.workspace.as_str();
         let me = who.agent.as_str();
         let unavailable = |e: String| {
@@ -110,11 +126,15 @@ impl Inbox {
                     let items: Vec<_> = rows
                         .iter()
                         .filter_map(|r| match r.as_slice() {
-                            [SqlStorageValue::String(c), SqlStorageValue::Blob(b), ..] => o.store.open(c, b),
+                            [SqlStorageValue::String(c), SqlStorageValue::Blob(b), ..] => {
+                                o.store.open(c, b)
+                            }
                             _ => None,
                         })
                         .collect();
-                    Ok::<_, crate::sql_store::SqlStoreError>(json!({ "items": items, "next_cursor": next }))
+                    Ok::<_, crate::sql_store::SqlStoreError>(
+                        json!({ "items": items, "next_cursor": next }),
+                    )
                 })?;
                 page.map_err(|e| unavailable(e.to_string()))
             }
@@ -122,14 +142,16 @@ impl Inbox {
                 let counts = self.with_open(ws, |o| {
                     let rows = o.store.run(&counts_statement(me))?;
                     let rows = rows.iter().filter_map(|r| match r.as_slice() {
-                        [SqlStorageValue::String(d), k, SqlStorageValue::Integer(n)] => Some(CountRow {
-                            dimension: d.clone(),
-                            key: match k {
-                                SqlStorageValue::String(s) => Some(s.clone()),
-                                _ => None,
-                            },
-                            n: *n,
-                        }),
+                        [SqlStorageValue::String(d), k, SqlStorageValue::Integer(n)] => {
+                            Some(CountRow {
+                                dimension: d.clone(),
+                                key: match k {
+                                    SqlStorageValue::String(s) => Some(s.clone()),
+                                    _ => None,
+                                },
+                                n: *n,
+                            })
+                        }
                         _ => None,
                     });
                     Ok::<_, crate::sql_store::SqlStoreError>(Counts::from_rows(rows))
@@ -163,7 +185,11 @@ impl Inbox {
     fn known(&self, ws: &str, c: &ConversationId) -> Result<(), Refusal> {
         match self.with_open(ws, |o| o.store.version(c.as_str()))? {
             Ok(v) if v > 0 => Ok(()),
-            Ok(_) => Err(Refusal::new(404, "not_found", format!("no conversation {c} in this workspace's inbox"))),
+            Ok(_) => Err(Refusal::new(
+                404,
+                "not_found",
+                format!("no conversation {c} in this workspace's inbox"),
+            )),
             Err(e) => Err(Refusal::new(503, "unavailable", e.to_string())),
         }
     }

@@ -7,7 +7,9 @@ use edgedesk_core::ids::{ConversationId, ParticipantId};
 use edgedesk_core::inbox::presence::Presence;
 use edgedesk_core::inbox::protocol::Target;
 use edgedesk_core::inbox::push::AssignOrder;
-use edgedesk_core::inbox::routing::{assign_queue, pick_agent, pick_team, teams_of, Candidate, RouteFacts};
+use edgedesk_core::inbox::routing::{
+    assign_queue, pick_agent, pick_team, teams_of, Candidate, RouteFacts,
+};
 use edgedesk_core::inbox::summary::Summary;
 use edgedesk_core::workflow::config::routing::Team;
 use edgedesk_core::workflow::status::State;
@@ -38,7 +40,10 @@ impl Inbox {
     /// Routes a conversation that nobody holds: picks its team (unless it has one) and an
     /// online agent of it; without one, the conversation waits in the team's queue.
     pub(crate) async fn route(&self, workspace: &str, s: &Summary, text: &str) {
-        if s.assignee.is_some() || s.status != State::Open || self.in_flight.borrow().contains_key(&s.conversation) {
+        if s.assignee.is_some()
+            || s.status != State::Open
+            || self.in_flight.borrow().contains_key(&s.conversation)
+        {
             return;
         }
         let config = self.config(workspace).await;
@@ -47,11 +52,20 @@ impl Inbox {
             Some(t) => routing.team(t),
             None => pick_team(
                 routing,
-                &RouteFacts { channel: &s.channel, vip: s.vip, language: s.language.as_deref(), text },
+                &RouteFacts {
+                    channel: &s.channel,
+                    vip: s.vip,
+                    language: s.language.as_deref(),
+                    text,
+                },
             ),
         };
         let Some(team) = team else { return };
-        let last = self.with_open(workspace, |o| o.store.last_assigned(team.id.as_str())).ok().and_then(Result::ok).flatten();
+        let last = self
+            .with_open(workspace, |o| o.store.last_assigned(team.id.as_str()))
+            .ok()
+            .and_then(Result::ok)
+            .flatten();
         let agent = pick_agent(team, &self.candidates(workspace, team), last.as_deref());
         let new_team = s.team.as_deref() != Some(team.id.as_str());
         if agent.is_none() && !new_team {
@@ -81,9 +95,21 @@ impl Inbox {
                 )
             });
             let Ok(Ok(queued)) = queued else { continue };
-            let queued: Vec<_> = queued.into_iter().filter(|s| !self.in_flight.borrow().contains_key(&s.conversation)).collect();
-            let last = self.with_open(workspace, |o| o.store.last_assigned(team.id.as_str())).ok().and_then(Result::ok).flatten();
-            let picks = assign_queue(team, &self.candidates(workspace, team), last.as_deref(), queued.len());
+            let queued: Vec<_> = queued
+                .into_iter()
+                .filter(|s| !self.in_flight.borrow().contains_key(&s.conversation))
+                .collect();
+            let last = self
+                .with_open(workspace, |o| o.store.last_assigned(team.id.as_str()))
+                .ok()
+                .and_then(Result::ok)
+                .flatten();
+            let picks = assign_queue(
+                team,
+                &self.candidates(workspace, team),
+                last.as_deref(),
+                queued.len(),
+            );
             for (s, agent) in queued.iter().zip(picks) {
                 let order = AssignOrder {
                     assignee: Some(agent),
@@ -99,24 +125,49 @@ impl Inbox {
         }
     }
 
-    pub(crate) async fn transfer(&self, who: &ForwardedAgent, c: &ConversationId, to: Target) -> Result<Summary, Refusal> {
+    pub(crate) async fn transfer(
+        &self,
+        who: &ForwardedAgent,
+        c: &ConversationId,
+        to: Target,
+    ) -> Result<Summary, Refusal> {
         let ws = who.workspace.as_str();
         let by = Some((who.role, who.agent.to_string()));
         let order = match to {
-            Target::Agent(a) => AssignOrder { assignee: Some(a.to_string()), clear_assignee: false, team: None, by, only_if_unassigned: false },
+            Target::Agent(a) => AssignOrder {
+                assignee: Some(a.to_string()),
+                clear_assignee: false,
+                team: None,
+                by,
+                only_if_unassigned: false,
+            },
             Target::Team(t) => {
                 let config = self.config(ws).await;
                 if config.routing.team(t.as_str()).is_none() {
-                    return Err(Refusal::new(404, "unknown_team", format!("the workspace's routing configuration has no team {t:?}")));
+                    return Err(Refusal::new(
+                        404,
+                        "unknown_team",
+                        format!("the workspace's routing configuration has no team {t:?}"),
+                    ));
                 }
-                AssignOrder { assignee: None, clear_assignee: true, team: Some(t.to_string()), by, only_if_unassigned: false }
+                AssignOrder {
+                    assignee: None,
+                    clear_assignee: true,
+                    team: Some(t.to_string()),
+                    by,
+                    only_if_unassigned: false,
+                }
             }
         };
         let summary = self.order(ws, c.as_str(), order).await?;
         // Sent to a team: routed within it right away, or queued there.
         if summary.assignee.is_none() {
             self.route(ws, &summary, "").await;
-            let routed = self.with_open(ws, |o| o.store.summary(c.as_str())).ok().and_then(Result::ok).flatten();
+            let routed = self
+                .with_open(ws, |o| o.store.summary(c.as_str()))
+                .ok()
+                .and_then(Result::ok)
+                .flatten();
             return Ok(routed.unwrap_or(summary));
         }
         Ok(summary)
@@ -124,7 +175,12 @@ impl Inbox {
 
     /// Sends an assignment order to the conversation's object; stores and broadcasts the
     /// summary it answers with. The picked agent counts as loaded while the order flies.
-    pub(crate) async fn order(&self, workspace: &str, conversation: &str, order: AssignOrder) -> Result<Summary, Refusal> {
+    pub(crate) async fn order(
+        &self,
+        workspace: &str,
+        conversation: &str,
+        order: AssignOrder,
+    ) -> Result<Summary, Refusal> {
         if let Some(a) = &order.assignee {
             self.in_flight.borrow_mut().insert(conversation.to_owned(), a.clone());
         }
@@ -140,7 +196,12 @@ impl Inbox {
         Ok(summary)
     }
 
-    async fn send_order(&self, workspace: &str, conversation: &str, order: &AssignOrder) -> Result<Summary, Refusal> {
+    async fn send_order(
+        &self,
+        workspace: &str,
+        conversation: &str,
+        order: &AssignOrder,
+    ) -> Result<Summary, Refusal> {
         let unreachable = |e: worker::Error| {
             worker::console_error!("inbox: conversation unreachable: {e}");
             Refusal::new(503, "unavailable", "the conversation could not be reached; retry")
@@ -159,15 +220,23 @@ impl Inbox {
         init.with_method(Method::Post)
             .with_headers(headers)
             .with_body(Some(worker::wasm_bindgen::JsValue::from_str(&body)));
-        let request = Request::new_with_init("https://conversation.internal/assign", &init).map_err(unreachable)?;
+        let request = Request::new_with_init("https://conversation.internal/assign", &init)
+            .map_err(unreachable)?;
         let name = forwarded.object_name();
-        let stub = self.env.durable_object("CONVERSATION").and_then(|ns| ns.id_from_name(&name)?.get_stub()).map_err(unreachable)?;
+        let stub = self
+            .env
+            .durable_object("CONVERSATION")
+            .and_then(|ns| ns.id_from_name(&name)?.get_stub())
+            .map_err(unreachable)?;
         let mut response = stub.fetch_with_request(request).await.map_err(unreachable)?;
         let status = response.status_code();
         let bytes = response.bytes().await.map_err(unreachable)?;
         let value: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
         if status != 200 {
-            let message = value["message"].as_str().unwrap_or("the conversation refused the assignment").to_owned();
+            let message = value["message"]
+                .as_str()
+                .unwrap_or("the conversation refused the assignment")
+                .to_owned();
             let code = match status {
                 409 => "taken",
                 404 => "not_found",
@@ -177,7 +246,12 @@ impl Inbox {
             };
             return Err(Refusal::new(status, code, message));
         }
-        serde_json::from_value::<Summary>(value["summary"].clone())
-            .map_err(|_| Refusal::new(404, "not_found", format!("no conversation {conversation} in this workspace")))
+        serde_json::from_value::<Summary>(value["summary"].clone()).map_err(|_| {
+            Refusal::new(
+                404,
+                "not_found",
+                format!("no conversation {conversation} in this workspace"),
+            )
+        })
     }
 }

@@ -78,7 +78,10 @@ impl InboxStore {
             return Ok(false);
         }
         let json = serde_json::to_vec(s).map_err(|e| SqlStoreError(e.to_string()))?;
-        let sealed = self.cipher.seal(&label(&s.conversation), &json).map_err(|e| SqlStoreError(e.to_string()))?;
+        let sealed = self
+            .cipher
+            .seal(&label(&s.conversation), &json)
+            .map_err(|e| SqlStoreError(e.to_string()))?;
         let opt = |v: &Option<String>| match v {
             Some(v) => SqlStorageValue::from(v.as_str()),
             None => SqlStorageValue::Null,
@@ -104,7 +107,10 @@ impl InboxStore {
                 SqlStorageValue::Blob(sealed),
             ],
         )?;
-        self.sql.exec("DELETE FROM summary_tags WHERE conversation = ?", vec![s.conversation.as_str().into()])?;
+        self.sql.exec(
+            "DELETE FROM summary_tags WHERE conversation = ?",
+            vec![s.conversation.as_str().into()],
+        )?;
         for t in &s.tags {
             self.sql.exec(
                 "INSERT OR IGNORE INTO summary_tags (conversation, tag) VALUES (?, ?)",
@@ -126,10 +132,8 @@ impl InboxStore {
         clause: &str,
         params: Vec<SqlStorageValue>,
     ) -> Result<Vec<Summary>, SqlStoreError> {
-        let rows = self.rows(
-            &format!("SELECT conversation, sealed FROM summaries WHERE {clause}"),
-            params,
-        )?;
+        let rows = self
+            .rows(&format!("SELECT conversation, sealed FROM summaries WHERE {clause}"), params)?;
         Ok(rows.iter().filter_map(|r| self.open_row(r)).collect())
     }
 
