@@ -62,9 +62,7 @@ async fn conversations_written_while_nobody_was_online_reach_both_devices_of_the
         convs.push(conv);
     }
     // Nobody online: all five wait in the billing team's queue.
-    let (status, page) = relay.inbox_get("bob", "conversations?team=billing&assignee=unassigned");
-    assert_eq!(status, 200, "{page}");
-    assert_eq!(page["items"].as_array().map(Vec::len), Some(5), "{page}");
+    relay.wait_list("bob", "team=billing&assignee=unassigned", 5).await;
 
     let desk = relay.inbox("ann", "ann-desk").await;
     let phone = relay.inbox("ann", "ann-phone").await;

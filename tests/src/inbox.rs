@@ -38,7 +38,15 @@ impl Relay {
         config.backoff.initial = Duration::from_millis(50);
         config.backoff.max = Duration::from_millis(500);
         let client = InboxClient::connect(config).await.expect("inbox client");
-        wait_inbox(&client, "the hello frame", |s| s.agent().is_some()).await;
+        let mut events = client.events();
+        if client.wait_until(INBOX_WAIT, |s| s.agent().is_some()).await.is_err() {
+            let mut seen = Vec::new();
+            while let Ok(e) = events.try_recv() {
+                seen.push(format!("{e:?}"));
+            }
+            seen.truncate(6);
+            panic!("no hello on the inbox socket of {who}; events: {seen:#?}\nrelay log:\n{}", self.log_tail());
+        }
         client
     }
 
@@ -49,6 +57,20 @@ impl Relay {
             http_request(self.port, "GET", &path, Some(&self.agent_token(who)), None)
                 .expect("inbox request");
         (status, serde_json::from_str(&body).unwrap_or(Value::String(body)))
+    }
+
+    /// Polls the list `query` as agent `who` until it holds `n` conversations; the page.
+    pub async fn wait_list(&self, who: &str, query: &str, n: usize) -> Value {
+        let deadline = std::time::Instant::now() + INBOX_WAIT;
+        loop {
+            let (status, page) = self.inbox_get(who, &format!("conversations?{query}"));
+            assert_eq!(status, 200, "{query}: {page}");
+            if page["items"].as_array().map(Vec::len) == Some(n) {
+                return page;
+            }
+            assert!(std::time::Instant::now() < deadline, "{query} never listed {n}: {page}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     /// `POST` to the inbox as agent `who`: (status, JSON).

@@ -143,14 +143,16 @@ impl Inbox {
         }
     }
 
-    /// Every open socket with its seat; sockets without a readable one are closed.
+    /// Every open socket with its seat; sockets with an unreadable one are closed (one being
+    /// accepted has none yet).
     pub(crate) fn seats(&self) -> Vec<(WebSocket, Seat)> {
         self.state
             .get_websockets()
             .into_iter()
             .filter_map(|ws| match ws.deserialize_attachment::<Seat>() {
                 Ok(Some(s)) => Some((ws, s)),
-                _ => {
+                Ok(None) => None,
+                Err(_) => {
                     let _ = ws.close(Some(1011), Some("lost connection state; reconnect"));
                     None
                 }
@@ -215,9 +217,9 @@ impl Inbox {
         if let Err(r) = self.with_open(who.workspace.as_str(), |_| ()) {
             return Ok(http::refusal(&r));
         }
+        let before = self.presence_of(&who.agent);
         let pair = WebSocketPair::new()?;
         self.state.accept_websocket_with_tags(&pair.server, &[who.agent.as_str()]);
-        let before = self.presence_of(&who.agent);
         let seat = Seat {
             workspace: who.workspace.clone(),
             agent: who.agent.clone(),
