@@ -45,7 +45,10 @@ impl Relay {
                 seen.push(format!("{e:?}"));
             }
             seen.truncate(6);
-            panic!("no hello on the inbox socket of {who}; events: {seen:#?}\nrelay log:\n{}", self.log_tail());
+            panic!(
+                "no hello on the inbox socket of {who}; events: {seen:#?}\nrelay log:\n{}",
+                self.log_tail()
+            );
         }
         client
     }
@@ -68,7 +71,16 @@ impl Relay {
             if page["items"].as_array().map(Vec::len) == Some(n) {
                 return page;
             }
-            assert!(std::time::Instant::now() < deadline, "{query} never listed {n}: {page}");
+            if std::time::Instant::now() > deadline {
+                let (_, all) = self.inbox_get(who, "conversations?limit=100");
+                let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+                let debug: Vec<&str> = log
+                    .lines()
+                    .filter(|l| l.contains("DEBUG") || l.contains("inbox"))
+                    .take(30)
+                    .collect();
+                panic!("{query} never listed {n}: {page}\nall: {all}\n{}", debug.join("\n"));
+            }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }

@@ -40,9 +40,10 @@ impl Inbox {
     /// Routes a conversation that nobody holds: picks its team (unless it has one) and an
     /// online agent of it; without one, the conversation waits in the team's queue.
     pub(crate) async fn route(&self, workspace: &str, s: &Summary, text: &str) {
-        if s.assignee.is_some()
-            || s.status != State::Open
-            || self.in_flight.borrow().contains_key(&s.conversation)
+        // Routed once a visitor waits (not when its device merely connects), so keyword
+        // rules see the first message.
+        let waiting = s.waiting_since.is_some() && s.status == State::Open;
+        if s.assignee.is_some() || !waiting || self.in_flight.borrow().contains_key(&s.conversation)
         {
             return;
         }
