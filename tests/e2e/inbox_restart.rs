@@ -20,7 +20,14 @@ async fn summaries_and_the_agents_live_socket_survive_a_workerd_restart() {
     let mut convs = Vec::new();
     for i in 0..5 {
         let conv = conversation(&format!("restart-{i}"));
-        let v = relay.visitor_writes(&conv, &claims, &format!("question {i}"), &dir.path().join(format!("v{i}"))).await;
+        let v = relay
+            .visitor_writes(
+                &conv,
+                &claims,
+                &format!("question {i}"),
+                &dir.path().join(format!("v{i}")),
+            )
+            .await;
         v.shutdown().await;
         convs.push(conv);
     }
@@ -29,7 +36,12 @@ async fn summaries_and_the_agents_live_socket_survive_a_workerd_restart() {
 
     // Every conversation's last summary is in the inbox, acknowledged, none lost.
     let page = relay.wait_list("ann", "sort=activity&limit=100", 5).await;
-    let listed: Vec<&str> = page["items"].as_array().unwrap().iter().map(|s| s["conversation"].as_str().unwrap()).collect();
+    let listed: Vec<&str> = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["conversation"].as_str().unwrap())
+        .collect();
     let mut expected: Vec<String> = convs.iter().rev().map(|c| c.to_string()).collect();
     assert_eq!(listed, expected.iter().map(String::as_str).collect::<Vec<_>>(), "newest first");
     for item in page["items"].as_array().unwrap() {
@@ -50,9 +62,16 @@ async fn summaries_and_the_agents_live_socket_survive_a_workerd_restart() {
 
     // The agent's device came back by itself and gets live changes again.
     let ann = ParticipantId::new("ann").unwrap();
-    wait_inbox(&desk, "the reconnection's hello", |s| s.is_connected() && s.presence_of(&ann) == edgedesk_client::Presence::Online).await;
-    let again = relay.visitor_writes(&convs[0], &claims, "still there?", &dir.path().join("v0")).await;
-    wait_inbox(&desk, "the new message's summary", |s| s.summary(convs[0].as_str()).is_some_and(|x| x.messages == 2)).await;
+    wait_inbox(&desk, "the reconnection's hello", |s| {
+        s.is_connected() && s.presence_of(&ann) == edgedesk_client::Presence::Online
+    })
+    .await;
+    let again =
+        relay.visitor_writes(&convs[0], &claims, "still there?", &dir.path().join("v0")).await;
+    wait_inbox(&desk, "the new message's summary", |s| {
+        s.summary(convs[0].as_str()).is_some_and(|x| x.messages == 2)
+    })
+    .await;
     expected.clear();
     again.shutdown().await;
     desk.shutdown().await;

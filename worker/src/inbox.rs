@@ -10,7 +10,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use edgedesk_core::at_rest::{open_data_key, MasterKeys, ValueCipher, MASTER_KEYS_VAR};
+use edgedesk_core::at_rest::{open_data_key, BlindIndex, MasterKeys, ValueCipher, MASTER_KEYS_VAR};
 use edgedesk_core::auth::claims::expired;
 use edgedesk_core::ids::{DeviceId, ParticipantId};
 use edgedesk_core::inbox::presence::{presence_of, Presence};
@@ -106,7 +106,8 @@ impl Inbox {
             table.store(record).map_err(|e| e.to_string())?;
         }
         let cipher = ValueCipher::new(&opened.key, &owner);
-        let store = InboxStore::new(sql.clone(), cipher).map_err(|e| e.to_string())?;
+        let blind = BlindIndex::new(&opened.key, &owner);
+        let store = InboxStore::new(sql.clone(), cipher, blind).map_err(|e| e.to_string())?;
         let search = crate::inbox_search::InboxSearch::open(sql, &opened.key, &owner)
             .map_err(|e| e.to_string())?;
         Ok(Open { store, search })

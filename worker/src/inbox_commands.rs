@@ -110,8 +110,10 @@ impl Inbox {
             Refusal::new(503, "unavailable", "the inbox could not answer; retry")
         };
         match command {
-            Command::List(q) => {
+            Command::List(mut q) => {
                 let page = self.with_open(ws, |o| {
+                    // Tags are stored as blind terms: the filter asks for the term.
+                    q.tag = q.tag.as_deref().map(|t| o.store.tag_term(t));
                     let rows = o.store.run(&q.statement(me))?;
                     let keys = |r: &Vec<SqlStorageValue>| KeyRow {
                         conversation: match r.first() {
@@ -146,6 +148,8 @@ impl Inbox {
                             Some(CountRow {
                                 dimension: d.clone(),
                                 key: match k {
+                                    // A tag's key is its blind term; its name is sealed beside.
+                                    SqlStorageValue::String(s) if d == "tag" => o.store.tag_name(s),
                                     SqlStorageValue::String(s) => Some(s.clone()),
                                     _ => None,
                                 },

@@ -5,7 +5,7 @@
 //! previews are not plaintext at rest); the columns beside them hold only what filters and
 //! sorts need. An upsert applies only a newer version, so pushes may repeat or cross.
 
-use edgedesk_core::at_rest::ValueCipher;
+use edgedesk_core::at_rest::{BlindIndex, ValueCipher};
 use edgedesk_core::inbox::query::{SqlParam, Statement};
 use edgedesk_core::inbox::schema::{NOT_WAITING, SCHEMA};
 use edgedesk_core::inbox::summary::{priority_rank, Summary};
@@ -13,7 +13,10 @@ use worker::{SqlStorage, SqlStorageValue};
 
 use crate::sql_store::SqlStoreError;
 
-const EXTRA: [&str; 2] = [
+const EXTRA: [&str; 3] = [
+    // Tags are case data: `summary_tags` holds their blind terms, this table each term's
+    // name sealed, for the sidebar's per-tag counts.
+    "CREATE TABLE IF NOT EXISTS tag_names (term TEXT PRIMARY KEY, sealed BLOB NOT NULL)",
     "CREATE TABLE IF NOT EXISTS agents (agent TEXT PRIMARY KEY, last_seen INTEGER NOT NULL)",
     "CREATE TABLE IF NOT EXISTS team_cursor (team TEXT PRIMARY KEY, last_agent TEXT NOT NULL)",
 ];
@@ -24,6 +27,7 @@ pub type Row = Vec<SqlStorageValue>;
 pub struct InboxStore {
     sql: SqlStorage,
     cipher: ValueCipher,
+    blind: std::sync::Arc<BlindIndex>,
 }
 
 fn param(p: &SqlParam) -> SqlStorageValue {
@@ -39,11 +43,34 @@ fn label(conversation: &str) -> String {
 }
 
 impl InboxStore {
-    pub fn new(sql: SqlStorage, cipher: ValueCipher) -> Result<Self, SqlStoreError> {
+    pub fn new(
+        sql: SqlStorage,
+        cipher: ValueCipher,
+        blind: BlindIndex,
+    ) -> Result<Self, SqlStoreError> {
         for s in SCHEMA.iter().chain(EXTRA.iter()) {
             sql.exec(s, None)?;
         }
-        Ok(Self { sql, cipher })
+        Ok(Self { sql, cipher, blind: std::sync::Arc::new(blind) })
+    }
+
+    /// The term a tag is stored and filtered by (prefixed: never equal to a search term).
+    pub fn tag_term(&self, tag: &str) -> String {
+        self.blind.term(&format!("tag:{tag}"))
+    }
+
+    /// The tag a stored term stands for.
+    pub fn tag_name(&self, term: &str) -> Option<String> {
+        let rows =
+            self.rows("SELECT sealed FROM tag_names WHERE term = ?", vec![term.into()]).ok()?;
+        match rows.first().map(Vec::as_slice) {
+            Some([SqlStorageValue::Blob(b)]) => self
+                .cipher
+                .open(&format!("tag/{term}"), b)
+                .ok()
+                .and_then(|p| String::from_utf8(p).ok()),
+            _ => None,
+        }
     }
 
     pub fn run(&self, st: &Statement) -> Result<Vec<Row>, SqlStoreError> {
@@ -112,10 +139,21 @@ impl InboxStore {
             vec![s.conversation.as_str().into()],
         )?;
         for t in &s.tags {
+            let term = self.tag_term(t);
             self.sql.exec(
                 "INSERT OR IGNORE INTO summary_tags (conversation, tag) VALUES (?, ?)",
-                vec![s.conversation.as_str().into(), t.as_str().into()],
+                vec![s.conversation.as_str().into(), term.as_str().into()],
             )?;
+            if self.tag_name(&term).is_none() {
+                let sealed = self
+                    .cipher
+                    .seal(&format!("tag/{term}"), t.as_bytes())
+                    .map_err(|e| SqlStoreError(e.to_string()))?;
+                self.sql.exec(
+                    "INSERT OR REPLACE INTO tag_names (term, sealed) VALUES (?, ?)",
+                    vec![term.as_str().into(), SqlStorageValue::Blob(sealed)],
+                )?;
+            }
         }
         Ok(true)
     }
