@@ -3,7 +3,7 @@
 //! verified identity, the query string and (for claim and transfer) the bounded body.
 
 use edgedesk_core::auth::Access;
-use edgedesk_core::ids::{DeviceId, WorkspaceId};
+use edgedesk_core::ids::WorkspaceId;
 use wasm_bindgen::JsValue;
 use worker::{Env, Headers, Method, Request, RequestInit, Response};
 
@@ -26,9 +26,13 @@ pub async fn forward(
     let query: Vec<(String, String)> =
         url.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
     let authorization = req.headers().get("authorization")?;
-    let claims = request::bearer_token(authorization.as_deref(), &query)
-        .and_then(|token| edgedesk_core::auth::authenticate(token, &keys, config::now_seconds()))
-        .and_then(|c| c.authorize_workspace(&workspace, Access::Inbox).map(|()| c));
+    let claims = request::authorize_workspace(
+        request::bearer_token(authorization.as_deref(), &query),
+        &keys,
+        config::now_seconds(),
+        &workspace,
+        Access::Inbox,
+    );
     let claims = match claims {
         Ok(c) => c,
         Err(e) => {
@@ -45,19 +49,9 @@ pub async fn forward(
                 return Ok(http::refusal(&refusal));
             }
             headers.set("upgrade", "websocket")?;
-            let named = query.iter().find(|(k, _)| k == "device").map(|(_, v)| v.as_str());
-            match named.map(DeviceId::new) {
-                Some(Ok(d)) => device = Some(d),
-                Some(Err(e)) => {
-                    return Ok(http::refusal(&Refusal::new(400, "bad_device", e.to_string())))
-                }
-                None => {
-                    return Ok(http::refusal(&Refusal::new(
-                        400,
-                        "bad_device",
-                        "query parameter `device` is required",
-                    )))
-                }
+            match request::device_param(&query) {
+                Ok(d) => device = Some(d),
+                Err(refusal) => return Ok(http::refusal(&refusal)),
             }
             init.with_method(Method::Get);
         }

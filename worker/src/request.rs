@@ -209,6 +209,28 @@ pub fn authorize(
     Ok(claims)
 }
 
+/// The verified claims of the request's token, if they cover `access` to the whole
+/// workspace (a token narrowed to one conversation does not).
+pub fn authorize_workspace(
+    token: Result<&str, AuthError>,
+    keys: &Keyring,
+    now: i64,
+    workspace: &WorkspaceId,
+    access: Access,
+) -> Result<Claims, AuthError> {
+    let claims = edgedesk_core::auth::authenticate(token?, keys, now)?;
+    claims.authorize_workspace(workspace, access)?;
+    Ok(claims)
+}
+
+/// The connecting device named by the query parameter `device` (required).
+pub fn device_param(query: &[(String, String)]) -> Result<DeviceId, Refusal> {
+    let bad = |m: String| Refusal::new(400, "bad_device", m);
+    let named = query.iter().find(|(k, _)| k == "device").map(|(_, v)| v.as_str());
+    DeviceId::new(named.ok_or_else(|| bad("query parameter `device` is required".into()))?)
+        .map_err(|e| bad(e.to_string()))
+}
+
 /// The keyring from the `EDGEDESK_JWT_KEYS` secret. Missing or unusable: 503, since no
 /// request can be served until the operator sets it (the message never holds the value).
 pub fn keyring(value: Option<&str>) -> Result<Keyring, Refusal> {
@@ -303,11 +325,7 @@ pub fn connecting_peer(
     query: &[(String, String)],
 ) -> Result<ForwardedPeer, Refusal> {
     let get = |k: &str| query.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str());
-    let bad = |m: String| Refusal::new(400, "bad_device", m);
-    let device = DeviceId::new(
-        get("device").ok_or_else(|| bad("query parameter `device` is required".into()))?,
-    )
-    .map_err(|e| bad(e.to_string()))?;
+    let device = device_param(query)?;
     // Capabilities the client announces, comma separated; unknown ones are ignored so clients
     // can offer newer ones to older relays.
     let fast = get("caps").is_some_and(|caps| caps.split(',').any(|c| c == "changes"));

@@ -51,9 +51,13 @@ async fn workspace_config(
         Err(refusal) => return Ok(http::refusal(&refusal)),
     };
     let authorization = req.headers().get("authorization")?;
-    let claims = request::bearer_token(authorization.as_deref(), &[])
-        .and_then(|token| edgedesk_core::auth::authenticate(token, &keys, config::now_seconds()))
-        .and_then(|c| c.authorize_workspace(&workspace, Access::Configure).map(|()| c));
+    let claims = request::authorize_workspace(
+        request::bearer_token(authorization.as_deref(), &[]),
+        &keys,
+        config::now_seconds(),
+        &workspace,
+        Access::Configure,
+    );
     let claims = match claims {
         Ok(c) => c,
         Err(e) => {
