@@ -10,7 +10,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use edgedesk_core::at_rest::{open_data_key, BlindIndex, MasterKeys, ValueCipher, MASTER_KEYS_VAR};
+use edgedesk_core::at_rest::{BlindIndex, ValueCipher, MASTER_KEYS_VAR};
 use edgedesk_core::auth::claims::expired;
 use edgedesk_core::ids::{DeviceId, ParticipantId};
 use edgedesk_core::inbox::presence::{presence_of, Presence};
@@ -28,8 +28,9 @@ use crate::http;
 use crate::inbox_commands::Command;
 use crate::inbox_request::ForwardedAgent;
 use crate::inbox_store::InboxStore;
-use crate::key_store::KeyTable;
+use crate::key_store::owner_key;
 use crate::request::{Forwarded, Refusal, FORWARDED_HEADER};
+use crate::workspace_store::StoreError;
 
 /// How long a fetched workspace configuration is used before asking again (a 304 when
 /// unchanged): routing follows an admin's change within this time.
@@ -96,15 +97,9 @@ impl Inbox {
     fn open_storage(&self, workspace: &str) -> Result<Open, String> {
         let sql = self.state.storage().sql();
         let owner = format!("{workspace}/inbox");
-        let table = KeyTable::new(sql.clone()).map_err(|e| e.to_string())?;
-        let master = self.env.secret(MASTER_KEYS_VAR).map(|s| s.to_string()).unwrap_or_default();
-        let keys = MasterKeys::parse(&master).map_err(|e| e.to_string())?;
-        let stored = table.load().map_err(|e| e.to_string())?;
+        let master = self.env.secret(MASTER_KEYS_VAR).ok().map(|s| s.to_string());
         let opened =
-            open_data_key(stored.as_ref(), &keys, Some(&owner)).map_err(|e| e.to_string())?;
-        if let Some(record) = &opened.to_store {
-            table.store(record).map_err(|e| e.to_string())?;
-        }
+            owner_key::<StoreError>(&sql, master.as_deref(), &owner).map_err(|e| e.to_string())?;
         let cipher = ValueCipher::new(&opened.key, &owner);
         let blind = BlindIndex::new(&opened.key, &owner);
         let store = InboxStore::new(sql.clone(), cipher, blind).map_err(|e| e.to_string())?;

@@ -2,7 +2,9 @@
 //! tombstone left by erasure. A `Workspace` object keeps its own data key in the same table
 //! (the `conversation` column then holds the workspace id).
 
-use edgedesk_core::at_rest::KeyRecord;
+use edgedesk_core::at_rest::{
+    open_data_key, KeyError, KeyRecord, MasterKeyError, MasterKeys, OpenedKey,
+};
 use worker::{SqlStorage, SqlStorageValue};
 
 use crate::sql_store::SqlStoreError;
@@ -80,4 +82,24 @@ impl KeyTable {
         )?;
         Ok(())
     }
+}
+
+/// The data key of an object that seals values under one owner name (a workspace's
+/// configuration, its inbox): made on first use, rewrapped after a master key rotation, the
+/// record stored before anything is sealed with it.
+pub fn owner_key<E>(
+    sql: &SqlStorage,
+    master_keys: Option<&str>,
+    owner: &str,
+) -> Result<OpenedKey, E>
+where
+    E: From<SqlStoreError> + From<MasterKeyError> + From<KeyError>,
+{
+    let table = KeyTable::new(sql.clone())?;
+    let keys = MasterKeys::parse(master_keys.unwrap_or(""))?;
+    let opened = open_data_key(table.load()?.as_ref(), &keys, Some(owner))?;
+    if let Some(record) = &opened.to_store {
+        table.store(record)?;
+    }
+    Ok(opened)
 }

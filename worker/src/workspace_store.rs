@@ -3,14 +3,14 @@
 //!
 //! The configuration holds webhook secrets, so it is encrypted at rest like a conversation's
 //! chunks: a random data key per workspace, stored only wrapped by the current master key
-//! (`EDGEDESK_MASTER_KEYS`) in the same key record table conversations use ([`KeyTable`],
+//! (`EDGEDESK_MASTER_KEYS`) in the same key record table conversations use ([`crate::key_store::KeyTable`],
 //! owner name = the workspace id), rewrapped on rotation. The version is in the associated
 //! data, so an older row cannot be replayed as the current one.
 
-use edgedesk_core::at_rest::{open_data_key, KeyError, MasterKeyError, MasterKeys, ValueCipher};
+use edgedesk_core::at_rest::{KeyError, MasterKeyError, ValueCipher};
 use worker::{SqlStorage, SqlStorageValue};
 
-use crate::key_store::KeyTable;
+use crate::key_store::owner_key;
 use crate::request::Refusal;
 use crate::sql_store::SqlStoreError;
 
@@ -143,12 +143,7 @@ impl ConfigTable {
 
     /// The workspace's data key (made on first use, rewrapped after a master key rotation).
     fn cipher(&self, master_keys: Option<&str>) -> Result<ValueCipher, StoreError> {
-        let table = KeyTable::new(self.sql.clone())?;
-        let keys = MasterKeys::parse(master_keys.unwrap_or(""))?;
-        let opened = open_data_key(table.load()?.as_ref(), &keys, Some(&self.workspace))?;
-        if let Some(record) = &opened.to_store {
-            table.store(record)?;
-        }
+        let opened = owner_key::<StoreError>(&self.sql, master_keys, &self.workspace)?;
         Ok(ValueCipher::new(&opened.key, &opened.conversation))
     }
 }
