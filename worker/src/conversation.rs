@@ -76,11 +76,7 @@ pub(crate) struct Live {
     pub feed: InboxFeed,
     /// What the last recorded summary was computed from, so an unchanged state is not
     /// summarised again.
-    pub feed_heads: Option<(
-        Vec<edgedesk_core::automerge::ChangeHash>,
-        Vec<edgedesk_core::automerge::ChangeHash>,
-        String,
-    )>,
+    pub feed_basis: Option<crate::inbox_push::FeedBasis>,
     /// Accepted messages wait in the feed for the inbox.
     pub feed_backlog: bool,
     /// The last summary recorded for the inbox, and the version it acknowledged.
@@ -133,7 +129,7 @@ impl Conversation {
                 timers: Vec::new(),
                 feed,
                 feed_state,
-                feed_heads: None,
+                feed_basis: None,
                 // Whatever a previous life left queued is found by the first push.
                 feed_backlog: true,
                 visitor: VisitorProfile::default(),

@@ -135,9 +135,14 @@ impl InboxFeed {
         }
     }
 
-    /// What the inbox has not acknowledged yet, if anything.
-    pub fn pending(&self, cipher: &ChunkCipher) -> Result<Option<Push>, SqlStoreError> {
-        let Some(state) = self.state(cipher)? else { return Ok(None) };
+    /// What the inbox has not acknowledged yet, if anything, given the feed's state as the
+    /// conversation holds it in memory (read with [`Self::state`] when it opened).
+    pub fn pending(
+        &self,
+        cipher: &ChunkCipher,
+        state: Option<&FeedState>,
+    ) -> Result<Option<Push>, SqlStoreError> {
+        let Some(state) = state else { return Ok(None) };
         let cursor = self.sql.exec(
             "SELECT seq, sealed FROM inbox_feed_messages ORDER BY seq LIMIT ?",
             vec![SqlStorageValue::Integer(MAX_PUSH_MESSAGES as i64)],
@@ -159,7 +164,7 @@ impl InboxFeed {
         if messages.is_empty() && state.acked >= state.summary.version {
             return Ok(None);
         }
-        Ok(Some(Push { summary: state.summary, messages }))
+        Ok(Some(Push { summary: state.summary.clone(), messages }))
     }
 
     /// Records the inbox's acknowledgement.

@@ -11,6 +11,7 @@ use edgedesk_core::automerge::ChangeHash;
 use edgedesk_core::inbox::push::{AssignOrder, Push, PushAck};
 use edgedesk_core::inbox::summary::Summary;
 use edgedesk_core::relay::AssignError;
+use edgedesk_core::workflow::profile::VisitorProfile;
 use worker::{Env, Headers, Method, Request, RequestInit, Response};
 
 use crate::conversation::{log_open_error, Conversation, Live};
@@ -29,8 +30,8 @@ const MAX_ORDER_BYTES: usize = 1024;
 /// changed. Returns when the alarm should retry, while the inbox is owed something.
 pub(crate) fn record(live: &mut Live, now: i64) -> Option<i64> {
     let accepted = live.relay.take_accepted();
-    let heads = heads_of(live);
-    let unchanged = accepted.is_empty() && live.feed_heads.as_ref() == Some(&heads);
+    let basis = FeedBasis::of(live);
+    let unchanged = accepted.is_empty() && live.feed_basis.as_ref() == Some(&basis);
     if !unchanged {
         let name = live.cipher.conversation().to_owned();
         let conversation = name.split_once('/').map_or(name.as_str(), |(_, c)| c);
@@ -43,7 +44,7 @@ pub(crate) fn record(live: &mut Live, now: i64) -> Option<i64> {
                     let acked = live.feed_state.as_ref().map_or(0, |s| s.acked);
                     live.feed_state = Some(FeedState { summary, acked });
                 }
-                live.feed_heads = Some(heads);
+                live.feed_basis = Some(basis);
                 live.feed_backlog |= !accepted.is_empty();
             }
             Err(e) => worker::console_error!("inbox feed not recorded: {e}"),
@@ -56,10 +57,22 @@ fn owed(live: &Live) -> bool {
     live.feed_backlog || live.feed_state.as_ref().is_some_and(|s| s.acked < s.summary.version)
 }
 
-/// Both documents' heads and the visitor's claims: what a summary is computed from.
-fn heads_of(live: &Live) -> (Vec<ChangeHash>, Vec<ChangeHash>, String) {
-    let visitor = serde_json::to_string(&live.visitor).unwrap_or_default();
-    (live.relay.doc().heads(), live.relay.internal().heads(), visitor)
+/// What a summary is computed from: both documents' heads and the visitor's claims.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct FeedBasis {
+    shared: Vec<ChangeHash>,
+    internal: Vec<ChangeHash>,
+    visitor: VisitorProfile,
+}
+
+impl FeedBasis {
+    fn of(live: &Live) -> Self {
+        Self {
+            shared: live.relay.doc().heads(),
+            internal: live.relay.internal().heads(),
+            visitor: live.visitor.clone(),
+        }
+    }
 }
 
 /// Sends `push` to the workspace's inbox; its acknowledgement.
@@ -97,7 +110,7 @@ impl Conversation {
         loop {
             self.push_again.set(false);
             let pending = self.with_live(None, |l| {
-                let pending = l.feed.pending(&l.cipher);
+                let pending = l.feed.pending(&l.cipher, l.feed_state.as_ref());
                 (pending, l.cipher.conversation().to_owned())
             });
             let push = match pending {
