@@ -139,23 +139,15 @@ impl Inbox {
         }
     }
 
-    /// Every open socket with its seat; sockets with an unreadable one are closed (one being
-    /// accepted has none yet).
+    /// Every open socket with its seat.
     pub(crate) fn seats(&self) -> Vec<(WebSocket, Seat)> {
-        self.state
-            .get_websockets()
-            .into_iter()
-            .filter_map(|ws| match ws.deserialize_attachment::<Seat>() {
-                Ok(Some(s)) => Some((ws, s)),
-                Ok(None) => None,
-                Err(_) => {
-                    let _ = ws.close(Some(1011), Some("lost connection state; reconnect"));
-                    None
-                }
-            })
-            .collect()
+        seated(self.state.get_websockets())
     }
 
+    /// The sockets of one agent's devices (tagged with its id when accepted).
+    fn seats_of(&self, agent: &ParticipantId) -> Vec<(WebSocket, Seat)> {
+        seated(self.state.get_websockets_with_tag(agent.as_str()))
+    }
     /// Each agent's presence: the best of its devices'.
     pub(crate) fn presence(&self) -> HashMap<ParticipantId, Presence> {
         let mut by_agent: HashMap<ParticipantId, Vec<Presence>> = HashMap::new();
@@ -166,7 +158,7 @@ impl Inbox {
     }
 
     pub(crate) fn presence_of(&self, agent: &ParticipantId) -> Presence {
-        self.presence().get(agent).copied().unwrap_or(Presence::Offline)
+        presence_of(self.seats_of(agent).into_iter().map(|(_, s)| s.presence))
     }
 
     pub(crate) fn broadcast(&self, frame: &ServerFrame) {
@@ -179,10 +171,8 @@ impl Inbox {
     /// Sends `frame` to every device of `agent`.
     pub(crate) fn to_agent(&self, agent: &ParticipantId, frame: &ServerFrame) {
         let text = frame.to_text();
-        for (ws, s) in self.seats() {
-            if &s.agent == agent {
-                let _ = ws.send_with_str(&text);
-            }
+        for (ws, _) in self.seats_of(agent) {
+            let _ = ws.send_with_str(&text);
         }
     }
 
@@ -354,6 +344,22 @@ impl Inbox {
             Err(r) => Ok(http::refusal(&r)),
         }
     }
+}
+
+/// Sockets with their seats; a socket with an unreadable seat is closed (one being accepted
+/// has none yet, and is skipped).
+fn seated(sockets: Vec<WebSocket>) -> Vec<(WebSocket, Seat)> {
+    sockets
+        .into_iter()
+        .filter_map(|ws| match ws.deserialize_attachment::<Seat>() {
+            Ok(Some(s)) => Some((ws, s)),
+            Ok(None) => None,
+            Err(_) => {
+                let _ = ws.close(Some(1011), Some("lost connection state; reconnect"));
+                None
+            }
+        })
+        .collect()
 }
 
 fn busy() -> Refusal {
