@@ -56,7 +56,7 @@ async fn summaries_and_the_agents_live_socket_survive_a_workerd_restart() {
         .iter()
         .map(|s| s["conversation"].as_str().unwrap())
         .collect();
-    let mut expected: Vec<String> = convs.iter().rev().map(|c| c.to_string()).collect();
+    let expected: Vec<String> = convs.iter().rev().map(|c| c.to_string()).collect();
     assert_eq!(listed, expected.iter().map(String::as_str).collect::<Vec<_>>(), "newest first");
     for item in page["items"].as_array().unwrap() {
         assert_eq!(item["messages"], 1, "{item}");
@@ -74,7 +74,6 @@ async fn summaries_and_the_agents_live_socket_survive_a_workerd_restart() {
         s.summary(convs[0].as_str()).is_some_and(|x| x.messages == 2)
     })
     .await;
-    expected.clear();
     again.shutdown().await;
     desk.shutdown().await;
 }

@@ -9,7 +9,7 @@ use edgedesk_client::{ConversationId, Presence, Target};
 use edgedesk_core::ids::{ParticipantId, TeamId};
 use edgedesk_core::internal_doc::CaseField;
 use edgedesk_core::message::Role;
-use edgedesk_e2e::inbox::{wait_inbox, VisitorClaims, INBOX_WAIT};
+use edgedesk_e2e::inbox::{wait_inbox, VisitorClaims};
 use edgedesk_e2e::*;
 use serde_json::json;
 
@@ -235,7 +235,6 @@ async fn reading_on_the_phone_clears_the_unread_badge_on_the_desktop() {
     wait_inbox(&desk, "the desktop badge cleared", |s| s.unread_total(&ann) == 0).await;
     let (_, page) = relay.inbox_get("ann", "conversations?unread=true");
     assert_eq!(page["items"].as_array().map(Vec::len), Some(0), "{page}");
-    let _ = INBOX_WAIT;
     phone.shutdown().await;
     visitor.shutdown().await;
     desk.shutdown().await;
