@@ -137,7 +137,9 @@ async fn a_snoozed_conversation_wakes_up_by_itself() {
     let agent =
         client(&relay, &conv, identity(Role::Agent, "a1", "a1-desk"), &dir.path().join("a")).await;
     visitor.send_text("please call me back tomorrow").await.unwrap();
-    let until = now_s() * 1000 + 2_000;
+    // Long enough for the visitor to see the snooze before it ends on a loaded machine (a
+    // fresh clone's first run missed a 2 s one: the visitor only ever saw it open again).
+    let until = now_s() * 1000 + 5_000;
     agent.set_status(Status { state: State::Snoozed, snoozed_until: Some(until) }).await.unwrap();
     visitor.wait_until(WAIT, |v| v.status().state == State::Snoozed).await.unwrap();
     visitor.wait_until(WAIT, |v| v.status().state == State::Open).await.unwrap();
