@@ -144,6 +144,7 @@ impl PeerSync {
             _ => {
                 let mut msg = sync::Message::decode(bytes)?;
                 let before = doc.heads();
+                let sent_before = self.state.last_sent_heads.clone();
                 let mut applied = Vec::new();
                 if let Some(g) = self.guard.as_mut() {
                     let mut left = g.inflate_budget;
@@ -165,6 +166,13 @@ impl PeerSync {
                     &mut log,
                 )?;
                 intake::verify(doc.automerge(), &before, &applied).map_err(SyncError::Corrupt)?;
+                // Automerge takes a message without changes whose heads equal ours as if we had
+                // sent those heads, and then stays silent. But the peer may never have heard
+                // them: changes frames and the intake (which drops changes we hold) bypass the
+                // sync state, and the peer's `shared_heads` only moves on a message from us. So
+                // it is left believing it is out of sync for good. Answering once more costs
+                // one small message; the answer's heads equal the peer's, which ends the round.
+                self.state.last_sent_heads = sent_before;
                 self.reply_due = true;
                 let mut ours = doc.heads();
                 ours.sort();

@@ -354,3 +354,80 @@ fn a_transfer_asked_through_the_inbox_reaches_every_agent_replica_and_is_audited
     assert_eq!(relay.assign(&by_visitor, NOW).unwrap(), Err(AssignError::NotStaff("visitor")));
     assert!(relay.assign(&transfer, NOW + 2).unwrap().unwrap().is_empty());
 }
+
+/// A tiny deterministic generator, so a failing interleaving can be replayed by its seed.
+struct Lcg(u64);
+
+impl Lcg {
+    fn coin(&mut self) -> bool {
+        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (self.0 >> 33) % 2 == 0
+    }
+}
+
+/// An agent's device changes the status as soon as it first looks in sync, while the
+/// relay's last frames may still be on their way; the two directions are interleaved at
+/// random. The relay's answer to the status (the audit, in the internal document) crosses
+/// the device's frames, so the device sends the relay changes it already holds: the relay
+/// must still answer, or the device never learns it is in sync (seen on workerd: a device
+/// whose replica equalled the relay's reported "not in sync" for good).
+#[test]
+fn an_agents_device_ends_in_sync_after_changing_the_status_whatever_the_interleaving() {
+    use edgedesk_core::workflow::status::{State, Status};
+    use std::collections::VecDeque;
+    let mut stuck = Vec::new();
+    for seed in 0..200u64 {
+        let mut rng = Lcg(seed);
+        let mut relay = Relay::open(MemStore::default(), MemStore::default()).unwrap();
+        relay.configure(Some(edgedesk_core::relay::WorkflowSetup {
+            config: std::sync::Arc::new(Default::default()),
+            version: 1,
+            visitor: Default::default(),
+            workspace: "ws".into(),
+            conversation: "c1".into(),
+        }));
+        let mut visitor = vec![device(4, Role::Visitor, "v1", "v1-phone")];
+        connect_all(&mut relay, &mut visitor);
+        visitor[0].session.send_text("hello", NOW).unwrap();
+        pump(&mut relay, &mut visitor, Vec::new());
+        relay.disconnect(4);
+
+        // Odd peers take the fast path (changes frames), even ones the sync protocol only.
+        let mut d = device(1 + seed % 2, Role::Agent, "a1", "a1-desk");
+        let (mut to_device, mut to_relay) = (VecDeque::new(), VecDeque::new());
+        for o in relay.connect(d.peer, info(&d)) {
+            to_device.extend(o.frames);
+        }
+        to_relay.extend(d.session.connected());
+        let mut changed = false;
+        loop {
+            if !changed && d.session.in_sync() && d.session.messages().len() == 1 {
+                let pending = Status { state: State::Pending, snoozed_until: None };
+                d.session.set_status(pending, NOW).unwrap();
+                changed = true;
+            }
+            to_relay.extend(d.session.poll_frames());
+            let deliver_to_device = match (to_device.is_empty(), to_relay.is_empty()) {
+                (true, true) => break,
+                (false, true) => true,
+                (true, false) => false,
+                _ => rng.coin(),
+            };
+            if deliver_to_device {
+                let f = to_device.pop_front().unwrap();
+                d.events.extend(d.session.handle_frame(&f).unwrap());
+            } else {
+                let f = to_relay.pop_front().unwrap();
+                for o in relay.receive(d.peer, &f, NOW).unwrap() {
+                    to_device.extend(o.frames);
+                }
+            }
+        }
+        assert!(changed, "seed {seed}: the device never got in sync in the first place");
+        assert_eq!(d.session.doc().heads(), relay.doc().heads(), "seed {seed}");
+        if !d.session.in_sync() {
+            stuck.push(seed);
+        }
+    }
+    assert!(stuck.is_empty(), "devices left believing they are out of sync, by seed: {stuck:?}");
+}
