@@ -4,7 +4,7 @@
 use edgedesk_core::ids::ConversationId;
 use edgedesk_core::inbox::protocol::{ClientFrame, Target};
 use edgedesk_core::inbox::push::AssignOrder;
-use edgedesk_core::inbox::query::{counts_statement, CountRow, Counts, KeyRow, ListQuery};
+use edgedesk_core::inbox::query::{counts_statements, CountRow, Counts, KeyRow, ListQuery};
 use edgedesk_core::inbox::search::{parse_limit, SearchQuery};
 use serde_json::{json, Value};
 use worker::SqlStorageValue;
@@ -142,7 +142,10 @@ impl Inbox {
             }
             Command::Counts => {
                 let counts = self.with_open(ws, |o| {
-                    let rows = o.store.run(&counts_statement(me))?;
+                    let mut rows = Vec::new();
+                    for statement in counts_statements(me) {
+                        rows.extend(o.store.run(&statement)?);
+                    }
                     let rows = rows.iter().filter_map(|r| match r.as_slice() {
                         [SqlStorageValue::String(d), k, SqlStorageValue::Integer(n)] => {
                             Some(CountRow {

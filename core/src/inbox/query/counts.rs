@@ -1,4 +1,9 @@
-//! The sidebar's counts: one statement, one pass of rows, one JSON object.
+//! The sidebar's counts: a few statements, one pass of their rows, one JSON object.
+//!
+//! One statement per dimension, not one `UNION ALL` of them all: a Durable Object's SQLite
+//! refuses a compound SELECT of nine terms ("too many terms in compound SELECT", seen on
+//! workerd; D1 documents five). The worker runs them back to back in one synchronous
+//! turn, so they read the same state.
 //!
 //! Counted over every conversation of the inbox (resolved ones included, per status), so the
 //! numbers add up the way the filters they stand for do: `status=open` lists exactly
@@ -16,7 +21,7 @@ use crate::workflow::status::State;
 const PRIORITIES: [Priority; 4] =
     [Priority::Low, Priority::Normal, Priority::High, Priority::Urgent];
 
-/// One row of [`counts_statement`]: `key` is `NULL` for the single-number dimensions
+/// One row of [`counts_statements`]: `key` is `NULL` for the single-number dimensions
 /// (`total`, `mine`, `unassigned`, `unread`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CountRow {
@@ -42,36 +47,44 @@ pub struct Counts {
     pub unread: u64,
 }
 
-/// The counts for agent `me`, as rows `(dimension TEXT, key TEXT NULL, n INTEGER)`; read them
-/// with [`Counts::from_rows`]. Priorities come out as names.
-pub fn counts_statement(me: &str) -> Statement {
+/// The counts for agent `me`: statements each returning rows
+/// `(dimension TEXT, key TEXT NULL, n INTEGER)`; read all their rows with
+/// [`Counts::from_rows`]. Priorities come out as names.
+pub fn counts_statements(me: &str) -> Vec<Statement> {
     let rank_name = PRIORITIES
         .iter()
         .map(|p| format!("WHEN {} THEN '{}'", priority_rank(*p), p.as_str()))
         .collect::<Vec<_>>()
         .join(" ");
-    let parts = [
-        "SELECT 'total' AS dimension, NULL AS key, COUNT(*) AS n FROM summaries".to_owned(),
-        "SELECT 'status', status, COUNT(*) FROM summaries GROUP BY status".to_owned(),
-        format!(
+    let plain = |sql: String| Statement { sql, params: Vec::new() };
+    vec![
+        plain("SELECT 'total', NULL, COUNT(*) FROM summaries".to_owned()),
+        plain("SELECT 'status', status, COUNT(*) FROM summaries GROUP BY status".to_owned()),
+        plain(format!(
             "SELECT 'priority', CASE rank {rank_name} END, COUNT(*) FROM summaries GROUP BY rank"
+        )),
+        plain(
+            "SELECT 'team', team, COUNT(*) FROM summaries WHERE team IS NOT NULL GROUP BY team"
+                .to_owned(),
         ),
-        "SELECT 'team', team, COUNT(*) FROM summaries WHERE team IS NOT NULL GROUP BY team"
-            .to_owned(),
-        "SELECT 'channel', channel, COUNT(*) FROM summaries GROUP BY channel".to_owned(),
+        plain("SELECT 'channel', channel, COUNT(*) FROM summaries GROUP BY channel".to_owned()),
         // Joined, so a tag row left behind by a removed summary is not counted.
-        "SELECT 'tag', summary_tags.tag, COUNT(*) FROM summary_tags JOIN summaries \
-         ON summaries.conversation = summary_tags.conversation GROUP BY summary_tags.tag"
-            .to_owned(),
-        "SELECT 'mine', NULL, COUNT(*) FROM summaries WHERE assignee = ?".to_owned(),
-        "SELECT 'unassigned', NULL, COUNT(*) FROM summaries WHERE assignee IS NULL".to_owned(),
-        "SELECT 'unread', NULL, COUNT(*) FROM summaries WHERE unread > 0".to_owned(),
-    ];
-    Statement { sql: parts.join(" UNION ALL "), params: vec![SqlParam::Text(me.into())] }
+        plain(
+            "SELECT 'tag', summary_tags.tag, COUNT(*) FROM summary_tags JOIN summaries \
+             ON summaries.conversation = summary_tags.conversation GROUP BY summary_tags.tag"
+                .to_owned(),
+        ),
+        Statement {
+            sql: "SELECT 'mine', NULL, COUNT(*) FROM summaries WHERE assignee = ?".to_owned(),
+            params: vec![SqlParam::Text(me.into())],
+        },
+        plain("SELECT 'unassigned', NULL, COUNT(*) FROM summaries WHERE assignee IS NULL".into()),
+        plain("SELECT 'unread', NULL, COUNT(*) FROM summaries WHERE unread > 0".to_owned()),
+    ]
 }
 
 impl Counts {
-    /// Collects the rows of [`counts_statement`]. Rows it does not know (a dimension added
+    /// Collects the rows of [`counts_statements`]. Rows it does not know (a dimension added
     /// later, a keyed dimension without key) are skipped rather than failing the sidebar.
     pub fn from_rows(rows: impl IntoIterator<Item = CountRow>) -> Counts {
         let mut counts = Counts {

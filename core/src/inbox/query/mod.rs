@@ -30,7 +30,7 @@ use crate::ids::{ParticipantId, TeamId};
 use crate::internal_doc::Priority;
 use crate::workflow::status::State;
 
-pub use counts::{counts_statement, CountRow, Counts};
+pub use counts::{counts_statements, CountRow, Counts};
 pub use cursor::{Cursor, MAX_CURSOR_CHARS};
 pub use error::{QueryError, PARAMETERS};
 
