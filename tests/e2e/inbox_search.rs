@@ -2,7 +2,7 @@
 //! (退款, 发票) and "refund" in the right conversations, highlights the match, and ranks the
 //! exact phrase first; a query with nothing searchable is a clear 400.
 
-use edgedesk_e2e::inbox::VisitorClaims;
+use edgedesk_e2e::inbox::{percent, VisitorClaims};
 use edgedesk_e2e::*;
 use serde_json::Value;
 
@@ -11,18 +11,6 @@ fn hits(relay: &Relay, q: &str) -> Vec<Value> {
     let (status, body) = relay.inbox_get("ann", &path);
     assert_eq!(status, 200, "{q}: {body}");
     body["hits"].as_array().cloned().unwrap_or_default()
-}
-
-/// Percent-encodes a query value (UTF-8 bytes outside the unreserved set).
-fn percent(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 fn conversations(h: &[Value]) -> Vec<String> {

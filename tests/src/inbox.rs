@@ -73,13 +73,7 @@ impl Relay {
             }
             if std::time::Instant::now() > deadline {
                 let (_, all) = self.inbox_get(who, "conversations?limit=100");
-                let log = std::fs::read_to_string(&self.log).unwrap_or_default();
-                let debug: Vec<&str> = log
-                    .lines()
-                    .filter(|l| l.contains("DEBUG") || l.contains("inbox"))
-                    .take(30)
-                    .collect();
-                panic!("{query} never listed {n}: {page}\nall: {all}\n{}", debug.join("\n"));
+                panic!("{query} never listed {n}: {page}\nall: {all}\n{}", self.log_lines("inbox"));
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
@@ -123,4 +117,16 @@ pub async fn wait_inbox(client: &InboxClient, what: &str, pred: impl Fn(&InboxSe
     if let Err(e) = client.wait_until(INBOX_WAIT, pred).await {
         panic!("inbox: {what} did not happen within {INBOX_WAIT:?}: {e}");
     }
+}
+
+/// `s` percent-encoded for a query string (everything but unreserved ASCII).
+pub fn percent(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }

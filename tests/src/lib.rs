@@ -188,6 +188,13 @@ impl Relay {
         lines[lines.len().saturating_sub(40)..].join("\n")
     }
 
+    /// The relay log's lines containing `needle` (the first 30): what the Worker reported
+    /// about one subsystem, without the request lines around it.
+    pub fn log_lines(&self, needle: &str) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        text.lines().filter(|l| l.contains(needle)).take(30).collect::<Vec<_>>().join("\n")
+    }
+
     /// A workspace-wide admin token for [`WORKSPACE`].
     pub fn admin_token(&self) -> String {
         let any = ConversationId::new("any").expect("conversation id");
