@@ -2,7 +2,7 @@
 //! (退款, 发票) and "refund" in the right conversations, highlights the match, and ranks the
 //! exact phrase first; a query with nothing searchable is a clear 400.
 
-use edgedesk_e2e::inbox::{percent, VisitorClaims};
+use edgedesk_e2e::inbox::{percent, wait_inbox, VisitorClaims};
 use edgedesk_e2e::*;
 use serde_json::Value;
 
@@ -87,4 +87,52 @@ async fn search_finds_two_character_chinese_words_and_english_with_highlights_ex
     let (status, body) = relay.inbox_get("ann", "search?q=%20%21%21");
     assert_eq!(status, 400, "{body}");
     assert_eq!(body["error"], "bad_query");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_erased_conversation_leaves_the_inbox_list_counts_search_and_agents_screens() {
+    let dir = tempfile::tempdir().unwrap();
+    let relay = Relay::start(&dir.path().join("state"));
+    let desk = relay.inbox("ann", "ann-desk").await;
+    let (gone, kept) = (conversation("erased"), conversation("kept"));
+    for (conv, text) in [(&gone, "我要退款 secretword"), (&kept, "我要退款 otherword")] {
+        let claims = VisitorClaims { name: Some(format!("Visitor {conv}")), ..Default::default() };
+        let dir = dir.path().join(conv.as_str());
+        relay.visitor_writes(conv, &claims, text, &dir).await.shutdown().await;
+    }
+    relay.wait_list("ann", "limit=10", 2).await;
+    wait_inbox(&desk, "both on ann's screen", |s| s.summaries().len() == 2).await;
+    assert_eq!(conversations(&hits(&relay, "退款")), [gone.to_string(), kept.to_string()]);
+
+    let path = format!("/v1/workspaces/{}/conversations/{gone}/erase", workspace());
+    let (status, body) =
+        http_request(relay.port, "POST", &path, Some(&relay.admin_token()), None).unwrap();
+    assert_eq!(status, 200, "{body}");
+
+    // Gone from the list, the counts, the search index and the agent's screen, at once.
+    let (_, page) = relay.inbox_get("ann", "conversations?limit=10");
+    let listed: Vec<&str> = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["conversation"].as_str().unwrap())
+        .collect();
+    assert_eq!(listed, [kept.as_str()], "{page}");
+    let (_, counts) = relay.inbox_get("ann", "counts");
+    assert_eq!(counts["total"], 1, "{counts}");
+    assert_eq!(conversations(&hits(&relay, "退款")), [kept.to_string()]);
+    assert!(hits(&relay, "secretword").is_empty());
+    assert!(hits(&relay, &format!("Visitor {gone}")).is_empty());
+    wait_inbox(&desk, "the erased conversation off ann's screen", |s| {
+        s.summary(gone.as_str()).is_none() && s.summary(kept.as_str()).is_some()
+    })
+    .await;
+
+    // Erasing again is harmless, and the erased conversation never comes back.
+    let (status, body) =
+        http_request(relay.port, "POST", &path, Some(&relay.admin_token()), None).unwrap();
+    assert_eq!(status, 200, "{body}");
+    let (_, counts) = relay.inbox_get("ann", "counts");
+    assert_eq!(counts["total"], 1, "{counts}");
+    desk.shutdown().await;
 }

@@ -325,6 +325,17 @@ impl Conversation {
         for ws in self.state.get_websockets() {
             Self::refuse(&ws, CLOSE_ERASED, "conversation erased");
         }
+        // The inbox holds the summary and a search index of the messages: they go too, or
+        // the erasure is not done. Erasing again retries this part.
+        if let Err(e) = crate::inbox_push::forget(&self.env, name).await {
+            worker::console_error!("erased conversation not yet dropped by the inbox: {e}");
+            return Ok(http::refusal(&Refusal::new(
+                503,
+                "unavailable",
+                "the conversation is erased, but the inbox still lists it; retry (erasing again \
+                 is harmless)",
+            )));
+        }
         Ok(http::json(&serde_json::json!({ "erased": true, "at": at })))
     }
 }

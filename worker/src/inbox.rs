@@ -27,6 +27,7 @@ use worker::{
 use crate::http;
 use crate::inbox_commands::Command;
 use crate::inbox_request::ForwardedAgent;
+use crate::inbox_search::InboxSearch;
 use crate::inbox_store::InboxStore;
 use crate::key_store::owner_key;
 use crate::request::{Forwarded, Refusal, FORWARDED_HEADER};
@@ -103,8 +104,7 @@ impl Inbox {
         let cipher = ValueCipher::new(&opened.key, &owner);
         let blind = BlindIndex::new(&opened.key, &owner);
         let store = InboxStore::new(sql.clone(), cipher, blind).map_err(|e| e.to_string())?;
-        let search = crate::inbox_search::InboxSearch::open(sql, &opened.key, &owner)
-            .map_err(|e| e.to_string())?;
+        let search = InboxSearch::open(sql, &opened.key, &owner).map_err(|e| e.to_string())?;
         Ok(Open { store, search })
     }
 
@@ -324,6 +324,31 @@ impl Inbox {
         Ok(http::json(&serde_json::json!(edgedesk_core::inbox::push::PushAck { version, through })))
     }
 
+    /// `POST forget` from an erased conversation: its summary, tags and search entries go,
+    /// and every agent screen drops it. Idempotent, so the conversation may simply retry.
+    fn forget(&self, forwarded: &Forwarded) -> Response {
+        let conversation = forwarded.conversation.as_str();
+        let sql = self.state.storage().sql();
+        let erased = InboxStore::erase(&sql, conversation)
+            .map_err(|e| e.to_string())
+            .and_then(|()| InboxSearch::forget(&sql, conversation).map_err(|e| e.to_string()));
+        match erased {
+            Ok(()) => {
+                self.in_flight.borrow_mut().remove(conversation);
+                self.broadcast(&ServerFrame::Removed { conversation: conversation.to_owned() });
+                http::json(&serde_json::json!({ "forgotten": true }))
+            }
+            Err(e) => {
+                worker::console_error!("inbox: erased conversation not forgotten: {e}");
+                http::refusal(&Refusal::new(
+                    503,
+                    "unavailable",
+                    "the inbox could not forget it; retry",
+                ))
+            }
+        }
+    }
+
     async fn http_command(
         &self,
         who: ForwardedAgent,
@@ -381,9 +406,12 @@ impl DurableObject for Inbox {
         let url = req.url()?;
         let path = url.path().trim_start_matches('/').to_owned();
         let header = req.headers().get(FORWARDED_HEADER)?;
-        if path == "push" {
+        // From conversation objects only: the front Worker forwards agents' actions, never
+        // these paths.
+        if path == "push" || path == "forget" {
             return match Forwarded::from_header(header.as_deref()) {
-                Ok(f) => self.push(f, req).await,
+                Ok(f) if path == "push" => self.push(f, req).await,
+                Ok(f) => Ok(self.forget(&f)),
                 Err(r) => Ok(http::refusal(&r)),
             };
         }

@@ -78,14 +78,28 @@ impl FeedBasis {
 /// Sends `push` to the workspace's inbox; its acknowledgement.
 async fn send(env: &Env, forwarded: &Forwarded, push: &Push) -> Result<PushAck, String> {
     let body = serde_json::to_string(push).map_err(|e| e.to_string())?;
+    let bytes = post(env, forwarded, "push", &body).await?;
+    serde_json::from_slice(&bytes).map_err(|e| format!("the inbox's acknowledgement: {e}"))
+}
+
+/// Tells the workspace's inbox that conversation `name` was erased: it drops the summary,
+/// tags and search entries it holds, and refuses the conversation from then on.
+pub(crate) async fn forget(env: &Env, name: &str) -> Result<(), String> {
+    let forwarded = forwarded_for(name).ok_or("not a conversation's name")?;
+    post(env, &forwarded, "forget", "").await.map(|_| ())
+}
+
+/// `POST https://inbox.internal/{path}` to the inbox of the conversation's workspace, as
+/// that conversation; the body of a 200 answer.
+async fn post(env: &Env, forwarded: &Forwarded, path: &str, body: &str) -> Result<Vec<u8>, String> {
     let headers = Headers::new();
     headers.set(FORWARDED_HEADER, &forwarded.to_header()).map_err(|e| e.to_string())?;
     let mut init = RequestInit::new();
     init.with_method(Method::Post)
         .with_headers(headers)
-        .with_body(Some(worker::wasm_bindgen::JsValue::from_str(&body)));
-    let request =
-        Request::new_with_init("https://inbox.internal/push", &init).map_err(|e| e.to_string())?;
+        .with_body(Some(worker::wasm_bindgen::JsValue::from_str(body)));
+    let url = format!("https://inbox.internal/{path}");
+    let request = Request::new_with_init(&url, &init).map_err(|e| e.to_string())?;
     let namespace = env.durable_object(INBOX_BINDING).map_err(|e| e.to_string())?;
     let stub = namespace
         .id_from_name(forwarded.workspace.as_str())
@@ -95,8 +109,7 @@ async fn send(env: &Env, forwarded: &Forwarded, push: &Push) -> Result<PushAck, 
     if response.status_code() != 200 {
         return Err(format!("the inbox answered {}", response.status_code()));
     }
-    let bytes = response.bytes().await.map_err(|e| e.to_string())?;
-    serde_json::from_slice(&bytes).map_err(|e| format!("the inbox's acknowledgement: {e}"))
+    response.bytes().await.map_err(|e| e.to_string())
 }
 
 impl Conversation {

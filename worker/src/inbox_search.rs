@@ -74,9 +74,16 @@ impl InboxSearch {
         self.run(self.index.index_visitor_name(conversation, name, at)?)
     }
 
-    /// Removes every entry of the conversation.
-    pub fn forget_conversation(&self, conversation: &str) -> Result<(), SearchStoreError> {
-        self.run(SearchIndex::forget_conversation(conversation))
+    /// Removes every entry of an erased conversation. Needs no key (rows are found by the
+    /// conversation's name), so an inbox whose key cannot be opened still forgets.
+    pub fn forget(sql: &SqlStorage, conversation: &str) -> Result<(), SearchStoreError> {
+        for statement in SEARCH_SCHEMA {
+            sql.exec(statement, None)?;
+        }
+        for Statement { sql: text, params } in SearchIndex::forget_conversation(conversation) {
+            sql.exec(text, values(params)?)?;
+        }
+        Ok(())
     }
 
     /// The best `limit` hits: exact phrases first, then by relevance, then newest.

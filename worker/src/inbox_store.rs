@@ -13,12 +13,15 @@ use worker::{SqlStorage, SqlStorageValue};
 
 use crate::sql_store::SqlStoreError;
 
-const EXTRA: [&str; 3] = [
+const EXTRA: [&str; 4] = [
     // Tags are case data: `summary_tags` holds their blind terms, this table each term's
     // name sealed, for the sidebar's per-tag counts.
     "CREATE TABLE IF NOT EXISTS tag_names (term TEXT PRIMARY KEY, sealed BLOB NOT NULL)",
     "CREATE TABLE IF NOT EXISTS agents (agent TEXT PRIMARY KEY, last_seen INTEGER NOT NULL)",
     "CREATE TABLE IF NOT EXISTS team_cursor (team TEXT PRIMARY KEY, last_agent TEXT NOT NULL)",
+    // Erased conversations: a push that was already on its way when the erasure arrived must
+    // not bring the summary back. An erased conversation never comes back to life.
+    "CREATE TABLE IF NOT EXISTS erased (conversation TEXT PRIMARY KEY)",
 ];
 
 pub type Row = Vec<SqlStorageValue>;
@@ -99,9 +102,33 @@ impl InboxStore {
         })
     }
 
-    /// Stores `s` if it is newer than what is stored; whether it was.
+    /// Deletes an erased conversation's summary and tags, and refuses it from now on. Needs
+    /// no key (rows are found by the conversation's name), so an inbox whose key cannot be
+    /// opened still forgets.
+    pub fn erase(sql: &SqlStorage, conversation: &str) -> Result<(), SqlStoreError> {
+        for s in SCHEMA.iter().chain(EXTRA.iter()) {
+            sql.exec(s, None)?;
+        }
+        for statement in [
+            "DELETE FROM summaries WHERE conversation = ?",
+            "DELETE FROM summary_tags WHERE conversation = ?",
+            "INSERT OR IGNORE INTO erased (conversation) VALUES (?)",
+        ] {
+            sql.exec(statement, vec![conversation.into()])?;
+        }
+        Ok(())
+    }
+
+    fn is_erased(&self, conversation: &str) -> Result<bool, SqlStoreError> {
+        let rows =
+            self.rows("SELECT 1 FROM erased WHERE conversation = ?", vec![conversation.into()])?;
+        Ok(!rows.is_empty())
+    }
+
+    /// Stores `s` if it is newer than what is stored (and its conversation not erased);
+    /// whether it was.
     pub fn upsert(&self, s: &Summary) -> Result<bool, SqlStoreError> {
-        if self.version(&s.conversation)? >= s.version {
+        if self.version(&s.conversation)? >= s.version || self.is_erased(&s.conversation)? {
             return Ok(false);
         }
         let json = serde_json::to_vec(s).map_err(|e| SqlStoreError(e.to_string()))?;

@@ -120,6 +120,8 @@ pub enum ServerFrame {
     Hello { agent: ParticipantId, device: DeviceId, presence: BTreeMap<ParticipantId, Presence> },
     /// A conversation changed (sent to every agent socket of the workspace).
     Summary { summary: Summary },
+    /// A conversation was erased: it leaves every agent's screens (sent to every agent socket).
+    Removed { conversation: String },
     /// An agent's presence changed.
     Presence { agent: ParticipantId, state: Presence },
     /// What an agent missed, pushed to all its devices when it comes online: its assigned

@@ -53,6 +53,10 @@ pub enum InboxEvent {
         agent: ParticipantId,
         state: Presence,
     },
+    /// A conversation was erased; its summary is gone from [`InboxSession::summaries`].
+    Removed {
+        conversation: String,
+    },
     /// What this agent missed while offline: every conversation of the frame, known or not.
     Backlog(Vec<Summary>),
     /// The answer to request `id`; an `Err` with code [`DISCONNECTED`] when the connection
@@ -192,6 +196,10 @@ impl InboxSession {
                 } else {
                     vec![]
                 }
+            }
+            ServerFrame::Removed { conversation } => {
+                self.summaries.remove(&conversation);
+                vec![InboxEvent::Removed { conversation }]
             }
             ServerFrame::Presence { agent, state } => {
                 self.presence.insert(agent.clone(), state);
@@ -375,6 +383,21 @@ mod tests {
 
     fn sent(text: &str) -> ClientFrame {
         ClientFrame::parse(text).unwrap()
+    }
+
+    #[test]
+    fn an_erased_conversation_leaves_the_session() {
+        let mut s = connected();
+        push(&mut s, ServerFrame::Summary { summary: summary("c1", 2, None, 1) });
+        push(&mut s, ServerFrame::Summary { summary: summary("c2", 1, None, 1) });
+        let removed = ServerFrame::Removed { conversation: "c1".into() };
+        assert_eq!(
+            push(&mut s, removed.clone()),
+            [InboxEvent::Removed { conversation: "c1".into() }]
+        );
+        assert_eq!(s.summary("c1"), None);
+        assert!(s.summary("c2").is_some());
+        assert_eq!(removed.to_text(), r#"{"type":"removed","conversation":"c1"}"#);
     }
 
     #[test]
