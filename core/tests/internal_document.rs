@@ -361,7 +361,7 @@ struct Lcg(u64);
 impl Lcg {
     fn coin(&mut self) -> bool {
         self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-        (self.0 >> 33) % 2 == 0
+        (self.0 >> 33).is_multiple_of(2)
     }
 }
 
