@@ -47,9 +47,7 @@ impl InboxSearch {
     /// Opens the index (creating its tables), keyed from the inbox's data key; `owner` is
     /// the inbox object's name. Open once per object instance.
     pub fn open(sql: SqlStorage, key: &DataKey, owner: &str) -> Result<Self, SearchStoreError> {
-        for statement in SEARCH_SCHEMA {
-            sql.exec(statement, None)?;
-        }
+        create_tables(&sql)?;
         Ok(Self { sql, index: SearchIndex::new(key, owner) })
     }
 
@@ -77,13 +75,8 @@ impl InboxSearch {
     /// Removes every entry of an erased conversation. Needs no key (rows are found by the
     /// conversation's name), so an inbox whose key cannot be opened still forgets.
     pub fn forget(sql: &SqlStorage, conversation: &str) -> Result<(), SearchStoreError> {
-        for statement in SEARCH_SCHEMA {
-            sql.exec(statement, None)?;
-        }
-        for Statement { sql: text, params } in SearchIndex::forget_conversation(conversation) {
-            sql.exec(text, values(params)?)?;
-        }
-        Ok(())
+        create_tables(sql)?;
+        run(sql, SearchIndex::forget_conversation(conversation))
     }
 
     /// The best `limit` hits: exact phrases first, then by relevance, then newest.
@@ -98,11 +91,22 @@ impl InboxSearch {
     }
 
     fn run(&self, statements: Vec<Statement>) -> Result<(), SearchStoreError> {
-        for Statement { sql, params } in statements {
-            self.sql.exec(sql, values(params)?)?;
-        }
-        Ok(())
+        run(&self.sql, statements)
     }
+}
+
+fn create_tables(sql: &SqlStorage) -> Result<(), SearchStoreError> {
+    for statement in SEARCH_SCHEMA {
+        sql.exec(statement, None)?;
+    }
+    Ok(())
+}
+
+fn run(sql: &SqlStorage, statements: Vec<Statement>) -> Result<(), SearchStoreError> {
+    for Statement { sql: text, params } in statements {
+        sql.exec(text, values(params)?)?;
+    }
+    Ok(())
 }
 
 fn values(params: Vec<SearchParam>) -> Result<Vec<SqlStorageValue>, SearchStoreError> {

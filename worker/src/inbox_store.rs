@@ -45,15 +45,21 @@ fn label(conversation: &str) -> String {
     format!("summary/{conversation}")
 }
 
+/// Every table and index of the store; idempotent.
+fn create_tables(sql: &SqlStorage) -> Result<(), SqlStoreError> {
+    for s in SCHEMA.iter().chain(EXTRA.iter()) {
+        sql.exec(s, None)?;
+    }
+    Ok(())
+}
+
 impl InboxStore {
     pub fn new(
         sql: SqlStorage,
         cipher: ValueCipher,
         blind: BlindIndex,
     ) -> Result<Self, SqlStoreError> {
-        for s in SCHEMA.iter().chain(EXTRA.iter()) {
-            sql.exec(s, None)?;
-        }
+        create_tables(&sql)?;
         Ok(Self { sql, cipher, blind: std::sync::Arc::new(blind) })
     }
 
@@ -106,9 +112,7 @@ impl InboxStore {
     /// no key (rows are found by the conversation's name), so an inbox whose key cannot be
     /// opened still forgets.
     pub fn erase(sql: &SqlStorage, conversation: &str) -> Result<(), SqlStoreError> {
-        for s in SCHEMA.iter().chain(EXTRA.iter()) {
-            sql.exec(s, None)?;
-        }
+        create_tables(sql)?;
         for statement in [
             "DELETE FROM summaries WHERE conversation = ?",
             "DELETE FROM summary_tags WHERE conversation = ?",
