@@ -265,15 +265,7 @@ impl Connection<'_> {
                         }
                     }
                     Some(Ok(WsMessage::Close(frame))) => {
-                        let (code, reason) = match frame {
-                            Some(f) => (Some(u16::from(f.code)), f.reason.to_string()),
-                            None => (None, "the relay closed the connection".to_owned()),
-                        };
-                        // Let tungstenite answer the close and see the socket end.
-                        let _ = tokio::time::timeout(CLOSE_GRACE, async {
-                            while socket.next().await.is_some() {}
-                        })
-                        .await;
+                        let (code, reason) = closed_by_peer(socket, frame, "the relay").await;
                         return Stop { ended: Ended::Lost, code, reason };
                     }
                     // Text is not part of the protocol; pings are answered by tungstenite.
@@ -362,6 +354,21 @@ async fn send_all(socket: &mut Socket, frames: Vec<Vec<u8>>) -> Result<(), Strin
         socket.feed(WsMessage::binary(frame)).await.map_err(|e| e.to_string())?;
     }
     socket.flush().await.map_err(|e| e.to_string())
+}
+
+/// The other end sent a close frame: its code and reason (`peer` names it when the frame
+/// has none), once tungstenite has answered the close and seen the socket end.
+pub(super) async fn closed_by_peer(
+    socket: &mut Socket,
+    frame: Option<CloseFrame>,
+    peer: &str,
+) -> (Option<u16>, String) {
+    let _ =
+        tokio::time::timeout(CLOSE_GRACE, async { while socket.next().await.is_some() {} }).await;
+    match frame {
+        Some(f) => (Some(u16::from(f.code)), f.reason.to_string()),
+        None => (None, format!("{peer} closed the connection")),
+    }
 }
 
 pub(super) async fn close(socket: &mut Socket, code: CloseCode, reason: &str) {

@@ -13,8 +13,8 @@ use tokio_tungstenite::{connect_async, MaybeTlsStream, WebSocketStream};
 
 use super::{InboxSdkEvent, Shared};
 use crate::native::connection::{
-    close, handshake, handshake_failed, CLOSE_GRACE, CONNECT_TIMEOUT, DEAD_AFTER, KEEPALIVE_EVERY,
-    STABLE_AFTER,
+    close, closed_by_peer, handshake, handshake_failed, CONNECT_TIMEOUT, DEAD_AFTER,
+    KEEPALIVE_EVERY, STABLE_AFTER,
 };
 use crate::native::{Backoff, SdkEvent};
 
@@ -162,15 +162,7 @@ impl Connection<'_> {
                     match msg {
                         Some(Ok(WsMessage::Text(text))) => self.on_frame(text.as_str()),
                         Some(Ok(WsMessage::Close(frame))) => {
-                            let (code, reason) = match frame {
-                                Some(f) => (Some(u16::from(f.code)), f.reason.to_string()),
-                                None => (None, "the inbox closed the connection".to_owned()),
-                            };
-                            // Let tungstenite answer the close and see the socket end.
-                            let _ = tokio::time::timeout(CLOSE_GRACE, async {
-                                while socket.next().await.is_some() {}
-                            })
-                            .await;
+                            let (code, reason) = closed_by_peer(socket, frame, "the inbox").await;
                             return Stop { ended: Ended::Lost, code, reason };
                         }
                         // Binary is not part of the inbox protocol; pings are answered by
