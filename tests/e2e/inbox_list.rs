@@ -15,7 +15,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use edgedesk_client::{CaseField, ConversationId, InboxClient, State, Status};
 use edgedesk_core::message::Role;
-use edgedesk_e2e::inbox::{percent, wait_inbox, VisitorClaims, INBOX_WAIT};
+use edgedesk_e2e::inbox::{ids, percent, wait_inbox, VisitorClaims, INBOX_WAIT};
 use edgedesk_e2e::*;
 use futures_util::future::join_all;
 use serde_json::{json, Value};
@@ -159,11 +159,6 @@ fn now_ms() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as i64
 }
 
-fn put(relay: &Relay, config: Value) {
-    let (status, body) = relay.put_config(&config.to_string());
-    assert_eq!(status, 200, "config refused: {body}");
-}
-
 fn config() -> Value {
     json!({
         "keyword_rules": [ { "keywords": ["退款"], "add_tags": ["billing"], "priority": "high" } ],
@@ -239,10 +234,11 @@ fn filters(mid: i64, quarter: i64) -> Vec<(String, Filter)> {
     ]
 }
 
-/// Every page of `query` sorted by `sort`, `limit` at a time, over HTTP as [`ME`]: the ids
-/// in the order listed. Checks each page's size and that only the last has no cursor.
-fn list_all(relay: &Relay, query: &str, sort: &str, limit: usize) -> Vec<String> {
-    let mut ids = Vec::new();
+/// Every page of `query` sorted by `sort`, `limit` at a time, over HTTP as [`ME`]: the
+/// summaries in the order listed. Checks each page's size and that only the last has no
+/// cursor.
+fn list_all(relay: &Relay, query: &str, sort: &str, limit: usize) -> Vec<Value> {
+    let mut summaries = Vec::new();
     let mut cursor: Option<String> = None;
     loop {
         let mut q = format!("sort={sort}&limit={limit}");
@@ -256,13 +252,13 @@ fn list_all(relay: &Relay, query: &str, sort: &str, limit: usize) -> Vec<String>
         assert_eq!(status, 200, "{q}: {page}");
         let items = page["items"].as_array().unwrap_or_else(|| panic!("{q}: {page}"));
         assert!(items.len() <= limit, "{q}: {} items", items.len());
-        ids.extend(items.iter().map(|s| s["conversation"].as_str().unwrap().to_owned()));
+        summaries.extend(items.iter().cloned());
         match page["next_cursor"].as_str() {
             Some(next) => {
                 assert_eq!(items.len(), limit, "{q}: a short page before the last");
                 cursor = Some(next.to_owned());
             }
-            None => return ids,
+            None => return summaries,
         }
     }
 }
@@ -326,18 +322,10 @@ async fn wait_counts(relay: &Relay, model: &[Conv], what: &str) {
 /// Each conversation whose listed summary differs from the model, with both.
 fn differences(relay: &Relay, model: &[Conv]) -> Vec<String> {
     let mut out = Vec::new();
-    let mut cursor = String::new();
-    let mut listed = BTreeMap::new();
-    loop {
-        let (_, page) = relay.inbox_get(ME, &format!("conversations?limit=100{cursor}"));
-        for s in page["items"].as_array().into_iter().flatten() {
-            listed.insert(s["conversation"].as_str().unwrap_or("").to_owned(), s.clone());
-        }
-        match page["next_cursor"].as_str() {
-            Some(c) => cursor = format!("&cursor={c}"),
-            None => break,
-        }
-    }
+    let listed: BTreeMap<String, Value> = list_all(relay, "", "activity", 100)
+        .into_iter()
+        .map(|s| (s["conversation"].as_str().unwrap_or_default().to_owned(), s))
+        .collect();
     for c in model {
         let Some(s) = listed.get(&c.id) else {
             out.push(format!("{}: not listed", c.id));
@@ -428,7 +416,7 @@ async fn every_filter_and_sort_lists_exactly_the_expected_conversations_and_pagi
 ) {
     let dir = tempfile::tempdir().unwrap();
     let relay = Relay::start(&dir.path().join("state"));
-    put(&relay, config());
+    relay.configure(&config());
 
     // 200 visitors write one after another, so their receipt times follow creation order.
     let started = Instant::now();
@@ -488,7 +476,7 @@ async fn every_filter_and_sort_lists_exactly_the_expected_conversations_and_pagi
             let limit = [7, 25, 100][(n + s) % 3];
             let expected: Vec<&str> =
                 sorted(matching.clone(), sort).iter().map(|c| c.id.as_str()).collect();
-            let listed = list_all(&relay, query, sort, limit);
+            let listed = ids(&list_all(&relay, query, sort, limit));
             assert_eq!(listed, expected, "`{query}` sorted by {sort}, {limit} a page");
             listings += 1;
         }

@@ -8,7 +8,7 @@
 //! by the conversations' own alarms, and the agent's device reconnects by itself.
 
 use edgedesk_core::ids::ParticipantId;
-use edgedesk_e2e::inbox::{wait_inbox, VisitorClaims};
+use edgedesk_e2e::inbox::{listed, wait_inbox, VisitorClaims};
 use edgedesk_e2e::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -50,14 +50,8 @@ async fn summaries_and_the_agents_live_socket_survive_a_workerd_restart() {
 
     // So every conversation's last summary is in the inbox: none lost.
     let page = relay.wait_list("ann", "sort=activity&limit=100", 5).await;
-    let listed: Vec<&str> = page["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["conversation"].as_str().unwrap())
-        .collect();
     let expected: Vec<String> = convs.iter().rev().map(|c| c.to_string()).collect();
-    assert_eq!(listed, expected.iter().map(String::as_str).collect::<Vec<_>>(), "newest first");
+    assert_eq!(listed(&page), expected, "newest first");
     for item in page["items"].as_array().unwrap() {
         assert_eq!(item["messages"], 1, "{item}");
         assert_eq!(item["unread"], 1, "{item}");

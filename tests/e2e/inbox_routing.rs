@@ -13,11 +13,6 @@ use edgedesk_e2e::inbox::{wait_inbox, VisitorClaims};
 use edgedesk_e2e::*;
 use serde_json::json;
 
-fn put(relay: &Relay, config: serde_json::Value) {
-    let (status, body) = relay.put_config(&config.to_string());
-    assert_eq!(status, 200, "config refused: {body}");
-}
-
 fn web() -> VisitorClaims {
     VisitorClaims { channel: Some("web".into()), ..Default::default() }
 }
@@ -39,17 +34,14 @@ async fn conversations_written_while_nobody_was_online_reach_both_devices_of_the
 ) {
     let dir = tempfile::tempdir().unwrap();
     let relay = Relay::start(&dir.path().join("state"));
-    put(
-        &relay,
-        json!({ "routing": {
-            "teams": [
-                { "id": "billing", "members": ["ann"], "max_open": 3 },
-                { "id": "general", "members": ["bob"] },
-            ],
-            "rules": [ { "when": { "keywords": ["退款", "refund"] }, "team": "billing" } ],
-            "default_team": "general",
-        }}),
-    );
+    relay.configure(&json!({ "routing": {
+        "teams": [
+            { "id": "billing", "members": ["ann"], "max_open": 3 },
+            { "id": "general", "members": ["bob"] },
+        ],
+        "rules": [ { "when": { "keywords": ["退款", "refund"] }, "team": "billing" } ],
+        "default_team": "general",
+    }}));
     let mut convs = Vec::new();
     let mut visitors = Vec::new();
     for i in 0..5 {
@@ -91,9 +83,7 @@ async fn round_robin_least_busy_and_a_vip_rule_route_new_conversations_and_a_tra
 ) {
     let dir = tempfile::tempdir().unwrap();
     let relay = Relay::start(&dir.path().join("state"));
-    put(
-        &relay,
-        json!({ "routing": {
+    relay.configure(&json!({ "routing": {
             "teams": [
                 { "id": "support", "members": ["a1", "a2", "a3"], "strategy": "round_robin", "max_open": 20 },
                 { "id": "sales", "members": ["b1", "b2"], "strategy": "least_busy", "max_open": 20 },

@@ -2,7 +2,7 @@
 //! (退款, 发票) and "refund" in the right conversations, highlights the match, and ranks the
 //! exact phrase first; a query with nothing searchable is a clear 400.
 
-use edgedesk_e2e::inbox::{percent, wait_inbox, VisitorClaims};
+use edgedesk_e2e::inbox::{listed, percent, wait_inbox, VisitorClaims};
 use edgedesk_e2e::*;
 use serde_json::Value;
 
@@ -111,13 +111,7 @@ async fn an_erased_conversation_leaves_the_inbox_list_counts_search_and_agents_s
 
     // Gone from the list, the counts, the search index and the agent's screen, at once.
     let (_, page) = relay.inbox_get("ann", "conversations?limit=10");
-    let listed: Vec<&str> = page["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["conversation"].as_str().unwrap())
-        .collect();
-    assert_eq!(listed, [kept.as_str()], "{page}");
+    assert_eq!(listed(&page), [kept.to_string()], "{page}");
     let (_, counts) = relay.inbox_get("ann", "counts");
     assert_eq!(counts["total"], 1, "{counts}");
     assert_eq!(conversations(&hits(&relay, "退款")), [kept.to_string()]);

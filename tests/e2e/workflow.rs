@@ -16,11 +16,6 @@ const WAIT: Duration = Duration::from_secs(60);
 const SECRET: &str = "whsec-test-0123456789abcdef";
 
 /// PUTs `config` as the workspace's configuration, which must be accepted.
-fn put_config(relay: &Relay, config: &Value) {
-    let (status, body) = relay.put_config(&config.to_string());
-    assert_eq!(status, 200, "config refused: {body}");
-}
-
 /// A visitor client whose token carries a locale.
 async fn visitor_with_locale(
     relay: &Relay,
@@ -60,9 +55,7 @@ async fn an_off_hours_visitor_gets_the_off_hours_reply_in_their_language() {
     let today = jiff::Timestamp::now().in_tz("Asia/Shanghai").unwrap().date();
     let tomorrow = today.tomorrow().unwrap();
     let day = json!([["09:00", "18:00"]]);
-    put_config(
-        &relay,
-        &json!({
+    relay.configure(&json!({
             "default_language": "zh-CN",
             "business_hours": {
                 "time_zone": "Asia/Shanghai",
@@ -95,7 +88,7 @@ async fn an_unanswered_conversation_breaches_its_sla_raises_priority_and_sends_a
     let dir = tempfile::tempdir().unwrap();
     let relay = Relay::start(&dir.path().join("state"));
     let receiver = WebhookReceiver::start(SECRET);
-    put_config(&relay, &sla_config(2, &[("crm", &receiver, &["sla.breached"])]));
+    relay.configure(&sla_config(2, &[("crm", &receiver, &["sla.breached"])]));
     let conv = conversation("sla");
     let agent =
         client(&relay, &conv, identity(Role::Agent, "a1", "a1-desk"), &dir.path().join("a")).await;
@@ -129,7 +122,7 @@ async fn an_unanswered_conversation_breaches_its_sla_raises_priority_and_sends_a
 async fn a_snoozed_conversation_wakes_up_by_itself() {
     let dir = tempfile::tempdir().unwrap();
     let relay = Relay::start(&dir.path().join("state"));
-    put_config(&relay, &json!({ "default_language": "en" }));
+    relay.configure(&json!({ "default_language": "en" }));
     let conv = conversation("snooze");
     let visitor =
         client(&relay, &conv, identity(Role::Visitor, "v1", "v1-phone"), &dir.path().join("v"))
@@ -164,7 +157,7 @@ async fn a_timer_set_before_a_workerd_restart_still_fires_after_it() {
     let dir = tempfile::tempdir().unwrap();
     let mut relay = Relay::start(&dir.path().join("state"));
     let receiver = WebhookReceiver::start(SECRET);
-    put_config(&relay, &sla_config(10, &[("crm", &receiver, &["sla.breached"])]));
+    relay.configure(&sla_config(10, &[("crm", &receiver, &["sla.breached"])]));
     let conv = conversation("restart");
     let visitor =
         client(&relay, &conv, identity(Role::Visitor, "v1", "v1-phone"), &dir.path().join("v"))
@@ -205,7 +198,7 @@ async fn an_alarm_redelivered_after_a_crash_sends_nothing_twice() {
     );
     config["auto_replies"] = json!({ "human": { "keywords": ["human"] }, "handoff": "handoff" });
     config["templates"] = json!({ "handoff": { "en": "A human will answer you shortly." } });
-    put_config(&relay, &config);
+    relay.configure(&config);
     let conv = conversation("redelivery");
     let visitor = visitor_with_locale(&relay, &conv, "en", &dir.path().join("v")).await;
     visitor.send_text("a human please").await.unwrap();

@@ -130,3 +130,13 @@ pub fn percent(s: &str) -> String {
         })
         .collect()
 }
+
+/// The conversation ids of a list page (`{"items":[Summary…]}`), in order.
+pub fn listed(page: &Value) -> Vec<String> {
+    ids(page["items"].as_array().unwrap_or_else(|| panic!("not a list page: {page}")))
+}
+
+/// The conversation ids of summaries (as JSON), in order.
+pub fn ids(summaries: &[Value]) -> Vec<String> {
+    summaries.iter().map(|s| s["conversation"].as_str().unwrap_or_default().to_owned()).collect()
+}
