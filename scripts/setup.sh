@@ -9,8 +9,9 @@
 #      records the choice in target/toolchain.env (sourced by scripts/build-worker.sh)
 #   b. worker-build (cargo install, pinned)
 #   c. wasm-bindgen-cli, exactly the wasm-bindgen version in Cargo.lock
-#   d. npm ci (wrangler/workerd, esbuild, binaryen's wasm-opt)
-#   e. local dirs
+#   d. npm ci (wrangler/workerd, esbuild, binaryen's wasm-opt, playwright-core, typescript)
+#   e. Debian's chromium at /usr/bin/chromium (the browser tests drive it with playwright-core)
+#   f. local dirs
 #
 # Environment knobs:
 #   EDGEDESK_WASM_TOOLCHAIN=auto|rustup|debian   default auto (rustup if it works, else Debian)
@@ -25,6 +26,8 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
 export DEBIAN_FRONTEND=noninteractive
+# playwright-core never downloads a browser on install; this makes sure nothing tries.
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
 export NO_UPDATE_NOTIFIER=1 NPM_CONFIG_UPDATE_NOTIFIER=false NPM_CONFIG_FUND=false NPM_CONFIG_AUDIT=false
 case ":$PATH:" in *":$HOME/.cargo/bin:"*) ;; *) export PATH="$HOME/.cargo/bin:$PATH" ;; esac
 
@@ -278,7 +281,7 @@ step_npm() {
   fi
   log "d. npm ci"
   npm ci --no-audit --no-fund </dev/null
-  for bin in wrangler esbuild wasm-opt; do
+  for bin in wrangler esbuild wasm-opt tsc; do
     [ -x "$ROOT/node_modules/.bin/$bin" ] || die "npm ci did not provide node_modules/.bin/$bin"
   done
   printf '%s' "$want" >"$stamp"
@@ -286,17 +289,36 @@ step_npm() {
 }
 
 # ---------------------------------------------------------------------------------------
-# e. local state
+# e. chromium for the browser tests
+# ---------------------------------------------------------------------------------------
+# Debian's package, not a Playwright browser build: only the package registries are reachable
+# here, and tests/browser/lib.mjs launches /usr/bin/chromium by path.
+CHROMIUM=/usr/bin/chromium
+step_chromium() {
+  local t=$SECONDS
+  if [ -x "$CHROMIUM" ]; then
+    log "e. chromium already installed ($("$CHROMIUM" --version 2>/dev/null || echo "version unknown"))"
+    return 0
+  fi
+  log "e. chromium missing: installing Debian's chromium"
+  apt_install chromium
+  [ -x "$CHROMIUM" ] || die "apt installed chromium but $CHROMIUM is missing"
+  log "e. done in $((SECONDS - t))s ($("$CHROMIUM" --version 2>/dev/null || echo "version unknown"))"
+}
+
+# ---------------------------------------------------------------------------------------
+# f. local state
 # ---------------------------------------------------------------------------------------
 step_local() {
   mkdir -p "$ROOT/target" "$ROOT/.wrangler/state"
   # Local secrets (.dev.vars) are scripts/dev.sh's business: tests pass their own keys.
-  log "e. local dirs ready (target/, .wrangler/state/)"
+  log "f. local dirs ready (target/, .wrangler/state/)"
 }
 
 step_wasm_toolchain
 step_worker_build
 step_wasm_bindgen
 step_npm
+step_chromium
 step_local
 log "setup complete in $((SECONDS - SETUP_START))s (wasm toolchain: $(sed -n 's/^export EDGEDESK_WASM_TOOLCHAIN=//p' "$ENV_FILE"))"
