@@ -26,12 +26,17 @@ step "wasm32 build of the SDK (edgedesk-client)"
 step "wasm32 build of the Worker (scripts/build-worker.sh)"
 bash scripts/build-worker.sh
 
-step "cargo test --workspace (unit + e2e; native rustup toolchain)"
+step "web SDK (scripts/build-web.sh: wasm-bindgen into web/public/sdk/)"
+bash scripts/build-web.sh
+
+step "tsc: the JS package's declarations type-check examples/web-app"
+node_modules/.bin/tsc -p examples/web-app/tsconfig.json
+
+step "cargo test --workspace (unit + e2e incl. browser tests; native rustup toolchain)"
 cargo test --workspace
 
 # ---- more steps go here -----------------------------------------------------------------
-# e.g. browser tests of the SDK (chromium + playwright-core), clippy/fmt, doc tests of
-# PROTOCOL.md. Each: step "what"; command (set -e stops on failure).
+# e.g. clippy/fmt, doc tests of PROTOCOL.md. Each: step "what"; command (set -e stops on failure).
 # -----------------------------------------------------------------------------------------
 
 printf '\n[test] all steps passed in %ss\n' "$((SECONDS - T0))"

@@ -1,0 +1,114 @@
+// The widget and the console as a person uses them, through the data-testids of the
+// contract (notes/issue6.md): open, type, send, read what is shown.
+
+import { tid, waitFor, waitUntil, WAIT_MS } from "./lib.mjs";
+
+/// A shop's page on an origin that is not the relay's, embedding the widget the way the
+/// README tells site owners to: one script tag pointing at the relay.
+export function shopHtml(config) {
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Acme Shop</title>
+<style>body{font-family:sans-serif;margin:40px;color:#222}h1{margin-top:0}</style></head>
+<body><h1>Acme Shop</h1><p>Order #1042: blue running shoes, size 42.</p>
+<script src="${config.relayUrl}/widget.js" data-site-key="${config.siteKey}" async></script>
+</body></html>`;
+}
+
+/// Serves `shopHtml` as `origin` in `context` (no network: Playwright answers the request).
+export async function routeShop(context, config, origin) {
+  await context.route(`${origin}/**`, (route) => {
+    const url = new URL(route.request().url());
+    if (url.pathname === "/") {
+      return route.fulfill({ status: 200, contentType: "text/html", body: shopHtml(config) });
+    }
+    return route.fulfill({ status: 404, body: "" });
+  });
+}
+
+/// Loads `url`, waits for the widget, opens its panel; returns the conversation id.
+export async function openWidget(page, url, config) {
+  await page.goto(url, { timeout: WAIT_MS });
+  await waitUntil("window.EdgedeskWidget on the host page", () =>
+    page.evaluate(() => Boolean(window.EdgedeskWidget)),
+  );
+  await page.evaluate(() => window.EdgedeskWidget.ready);
+  await waitFor(page.locator(tid("edgedesk-launcher")), "the widget's launcher");
+  await page.locator(tid("edgedesk-launcher")).click();
+  await waitFor(page.locator(tid("edgedesk-panel")), "the widget's panel after a click on the launcher");
+  return waitUntil("the widget's conversation id (EdgedeskWidget.conversation)", () =>
+    page.evaluate(
+      (key) =>
+        window.EdgedeskWidget.conversation ||
+        JSON.parse(localStorage.getItem(key) || "{}").conversation,
+      `edgedesk:widget:${config.siteKey}`,
+    ),
+  );
+}
+
+/// The messages `prefix` ("edgedesk" = widget, "console" = console) shows, in order.
+export async function shownMessages(page, prefix) {
+  return page.locator(tid(`${prefix}-message`)).evaluateAll(
+    (els, ticksId) =>
+      els.map((el) => ({
+        id: el.dataset.id,
+        kind: el.dataset.kind,
+        own: el.dataset.own,
+        state: el.dataset.state,
+        text: el.innerText,
+        ticks: el.querySelector(`[data-testid="${ticksId}"]`)?.textContent.trim() ?? null,
+      })),
+    `${prefix}-ticks`,
+  );
+}
+
+/// The shown messages whose text contains `body`.
+export async function shownWith(page, prefix, body) {
+  return (await shownMessages(page, prefix)).filter((m) => m.text.includes(body));
+}
+
+/// Waits until exactly one shown message contains `body` and `accept(message)` holds;
+/// returns that message.
+export async function waitForMessage(page, prefix, body, what, accept = () => true) {
+  let seen = [];
+  try {
+    return await waitUntil(`${prefix}: ${what}`, async () => {
+      seen = await shownWith(page, prefix, body);
+      return seen.length === 1 && accept(seen[0]) ? seen[0] : null;
+    });
+  } catch (e) {
+    throw new Error(`${e.message}\n  messages containing ${JSON.stringify(body)}: ${JSON.stringify(seen)}`);
+  }
+}
+
+/// Types `body` into `prefix`'s input and presses its send button.
+export async function send(page, prefix, body) {
+  const input = page.locator(tid(`${prefix}-input`));
+  await waitFor(input, `${prefix}'s message input`);
+  await input.fill(body);
+  await page.locator(tid(`${prefix}-send`)).click();
+}
+
+/// Signs in to the console with the workspace and token typed into its form.
+export async function signInWithForm(page, config) {
+  await page.goto(`${config.relayUrl}/console/`, { timeout: WAIT_MS });
+  await waitFor(page.locator(tid("console-token")), "the console's sign-in form");
+  await page.locator(tid("console-workspace")).fill(config.workspace);
+  await page.locator(tid("console-token")).fill(config.agentToken);
+  await page.locator(tid("console-signin")).click();
+  await waitFor(page.locator(tid("console-list")), "the console's conversation list after sign-in");
+}
+
+/// Signs in to the console through the `#workspace=…&token=…` link.
+export async function signInWithLink(page, config) {
+  const hash = new URLSearchParams({ workspace: config.workspace, token: config.agentToken });
+  await page.goto(`${config.relayUrl}/console/#${hash}`, { timeout: WAIT_MS });
+  await waitFor(page.locator(tid("console-list")), "the console's conversation list (link sign-in)");
+}
+
+/// Opens `conversation` from the console's list once it is listed.
+export async function openInConsole(page, conversation) {
+  const item = page.locator(tid("console-conversation", `[data-id="${conversation}"]`));
+  await waitFor(item, `conversation ${conversation} in the console's list`);
+  await item.first().click();
+  await waitFor(page.locator(tid("console-messages")), "the console's message view");
+}

@@ -1,0 +1,94 @@
+//! Issue 6 in a real browser: Debian's chromium, driven by playwright-core scripts in
+//! `tests/browser/`, uses the widget and the agent console that the real Worker serves under
+//! `wrangler dev` (whose build step also builds the web SDK). Each test starts its own relay,
+//! mints the console's agent token, runs one scenario with `node` and requires exit status 0;
+//! the scenario's output (steps with timings, or the failure report) is printed either way.
+//!
+//! Screenshots go to `test-output/browser/` (gitignored). With `EDGEDESK_DOCS_IMG=docs/img`
+//! in the environment the screenshot scenario also refreshes the README's images.
+
+use std::os::unix::process::CommandExt;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use edgedesk_core::client::Identity;
+use edgedesk_core::ids::{ConversationId, DeviceId, ParticipantId};
+use edgedesk_core::message::Role;
+use edgedesk_e2e::*;
+
+/// Beyond the scenario's own limit (300 s), in case node itself hangs.
+const SCENARIO_LIMIT: Duration = Duration::from_secs(420);
+
+/// Runs `tests/browser/{scenario}.mjs` against a fresh relay; panics with the scenario's
+/// output and the relay's log unless it exits 0.
+fn run_scenario(scenario: &str) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let relay = Relay::start(&dir.path().join("state"));
+    let agent = Identity {
+        role: Role::Agent,
+        participant: ParticipantId::new("agent-grace").expect("participant"),
+        name: "Grace".into(),
+        device: DeviceId::new("console").expect("device"),
+    };
+    let token = relay.token(&agent, &ConversationId::new("any").expect("conversation id"));
+    let out_dir = repo_root().join("test-output/browser");
+    std::fs::create_dir_all(&out_dir).expect("create test-output/browser");
+    let log_path = dir.path().join(format!("{scenario}.log"));
+    let log = std::fs::File::create(&log_path).expect("create the scenario's log");
+
+    let started = Instant::now();
+    let mut child = Command::new("node")
+        .arg(format!("tests/browser/{scenario}.mjs"))
+        .current_dir(repo_root())
+        .env("EDGEDESK_RELAY_URL", relay.base_url())
+        .env("EDGEDESK_WORKSPACE", WORKSPACE)
+        .env("EDGEDESK_SITE_KEY", SITE_KEY)
+        .env("EDGEDESK_AGENT_TOKEN", &token)
+        .env("EDGEDESK_OUTPUT_DIR", &out_dir)
+        .env("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().expect("log fd"))
+        .stderr(log)
+        .process_group(0)
+        .spawn()
+        .expect("spawn node (scripts/setup.sh installs it)");
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for node") {
+            break Some(status);
+        }
+        if started.elapsed() > SCENARIO_LIMIT {
+            // SAFETY: kill(2) with a negative pid signals node's own process group (chromium too).
+            unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let output = std::fs::read_to_string(&log_path).unwrap_or_default();
+    println!("--- {scenario}.mjs ({:.1}s) ---\n{output}", started.elapsed().as_secs_f64());
+    match status {
+        Some(s) if s.success() => {}
+        Some(s) => panic!("{scenario}.mjs failed ({s}); relay log:\n{}", relay.log_tail()),
+        None => panic!("{scenario}.mjs ran past {SCENARIO_LIMIT:?}; relay log:\n{}", relay.log_tail()),
+    }
+}
+
+#[test]
+fn a_visitor_in_the_widget_and_an_agent_in_the_console_see_each_others_messages_ticks_and_typing() {
+    run_scenario("live_chat");
+}
+
+#[test]
+fn three_messages_written_offline_in_a_closed_page_are_delivered_exactly_once_from_a_new_page() {
+    run_scenario("offline_outbox");
+}
+
+#[test]
+fn an_agents_internal_note_and_tag_never_reach_the_visitors_page() {
+    run_scenario("internal_hidden");
+}
+
+#[test]
+fn the_widget_and_the_console_are_captured_for_the_readme() {
+    run_scenario("screenshots");
+}
