@@ -32,7 +32,7 @@ scenario("internal_hidden", async ({ config, newContext }) => {
   const frames = recordFrames(visitor);
 
   step("visitor opens the widget and writes");
-  const conversation = await ui.openWidget(visitor, `${config.relayUrl}/demo/`, config);
+  const conversation = await ui.openWidget(visitor, ui.demoUrl(config), config);
   const question = `Can I get an invoice? ${run}`;
   await ui.send(visitor, "edgedesk", question);
   await ui.waitForMessage(visitor, "edgedesk", question, "the visitor's question, delivered",

@@ -61,6 +61,9 @@ export async function relayStats(config, conversation) {
   return res.json();
 }
 
+/// An error that ends a wait at once (a probe's other errors mean "not yet").
+export class Fatal extends Error {}
+
 /// Polls `probe` until it returns a truthy value and returns that value. On timeout it
 /// throws naming `what` and the last value seen (or the last error thrown by `probe`).
 export async function waitUntil(what, probe, { timeout = WAIT_MS, interval = 100 } = {}) {
@@ -72,6 +75,7 @@ export async function waitUntil(what, probe, { timeout = WAIT_MS, interval = 100
       if (value) return value;
       last = value;
     } catch (e) {
+      if (e instanceof Fatal) throw e;
       last = `error: ${e.message.split("\n")[0]}`;
     }
     if (Date.now() > deadline) {

@@ -8,7 +8,7 @@ import * as ui from "./pages.mjs";
 
 scenario("offline_outbox", async ({ config, newContext }) => {
   const run = nonce();
-  const demo = `${config.relayUrl}/demo/`;
+  const demo = ui.demoUrl(config);
   const visitorContext = await newContext("visitor");
   const first = await visitorContext.newPage();
 

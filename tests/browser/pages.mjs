@@ -1,7 +1,7 @@
 // The widget and the console as a person uses them, through the data-testids of the
 // contract (notes/issue6.md): open, type, send, read what is shown.
 
-import { tid, waitFor, waitUntil, WAIT_MS } from "./lib.mjs";
+import { Fatal, tid, waitFor, waitUntil, WAIT_MS } from "./lib.mjs";
 
 /// A shop's page on an origin that is not the relay's, embedding the widget the way the
 /// README tells site owners to: one script tag pointing at the relay.
@@ -25,13 +25,38 @@ export async function routeShop(context, config, origin) {
   });
 }
 
-/// Loads `url`, waits for the widget, opens its panel; returns the conversation id.
+/// The relay's demo shop page, with the widget for the test's site key.
+export function demoUrl(config) {
+  return `${config.relayUrl}/demo/?site_key=${encodeURIComponent(config.siteKey)}`;
+}
+
+/// Loads `url`, waits for the widget, opens its panel; returns the conversation id. Fails at
+/// once if the widget's script or the SDK cannot be loaded from the relay.
 export async function openWidget(page, url, config) {
+  const broken = [];
+  const assets = /\/(widget\.js|sdk\/)/;
+  page.on("response", (r) => {
+    if (r.status() >= 400 && assets.test(r.url())) broken.push(`${r.status()} ${r.url()}`);
+  });
+  page.on("requestfailed", (r) => {
+    if (assets.test(r.url())) broken.push(`${r.url()}: ${r.failure()?.errorText}`);
+  });
+  const loaded = () => {
+    if (broken.length) throw new Fatal(`the widget could not load: ${broken.join("; ")}`);
+  };
   await page.goto(url, { timeout: WAIT_MS });
-  await waitUntil("window.EdgedeskWidget on the host page", () =>
-    page.evaluate(() => Boolean(window.EdgedeskWidget)),
-  );
-  await page.evaluate(() => window.EdgedeskWidget.ready);
+  await waitUntil("window.EdgedeskWidget on the host page", () => {
+    loaded();
+    return page.evaluate(() => Boolean(window.EdgedeskWidget));
+  });
+  await waitUntil("EdgedeskWidget.ready", async () => {
+    loaded();
+    const outcome = await page.evaluate(() =>
+      window.EdgedeskWidget.ready.then(() => "ready", (e) => `rejected: ${e?.message ?? e}`),
+    );
+    if (outcome !== "ready") throw new Fatal(`EdgedeskWidget.ready ${outcome}`);
+    return true;
+  });
   await waitFor(page.locator(tid("edgedesk-launcher")), "the widget's launcher");
   await page.locator(tid("edgedesk-launcher")).click();
   await waitFor(page.locator(tid("edgedesk-panel")), "the widget's panel after a click on the launcher");

@@ -35,7 +35,7 @@ scenario("screenshots", async ({ config, newContext }) => {
   const agent = await (await newContext("agent", { viewport: VIEWPORT })).newPage();
 
   step("a short conversation between the widget and the console");
-  const conversation = await ui.openWidget(visitor, `${config.relayUrl}/demo/`, config);
+  const conversation = await ui.openWidget(visitor, ui.demoUrl(config), config);
   const lines = [
     ["visitor", "Hi! My order #1042 hasn't arrived yet."],
     ["agent", "Sorry about that! It left our warehouse yesterday and arrives tomorrow."],
