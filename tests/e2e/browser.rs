@@ -69,7 +69,9 @@ fn run_scenario(scenario: &str) {
     match status {
         Some(s) if s.success() => {}
         Some(s) => panic!("{scenario}.mjs failed ({s}); relay log:\n{}", relay.log_tail()),
-        None => panic!("{scenario}.mjs ran past {SCENARIO_LIMIT:?}; relay log:\n{}", relay.log_tail()),
+        None => {
+            panic!("{scenario}.mjs ran past {SCENARIO_LIMIT:?}; relay log:\n{}", relay.log_tail())
+        }
     }
 }
 
