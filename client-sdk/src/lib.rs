@@ -23,6 +23,13 @@ pub use edgedesk_core::message::{Author, Message, MessageKind, Role};
 pub use edgedesk_core::store::ChunkStore;
 pub use edgedesk_core::workflow::status::{State, Status};
 
+mod backoff;
+mod endpoint;
+pub mod chat_view;
+pub mod journal_store;
+pub use backoff::Backoff;
+pub use endpoint::{connect_url, inbox_url, UrlError};
+
 #[cfg(not(target_arch = "wasm32"))]
 mod file_store;
 #[cfg(not(target_arch = "wasm32"))]
