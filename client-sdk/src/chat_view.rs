@@ -78,6 +78,11 @@ fn view(m: Message, me: &str, delivered_at: Option<i64>, read_by: Vec<String>) -
     }
 }
 
+/// One message as it arrives (its receipt and readers come with the next `messages()`).
+pub fn message(m: Message, me: &str) -> MessageView {
+    view(m, me, None, Vec::new())
+}
+
 /// Every message in conversation order, with its receipt and who has read it.
 pub fn messages<S: ChunkStore>(session: &ClientSession<S>) -> Vec<MessageView> {
     let me = session.identity().participant.as_str();

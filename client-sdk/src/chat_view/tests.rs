@@ -56,10 +56,8 @@ fn visitor_session() -> ClientSession<JournalStore> {
 #[test]
 fn ticks_follow_receipts_and_other_participants_furthest_read_marks() {
     let views = messages(&visitor_session());
-    let got: Vec<(&str, bool, Option<i64>, Vec<String>)> = views
-        .iter()
-        .map(|v| (v.id.as_str(), v.own, v.delivered_at, v.read_by.clone()))
-        .collect();
+    let got: Vec<(&str, bool, Option<i64>, Vec<String>)> =
+        views.iter().map(|v| (v.id.as_str(), v.own, v.delivered_at, v.read_by.clone())).collect();
     let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
     assert_eq!(
         got,
