@@ -354,7 +354,10 @@ mod tests {
             let m = |id: &str| MessageId::new(id).unwrap();
             assert_eq!(
                 all,
-                vec![(agent.clone(), desk.clone(), m("m1")), (agent.clone(), phone.clone(), m("m3"))]
+                vec![
+                    (agent.clone(), desk.clone(), m("m1")),
+                    (agent.clone(), phone.clone(), m("m3"))
+                ]
             );
         }
         // A device never moves its own mark backwards.
