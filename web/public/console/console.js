@@ -225,6 +225,7 @@ async function startConsole() {
     inbox.on("authRefused", (r) => signOut(`The relay refused the token (${(r && r.code) || "refused"}). Sign in again.`)),
     inbox.on("error", (e) => warn("inbox", e)),
   ];
+  if (typeof inbox.connectionState === "function") setConnection(safe(() => inbox.connectionState(), "connecting"));
   await refresh();
 }
 
