@@ -1,0 +1,948 @@
+// edgedesk agent console: plain ES modules, no build step, on the browser SDK the relay
+// serves (/sdk/edgedesk.js). One InboxClient for the conversation list; one ChatClient for the
+// conversation on screen (the previous one is closed when another is opened).
+// The token stays in sessionStorage (this tab); message bodies and tokens are never logged.
+import init, { ChatClient, InboxClient, newDeviceId } from "/sdk/edgedesk.js";
+
+const BASE = location.origin;
+const SESSION_KEY = "edgedesk:console:session";
+const DEVICE_KEY = "edgedesk:console:device";
+const TYPING_IDLE_MS = 3000;
+const TYPING_RESEND_MS = 2500;
+const TYPING_SHOW_MS = 6000;
+const PAGE = 50;
+
+const CANNED = [
+  { group: "English", items: [
+    ["Greeting", "Hi! Thanks for reaching out. How can I help you today?"],
+    ["Please wait", "Thanks for your patience. Let me check that for you, one moment please."],
+    ["Closing", "Is there anything else I can help you with? Have a great day!"],
+  ] },
+  { group: "中文", items: [
+    ["问候", "您好！感谢您的咨询，请问有什么可以帮您？"],
+    ["请稍候", "感谢您的耐心等待，我正在为您查询，请稍候。"],
+    ["结束语", "请问还有其他可以帮您的吗？祝您生活愉快！"],
+  ] },
+];
+
+const $ = (id) => document.getElementById(id);
+const el = (tag, cls, text) => {
+  const e = document.createElement(tag);
+  if (cls) e.className = cls;
+  if (text != null) e.textContent = text;
+  return e;
+};
+
+const state = {
+  workspace: "",
+  token: "",
+  me: null, // { sub, name, role }
+  device: "",
+  inbox: null,
+  inboxOff: [],
+  items: new Map(), // conversation -> Summary, what the list shows
+  cursor: null,
+  searching: false,
+  selected: null, // conversation id
+  client: null,
+  clientOff: [],
+  lastMarked: null,
+  typers: new Map(),
+  typingSentAt: 0,
+  typingIdle: 0,
+  opening: 0, // increments on each open, so a slow open that lost the race closes itself
+};
+
+// ------------------------------------------------------------------ helpers
+function errText(e) {
+  if (!e) return "Something went wrong";
+  if (typeof e === "string") return e;
+  if (e.message) return e.message;
+  if (e.code) return e.code;
+  return String(e);
+}
+function warn(where, e) {
+  console.warn(`[edgedesk console] ${where}:`, errText(e)); // never a body or a token
+}
+function decodeJwt(token) {
+  const parts = token.split(".");
+  if (parts.length !== 3) throw new Error("That is not a token (expected three dot-separated parts).");
+  const b64 = parts[1].replace(/-/g, "+").replace(/_/g, "/");
+  const bin = atob(b64 + "=".repeat((4 - (b64.length % 4)) % 4));
+  const bytes = Uint8Array.from(bin, (c) => c.charCodeAt(0));
+  return JSON.parse(new TextDecoder().decode(bytes));
+}
+function initials(name) {
+  const words = String(name || "?").trim().split(/[\s._-]+/).filter(Boolean);
+  const first = words[0] ? Array.from(words[0])[0] : "?";
+  const second = words[1] ? Array.from(words[1])[0] : "";
+  return (first + second).toUpperCase();
+}
+function hue(s) {
+  let h = 2166136261; // FNV-1a: similar ids still get far-apart colours
+  for (const c of String(s)) h = Math.imul(h ^ c.codePointAt(0), 16777619);
+  return (h >>> 0) % 360;
+}
+function paintAvatar(node, name, seed) {
+  node.textContent = initials(name);
+  node.style.setProperty("--h", String(hue(seed || name)));
+}
+function ago(ms) {
+  if (!ms) return "";
+  const s = Math.max(0, (Date.now() - ms) / 1000);
+  if (s < 45) return "now";
+  if (s < 3600) return `${Math.round(s / 60)}m`;
+  if (s < 86400) return `${Math.round(s / 3600)}h`;
+  return new Date(ms).toLocaleDateString(undefined, { month: "short", day: "numeric" });
+}
+function clock(ms) {
+  if (!ms) return "";
+  const d = new Date(ms);
+  const today = d.toDateString() === new Date().toDateString();
+  return d.toLocaleString(undefined, today
+    ? { hour: "2-digit", minute: "2-digit" }
+    : { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
+}
+function visitorName(s, conv) {
+  return (s && s.visitor_name) || `Visitor ${String(conv).replace(/^c-/, "").slice(0, 6)}`;
+}
+function tickState(m) {
+  return m.deliveredAt == null ? "pending" : m.readBy && m.readBy.length ? "read" : "delivered";
+}
+const TICKS = { pending: "🕓", delivered: "✓", read: "✓✓" };
+const TICK_TITLE = { pending: "Sending", delivered: "Delivered", read: "Read" };
+function isMe(id) {
+  return state.me && id === state.me.sub;
+}
+function safe(f, fallback) {
+  try {
+    return f();
+  } catch (e) {
+    warn("read", e);
+    return fallback;
+  }
+}
+
+// ------------------------------------------------------------------ sign in
+function readHash() {
+  if (!location.hash) return null;
+  const p = new URLSearchParams(location.hash.slice(1));
+  const workspace = p.get("workspace");
+  const token = p.get("token");
+  if (!workspace || !token) return null;
+  // The token must not stay in the address bar or the history.
+  history.replaceState(null, "", location.pathname + location.search);
+  return { workspace, token };
+}
+function storedSession() {
+  try {
+    return JSON.parse(sessionStorage.getItem(SESSION_KEY) || "null");
+  } catch {
+    return null;
+  }
+}
+function showSignin(message) {
+  $("app").hidden = true;
+  $("signin").hidden = false;
+  const err = $("signin-error");
+  err.hidden = !message;
+  err.textContent = message || "";
+  if (state.workspace) $("signin-form").workspace.value = state.workspace;
+}
+
+/** Checks the token's claims before using it, so a wrong token gets a clear message. */
+function claimsOf(workspace, token) {
+  let c;
+  try {
+    c = decodeJwt(token.trim());
+  } catch (e) {
+    throw new Error(`Could not read the token: ${errText(e)}`);
+  }
+  if (!c || typeof c.sub !== "string") throw new Error("The token has no subject (sub).");
+  if (c.role !== "agent" && c.role !== "admin") {
+    throw new Error(`This console is for agents and admins; the token's role is "${c.role}".`);
+  }
+  if (c.workspace && c.workspace !== workspace) {
+    throw new Error(`The token is for workspace "${c.workspace}", not "${workspace}".`);
+  }
+  if (c.conversation) throw new Error("The token is limited to one conversation; the inbox needs a workspace-wide token.");
+  if (typeof c.exp === "number" && c.exp * 1000 < Date.now()) throw new Error("The token has expired: get a new one.");
+  return { sub: c.sub, name: typeof c.name === "string" && c.name ? c.name : c.sub, role: c.role };
+}
+
+async function signIn(workspace, token) {
+  workspace = workspace.trim();
+  token = token.trim();
+  const me = claimsOf(workspace, token);
+  await sdkReady;
+  sessionStorage.setItem(SESSION_KEY, JSON.stringify({ workspace, token }));
+  state.workspace = workspace;
+  state.token = token;
+  state.me = me;
+  await startConsole();
+}
+
+async function signOut(message) {
+  sessionStorage.removeItem(SESSION_KEY);
+  await closeConversation();
+  if (state.inbox) {
+    state.inboxOff.forEach((off) => off());
+    state.inboxOff = [];
+    safe(() => state.inbox.close());
+    state.inbox = null;
+  }
+  state.items.clear();
+  state.token = "";
+  showSignin(message);
+}
+
+// ------------------------------------------------------------------ inbox
+async function startConsole() {
+  $("signin").hidden = true;
+  $("app").hidden = false;
+  $("workspace-name").textContent = state.workspace;
+  $("me-name").textContent = state.me.name;
+  $("me-role").textContent = state.me.role;
+  paintAvatar($("me-avatar"), state.me.name, state.me.sub);
+  setConnection("connecting");
+
+  state.inbox = await InboxClient.open({
+    baseUrl: BASE,
+    workspace: state.workspace,
+    token: state.token,
+    device: state.device,
+  });
+  const inbox = state.inbox;
+  state.inboxOff = [
+    inbox.on("summary", onSummary),
+    inbox.on("removed", onRemoved),
+    inbox.on("connection", (c) => {
+      const s = (c && c.state) || "connecting";
+      setConnection(s);
+      // After a reconnection changes may have been missed: list again.
+      if (s === "connected") refresh();
+    }),
+    inbox.on("authRefused", (r) => signOut(`The relay refused the token (${(r && r.code) || "refused"}). Sign in again.`)),
+    inbox.on("error", (e) => warn("inbox", e)),
+  ];
+  if (typeof inbox.connectionState === "function") setConnection(safe(() => inbox.connectionState(), "connecting"));
+  await refresh();
+}
+
+function setConnection(s) {
+  const node = $("connection");
+  node.dataset.state = s;
+  node.textContent = s === "connected" ? "Connected" : s === "offline" ? "Offline" : "Connecting…";
+}
+
+function filters() {
+  const status = $("filter-status").value;
+  const assignee = $("filter-assignee").value;
+  const unread = $("filter-unread").checked;
+  const sort = $("sort").value;
+  const q = { sort, limit: PAGE };
+  if (status) q.status = status;
+  if (assignee !== "all") q.assignee = assignee;
+  if (unread) q.unread = true;
+  return q;
+}
+
+function matches(s) {
+  const f = filters();
+  if (f.status && s.status !== f.status) return false;
+  if (f.assignee === "me" && !isMe(s.assignee)) return false;
+  if (f.assignee === "unassigned" && s.assignee) return false;
+  if (f.unread && !(s.unread > 0)) return false;
+  return true;
+}
+
+const PRIORITY_RANK = { urgent: 0, high: 1, normal: 2, low: 3 };
+function compare(a, b) {
+  const sort = $("sort").value;
+  const waiting = (x) => (x.waiting_since == null ? Infinity : x.waiting_since);
+  const activity = (x) => x.last_message_at || x.created_at || 0;
+  let d = 0;
+  if (sort === "priority") {
+    d = (PRIORITY_RANK[a.priority] ?? 2) - (PRIORITY_RANK[b.priority] ?? 2) || waiting(a) - waiting(b);
+  } else if (sort === "waiting") {
+    d = waiting(a) - waiting(b);
+  }
+  if (!d || Number.isNaN(d)) d = activity(b) - activity(a);
+  return d || (a.conversation < b.conversation ? -1 : 1);
+}
+
+let refreshSeq = 0;
+async function refresh() {
+  if (!state.inbox) return;
+  const seq = ++refreshSeq;
+  if (state.searching) return runSearch();
+  try {
+    const page = await state.inbox.query(filters());
+    if (seq !== refreshSeq) return;
+    state.items = new Map(page.items.map((s) => [s.conversation, s]));
+    state.cursor = page.nextCursor || null;
+    renderList();
+  } catch (e) {
+    warn("query", e);
+  }
+  refreshCounts();
+}
+
+async function loadMore() {
+  if (!state.cursor || !state.inbox) return;
+  try {
+    const page = await state.inbox.query({ ...filters(), cursor: state.cursor });
+    for (const s of page.items) state.items.set(s.conversation, s);
+    state.cursor = page.nextCursor || null;
+    renderList();
+  } catch (e) {
+    warn("query", e);
+  }
+}
+
+let countsTimer = 0;
+function refreshCounts() {
+  clearTimeout(countsTimer);
+  countsTimer = setTimeout(async () => {
+    if (!state.inbox) return;
+    try {
+      const c = await state.inbox.counts();
+      const st = c.status || {};
+      const box = $("counts");
+      box.replaceChildren(
+        ...[
+          ["Open", st.open || 0],
+          ["Pending", st.pending || 0],
+          ["Mine", c.mine || 0],
+          ["Unassigned", c.unassigned || 0],
+          ["Unread", c.unread || 0],
+        ].map(([label, n]) => {
+          const chip = el("span", "count");
+          chip.append(el("b", null, String(n)), ` ${label}`);
+          return chip;
+        }),
+      );
+    } catch (e) {
+      warn("counts", e);
+    }
+  }, 250);
+}
+
+function onSummary(s) {
+  if (!s || !s.conversation) return;
+  if (state.searching) {
+    const known = state.items.get(s.conversation);
+    if (known) state.items.set(s.conversation, { ...known, ...s, _hit: known._hit });
+  } else {
+    const known = state.items.get(s.conversation);
+    if (known && known.version > s.version) return;
+    if (matches(s)) state.items.set(s.conversation, s);
+    else state.items.delete(s.conversation);
+  }
+  renderList();
+  if (s.conversation === state.selected) renderHeader();
+  refreshCounts();
+}
+
+function onRemoved(id) {
+  const conv = typeof id === "string" ? id : id && id.conversation;
+  state.items.delete(conv);
+  renderList();
+  if (conv === state.selected) closeConversation();
+  refreshCounts();
+}
+
+let searchTimer = 0;
+function onSearchInput() {
+  clearTimeout(searchTimer);
+  searchTimer = setTimeout(() => {
+    state.searching = $("search").value.trim().length > 0;
+    if (state.searching) runSearch();
+    else refresh();
+  }, 250);
+}
+
+async function runSearch() {
+  const q = $("search").value.trim();
+  if (!q || !state.inbox) return;
+  const seq = ++refreshSeq;
+  try {
+    const r = await state.inbox.search(q, 30);
+    if (seq !== refreshSeq) return;
+    const items = new Map();
+    for (const hit of r.hits || []) {
+      if (items.has(hit.conversation)) continue;
+      const known = safe(() => state.inbox.summaries(), []).find?.((s) => s.conversation === hit.conversation);
+      items.set(hit.conversation, {
+        ...(known || { conversation: hit.conversation, status: "open", priority: "normal", unread: 0, tags: [] }),
+        _hit: hit,
+      });
+    }
+    state.items = items;
+    state.cursor = null;
+    renderList();
+  } catch (e) {
+    warn("search", e);
+  }
+}
+
+function renderList() {
+  const list = $("list");
+  const items = [...state.items.values()];
+  if (!state.searching) items.sort(compare);
+  const rows = items.map(listRow);
+  list.replaceChildren(...rows);
+  $("list-empty").hidden = items.length > 0;
+  $("list-empty").textContent = state.searching ? "No messages match." : "No conversations here.";
+  $("more").hidden = !state.cursor || state.searching;
+}
+
+function listRow(s) {
+  const li = el("li", "row");
+  li.dataset.testid = "console-conversation";
+  li.dataset.id = s.conversation;
+  li.dataset.status = s.status;
+  li.tabIndex = 0;
+  li.setAttribute("role", "button");
+  if (s.conversation === state.selected) li.classList.add("selected");
+  if (s.unread > 0) li.classList.add("has-unread");
+
+  const avatar = el("span", "avatar");
+  paintAvatar(avatar, visitorName(s, s.conversation), s.conversation);
+  const body = el("div", "row-body");
+  const top = el("div", "row-top");
+  top.append(el("span", "row-name", visitorName(s, s.conversation)));
+  if (s.vip) top.append(el("span", "vip", "VIP"));
+  top.append(el("span", "row-time", ago(s.last_message_at || s.created_at)));
+  const preview = el("div", "row-preview");
+  if (s._hit && Array.isArray(s._hit.highlight)) {
+    for (const part of s._hit.highlight) {
+      preview.append(part.hit ? el("mark", null, part.text) : document.createTextNode(part.text));
+    }
+  } else {
+    preview.textContent = s.last_preview || "No messages yet";
+  }
+  const meta = el("div", "row-meta");
+  meta.append(el("span", `pill pill-${s.status}`, s.status || "open"));
+  if (s.priority && s.priority !== "normal") meta.append(el("span", `prio prio-${s.priority}`, s.priority));
+  if (s.assignee) meta.append(el("span", "row-assignee", isMe(s.assignee) ? "You" : s.assignee));
+  for (const t of (s.tags || []).slice(0, 2)) meta.append(el("span", "chip chip-sm", t));
+  if (s.unread > 0) {
+    const u = el("span", "unread", s.unread > 99 ? "99+" : String(s.unread));
+    u.dataset.testid = "console-unread";
+    meta.append(u);
+  }
+  body.append(top, preview, meta);
+  li.append(avatar, body);
+  const open = () => openConversation(s.conversation);
+  li.addEventListener("click", open);
+  li.addEventListener("keydown", (e) => {
+    if (e.key === "Enter" || e.key === " ") {
+      e.preventDefault();
+      open();
+    }
+  });
+  return li;
+}
+
+// ------------------------------------------------------------------ conversation
+async function closeConversation() {
+  stopTyping();
+  const c = state.client;
+  state.client = null;
+  state.clientOff.forEach((off) => off());
+  state.clientOff = [];
+  state.typers.forEach((t) => clearTimeout(t));
+  state.typers.clear();
+  state.selected = null;
+  msgNodes.clear();
+  $("messages").replaceChildren();
+  $("conv-main").hidden = true;
+  $("details").hidden = true;
+  $("conv-empty").hidden = false;
+  if (c) await c.close().catch((e) => warn("close", e));
+}
+
+async function openConversation(conv) {
+  if (conv === state.selected && state.client) return;
+  const ticket = ++state.opening;
+  await closeConversation();
+  if (ticket !== state.opening) return;
+  state.selected = conv;
+  state.lastMarked = null;
+  $("conv-empty").hidden = true;
+  $("conv-main").hidden = false;
+  $("details").hidden = false;
+  $("detail-error").hidden = true;
+  $("input").value = "";
+  renderList();
+  renderHeader();
+  setConvConnection("connecting");
+  let client;
+  try {
+    client = await ChatClient.open({
+      baseUrl: BASE,
+      workspace: state.workspace,
+      conversation: conv,
+      token: state.token,
+      identity: { role: state.me.role, participant: state.me.sub, name: state.me.name, device: state.device },
+    });
+  } catch (e) {
+    warn("open", e);
+    showDetailError(`Could not open the conversation: ${errText(e)}`);
+    return;
+  }
+  if (ticket !== state.opening) {
+    await client.close().catch(() => {});
+    return;
+  }
+  state.client = client;
+  state.clientOff = [
+    client.on("change", renderConversation),
+    client.on("typing", onTyping),
+    client.on("connection", (c) => setConvConnection((c && c.state) || "connecting")),
+    client.on("authRefused", (r) => signOut(`The relay refused the token (${(r && r.code) || "refused"}). Sign in again.`)),
+    client.on("error", (e) => warn("conversation", e)),
+  ];
+  setConvConnection(safe(() => client.connectionState(), "connecting"));
+  renderConversation();
+  scrollToEnd(true);
+  $("send").disabled = !$("input").value.trim();
+  $("input").focus();
+}
+
+function setConvConnection(s) {
+  const dot = $("conv-conn");
+  dot.dataset.state = s;
+  dot.title = s === "connected" ? "Live" : s === "offline" ? "Offline" : "Connecting";
+}
+
+function summaryOf(conv) {
+  return state.items.get(conv) || safe(() => state.inbox.summaries(), []).find?.((s) => s.conversation === conv) || null;
+}
+
+function renderHeader() {
+  const conv = state.selected;
+  if (!conv) return;
+  const s = summaryOf(conv);
+  const name = visitorName(s, conv);
+  $("conv-name").textContent = name;
+  paintAvatar($("conv-avatar"), name, conv);
+  const bits = [conv];
+  if (s && s.channel) bits.push(s.channel);
+  if (s && s.language) bits.push(s.language);
+  if (s && s.team) bits.push(`team ${s.team}`);
+  $("conv-sub").textContent = bits.join(" · ");
+}
+
+function renderConversation() {
+  const client = state.client;
+  if (!client) return;
+  const msgs = safe(() => client.messages(), []);
+  renderMessages(msgs);
+  const status = safe(() => client.status(), { state: "open" }) || { state: "open" };
+  const pill = $("conv-status");
+  pill.textContent = status.state;
+  pill.className = `pill pill-${status.state}`;
+  if (document.activeElement !== $("status")) $("status").value = status.state;
+  renderInternal();
+  renderTyping();
+  markRead(msgs);
+  if (pinned) scrollToEnd();
+}
+
+const msgNodes = new Map();
+function renderMessages(msgs) {
+  const box = $("messages");
+  const keep = new Set();
+  let prev = null;
+  let prevKey = null;
+  if (!msgs.length) {
+    if (!box.querySelector(".messages-empty")) box.replaceChildren(el("div", "messages-empty", "No messages yet."));
+    msgNodes.clear();
+    return;
+  }
+  box.querySelector(".messages-empty")?.remove();
+  for (const m of msgs) {
+    keep.add(m.id);
+    let node = msgNodes.get(m.id);
+    if (!node) {
+      node = messageNode(m);
+      msgNodes.set(m.id, node);
+    }
+    const key = `${m.kind}:${m.author && m.author.id}`;
+    node.classList.toggle("cont", key === prevKey && m.kind === "text");
+    prevKey = key;
+    const st = tickState(m);
+    if (node.dataset.state !== st) {
+      node.dataset.state = st;
+      const ticks = node.querySelector(".ticks");
+      if (ticks) {
+        ticks.textContent = TICKS[st];
+        ticks.title = TICK_TITLE[st];
+        ticks.className = `ticks ${st}`;
+      }
+    }
+    if (prev ? prev.nextSibling !== node : box.firstChild !== node) {
+      if (prev) prev.after(node);
+      else box.prepend(node);
+    }
+    prev = node;
+  }
+  for (const [id, node] of msgNodes) {
+    if (!keep.has(id)) {
+      node.remove();
+      msgNodes.delete(id);
+    }
+  }
+}
+
+function messageNode(m) {
+  const role = m.author ? m.author.role : "";
+  const staff = role === "agent" || role === "admin" || role === "server" || m.kind === "auto_reply";
+  const center = m.kind === "system" || m.kind === "event";
+  const node = el("div", `msg ${center ? "center" : staff ? "staff" : "visitor"} kind-${m.kind}${m.own ? " own" : ""}`);
+  node.dataset.testid = "console-message";
+  node.dataset.id = m.id;
+  node.dataset.kind = m.kind;
+  node.dataset.own = String(!!m.own);
+  if (center) {
+    node.append(el("div", "sys", m.body));
+    return node;
+  }
+  const who = el("div", "who");
+  if (m.kind === "auto_reply") who.append(el("span", "auto-label", "Auto-reply"));
+  else who.textContent = m.own ? "You" : (m.author && m.author.name) || (m.author && m.author.id) || "";
+  const bubble = el("div", "bubble", m.body);
+  const meta = el("div", "meta");
+  const time = el("time", null, clock(m.sentAt));
+  meta.append(time);
+  if (m.own) {
+    const ticks = el("span", "ticks");
+    ticks.dataset.testid = "console-ticks";
+    meta.append(ticks);
+  }
+  node.append(who, bubble, meta);
+  return node;
+}
+
+function renderInternal() {
+  const internal = safe(() => state.client.internal(), null);
+  const s = summaryOf(state.selected);
+  const assignee = internal ? internal.assignee : s ? s.assignee : null;
+  const a = $("assignee");
+  a.textContent = assignee ? (isMe(assignee) ? `${state.me.name} (you)` : assignee) : "Unassigned";
+  a.dataset.assignee = assignee || "";
+  a.classList.toggle("none", !assignee);
+  const claim = $("claim");
+  claim.hidden = isMe(assignee);
+  claim.textContent = assignee ? "Take over" : "Assign to me";
+
+  const priority = internal ? internal.priority : s ? s.priority : null;
+  if (document.activeElement !== $("priority")) $("priority").value = priority || "";
+
+  const tags = internal ? internal.tags : s ? s.tags || [] : [];
+  $("tags").replaceChildren(
+    ...(tags.length
+      ? [...tags].sort().map((t) => {
+          const chip = el("span", "chip");
+          chip.dataset.testid = "console-tag";
+          chip.dataset.tag = t;
+          chip.append(el("span", null, t));
+          const x = el("button", "chip-x", "×");
+          x.type = "button";
+          x.title = `Remove ${t}`;
+          x.setAttribute("aria-label", `Remove tag ${t}`);
+          x.addEventListener("click", () => act(() => state.client.removeTag(t)));
+          chip.append(x);
+          return chip;
+        })
+      : [el("span", "muted", "No tags")]),
+  );
+
+  const notes = internal ? internal.notes || [] : [];
+  const box = $("notes");
+  const nearEnd = box.scrollHeight - box.scrollTop - box.clientHeight < 40;
+  box.replaceChildren(
+    ...(notes.length
+      ? notes.map((n) => {
+          const node = el("div", "note");
+          node.dataset.testid = "console-note";
+          node.dataset.id = n.id;
+          const head = el("div", "note-head");
+          head.append(
+            el("b", null, n.own ? "You" : (n.author && n.author.name) || (n.author && n.author.id) || ""),
+            el("time", null, clock(n.sentAt)),
+          );
+          node.append(head, el("div", "note-body", n.body));
+          return node;
+        })
+      : [el("p", "muted", internal ? "No notes yet." : "Loading…")]),
+  );
+  if (nearEnd) box.scrollTop = box.scrollHeight;
+}
+
+function renderTyping() {
+  $("typing").hidden = state.typers.size === 0;
+  if (pinned) scrollToEnd();
+}
+
+function onTyping(t) {
+  if (!t || t.role !== "visitor") return;
+  clearTimeout(state.typers.get(t.participant));
+  if (t.typing) {
+    state.typers.set(t.participant, setTimeout(() => {
+      state.typers.delete(t.participant);
+      renderTyping();
+    }, TYPING_SHOW_MS));
+  } else {
+    state.typers.delete(t.participant);
+  }
+  renderTyping();
+}
+
+function markRead(msgs) {
+  const client = state.client;
+  if (!client || document.visibilityState !== "visible") return;
+  const last = msgs[msgs.length - 1];
+  if (!last || last.own || last.id === state.lastMarked) return;
+  state.lastMarked = last.id;
+  client.markRead(last.id).catch((e) => warn("markRead", e));
+}
+
+/** Stay at the newest message unless the agent scrolled up to read. */
+let pinned = true;
+function scrollToEnd(force) {
+  if (force) pinned = true;
+  const box = $("messages");
+  box.scrollTop = box.scrollHeight;
+}
+
+function showDetailError(text) {
+  const e = $("detail-error");
+  e.textContent = text;
+  e.hidden = !text;
+  if (text) setTimeout(() => { if (e.textContent === text) e.hidden = true; }, 6000);
+}
+
+async function act(f) {
+  if (!state.client) return;
+  try {
+    await f();
+  } catch (e) {
+    warn("action", e);
+    showDetailError(errText(e));
+  }
+}
+
+// ------------------------------------------------------------------ composing
+async function send() {
+  const input = $("input");
+  const body = input.value.trim();
+  if (!body || !state.client) return;
+  input.value = "";
+  $("send").disabled = true;
+  stopTyping();
+  try {
+    await state.client.sendText(body);
+  } catch (e) {
+    input.value = body;
+    $("send").disabled = false;
+    showDetailError(`Not sent: ${errText(e)}`);
+  }
+  scrollToEnd(true);
+}
+
+function noteTyping() {
+  const client = state.client;
+  if (!client) return;
+  if (!$("input").value.trim()) return stopTyping();
+  const now = Date.now();
+  if (now - state.typingSentAt > TYPING_RESEND_MS) {
+    state.typingSentAt = now;
+    safe(() => client.setTyping(true));
+  }
+  clearTimeout(state.typingIdle);
+  state.typingIdle = setTimeout(stopTyping, TYPING_IDLE_MS);
+}
+
+function stopTyping() {
+  clearTimeout(state.typingIdle);
+  if (state.typingSentAt && state.client) safe(() => state.client.setTyping(false));
+  state.typingSentAt = 0;
+}
+
+function validTag(t) {
+  // PROTOCOL §8.6: 1..64 bytes, no control characters, no surrounding spaces.
+  return t && new TextEncoder().encode(t).length <= 64 && !/[\u0000-\u001f\u007f]/.test(t);
+}
+
+// ------------------------------------------------------------------ wiring
+function wire() {
+  $("signin-form").addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const f = e.currentTarget;
+    const btn = f.querySelector("button[type=submit]");
+    btn.disabled = true;
+    try {
+      await signIn(f.workspace.value, f.token.value);
+      f.token.value = "";
+    } catch (err) {
+      showSignin(errText(err));
+    } finally {
+      btn.disabled = false;
+    }
+  });
+  $("signout").addEventListener("click", () => signOut());
+  $("presence").addEventListener("change", (e) => {
+    safe(() => state.inbox && state.inbox.setPresence(e.target.value));
+    e.target.dataset.state = e.target.value;
+  });
+  for (const id of ["filter-status", "filter-assignee", "filter-unread", "sort"]) {
+    $(id).addEventListener("change", () => refresh());
+  }
+  $("search").addEventListener("input", onSearchInput);
+  $("more").addEventListener("click", loadMore);
+
+  const input = $("input");
+  $("composer").addEventListener("submit", (e) => {
+    e.preventDefault();
+    send();
+  });
+  input.addEventListener("keydown", (e) => {
+    if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
+      e.preventDefault();
+      send();
+    }
+  });
+  input.addEventListener("input", () => {
+    $("send").disabled = !input.value.trim() || !state.client;
+    noteTyping();
+  });
+
+  const canned = $("canned");
+  for (const { group, items } of CANNED) {
+    const og = document.createElement("optgroup");
+    og.label = group;
+    for (const [label, text] of items) {
+      const o = el("option", null, label);
+      o.value = text;
+      og.append(o);
+    }
+    canned.append(og);
+  }
+  canned.addEventListener("change", () => {
+    if (!canned.value) return;
+    input.value = input.value.trim() ? `${input.value.trimEnd()} ${canned.value}` : canned.value;
+    canned.value = "";
+    input.dispatchEvent(new Event("input"));
+    input.focus();
+  });
+
+  $("status").addEventListener("change", (e) => {
+    const v = e.target.value;
+    act(() => (v === "snoozed" ? state.client.setStatus(v, Date.now() + 3600_000) : state.client.setStatus(v)));
+  });
+  $("priority").addEventListener("change", (e) => {
+    const v = e.target.value || null;
+    act(() => state.client.setPriority(v));
+  });
+  $("claim").addEventListener("click", async () => {
+    const conv = state.selected;
+    if (!conv || !state.inbox) return;
+    const internal = safe(() => state.client && state.client.internal(), null);
+    const current = internal ? internal.assignee : summaryOf(conv)?.assignee;
+    try {
+      if (current && !isMe(current)) {
+        await state.client.setAssignee(state.me.sub); // take over: audited under this agent
+      } else {
+        const s = await state.inbox.claim(conv);
+        if (s && s.conversation) onSummary(s);
+      }
+    } catch (e) {
+      const code = e && e.code;
+      showDetailError(code === "taken" ? "Someone else took it a moment ago." : errText(e));
+    }
+  });
+  $("tag-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    const t = $("tag-input").value.trim();
+    if (!validTag(t)) {
+      showDetailError("A tag is 1 to 64 bytes without control characters.");
+      return;
+    }
+    $("tag-input").value = "";
+    act(() => state.client.addTag(t));
+  });
+  const noteInput = $("note-input");
+  const addNote = () => {
+    const body = noteInput.value.trim();
+    if (!body) return;
+    noteInput.value = "";
+    act(async () => {
+      try {
+        await state.client.addNote(body);
+      } catch (e) {
+        noteInput.value = body;
+        throw e;
+      }
+    });
+  };
+  $("note-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    addNote();
+  });
+  noteInput.addEventListener("keydown", (e) => {
+    if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
+      e.preventDefault();
+      addNote();
+    }
+  });
+  const box = $("messages");
+  box.addEventListener("scroll", () => {
+    pinned = box.scrollHeight - box.scrollTop - box.clientHeight < 80;
+  });
+  new ResizeObserver(() => {
+    if (pinned) box.scrollTop = box.scrollHeight;
+  }).observe(box);
+  document.addEventListener("visibilitychange", () => {
+    if (state.client) markRead(safe(() => state.client.messages(), []));
+  });
+  // Relative times in the list.
+  setInterval(() => { if (state.items.size && !state.searching) renderList(); }, 60_000);
+}
+
+/** The SDK and this browser's device id, before anything talks to the relay. */
+const sdkReady = (async () => {
+  await init();
+  let device = localStorage.getItem(DEVICE_KEY);
+  if (!device) {
+    device = newDeviceId();
+    localStorage.setItem(DEVICE_KEY, device);
+  }
+  state.device = device;
+})();
+sdkReady.catch(() => {}); // reported by main
+
+async function main() {
+  wire();
+  const fromHash = readHash();
+  const stored = fromHash || storedSession();
+  if (!stored) showSignin();
+  try {
+    await sdkReady;
+  } catch (e) {
+    showSignin(`Could not load the edgedesk SDK: ${errText(e)}`);
+    return;
+  }
+  if (!stored) return;
+  state.workspace = stored.workspace;
+  try {
+    await signIn(stored.workspace, stored.token);
+  } catch (e) {
+    sessionStorage.removeItem(SESSION_KEY);
+    showSignin(errText(e));
+  }
+}
+
+main();
