@@ -222,7 +222,6 @@ async function startConsole() {
       // After a reconnection changes may have been missed: list again.
       if (s === "connected") refresh();
     }),
-    inbox.on("authRefused", (r) => signOut(`The relay refused the token (${(r && r.code) || "refused"}). Sign in again.`)),
     inbox.on("error", (e) => warn("inbox", e)),
   ];
   if (typeof inbox.connectionState === "function") setConnection(safe(() => inbox.connectionState(), "connecting"));
