@@ -1,9 +1,11 @@
 // Issue 6, acceptance 3: an agent's internal note and tag never reach the visitor's page:
 // not in any WebSocket frame the page sends or receives, not in the widget's DOM.
 //
-// The frame search is proven able to see text: the agent's ordinary reply, sent after the
-// note and the tag, must be found in the same frames. Every text is short (Automerge
-// DEFLATE-compresses only changes of 256 bytes or more, so a short string travels verbatim).
+// The frame search is proven able to see text twice over: the agent's ordinary reply, sent
+// after the note and the tag, must be found in the visitor's frames, and the note and the tag
+// themselves in the agent's frames (the same search, on the page that may see them). Every
+// text is short: Automerge DEFLATE-compresses only changes of 256 bytes or more, so a short
+// string travels verbatim.
 
 import assert from "node:assert/strict";
 import { nonce, scenario, step, tid, waitFor } from "./lib.mjs";
@@ -40,6 +42,7 @@ scenario("internal_hidden", async ({ config, newContext }) => {
 
   step("agent writes an internal note and a tag");
   const agent = await (await newContext("agent")).newPage();
+  const agentFrames = recordFrames(agent);
   await ui.signInWithLink(agent, config);
   await ui.openInConsole(agent, conversation);
   await ui.waitForMessage(agent, "console", question, "the visitor's question in the console");
@@ -61,6 +64,10 @@ scenario("internal_hidden", async ({ config, newContext }) => {
   assert.ok(frames.some((f) => f.direction === "received"), "the visitor's page received no frames");
   assert.ok(framesWith(frames, reply).length > 0,
     "the agent's reply is in no frame of the visitor's page: the search cannot see text");
+  for (const secret of [note, tag]) {
+    assert.ok(framesWith(agentFrames, secret).length > 0,
+      `"${secret}" is in no frame of the agent's page: the search cannot see internal data`);
+  }
   for (const secret of [note, `note-${run}`, tag]) {
     const leaks = framesWith(frames, secret).map((f) => `${f.direction} ${f.bytes.length} B on ${f.url}`);
     assert.deepEqual(leaks, [], `"${secret}" reached the visitor's page in frames`);
@@ -68,10 +75,11 @@ scenario("internal_hidden", async ({ config, newContext }) => {
 
   step("searching the visitor's DOM");
   const dom = await visitor.evaluate(() => {
-    const host = document.getElementById("edgedesk-widget");
+    const root = document.getElementById("edgedesk-widget")?.shadowRoot;
     return {
-      shadowText: host?.shadowRoot?.innerText ?? null,
-      shadowHtml: host?.shadowRoot?.innerHTML ?? null,
+      // A shadow root has no innerText of its own; its elements do.
+      shadowText: root ? [...root.children].map((el) => el.innerText).join("\n") : null,
+      shadowHtml: root?.innerHTML ?? null,
       pageHtml: document.documentElement.outerHTML,
     };
   });

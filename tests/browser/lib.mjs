@@ -57,7 +57,7 @@ export const nonce = () => Math.random().toString(36).slice(2, 8);
 export async function relayStats(config, conversation) {
   const url = `${config.relayUrl}/v1/workspaces/${config.workspace}/conversations/${conversation}/stats`;
   const res = await fetch(url, { headers: { authorization: `Bearer ${config.agentToken}` } });
-  assert.equal(res.status, 200, `GET ${url}: ${res.status} ${await res.text()}`);
+  if (res.status !== 200) assert.fail(`GET ${url}: ${res.status} ${await res.text()}`);
   return res.json();
 }
 

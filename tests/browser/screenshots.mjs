@@ -45,6 +45,8 @@ scenario("screenshots", async ({ config, newContext }) => {
   await ui.signInWithLink(agent, config);
   await ui.openInConsole(agent, conversation);
   await ui.waitForMessage(agent, "console", lines[0][1], "the first message in the console");
+  await agent.locator(tid("console-claim")).click();
+  await waitFor(agent.locator(tid("console-assignee"), { hasText: "Grace" }), "the agent as the assignee");
   await agent.locator(tid("console-tag-input")).fill("shipping");
   await agent.locator(tid("console-tag-add")).click();
   await waitFor(agent.locator(tid("console-tag"), { hasText: "shipping" }), "the tag in the console");
