@@ -301,7 +301,8 @@ step_chromium() {
     return 0
   fi
   log "e. chromium missing: installing Debian's chromium"
-  apt_install chromium
+  # fonts-liberation is only recommended; with it, screenshots match the README's images.
+  apt_install chromium fonts-liberation
   [ -x "$CHROMIUM" ] || die "apt installed chromium but $CHROMIUM is missing"
   log "e. done in $((SECONDS - t))s ($("$CHROMIUM" --version 2>/dev/null || echo "version unknown"))"
 }
