@@ -11,7 +11,7 @@ import assert from "node:assert/strict";
 import { nonce, scenario, step, tid, waitFor } from "./lib.mjs";
 import * as ui from "./pages.mjs";
 
-/// Every WebSocket frame `page` sends or receives, as bytes.
+// Every WebSocket frame `page` sends or receives, as bytes.
 function recordFrames(page) {
   const frames = [];
   page.on("websocket", (ws) => {

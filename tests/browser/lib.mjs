@@ -11,13 +11,13 @@
 //   EDGEDESK_DOCS_IMG    optional: a directory the README's screenshots are also copied to
 
 import assert from "node:assert/strict";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
 
-/// Patience for any single condition: workerd on two busy cores can be slow.
+// Patience for any single condition: workerd on two busy cores can be slow.
 export const WAIT_MS = 60_000;
-/// The whole scenario, including chromium's start.
+// The whole scenario, including chromium's start.
 const SCENARIO_MS = 300_000;
 
 const started = Date.now();
@@ -42,18 +42,18 @@ export function readConfig() {
   };
 }
 
-/// Prints a progress line with the seconds since the scenario started.
+// Prints a progress line with the seconds since the scenario started.
 export function step(message) {
   console.log(`[${((Date.now() - started) / 1000).toFixed(1)}s] ${message}`);
 }
 
-/// A CSS selector for a data-testid; Playwright's CSS engine pierces open shadow roots.
+// A CSS selector for a data-testid; Playwright's CSS engine pierces open shadow roots.
 export const tid = (id, extra = "") => `[data-testid="${id}"]${extra}`;
 
-/// A short random tag, so texts searched for in frames and DOM are unique to this run.
+// A short random tag, so texts searched for in frames and DOM are unique to this run.
 export const nonce = () => Math.random().toString(36).slice(2, 8);
 
-/// The conversation's stats as an agent reads them (message count, heads; no content).
+// The conversation's stats as an agent reads them (message count, heads; no content).
 export async function relayStats(config, conversation) {
   const url = `${config.relayUrl}/v1/workspaces/${config.workspace}/conversations/${conversation}/stats`;
   const res = await fetch(url, { headers: { authorization: `Bearer ${config.agentToken}` } });
@@ -61,11 +61,11 @@ export async function relayStats(config, conversation) {
   return res.json();
 }
 
-/// An error that ends a wait at once (a probe's other errors mean "not yet").
+// An error that ends a wait at once (a probe's other errors mean "not yet").
 export class Fatal extends Error {}
 
-/// Polls `probe` until it returns a truthy value and returns that value. On timeout it
-/// throws naming `what` and the last value seen (or the last error thrown by `probe`).
+// Polls `probe` until it returns a truthy value and returns that value. On timeout it
+// throws naming `what` and the last value seen (or the last error thrown by `probe`).
 export async function waitUntil(what, probe, { timeout = WAIT_MS, interval = 100 } = {}) {
   const deadline = Date.now() + timeout;
   let last;
@@ -87,7 +87,7 @@ export async function waitUntil(what, probe, { timeout = WAIT_MS, interval = 100
   }
 }
 
-/// Waits for a locator to reach a state, with the condition named in the error.
+// Waits for a locator to reach a state, with the condition named in the error.
 export async function waitFor(locator, what, state = "visible", timeout = WAIT_MS) {
   try {
     await locator.first().waitFor({ state, timeout });
@@ -96,12 +96,16 @@ export async function waitFor(locator, what, state = "visible", timeout = WAIT_M
   }
 }
 
-/// Launches chromium and runs `body({ browser, config, newContext })`; exits 0 on success,
-/// 1 with a failure report (error, page logs, each page's testid'd elements, failure
-/// screenshots) otherwise.
+// Launches chromium and runs `body({ browser, config, newContext })`; exits 0 on success,
+// 1 with a failure report (error, page logs, each page's testid'd elements, failure
+// screenshots) otherwise.
 export async function scenario(name, body) {
   const config = readConfig();
   mkdirSync(config.outDir, { recursive: true });
+  // A previous run's failure screenshots would pass for this run's.
+  for (const file of readdirSync(config.outDir)) {
+    if (file.startsWith(`failure-${name}-`)) rmSync(join(config.outDir, file));
+  }
   const logs = [];
   let browser;
   const timer = setTimeout(() => {
@@ -146,8 +150,8 @@ export async function scenario(name, body) {
 
 const CHROMIUM = "/usr/bin/chromium";
 
-/// Debian's chromium (scripts/setup.sh installs it), never a Playwright download. Each launch
-/// gets a fresh temporary profile (playwright's own user-data dir, removed on close).
+// Debian's chromium (scripts/setup.sh installs it), never a Playwright download. Each launch
+// gets a fresh temporary profile (playwright's own user-data dir, removed on close).
 async function launch() {
   return chromium.launch({
     executablePath: CHROMIUM,
@@ -193,7 +197,7 @@ async function report(browser, logs, outDir, name) {
   }
 }
 
-/// Every element with a data-testid (shadow roots included): testid, data-* state, text.
+// Every element with a data-testid (shadow roots included): testid, data-* state, text.
 export async function describePage(page) {
   const rows = await page.evaluate(() => {
     const out = [];

@@ -3,8 +3,8 @@
 
 import { Fatal, tid, waitFor, waitUntil, WAIT_MS } from "./lib.mjs";
 
-/// A shop's page on an origin that is not the relay's, embedding the widget the way the
-/// README tells site owners to: one script tag pointing at the relay.
+// A shop's page on an origin that is not the relay's, embedding the widget the way the
+// README tells site owners to: one script tag pointing at the relay.
 export function shopHtml(config) {
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Acme Shop</title>
@@ -14,7 +14,7 @@ export function shopHtml(config) {
 </body></html>`;
 }
 
-/// Serves `shopHtml` as `origin` in `context` (no network: Playwright answers the request).
+// Serves `shopHtml` as `origin` in `context` (no network: Playwright answers the request).
 export async function routeShop(context, config, origin) {
   await context.route(`${origin}/**`, (route) => {
     const url = new URL(route.request().url());
@@ -25,13 +25,13 @@ export async function routeShop(context, config, origin) {
   });
 }
 
-/// The relay's demo shop page, with the widget for the test's site key.
+// The relay's demo shop page, with the widget for the test's site key.
 export function demoUrl(config) {
   return `${config.relayUrl}/demo/?site_key=${encodeURIComponent(config.siteKey)}`;
 }
 
-/// Loads `url`, waits for the widget, opens its panel; returns the conversation id. Fails at
-/// once if the widget's script or the SDK cannot be loaded from the relay.
+// Loads `url`, waits for the widget, opens its panel; returns the conversation id. Fails at
+// once if the widget's script or the SDK cannot be loaded from the relay.
 export async function openWidget(page, url, config) {
   const broken = [];
   const assets = /\/(widget\.js|sdk\/)/;
@@ -70,7 +70,7 @@ export async function openWidget(page, url, config) {
   );
 }
 
-/// The messages `prefix` ("edgedesk" = widget, "console" = console) shows, in order.
+// The messages `prefix` ("edgedesk" = widget, "console" = console) shows, in order.
 export async function shownMessages(page, prefix) {
   return page.locator(tid(`${prefix}-message`)).evaluateAll(
     (els, ticksId) =>
@@ -86,13 +86,13 @@ export async function shownMessages(page, prefix) {
   );
 }
 
-/// The shown messages whose text contains `body`.
+// The shown messages whose text contains `body`.
 export async function shownWith(page, prefix, body) {
   return (await shownMessages(page, prefix)).filter((m) => m.text.includes(body));
 }
 
-/// Waits until exactly one shown message contains `body` and `accept(message)` holds;
-/// returns that message.
+// Waits until exactly one shown message contains `body` and `accept(message)` holds;
+// returns that message.
 export async function waitForMessage(page, prefix, body, what, accept = () => true) {
   let seen = [];
   try {
@@ -105,7 +105,7 @@ export async function waitForMessage(page, prefix, body, what, accept = () => tr
   }
 }
 
-/// Types `body` into `prefix`'s input and presses its send button.
+// Types `body` into `prefix`'s input and presses its send button.
 export async function send(page, prefix, body) {
   const input = page.locator(tid(`${prefix}-input`));
   await waitFor(input, `${prefix}'s message input`);
@@ -113,7 +113,7 @@ export async function send(page, prefix, body) {
   await page.locator(tid(`${prefix}-send`)).click();
 }
 
-/// Signs in to the console with the workspace and token typed into its form.
+// Signs in to the console with the workspace and token typed into its form.
 export async function signInWithForm(page, config) {
   await page.goto(`${config.relayUrl}/console/`, { timeout: WAIT_MS });
   await waitFor(page.locator(tid("console-token")), "the console's sign-in form");
@@ -123,14 +123,14 @@ export async function signInWithForm(page, config) {
   await waitFor(page.locator(tid("console-list")), "the console's conversation list after sign-in");
 }
 
-/// Signs in to the console through the `#workspace=…&token=…` link.
+// Signs in to the console through the `#workspace=…&token=…` link.
 export async function signInWithLink(page, config) {
   const hash = new URLSearchParams({ workspace: config.workspace, token: config.agentToken });
   await page.goto(`${config.relayUrl}/console/#${hash}`, { timeout: WAIT_MS });
   await waitFor(page.locator(tid("console-list")), "the console's conversation list (link sign-in)");
 }
 
-/// Opens `conversation` from the console's list once it is listed.
+// Opens `conversation` from the console's list once it is listed.
 export async function openInConsole(page, conversation) {
   const item = page.locator(tid("console-conversation", `[data-id="${conversation}"]`));
   await waitFor(item, `conversation ${conversation} in the console's list`);

@@ -10,7 +10,7 @@ import * as ui from "./pages.mjs";
 
 const VIEWPORT = { width: 1280, height: 800 };
 
-/// Asserts `locator` is laid out entirely inside the viewport, so the screenshot shows it.
+// Asserts `locator` is laid out entirely inside the viewport, so the screenshot shows it.
 async function assertOnScreen(locator, what) {
   const box = await locator.first().boundingBox();
   assert.ok(box && box.width > 0 && box.height > 0, `${what} has no size`);
