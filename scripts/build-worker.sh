@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the Worker: worker/ (crate edgedesk-worker) -> worker/build/index.js + index_bg.wasm
 # with `worker-build --release`. wrangler.toml runs this as its [build] command, so
-# `wrangler dev` (and every e2e test that starts it) calls it.
+# `wrangler dev` (and every e2e test that starts it) calls it. It builds the browser SDK
+# first (scripts/build-web.sh), which the Worker's static assets serve.
 #
 # Skips the build when worker/build/index.js is newer than every source that can change it
 # (core/, worker/ except worker/build, Cargo.toml, Cargo.lock, .cargo/, target/toolchain.env).
@@ -35,6 +36,9 @@ fi
 mkdir -p "$ROOT/target"
 exec 9>"$ROOT/target/.build-worker.lock"
 flock 9
+
+# The browser SDK is served by the same deploy (Workers static assets, web/public/sdk/).
+bash "$ROOT/scripts/build-web.sh"
 
 # Prints the first input newer than the output, if any.
 newer_input() {

@@ -8,7 +8,8 @@
 //!
 //! Native: [`Client`] (tokio + tungstenite) over a [`FileStore`] replica, and
 //! [`InboxClient`], an agent device's live inbox over [`InboxSession`].
-//! wasm32: only core's session and types for now; the browser transport comes later.
+//! wasm32 ([`web`]): `ChatClient` and `InboxClient` for JavaScript, over the browser's
+//! WebSocket and IndexedDB (the npm package `@edgedesk/client`, built by scripts/build-web.sh).
 
 pub use edgedesk_core::client::{ClientSession, Event, Identity, Notice};
 pub use edgedesk_core::ids::{
@@ -23,6 +24,13 @@ pub use edgedesk_core::message::{Author, Message, MessageKind, Role};
 pub use edgedesk_core::store::ChunkStore;
 pub use edgedesk_core::workflow::status::{State, Status};
 
+mod backoff;
+pub mod chat_view;
+mod endpoint;
+pub mod journal_store;
+pub use backoff::Backoff;
+pub use endpoint::{connect_url, inbox_url, UrlError};
+
 #[cfg(not(target_arch = "wasm32"))]
 mod file_store;
 #[cfg(not(target_arch = "wasm32"))]
@@ -30,5 +38,7 @@ pub use file_store::{FileStore, FileStoreError};
 
 #[cfg(not(target_arch = "wasm32"))]
 mod native;
+#[cfg(target_arch = "wasm32")]
+pub mod web;
 #[cfg(not(target_arch = "wasm32"))]
 pub use native::*;

@@ -6,9 +6,7 @@
 //! and reconnection. Local writes happen on the caller's task, durably, before they return;
 //! the background task is then poked to send whatever the session wants sent.
 
-mod backoff;
 mod connection;
-mod endpoint;
 mod error;
 mod inbox;
 
@@ -25,8 +23,8 @@ use edgedesk_core::workflow::status::Status;
 use tokio::sync::{broadcast, mpsc, watch, Notify};
 use tokio::task::JoinHandle;
 
-pub use backoff::Backoff;
-pub use endpoint::{connect_url, inbox_url};
+pub use crate::backoff::Backoff;
+pub use crate::endpoint::{connect_url, inbox_url};
 pub use error::ClientError;
 pub use inbox::{
     InboxClient, InboxConfig, InboxSdkEvent, DEFAULT_REQUEST_TIMEOUT, INBOX_EVENT_CAPACITY,

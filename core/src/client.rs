@@ -18,6 +18,7 @@ use crate::relay::sees_internal;
 use crate::shared_doc::{DocError, SharedDoc};
 use crate::store::{ChunkStore, Persister, StoreError};
 use crate::sync::{observe, observe_internal, Observed, PeerSync, SyncError};
+use crate::workflow::csat::Rating;
 use crate::workflow::status::Status;
 
 /// Who this device is.
@@ -224,6 +225,14 @@ impl<S: ChunkStore> ClientSession<S> {
         Ok(())
     }
 
+    /// Records the visitor's satisfaction rating, durably (the relay checks it as a
+    /// `profile` write: visitors and agents may).
+    pub fn rate(&mut self, rating: &Rating, now_ms: i64) -> Result<(), ClientError<S::Error>> {
+        rating.write(&mut self.doc, now_ms)?;
+        self.persister.persist(&self.doc)?;
+        Ok(())
+    }
+
     /// The conversation's status, as this replica knows it.
     pub fn status(&self) -> Status {
         Status::read(&self.doc)
@@ -341,6 +350,13 @@ impl<S: ChunkStore> ClientSession<S> {
                 .unwrap_or_default()),
             (None, _) => Err(ClientError::Unexpected(ty)),
         }
+    }
+
+    /// The stores of both replicas, for a shell whose store writes asynchronously and must
+    /// be told when to carry out what the session recorded (the browser SDK's IndexedDB).
+    pub fn stores_mut(&mut self) -> (&mut S, Option<&mut S>) {
+        let internal = self.internal.as_mut().map(|i| i.persister.store_mut());
+        (self.persister.store_mut(), internal)
     }
 
     pub fn into_store(self) -> S {

@@ -226,6 +226,22 @@ impl SharedDoc {
             .collect()
     }
 
+    /// Every device's mark, of every participant: (participant, device, message).
+    pub fn read_marks(&self) -> Vec<(ParticipantId, DeviceId, MessageId)> {
+        self.doc
+            .map_range(&self.read, ..)
+            .filter_map(|item| {
+                let (participant, device) = item.key.split_once('/')?;
+                let (v, _) = self.doc.get(&self.read, item.key.as_ref()).ok().flatten()?;
+                Some((
+                    ParticipantId::new(participant).ok()?,
+                    DeviceId::new(device).ok()?,
+                    MessageId::new(v.as_str()?).ok()?,
+                ))
+            })
+            .collect()
+    }
+
     /// The participant's effective read mark: the latest message any of its devices has
     /// read. A max over per-device marks, so merging devices' marks never moves it back.
     pub fn read_mark(&self, participant: &ParticipantId) -> Option<MessageId> {
@@ -333,6 +349,16 @@ mod tests {
         for d in [&a, &b] {
             assert_eq!(d.read_mark(&agent), Some(MessageId::new("m3").unwrap()));
             assert_eq!(d.device_read_marks(&agent).len(), 2);
+            let mut all = d.read_marks();
+            all.sort_by(|x, y| x.1.as_str().cmp(y.1.as_str()));
+            let m = |id: &str| MessageId::new(id).unwrap();
+            assert_eq!(
+                all,
+                vec![
+                    (agent.clone(), desk.clone(), m("m1")),
+                    (agent.clone(), phone.clone(), m("m3"))
+                ]
+            );
         }
         // A device never moves its own mark backwards.
         assert!(!a.mark_read(&agent, &phone, &MessageId::new("m2").unwrap(), 11).unwrap());

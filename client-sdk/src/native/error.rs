@@ -14,8 +14,8 @@ pub enum ClientError {
     /// Core refused the operation (e.g. marking an unknown message read) or could not persist it.
     #[error(transparent)]
     Core(Box<SessionError<FileStoreError>>),
-    #[error("base_url {url:?} is unusable: {reason}")]
-    Url { url: String, reason: String },
+    #[error(transparent)]
+    Url(#[from] crate::UrlError),
     #[error("timed out waiting for {what}")]
     Timeout { what: String },
     #[error("the client's connection task has stopped; open a new Client")]

@@ -4,6 +4,7 @@
 //! workspace configuration and the clock, and carries out what it returns.
 
 pub mod config;
+pub mod csat;
 pub mod event;
 pub mod fire;
 pub mod plan;
