@@ -77,7 +77,9 @@
   const TITLE = script.dataset.title || T.title;
   const SUBTITLE = script.dataset.subtitle || T.subtitle;
   const ACCENT = script.dataset.color || "#4f46e5";
-  const VISITOR_NAME = (script.dataset.name || "").slice(0, 128) || "Visitor";
+  /** The name agents see; without data-name, "Visitor" and a few characters of the visitor's id. */
+  const visitorName = (subject) =>
+    (script.dataset.name || "").slice(0, 128) || `Visitor ${String(subject).replace(/^v-/, "").slice(0, 4)}`;
 
   const STORE_KEY = `edgedesk:widget:${SITE_KEY}`;
   const SEEN_KEY = `${STORE_KEY}:seen`;
@@ -351,7 +353,7 @@
       workspace: s.workspace,
       conversation: s.conversation,
       token: s.token,
-      identity: { role: "visitor", participant: s.subject, name: VISITOR_NAME, device: s.device },
+      identity: { role: "visitor", participant: s.subject, name: visitorName(s.subject), device: s.device },
       online: navigator.onLine,
     });
     lastMarked = null;
