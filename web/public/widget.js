@@ -77,7 +77,9 @@
   const TITLE = script.dataset.title || T.title;
   const SUBTITLE = script.dataset.subtitle || T.subtitle;
   const ACCENT = script.dataset.color || "#4f46e5";
-  const VISITOR_NAME = (script.dataset.name || "").slice(0, 128) || "Visitor";
+  /** The name agents see; without data-name, "Visitor" and a few characters of the visitor's id. */
+  const visitorName = (subject) =>
+    (script.dataset.name || "").slice(0, 128) || `Visitor ${String(subject).replace(/^v-/, "").slice(0, 4)}`;
 
   const STORE_KEY = `edgedesk:widget:${SITE_KEY}`;
   const SEEN_KEY = `${STORE_KEY}:seen`;
@@ -351,7 +353,7 @@
       workspace: s.workspace,
       conversation: s.conversation,
       token: s.token,
-      identity: { role: "visitor", participant: s.subject, name: VISITOR_NAME, device: s.device },
+      identity: { role: "visitor", participant: s.subject, name: visitorName(s.subject), device: s.device },
       online: navigator.onLine,
     });
     lastMarked = null;
@@ -404,7 +406,14 @@
     if (!session) return;
     const delay = Math.max(5000, expiryMs(session) - Date.now() - RENEW_MARGIN_MS);
     // setTimeout's limit is ~24.8 days; tokens are far shorter.
-    renewTimer = setTimeout(() => renew().catch(reportError), Math.min(delay, 2 ** 31 - 1));
+    renewTimer = setTimeout(
+      () =>
+        renew().catch((e) => {
+          reportError(e);
+          renewTimer = setTimeout(scheduleRenew, 60000); // try again in a minute
+        }),
+      Math.min(delay, 2 ** 31 - 1),
+    );
   }
 
   let renewing = false;
@@ -612,11 +621,11 @@
   function updateMessageNode(el, m, prevAuthor) {
     const key = m.kind === "text" ? `${m.own}:${m.author && m.author.id}` : m.kind;
     el.classList.toggle("cont", key === prevAuthor && m.kind === "text");
-    if (!m.own) return;
     const state = m.deliveredAt == null ? "pending" : m.readBy && m.readBy.length ? "read" : "delivered";
     if (el.dataset.state === state) return;
     el.dataset.state = state;
-    const ticks = el.querySelector(".ticks");
+    const ticks = el.querySelector(".ticks"); // own messages only
+    if (!ticks) return;
     ticks.textContent = state === "pending" ? "🕓" : state === "read" ? "✓✓" : "✓";
     ticks.title = T[state];
     ticks.className = `ticks ${state}`;

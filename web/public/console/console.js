@@ -73,9 +73,11 @@ function decodeJwt(token) {
   return JSON.parse(new TextDecoder().decode(bytes));
 }
 function initials(name) {
-  const words = String(name || "?").trim().split(/[\s._-]+/).filter(Boolean);
-  const first = words[0] ? Array.from(words[0])[0] : "?";
-  const second = words[1] ? Array.from(words[1])[0] : "";
+  // Letters only: "Visitor 1408" is "V", "Ada Lovelace" "AL", "王小明" "王".
+  const words = String(name || "?").trim().split(/[\s._-]+/).filter((w) => /^\p{L}/u.test(w));
+  if (!words.length) return "?";
+  const first = Array.from(words[0])[0];
+  const second = words[1] && /^[A-Za-z]/.test(words[1]) ? words[1][0] : "";
   return (first + second).toUpperCase();
 }
 function hue(s) {
@@ -179,18 +181,25 @@ async function signIn(workspace, token) {
   state.workspace = workspace;
   state.token = token;
   state.me = me;
-  await startConsole();
+  try {
+    await startConsole();
+  } catch (e) {
+    await stopInbox();
+    throw e;
+  }
+}
+
+async function stopInbox() {
+  state.inboxOff.forEach((off) => off());
+  state.inboxOff = [];
+  if (state.inbox) safe(() => state.inbox.close());
+  state.inbox = null;
 }
 
 async function signOut(message) {
   sessionStorage.removeItem(SESSION_KEY);
   await closeConversation();
-  if (state.inbox) {
-    state.inboxOff.forEach((off) => off());
-    state.inboxOff = [];
-    safe(() => state.inbox.close());
-    state.inbox = null;
-  }
+  await stopInbox();
   state.items.clear();
   state.token = "";
   showSignin(message);
@@ -206,6 +215,7 @@ async function startConsole() {
   paintAvatar($("me-avatar"), state.me.name, state.me.sub);
   setConnection("connecting");
 
+  await stopInbox();
   state.inbox = await InboxClient.open({
     baseUrl: BASE,
     workspace: state.workspace,
@@ -222,6 +232,7 @@ async function startConsole() {
       // After a reconnection changes may have been missed: list again.
       if (s === "connected") refresh();
     }),
+    inbox.on("backlog", (list) => (Array.isArray(list) ? list : []).forEach(onSummary)),
     inbox.on("error", (e) => warn("inbox", e)),
   ];
   if (typeof inbox.connectionState === "function") setConnection(safe(() => inbox.connectionState(), "connecting"));
@@ -415,8 +426,13 @@ function listRow(s) {
   top.append(el("span", "row-time", ago(s.last_message_at || s.created_at)));
   const preview = el("div", "row-preview");
   if (s._hit && Array.isArray(s._hit.highlight)) {
+    // Start shortly before the first match, so it is not cut off by the ellipsis.
+    let before = true;
     for (const part of s._hit.highlight) {
-      preview.append(part.hit ? el("mark", null, part.text) : document.createTextNode(part.text));
+      let text = part.text;
+      if (before && !part.hit && text.length > 28) text = `…${text.slice(-24)}`;
+      if (part.hit) before = false;
+      preview.append(part.hit ? el("mark", null, text) : document.createTextNode(text));
     }
   } else {
     preview.textContent = s.last_preview || "No messages yet";
@@ -859,8 +875,7 @@ function wire() {
         if (s && s.conversation) onSummary(s);
       }
     } catch (e) {
-      const code = e && e.code;
-      showDetailError(code === "taken" ? "Someone else took it a moment ago." : errText(e));
+      showDetailError(/\(taken\)/.test(errText(e)) ? "Someone else took it a moment ago." : errText(e));
     }
   });
   $("tag-form").addEventListener("submit", (e) => {
