@@ -84,6 +84,7 @@ JSON
 rm -rf "$OUT_DIR.new"
 mkdir -p "$(dirname "$OUT_DIR")"
 cp -r "$TMP" "$OUT_DIR.new"
+chmod 755 "$OUT_DIR.new"
 rm -rf "$OUT_DIR"
 mv "$OUT_DIR.new" "$OUT_DIR"
 gz="$(gzip -9 -c "$OUT_DIR/edgedesk_bg.wasm" | wc -c)"
