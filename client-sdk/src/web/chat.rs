@@ -125,20 +125,12 @@ impl ChatClient {
                 ClientSession::open(shared, me)
             }
             .map_err(|e| error(format!("the local replica is unreadable: {e}")))?;
-            let chat = Rc::new_cyclic(|weak: &std::rc::Weak<Chat>| {
-                let weak = weak.clone();
-                let on_event = Rc::new(move |e: SocketEvent| {
-                    if let Some(chat) = weak.upgrade() {
-                        chat.on_socket(e);
-                    }
-                });
-                Chat {
-                    state: RefCell::new(State_ { session, flushing: false, waiters: Vec::new() }),
-                    link: Link::new(url, o.token, on_event),
-                    listeners: Listeners::new(EVENTS),
-                    idb,
-                    replicas,
-                }
+            let chat = Rc::new_cyclic(|weak: &std::rc::Weak<Chat>| Chat {
+                state: RefCell::new(State_ { session, flushing: false, waiters: Vec::new() }),
+                link: Link::owned_by(weak, url, o.token, Chat::on_socket),
+                listeners: Listeners::new(EVENTS),
+                idb,
+                replicas,
             });
             Link::start(&chat.link, o.online.unwrap_or(true));
             Ok(ChatClient { chat }.into())
@@ -286,7 +278,7 @@ impl ChatClient {
     #[wasm_bindgen(js_name = setOnline)]
     pub fn set_online(&self, online: bool) {
         Link::set_online(&self.chat.link, online);
-        self.chat.emit_connection(None, None);
+        Link::report(&self.chat.link, &self.chat.listeners, None, None);
     }
 
     #[wasm_bindgen(js_name = setToken)]
@@ -341,7 +333,7 @@ impl Chat {
             SocketEvent::Open => {
                 let frames = self.state.borrow_mut().session.connected();
                 self.link.borrow().send_binary(&frames);
-                self.emit_connection(None, None);
+                Link::report(&self.link, &self.listeners, None, None);
             }
             SocketEvent::Binary(data) => self.on_frame(&data),
             SocketEvent::Text(_) => {}
@@ -352,7 +344,7 @@ impl Chat {
                         json!({"status": 401, "code": "token_expired", "message": reason});
                     self.listeners.emit("authRefused", &to_js(&refused));
                 }
-                self.emit_connection(Some(code), Some(reason));
+                Link::report(&self.link, &self.listeners, Some(code), Some(reason));
             }
         }
     }
@@ -393,13 +385,6 @@ impl Chat {
                 | Event::Audit(_) => {}
             }
         }
-        self.listeners.emit("change", &JsValue::UNDEFINED);
-    }
-
-    fn emit_connection(&self, code: Option<u16>, reason: Option<String>) {
-        let state = self.link.borrow().state();
-        let c = json!({ "state": state, "code": code, "reason": reason });
-        self.listeners.emit("connection", &to_js(&c));
         self.listeners.emit("change", &JsValue::UNDEFINED);
     }
 

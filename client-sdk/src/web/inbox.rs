@@ -71,22 +71,14 @@ impl InboxClient {
             let device = DeviceId::new(o.device.as_str())
                 .map_err(|e| error(format!("device {:?}: {e}", o.device)))?;
             let url = inbox_url(&o.base_url, &workspace, &device).map_err(error)?;
-            let inbox = Rc::new_cyclic(|weak: &std::rc::Weak<Inbox>| {
-                let weak = weak.clone();
-                let on_event = Rc::new(move |e: SocketEvent| {
-                    if let Some(inbox) = weak.upgrade() {
-                        inbox.on_socket(e);
-                    }
-                });
-                Inbox {
-                    state: RefCell::new(State_ {
-                        session: InboxSession::new(),
-                        sent: HashMap::new(),
-                        queued: Vec::new(),
-                    }),
-                    link: Link::new(url, o.token, on_event),
-                    listeners: Listeners::new(EVENTS),
-                }
+            let inbox = Rc::new_cyclic(|weak: &std::rc::Weak<Inbox>| Inbox {
+                state: RefCell::new(State_ {
+                    session: InboxSession::new(),
+                    sent: HashMap::new(),
+                    queued: Vec::new(),
+                }),
+                link: Link::owned_by(weak, url, o.token, Inbox::on_socket),
+                listeners: Listeners::new(EVENTS),
             });
             Link::start(&inbox.link, true);
             Ok(InboxClient { inbox }.into())
@@ -268,7 +260,7 @@ impl Inbox {
                 for (request, answer) in queued {
                     self.send(request, answer);
                 }
-                self.emit_connection(None, None);
+                Link::report(&self.link, &self.listeners, None, None);
             }
             SocketEvent::Text(text) => {
                 let handled = self.state.borrow_mut().session.handle_frame(&text);
@@ -283,7 +275,7 @@ impl Inbox {
             SocketEvent::Closed { code, reason, .. } => {
                 let events = self.state.borrow_mut().session.disconnected();
                 self.handle(events);
-                self.emit_connection(Some(code), Some(reason));
+                Link::report(&self.link, &self.listeners, Some(code), Some(reason));
             }
         }
     }
@@ -316,13 +308,6 @@ impl Inbox {
                 }
             }
         }
-        self.listeners.emit("change", &JsValue::UNDEFINED);
-    }
-
-    fn emit_connection(&self, code: Option<u16>, reason: Option<String>) {
-        let state = self.link.borrow().state();
-        let c = json!({ "state": state, "code": code, "reason": reason });
-        self.listeners.emit("connection", &to_js(&c));
         self.listeners.emit("change", &JsValue::UNDEFINED);
     }
 }

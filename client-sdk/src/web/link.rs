@@ -17,6 +17,7 @@ use wasm_bindgen::JsCast;
 use web_sys::{BinaryType, CloseEvent, EventTarget, MessageEvent, WebSocket};
 
 use super::js::{browser_online, clear_timeout, set_timeout};
+use super::listeners::Listeners;
 use crate::endpoint::encode;
 use crate::Backoff;
 
@@ -63,7 +64,7 @@ pub struct Link {
 }
 
 impl Link {
-    pub fn new(url: String, token: String, on_event: Rc<dyn Fn(SocketEvent)>) -> Rc<RefCell<Link>> {
+    fn new(url: String, token: String, on_event: Rc<dyn Fn(SocketEvent)>) -> Rc<RefCell<Link>> {
         Rc::new(RefCell::new(Link {
             url,
             token,
@@ -78,6 +79,35 @@ impl Link {
             browser_events: Vec::new(),
             on_event,
         }))
+    }
+
+    /// A link whose events go to `owner`, held weakly (the owner holds the link).
+    pub fn owned_by<T: 'static>(
+        owner: &Weak<T>,
+        url: String,
+        token: String,
+        handle: fn(&Rc<T>, SocketEvent),
+    ) -> Rc<RefCell<Link>> {
+        let owner = owner.clone();
+        let on_event = Rc::new(move |e: SocketEvent| {
+            if let Some(owner) = owner.upgrade() {
+                handle(&owner, e);
+            }
+        });
+        Link::new(url, token, on_event)
+    }
+
+    /// Tells the owner's listeners the connection's state (and why it ended, if it did).
+    pub fn report(
+        this: &Rc<RefCell<Link>>,
+        to: &Listeners,
+        code: Option<u16>,
+        reason: Option<String>,
+    ) {
+        let state = this.borrow().state();
+        let c = serde_json::json!({ "state": state, "code": code, "reason": reason });
+        to.emit("connection", &super::js::to_js(&c));
+        to.emit("change", &JsValue::UNDEFINED);
     }
 
     /// Starts following the browser's online/offline events and connects if `online`.
