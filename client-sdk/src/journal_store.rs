@@ -41,8 +41,8 @@ pub struct JournalStore {
     loaded: Option<Vec<(ChunkKind, Vec<u8>)>>,
     /// Keys of the rows we read or wrote that still hold part of the document.
     known: Vec<u64>,
-    /// Writes not yet handed to the backend, with their sequence numbers.
-    queued: Vec<(u64, Write)>,
+    /// Writes not yet handed to the backend, in order.
+    queued: Vec<Write>,
     /// The sequence number of the latest write; 0 before any.
     written: u64,
     /// Every write up to this one is committed.
@@ -74,11 +74,11 @@ impl JournalStore {
             return None;
         }
         let upto = self.written;
-        let last_replace = self.queued.iter().rposition(|(_, w)| matches!(w, Write::Replace(_)));
+        let last_replace = self.queued.iter().rposition(|w| matches!(w, Write::Replace(_)));
         let mut flush = Flush { upto, ..Flush::default() };
         let writes = std::mem::take(&mut self.queued);
         let start = last_replace.unwrap_or(0);
-        for (_, write) in writes.into_iter().skip(start) {
+        for write in writes.into_iter().skip(start) {
             match write {
                 Write::Replace(rows) => {
                     flush.delete = self.known.clone();
@@ -102,7 +102,7 @@ impl JournalStore {
     /// The backend failed `flush`: its writes go back to the front of the queue (nothing of
     /// a failed transaction is kept), to be tried with the next flush.
     pub fn failed(&mut self, flush: Flush) {
-        let mut again: Vec<(u64, Write)> = Vec::new();
+        let mut again: Vec<Write> = Vec::new();
         let snapshot: Vec<Vec<u8>> = flush
             .add
             .iter()
@@ -110,11 +110,11 @@ impl JournalStore {
             .map(|(_, b)| b.clone())
             .collect();
         if !snapshot.is_empty() {
-            again.push((flush.upto, Write::Replace(snapshot)));
+            again.push(Write::Replace(snapshot));
         }
         for (kind, bytes) in flush.add {
             if kind == ChunkKind::Increment {
-                again.push((flush.upto, Write::Append(bytes)));
+                again.push(Write::Append(bytes));
             }
         }
         again.append(&mut self.queued);
@@ -124,7 +124,7 @@ impl JournalStore {
 
     fn record(&mut self, write: Write) {
         self.written += 1;
-        self.queued.push((self.written, write));
+        self.queued.push(write);
     }
 }
 

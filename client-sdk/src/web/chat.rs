@@ -13,7 +13,7 @@ use edgedesk_core::client::{ClientSession, Event, Identity};
 use edgedesk_core::ids::{ConversationId, DeviceId, MessageId, ParticipantId, WorkspaceId};
 use edgedesk_core::internal_doc::CaseField;
 use edgedesk_core::message::Role;
-use edgedesk_core::relay::{sees_internal, MAX_EPHEMERAL_BYTES};
+use edgedesk_core::relay::sees_internal;
 use edgedesk_core::workflow::csat::Rating;
 use edgedesk_core::workflow::status::{State, Status};
 use futures_channel::oneshot;
@@ -62,14 +62,14 @@ struct Waiter {
     done: oneshot::Sender<Result<(), String>>,
 }
 
-struct State_ {
+struct ChatState {
     session: ClientSession<JournalStore>,
     flushing: bool,
     waiters: Vec<Waiter>,
 }
 
 pub(super) struct Chat {
-    state: RefCell<State_>,
+    state: RefCell<ChatState>,
     link: Rc<RefCell<Link>>,
     listeners: Rc<Listeners>,
     idb: Idb,
@@ -126,7 +126,7 @@ impl ChatClient {
             }
             .map_err(|e| error(format!("the local replica is unreadable: {e}")))?;
             let chat = Rc::new_cyclic(|weak: &std::rc::Weak<Chat>| Chat {
-                state: RefCell::new(State_ { session, flushing: false, waiters: Vec::new() }),
+                state: RefCell::new(ChatState { session, flushing: false, waiters: Vec::new() }),
                 link: Link::owned_by(weak, url, o.token, Chat::on_socket),
                 listeners: Listeners::new(EVENTS),
                 idb,
@@ -269,9 +269,8 @@ impl ChatClient {
     /// Tells the others this device is (or stopped) typing; dropped while not connected.
     #[wasm_bindgen(js_name = setTyping)]
     pub fn set_typing(&self, typing: bool) {
-        let data = json!({ "typing": typing });
-        debug_assert!(data.to_string().len() <= MAX_EPHEMERAL_BYTES);
-        let frames = self.chat.state.borrow().session.ephemeral_frames(&data);
+        let frames =
+            self.chat.state.borrow().session.ephemeral_frames(&json!({ "typing": typing }));
         self.chat.link.borrow().send_binary(&frames);
     }
 

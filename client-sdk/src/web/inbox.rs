@@ -39,7 +39,7 @@ struct OpenOptions {
 
 type Answer = oneshot::Sender<Result<Value, RequestError>>;
 
-struct State_ {
+struct InboxState {
     session: InboxSession,
     /// Requests sent, by id.
     sent: HashMap<RequestId, Answer>,
@@ -48,7 +48,7 @@ struct State_ {
 }
 
 struct Inbox {
-    state: RefCell<State_>,
+    state: RefCell<InboxState>,
     link: Rc<RefCell<Link>>,
     listeners: Rc<Listeners>,
 }
@@ -72,7 +72,7 @@ impl InboxClient {
                 .map_err(|e| error(format!("device {:?}: {e}", o.device)))?;
             let url = inbox_url(&o.base_url, &workspace, &device).map_err(error)?;
             let inbox = Rc::new_cyclic(|weak: &std::rc::Weak<Inbox>| Inbox {
-                state: RefCell::new(State_ {
+                state: RefCell::new(InboxState {
                     session: InboxSession::new(),
                     sent: HashMap::new(),
                     queued: Vec::new(),
