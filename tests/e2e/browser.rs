@@ -57,9 +57,7 @@ fn run_scenario(scenario: &str) {
             break Some(status);
         }
         if started.elapsed() > SCENARIO_LIMIT {
-            // SAFETY: kill(2) with a negative pid signals node's own process group (chromium too).
-            unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
-            let _ = child.wait();
+            kill_group(&mut child);
             break None;
         }
         std::thread::sleep(Duration::from_millis(200));

@@ -41,6 +41,14 @@ pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
 }
 
+/// SIGKILLs a child started with `process_group(0)` and everything in its group (wrangler and
+/// workerd, node and chromium), then reaps it.
+pub fn kill_group(child: &mut Child) {
+    // SAFETY: kill(2) with a negative pid signals the child's own process group.
+    unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
+    let _ = child.wait();
+}
+
 /// A free TCP port on loopback (bound, then released for the child to take).
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -151,9 +159,7 @@ impl Relay {
     /// SIGKILL to wrangler and workerd at once: no shutdown hooks, no flush.
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
-            // SAFETY: kill(2) with a negative pid signals the child's own process group.
-            unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
-            let _ = child.wait();
+            kill_group(&mut child);
         }
     }
 
