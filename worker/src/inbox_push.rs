@@ -9,7 +9,6 @@
 
 use edgedesk_core::automerge::ChangeHash;
 use edgedesk_core::inbox::push::{AssignOrder, Push, PushAck};
-use edgedesk_core::inbox::summary::Summary;
 use edgedesk_core::relay::AssignError;
 use edgedesk_core::workflow::profile::VisitorProfile;
 use worker::{Env, Headers, Method, Request, RequestInit, Response};
@@ -35,8 +34,8 @@ pub(crate) fn record(live: &mut Live, now: i64) -> Option<i64> {
     if !unchanged {
         let name = live.cipher.conversation().to_owned();
         let conversation = name.split_once('/').map_or(name.as_str(), |(_, c)| c);
+        let summary = live.relay.summary(conversation, &live.visitor);
         let doc = live.relay.doc();
-        let summary = Summary::of(conversation, doc, live.relay.internal(), &live.visitor);
         let at = |m: &edgedesk_core::message::Message| doc.delivered_at(&m.id).unwrap_or(m.sent_at);
         match live.feed.record(&live.cipher, live.feed_state.as_ref(), summary, &accepted, at) {
             Ok(next) => {

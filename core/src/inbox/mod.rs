@@ -16,3 +16,4 @@ pub mod schema;
 pub mod search;
 pub mod session;
 pub mod summary;
+pub mod tail;

@@ -5,25 +5,19 @@
 //! cache the conversation can always rebuild. `version` orders pushes, so a late or repeated
 //! push never overwrites a newer one.
 
-use std::collections::{HashMap, HashSet};
-
 use automerge::ReadDoc;
 use serde::{Deserialize, Serialize};
 
+use super::tail::{Reader, Tail};
 use crate::ids::ParticipantId;
 use crate::internal_doc::{CaseField, InternalDoc, Priority};
-use crate::message::{Message, Role};
 use crate::shared_doc::SharedDoc;
 use crate::workflow::profile::VisitorProfile;
 use crate::workflow::status::{State, Status};
 
 /// Longest preview of the last message, in characters.
 pub const PREVIEW_CHARS: usize = 120;
-/// Unread counts stop here: a badge shows "999+", and counting costs a scan back to the mark.
-pub const MAX_UNREAD: u32 = 999;
-/// How far back from the newest message a summary looks for read marks and the start of the
-/// visitor's wait: a bound on the work of every push, far beyond any real backlog.
-pub const MAX_SCAN: usize = 2_000;
+pub use super::tail::{MAX_SCAN, MAX_UNREAD};
 /// The channel of a visitor whose token names none.
 pub const DEFAULT_CHANNEL: &str = "web";
 
@@ -63,13 +57,28 @@ pub fn priority_rank(p: Priority) -> i64 {
 }
 
 impl Summary {
-    /// The conversation as it stands: documents plus the visitor's signed claims. `version`
-    /// is 0; the conversation object numbers its pushes.
+    /// The conversation as it stands, from scratch: documents plus the visitor's signed
+    /// claims. `version` is 0; the conversation object numbers its pushes. The relay keeps a
+    /// [`Tail`] instead and calls [`Summary::with_tail`], which reads no history.
     pub fn of(
         conversation: &str,
         doc: &SharedDoc,
         internal: &InternalDoc,
         visitor: &VisitorProfile,
+    ) -> Summary {
+        let mut tail = Tail::new();
+        tail.update(doc);
+        Self::with_tail(conversation, doc, internal, visitor, &tail)
+    }
+
+    /// [`Summary::of`] with the messages' part from `tail`, which the caller has brought up to
+    /// date with `doc`. Reads a constant number of fields plus the read marks.
+    pub fn with_tail(
+        conversation: &str,
+        doc: &SharedDoc,
+        internal: &InternalDoc,
+        visitor: &VisitorProfile,
+        tail: &Tail,
     ) -> Summary {
         let status = Status::read(doc);
         let assignee = internal.case_field(CaseField::Assignee);
@@ -77,9 +86,15 @@ impl Summary {
             .case_field(CaseField::Priority)
             .and_then(|p| Priority::parse(&p))
             .unwrap_or(Priority::Normal);
-        let tail = Tail::scan(doc, assignee.as_deref(), status.state);
-        let first = message_at(doc, 0);
-        let name = visitor.name.clone().or_else(|| profile_name(doc)).or(tail.visitor_name);
+        let assigned = assignee.as_deref().and_then(|a| ParticipantId::new(a).ok());
+        let reader = assigned.as_ref().map_or(Reader::AnyStaff, Reader::Assignee);
+        let marks = doc.read_marks();
+        let unread = tail.unread(reader, marks.iter().map(|(p, _, m)| (p, m.as_str())));
+        let name = visitor
+            .name
+            .clone()
+            .or_else(|| profile_name(doc))
+            .or_else(|| tail.visitor_name().map(str::to_owned));
         Summary {
             conversation: conversation.to_owned(),
             version: 0,
@@ -93,107 +108,14 @@ impl Summary {
             language: visitor.locale.clone(),
             visitor_name: name,
             vip: visitor.vip,
-            unread: tail.unread,
-            waiting_since: tail.waiting_since,
-            last_message_at: tail.last.as_ref().map(|m| received_at(doc, m)),
-            last_preview: tail.last.as_ref().map(|m| preview(&m.body)),
-            created_at: first.as_ref().map_or(0, |m| received_at(doc, m)),
+            unread,
+            waiting_since: tail.unanswered_since().filter(|_| status.state.awaits_agent()),
+            last_message_at: tail.last().map(|m| m.at),
+            last_preview: tail.last().map(|m| preview(&m.body)),
+            created_at: tail.created_at().unwrap_or(0),
             messages: u32::try_from(doc.message_count()).unwrap_or(u32::MAX),
         }
     }
-}
-
-/// What a walk back from the newest message finds.
-struct Tail {
-    last: Option<Message>,
-    unread: u32,
-    waiting_since: Option<i64>,
-    visitor_name: Option<String>,
-}
-
-impl Tail {
-    /// Walks back at most [`MAX_SCAN`] messages. Unread stops at the reader's read mark or
-    /// its own message (replying means having read); the wait stops at staff's last message.
-    fn scan(doc: &SharedDoc, assignee: Option<&str>, state: State) -> Tail {
-        let staff = |r: Role| matches!(r, Role::Agent | Role::Admin);
-        let readers: Option<ParticipantId> = assignee.and_then(|a| ParticipantId::new(a).ok());
-        let marks = read_marks(doc, readers.as_ref());
-        let mut visitors: HashSet<ParticipantId> = HashSet::new();
-        let mut tail = Tail { last: None, unread: 0, waiting_since: None, visitor_name: None };
-        let (mut counting, mut waiting) = (true, state.awaits_agent());
-        let len = doc.message_count();
-        for index in (len.saturating_sub(MAX_SCAN)..len).rev() {
-            let Some(m) = message_at(doc, index) else { continue };
-            let mine = match &readers {
-                Some(r) => &m.author.id == r,
-                None => staff(m.author.role),
-            };
-            if m.author.role == Role::Visitor {
-                visitors.insert(m.author.id.clone());
-            }
-            // A visitor's own mark says nothing about staff having read.
-            let marked =
-                marks.get(m.id.as_str()).is_some_and(|by| by.iter().any(|p| !visitors.contains(p)));
-            if marked || mine {
-                counting = false;
-            }
-            if staff(m.author.role) {
-                waiting = false;
-            }
-            if m.author.role == Role::Visitor {
-                if counting {
-                    tail.unread = (tail.unread + 1).min(MAX_UNREAD);
-                }
-                if waiting {
-                    tail.waiting_since = Some(received_at(doc, &m));
-                }
-                if tail.visitor_name.is_none() {
-                    tail.visitor_name = Some(m.author.name.clone());
-                }
-            }
-            if tail.last.is_none() {
-                tail.last = Some(m);
-            }
-            if !counting && !waiting && tail.visitor_name.is_some() {
-                break;
-            }
-        }
-        tail
-    }
-}
-
-/// The read marks that count, by message id with who set them: the assignee's devices', or
-/// everyone's when nobody is assigned (the scan then skips the visitor's own).
-fn read_marks(
-    doc: &SharedDoc,
-    reader: Option<&ParticipantId>,
-) -> HashMap<String, Vec<ParticipantId>> {
-    let am = doc.automerge();
-    let mut marks: HashMap<String, Vec<ParticipantId>> = HashMap::new();
-    for item in am.map_range(doc.read_obj(), ..) {
-        let Some((who, _)) = item.key.split_once('/') else { continue };
-        if reader.is_some_and(|r| r.as_str() != who) {
-            continue;
-        }
-        let Ok(who) = ParticipantId::new(who) else { continue };
-        let Some((v, _)) = am.get(doc.read_obj(), item.key.as_ref()).ok().flatten() else {
-            continue;
-        };
-        if let Some(id) = v.as_str() {
-            marks.entry(id.to_owned()).or_default().push(who);
-        }
-    }
-    marks
-}
-
-fn message_at(doc: &SharedDoc, index: usize) -> Option<Message> {
-    let (_, obj) = doc.automerge().get(doc.messages_obj(), index).ok().flatten()?;
-    doc.message_in(&obj)
-}
-
-/// The relay's receipt time, which every device agrees on; the writer's clock otherwise.
-fn received_at(doc: &SharedDoc, m: &Message) -> i64 {
-    doc.delivered_at(&m.id).unwrap_or(m.sent_at)
 }
 
 fn profile_name(doc: &SharedDoc) -> Option<String> {
@@ -215,7 +137,7 @@ mod tests {
 
     use super::*;
     use crate::ids::{DeviceId, MessageId};
-    use crate::message::{Author, MessageKind};
+    use crate::message::{Author, Message, MessageKind, Role};
 
     fn said(doc: &mut SharedDoc, id: &str, role: Role, who: &str, at: i64) {
         let m = Message {

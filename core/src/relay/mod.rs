@@ -19,6 +19,8 @@ use crate::audit;
 use crate::document::Channel;
 use crate::frame::{self, FrameError, FrameType, Reassembler, MAX_CLIENT_MESSAGE};
 use crate::ids::{DeviceId, ParticipantId};
+use crate::inbox::summary::Summary;
+use crate::inbox::tail::Tail;
 use crate::inflate::InflateError;
 use crate::intake::IntakeError;
 use crate::internal_doc::InternalDoc;
@@ -29,6 +31,7 @@ use crate::store::{ChunkStore, Persister, StoreError, StoreStats};
 use crate::sync::{PeerSync, SyncError};
 use crate::validate::{self, Violation};
 use crate::workflow::event::WebhookEvent;
+use crate::workflow::profile::VisitorProfile;
 use crate::workflow::timeline::Timeline;
 
 mod assign;
@@ -205,6 +208,8 @@ pub struct Relay<S> {
     /// Messages accepted (or written by the relay) not yet taken by the owner, which
     /// forwards them to the workspace's inbox for search.
     accepted: Vec<crate::message::Message>,
+    /// The newest messages as the inbox summary needs them, extended after each change.
+    tail: Tail,
 }
 
 impl<S: ChunkStore> Relay<S> {
@@ -238,6 +243,7 @@ impl<S: ChunkStore> Relay<S> {
             workflow: None,
             events: Vec::new(),
             accepted: Vec::new(),
+            tail: Tail::new(),
         })
     }
 
@@ -429,6 +435,19 @@ impl<S: ChunkStore> Relay<S> {
     /// order they were accepted.
     pub fn take_accepted(&mut self) -> Vec<crate::message::Message> {
         std::mem::take(&mut self.accepted)
+    }
+
+    /// The conversation as its workspace's inbox lists it. Costs reads of the messages
+    /// appended since the last call, not of the conversation's history (the first call after
+    /// opening reads the newest [`crate::inbox::tail::MAX_SCAN`]).
+    pub fn summary(&mut self, conversation: &str, visitor: &VisitorProfile) -> Summary {
+        self.tail.update(&self.doc);
+        Summary::with_tail(conversation, &self.doc, &self.internal, visitor, &self.tail)
+    }
+
+    /// Messages the summary has read from the document since the relay opened.
+    pub fn summary_reads(&self) -> u64 {
+        self.tail.reads()
     }
 
     /// The stores of the shared and the internal document.
