@@ -4,9 +4,12 @@
 use edgedesk_core::client::{ClientSession, Event};
 use edgedesk_core::frame::{FrameType, MAX_FRAME_PAYLOAD};
 use edgedesk_core::ids::MessageId;
+use edgedesk_core::inbox::summary::Summary;
+use edgedesk_core::limits::Limits;
 use edgedesk_core::message::Role;
 use edgedesk_core::relay::{Outgoing, PeerId, PeerInfo, Relay};
 use edgedesk_core::store::MemStore;
+use edgedesk_core::workflow::profile::VisitorProfile;
 
 mod support;
 use support::identity;
@@ -243,5 +246,42 @@ fn ephemeral_frames_reach_others_stamped_with_the_sender() {
     assert_eq!(
         relay.receive(1, &[FrameType::Ephemeral as u8, b'[', b']'], 0).unwrap_err().close_code(),
         1007
+    );
+}
+
+#[test]
+fn the_relays_inbox_summary_reads_a_constant_number_of_messages_per_accepted_message() {
+    // The Worker asks for the summary after every accepted change; what that costs must not
+    // grow with the conversation (issue 14: it re-read up to 2,000 messages each time).
+    // The simulation's clock stands still: no rate limit, or 640 messages would trip it.
+    let limits = Limits { max_messages_per_second: u32::MAX / 4, ..Limits::default() };
+    let mut relay = Relay::open_with(MemStore::default(), MemStore::default(), limits).unwrap();
+    let mut devs =
+        vec![device(1, Role::Visitor, "v1", "phone"), device(2, Role::Agent, "a1", "desk")];
+    go_online(&mut relay, &mut devs, 0);
+    go_online(&mut relay, &mut devs, 1);
+    let visitor = VisitorProfile::default();
+    let mut per_message =
+        |relay: &mut Relay<MemStore>, devs: &mut Vec<Device>, from: usize, n: usize| {
+            let mut reads = Vec::new();
+            for i in 0..n {
+                devs[from].session.send_text(&format!("message {i}"), 0).unwrap();
+                pump(relay, devs, Vec::new());
+                let before = relay.summary_reads();
+                relay.summary("c", &visitor);
+                reads.push(relay.summary_reads() - before);
+            }
+            reads
+        };
+    let first = per_message(&mut relay, &mut devs, 0, 1);
+    assert_eq!(first, vec![1], "the first summary reads the one message there is");
+    let early = per_message(&mut relay, &mut devs, 0, 20);
+    per_message(&mut relay, &mut devs, 1, 600);
+    let late = per_message(&mut relay, &mut devs, 0, 20);
+    assert_eq!(early, vec![2; 20], "one id check and the new message");
+    assert_eq!(late, early, "the same after 600 more messages");
+    assert_eq!(
+        relay.summary("c", &visitor),
+        Summary::of("c", relay.doc(), relay.internal(), &visitor)
     );
 }

@@ -11,6 +11,7 @@ use edgedesk_core::limits::Limits;
 use edgedesk_core::message::Role;
 use edgedesk_core::relay::{Outgoing, PeerInfo, Relay as CoreRelay};
 use edgedesk_core::store::{MemStore, Persister};
+use edgedesk_core::workflow::profile::VisitorProfile;
 use edgedesk_e2e::*;
 
 const PROBE: usize = 1000;
@@ -67,9 +68,11 @@ impl Sim {
         }
     }
 
+    /// One message, and the inbox summary the Worker computes after every accepted change.
     fn send(&mut self, i: usize) {
         self.device.send_text(&body(i), 0).expect("send");
         self.pump(Vec::new());
+        self.relay.summary("bench", &VisitorProfile::default());
     }
 }
 
