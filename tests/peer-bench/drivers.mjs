@@ -1,0 +1,204 @@
+// The two systems behind one interface, so workloads.mjs runs the same code against both:
+//
+//   openWriter(label, bytes?, fast?) → writer on a new conversation (from saved document
+//                                      bytes, or from the §10 schema change alone)
+//   reopenWriter(writer, fast)       → a new connection of the same device and replica
+//   openReader(conv, count)          → another device, synced until it holds `count` messages
+//   cpuSeconds(), diskBytes()        → the server's CPU time so far, its whole state directory
+//   proxyCpuSeconds()                → edgedesk only: wrangler dev's proxy in front of it
+//   restart(conv)                    → kill -9, start again: ms until a socket opens (or null)
+//
+// A writer: { conv, append(body) → id, confirmed(id), close() }; a reader: { arrived(id),
+// bytesIn, close() }. Every wait is bounded by `timeoutMs` and rejects with what it waited for.
+
+import * as A from "@automerge/automerge";
+import { spawn } from "node:child_process";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import { Session, mintToken, newReplica, randomId } from "./edgedesk-client.mjs";
+import { RepoDevice, firstSocketOpen, initRepo } from "./repo-client.mjs";
+import { cpuSeconds, dirBytes, workerdPids } from "./proc.mjs";
+
+// Every message in the bench is written by this visitor (one writing device per conversation).
+export const WRITER = { role: "visitor", id: "visitor-1", name: "Visitor One", device: "d-writer" };
+
+// ---- edgedesk (wrangler dev / workerd) -------------------------------------------------------
+
+export function edgedeskDriver({ baseUrl, key, workspace, stateDir, timeoutMs, restartVia, bulkBatch }) {
+  const port = Number(new URL(baseUrl).port);
+  let pids = workerdPids(stateDir, port);
+  const token = (conv, sub) =>
+    mintToken(key, { workspace, sub, role: "visitor", conversation: conv, name: WRITER.name });
+  const connect = (conv, device, fast, doc) =>
+    Session.open({ baseUrl, workspace, conversation: conv, token: token(conv, WRITER.id), device, fast, doc }, timeoutMs);
+  const writer = (conv, s) => ({
+    conv,
+    session: s,
+    append: (body) => s.append(WRITER, body),
+    confirmed: (id) => s.confirmed(id, timeoutMs),
+    allConfirmed: (n, ms) => s.waitFor((d) => Object.keys(d.delivered).length >= n, ms, `${n} receipts`),
+    close: () => s.close(),
+  });
+  return {
+    name: "edgedesk",
+    // A backlog of more than `bulkBatch` messages goes up in parts of that many (one sync
+    // message each), each part confirmed before the next: the relay takes at most 8 MiB
+    // per client message (§3), and 10k messages make a ~4 MB sync message.
+    async openWriter(label, bytes, fast = false) {
+      const conv = `${label}-${randomId().slice(0, 8)}`;
+      const doc = bytes ? A.load(bytes) : newReplica();
+      if (doc.messages.length <= bulkBatch) return writer(conv, await connect(conv, WRITER.device, fast, doc));
+      const changes = A.getAllChanges(doc);
+      const [first] = A.applyChanges(A.init(), changes.slice(0, 1 + bulkBatch)); // §10 schema + part 1
+      const s = await connect(conv, WRITER.device, fast, first);
+      const w = writer(conv, s);
+      for (let at = 1 + bulkBatch; ; at += bulkBatch) {
+        await w.allConfirmed(at - 1, timeoutMs + bulkBatch * 20);
+        if (at >= changes.length) return w;
+        s.addChanges(changes.slice(at, at + bulkBatch));
+      }
+    },
+    async reopenWriter(w, fast) {
+      w.close();
+      // A.clone gives the reopened replica a fresh actor (§10: a fresh actor per opening).
+      return writer(w.conv, await connect(w.conv, WRITER.device, fast, A.clone(w.session.doc)));
+    },
+    async openReader(conv, count) {
+      const s = await connect(conv, `d-reader-${randomId().slice(0, 6)}`, false, newReplica());
+      await s.synced(count, timeoutMs + count * 10);
+      return { bytesIn: () => s.bytesIn, arrived: (id) => s.arrived(id, timeoutMs), close: () => s.close() };
+    },
+    cpuSeconds: () => cpuSeconds(pids.worker),
+    proxyCpuSeconds: () => cpuSeconds(pids.proxy),
+    diskBytes: () => dirBytes(stateDir),
+    async restart(conv) {
+      if (!restartVia) return null;
+      const killedAt = await restartVia.kill();
+      const deadline = Date.now() + 180000;
+      for (;;) {
+        try {
+          const s = await connect(conv, `d-probe-${randomId().slice(0, 6)}`, false, newReplica());
+          s.close();
+          break;
+        } catch (e) {
+          if (Date.now() > deadline) throw new Error(`edgedesk: no socket open within 180 s of the restart: ${e.message}`);
+          await new Promise((r) => setTimeout(r, 10));
+        }
+      }
+      const ms = Date.now() - killedAt;
+      await restartVia.ready();
+      pids = workerdPids(stateDir, port);
+      return ms;
+    },
+  };
+}
+
+// Asks the Rust side (peer_bench) to kill -9 and restart the relay: a line on stdout, then
+// "KILLED <epoch ms>" and "RESTARTED" lines on stdin.
+// `onGone` runs if stdin closes first (peer_bench exited, e.g. the relay did not restart).
+export function stdioRestarter(onGone) {
+  const lines = [];
+  const waiting = [];
+  let closing = false;
+  const rl = createInterface({ input: process.stdin });
+  rl.on("line", (l) => (waiting.length ? waiting.shift()(l) : lines.push(l)));
+  rl.on("close", () => {
+    waiting.splice(0).forEach((w) => w(null));
+    if (!closing) onGone();
+  });
+  const next = async (prefix) => {
+    const line = lines.length ? lines.shift() : await new Promise((r) => waiting.push(r));
+    if (line === null || !line.startsWith(prefix)) throw new Error(`peer_bench: expected ${prefix} on stdin, got ${line}`);
+    return line;
+  };
+  return {
+    async kill() {
+      process.stdout.write("PEER-BENCH RESTART-EDGEDESK\n");
+      return Number((await next("KILLED ")).split(" ")[1]);
+    },
+    ready: () => next("RESTARTED"),
+    close: () => {
+      closing = true;
+      rl.close();
+    },
+  };
+}
+
+// ---- automerge-repo sync server (repo-server.mjs) -------------------------------------------
+
+const SERVER = fileURLToPath(new URL("./repo-server.mjs", import.meta.url));
+
+function startServer(dir, port, syncThrottleMs) {
+  const child = spawn(process.execPath, [SERVER, "--dir", dir, "--port", String(port), "--sync-throttle", String(syncThrottleMs)], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error("repo-server: not listening within 60 s")), 60000);
+    let listening = false;
+    child.on("exit", (code, signal) => {
+      const why = `repo-server exited (${code ?? signal})`;
+      if (listening) process.stdout.write(`${why} during the run; the next wait will fail\n`);
+      else reject(new Error(why));
+    });
+    child.stdout.on("data", (d) => {
+      const m = /LISTENING (\d+)/.exec(String(d));
+      if (m) {
+        clearTimeout(timer);
+        listening = true;
+        resolve({ child, port: Number(m[1]) });
+      }
+    });
+  });
+}
+
+export async function repoDriver({ dir, timeoutMs, syncThrottleMs }) {
+  await initRepo(syncThrottleMs);
+  let server = await startServer(dir, 0, syncThrottleMs);
+  const writer = (device, handle) => ({
+    conv: handle.url,
+    device,
+    handle,
+    append: (body) => device.append(handle, WRITER, body),
+    confirmed: () => device.confirmed(handle, timeoutMs),
+    allConfirmed: (_n, ms) => device.confirmed(handle, ms),
+    close: () => device.close(),
+  });
+  return {
+    name: "automerge-repo",
+    async openWriter(_label, bytes) {
+      const device = await RepoDevice.open(server.port, timeoutMs);
+      return writer(device, device.import(bytes ?? A.save(newReplica())));
+    },
+    async reopenWriter(w) {
+      const count = w.handle.doc().messages.length;
+      await w.close();
+      const device = await RepoDevice.open(server.port, timeoutMs);
+      return writer(device, await device.find(w.conv, count, timeoutMs + count * 10));
+    },
+    async openReader(conv, count) {
+      const device = await RepoDevice.open(server.port, timeoutMs);
+      const handle = await device.find(conv, count, timeoutMs + count * 10);
+      return { bytesIn: () => device.bytesIn, arrived: (id) => device.arrived(handle, id, timeoutMs), close: () => device.close() };
+    },
+    cpuSeconds: () => cpuSeconds([server.child.pid]),
+    diskBytes: () => dirBytes(dir),
+    async restart() {
+      const port = server.port;
+      const killedAt = Date.now();
+      server.child.removeAllListeners("exit");
+      const exited = new Promise((r) => server.child.once("exit", r));
+      server.child.kill("SIGKILL");
+      await exited; // as the Rust side reaps wrangler before reporting KILLED
+      const started = startServer(dir, port, syncThrottleMs);
+      const failed = started.then(() => new Promise(() => {})); // settles only if the start fails
+      await Promise.race([firstSocketOpen(port, 180000), failed]);
+      const ms = Date.now() - killedAt;
+      server = await started;
+      return ms;
+    },
+    stop() {
+      server.child.removeAllListeners("exit");
+      server.child.kill("SIGKILL");
+    },
+  };
+}

@@ -1,0 +1,99 @@
+//! `cargo run --release -p edgedesk-e2e --bin peer_bench -- [run.mjs options]`: the peer
+//! bench (tests/peer-bench/README.md). Starts the real relay under `wrangler dev` with the
+//! harness ([`Relay`]), then runs `node tests/peer-bench/run.mjs`, which starts the
+//! automerge-repo sync server itself and runs the same workload against both, interleaved.
+//! Its output is passed through; the options are passed on to it (`--rounds`, `--sizes`,
+//! `--probe`, `--writers`, `--per-writer`, `--repo-sync-throttle`, `--no-restart`, …).
+//!
+//! For the restart row the runner prints `PEER-BENCH RESTART-EDGEDESK`; this side then
+//! SIGKILLs wrangler and workerd, answers `KILLED <epoch ms of the kill>` on the runner's
+//! stdin, starts the relay again on the same state and port, and answers `RESTARTED`.
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use edgedesk_e2e::{repo_root, Relay, WORKSPACE};
+
+const RESTART_REQUEST: &str = "PEER-BENCH RESTART-EDGEDESK";
+
+fn now_ms() -> u128 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0)
+}
+
+/// Whether a process named `worker-build` is running (a build of worker/build under way).
+fn worker_build_running() -> bool {
+    let Ok(entries) = std::fs::read_dir("/proc") else { return false };
+    entries.flatten().any(|e| {
+        std::fs::read_to_string(e.path().join("comm")).is_ok_and(|c| c.trim() == "worker-build")
+    })
+}
+
+/// Waits (up to 30 minutes) until worker/build/index.js exists and no worker-build runs, so
+/// wrangler starts on a finished build instead of timing someone else's.
+fn wait_for_worker_build() {
+    let index = repo_root().join("worker/build/index.js");
+    let deadline = Instant::now() + Duration::from_secs(1800);
+    let mut said = false;
+    while !index.exists() || worker_build_running() {
+        if Instant::now() > deadline {
+            eprintln!(
+                "peer_bench: worker/build is not ready after 30 minutes (scripts/build-worker.sh)"
+            );
+            std::process::exit(1);
+        }
+        if !said {
+            println!(
+                "peer_bench: waiting for worker/build (a worker-build is running or it is missing)"
+            );
+            said = true;
+        }
+        std::thread::sleep(Duration::from_secs(2));
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    wait_for_worker_build();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let mut relay = Relay::start(&tmp.path().join("state"));
+    println!("peer_bench: edgedesk relay (wrangler dev) on {}", relay.base_url());
+
+    let mut runner = Command::new("node")
+        .arg(repo_root().join("tests/peer-bench/run.mjs"))
+        .args(&args)
+        .current_dir(repo_root())
+        .env("EDGEDESK_URL", relay.base_url())
+        .env("EDGEDESK_JWT_KEYS", relay.keys.to_env())
+        .env("EDGEDESK_WORKSPACE", WORKSPACE)
+        .env("EDGEDESK_STATE_DIR", &relay.state_dir)
+        .env("PEER_BENCH_RESTART", "stdio")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn node (Node 20 on PATH, and scripts/setup.sh run?)");
+    let mut to_runner = runner.stdin.take().expect("runner stdin");
+    let from_runner = BufReader::new(runner.stdout.take().expect("runner stdout"));
+
+    for line in from_runner.lines() {
+        let line = line.expect("read the runner's output");
+        if line != RESTART_REQUEST {
+            println!("{line}");
+            continue;
+        }
+        let at = now_ms();
+        relay.kill();
+        writeln!(to_runner, "KILLED {at}").expect("write to the runner");
+        relay.restart(); // on the same state directory and port; panics if it never answers
+        writeln!(to_runner, "RESTARTED").expect("write to the runner");
+    }
+    drop(to_runner);
+
+    let status = runner.wait().expect("wait for the runner");
+    if !status.success() {
+        eprintln!("peer_bench: run.mjs failed ({status}); relay log tail:\n{}", relay.log_tail());
+        relay.kill(); // process::exit runs no destructors
+        std::process::exit(status.code().unwrap_or(1));
+    }
+}
