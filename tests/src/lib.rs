@@ -152,6 +152,11 @@ impl Relay {
         panic!("wrangler dev did not become ready in 180 s; log:\n{}", self.log_tail());
     }
 
+    /// The port of wrangler's inspector (Chrome DevTools protocol), for CPU profiles.
+    pub fn inspector_port(&self) -> u16 {
+        self.inspector
+    }
+
     pub fn base_url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }
