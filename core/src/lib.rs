@@ -23,6 +23,7 @@ pub mod internal_doc;
 pub mod limits;
 pub mod message;
 pub mod message_map;
+pub mod op_patches;
 pub mod relay;
 pub mod schema;
 pub mod shared_doc;

@@ -105,7 +105,10 @@ impl PeerSync {
     ) -> Result<Vec<Patch>, SyncError> {
         self.received_messages += 1;
         self.received_bytes += bytes.len() as u64;
-        let mut log = PatchLog::active();
+        // The relay's checks read patches made from the admitted changes themselves
+        // ([`crate::op_patches`]): Automerge's own cost a walk of the message list each.
+        let mut log = if self.guard.is_some() { PatchLog::inactive() } else { PatchLog::active() };
+        let mut admitted: Option<Vec<Change>> = None;
         match ty {
             _ if ty == D::CHANNEL.changes_frame() => {
                 if let Some(g) = &self.guard {
@@ -118,6 +121,7 @@ impl PeerSync {
                         let before = doc.heads();
                         let ready = g.intake.admit(doc.automerge(), changes)?;
                         let applied: Vec<ChangeHash> = ready.iter().map(Change::hash).collect();
+                        admitted = Some(ready.clone());
                         doc.automerge_mut().apply_changes_log_patches(ready, &mut log)?;
                         intake::verify(doc.automerge(), &before, &applied)
                             .map_err(SyncError::Corrupt)?;
@@ -159,6 +163,7 @@ impl PeerSync {
                     msg.changes = ChunkList::from(
                         ready.iter().map(|c| c.raw_bytes().to_vec()).collect::<Vec<_>>(),
                     );
+                    admitted = Some(ready);
                 }
                 doc.automerge_mut().receive_sync_message_log_patches(
                     &mut self.state,
@@ -184,7 +189,12 @@ impl PeerSync {
                     (self.fast_capable && theirs.as_ref() == Some(&ours)).then_some(ours);
             }
         }
-        Ok(doc.automerge_mut().make_patches(&mut log))
+        match admitted {
+            Some(changes) => {
+                crate::op_patches::patches_of(doc.automerge(), &changes).map_err(SyncError::Corrupt)
+            }
+            None => Ok(doc.automerge_mut().make_patches(&mut log)),
+        }
     }
 
     /// Every frame the peer should get now, in order: the sync protocol's answer if one is

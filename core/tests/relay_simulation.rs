@@ -261,7 +261,7 @@ fn the_relays_inbox_summary_reads_a_constant_number_of_messages_per_accepted_mes
     go_online(&mut relay, &mut devs, 0);
     go_online(&mut relay, &mut devs, 1);
     let visitor = VisitorProfile::default();
-    let mut per_message =
+    let per_message =
         |relay: &mut Relay<MemStore>, devs: &mut Vec<Device>, from: usize, n: usize| {
             let mut reads = Vec::new();
             for i in 0..n {
