@@ -35,6 +35,10 @@ node_modules/.bin/tsc -p examples/web-app/tsconfig.json
 step "cargo test --workspace (unit + e2e incl. browser tests; native rustup toolchain)"
 cargo test --workspace
 
+step "peer bench, reduced (edgedesk and the automerge-repo sync server, figures only)"
+cargo run -q -p edgedesk-e2e --bin peer_bench -- \
+  --rounds 2 --sizes 200 --probe 50 --writers 20 --per-writer 10
+
 # ---- more steps go here -----------------------------------------------------------------
 # e.g. clippy/fmt, doc tests of PROTOCOL.md. Each: step "what"; command (set -e stops on failure).
 # -----------------------------------------------------------------------------------------
