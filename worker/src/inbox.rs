@@ -76,6 +76,10 @@ pub struct Inbox {
     pub(crate) in_flight: RefCell<HashMap<String, String>>,
     /// The workspace configuration, its version, and when it was fetched.
     config: RefCell<Option<(u64, Arc<WorkspaceConfig>, i64)>>,
+    /// The visitor name (and creation time) last indexed per conversation since this object
+    /// started: a push that carries the same is not indexed again (three FTS5 statements per
+    /// push, ~15 % of the inbox's statements). Empty after a restart: the first push indexes.
+    indexed_names: RefCell<HashMap<String, (Option<String>, i64)>>,
 }
 
 impl Inbox {
@@ -288,20 +292,26 @@ impl Inbox {
         if let Err(r) = self.apply_summary(workspace, &push.summary) {
             return Ok(http::refusal(&r));
         }
+        let name = (push.summary.visitor_name.clone(), push.summary.created_at);
+        let name_known = self.indexed_names.borrow().get(&push.summary.conversation) == Some(&name);
         let indexed = self.with_open(workspace, |o| {
             let s = &push.summary;
-            o.search.index_visitor_name(
-                &s.conversation,
-                s.visitor_name.as_deref(),
-                s.created_at,
-            )?;
+            if !name_known {
+                o.search.index_visitor_name(
+                    &s.conversation,
+                    s.visitor_name.as_deref(),
+                    s.created_at,
+                )?;
+            }
             for m in &push.messages {
                 o.search.index_message(&s.conversation, &m.id, m.at, &m.text)?;
             }
             Ok::<(), crate::inbox_search::SearchStoreError>(())
         });
         match indexed {
-            Ok(Ok(())) => {}
+            Ok(Ok(())) => {
+                self.indexed_names.borrow_mut().insert(push.summary.conversation.clone(), name);
+            }
             Ok(Err(e)) => {
                 worker::console_error!("inbox: messages not indexed: {e}");
                 return Ok(http::refusal(&e.refusal()));
@@ -335,6 +345,7 @@ impl Inbox {
         match erased {
             Ok(()) => {
                 self.in_flight.borrow_mut().remove(conversation);
+                self.indexed_names.borrow_mut().remove(conversation);
                 self.broadcast(&ServerFrame::Removed { conversation: conversation.to_owned() });
                 http::json(&serde_json::json!({ "forgotten": true }))
             }
@@ -399,6 +410,7 @@ impl DurableObject for Inbox {
             open: RefCell::new(None),
             in_flight: RefCell::new(HashMap::new()),
             config: RefCell::new(None),
+            indexed_names: RefCell::new(HashMap::new()),
         }
     }
 
