@@ -6,7 +6,6 @@
 use automerge::{Automerge, ObjId, Patch, PatchAction, Prop, ReadDoc, Value};
 
 use crate::internal_doc::{scalar_text, AuditAction, AuditEntry, CaseField, InternalDoc};
-use crate::message::Role;
 use crate::relay::PeerInfo;
 use crate::shared_doc::SharedDoc;
 
@@ -51,7 +50,7 @@ fn losing_values(am: &Automerge, obj: &ObjId, key: &str) -> Vec<Option<String>> 
 }
 
 fn is_staff(writer: &PeerInfo) -> bool {
-    matches!(writer.role, Role::Agent | Role::Admin)
+    writer.role.is_staff()
 }
 
 /// Entries for an agent's accepted changes of the shared document's `status` map.

@@ -23,6 +23,11 @@ pub enum Role {
 }
 
 impl Role {
+    /// The support team: agents and admins.
+    pub fn is_staff(self) -> bool {
+        matches!(self, Role::Agent | Role::Admin)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Role::Visitor => "visitor",

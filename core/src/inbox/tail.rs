@@ -55,7 +55,6 @@ pub enum Reader<'a> {
 
 #[derive(Debug, Default)]
 pub struct Tail {
-    built: bool,
     window: VecDeque<Fact>,
     /// Position in the document of `window[0]`.
     base: usize,
@@ -83,12 +82,13 @@ impl Tail {
     }
 
     /// Brings the tail up to date with `doc`: reads only what was appended since the last
-    /// call, unless something landed before the messages it knows.
+    /// call, unless something landed before the messages it knows, or more was appended than
+    /// the window holds (then the newest [`MAX_SCAN`] are read, as on a first call).
     pub fn update(&mut self, doc: &SharedDoc) {
         let n = doc.message_count();
         let known = self.base + self.window.len();
-        let appended_only = self.built
-            && n >= known
+        let appended_only = n >= known
+            && n - known <= MAX_SCAN
             && match self.window.back().map(|f| f.id.clone()) {
                 None => known == 0,
                 Some(last) => self.id_at(doc, known - 1).unwrap_or_default() == last,
@@ -104,10 +104,10 @@ impl Tail {
 
     fn rebuild(&mut self, doc: &SharedDoc, n: usize) {
         let reads = self.reads;
-        *self = Self { built: true, reads, ..Self::default() };
+        *self = Self { reads, ..Self::default() };
         self.base = n.saturating_sub(MAX_SCAN);
         if self.base > 0 {
-            self.created_at = self.message_at(doc, 0).map(|m| received_at(doc, &m));
+            self.created_at = self.message_at(doc, 0).map(|m| doc.received_at(&m));
         }
         for index in self.base..n {
             self.push_at(doc, index);
@@ -116,7 +116,7 @@ impl Tail {
 
     fn push_at(&mut self, doc: &SharedDoc, index: usize) {
         let message = self.message_at(doc, index);
-        let at = message.as_ref().map_or(0, |m| received_at(doc, m));
+        let at = message.as_ref().map_or(0, |m| doc.received_at(m));
         if index == 0 {
             self.created_at = Some(at);
         }
@@ -132,7 +132,7 @@ impl Tail {
             self.visitor_name = Some(m.author.name.clone());
             self.unanswered_since.get_or_insert(at);
         }
-        if is_staff(role) {
+        if role.is_staff() {
             self.newest_staff = Some(index);
             self.unanswered_since = None;
         }
@@ -236,15 +236,6 @@ fn raw_id(doc: &SharedDoc, index: usize) -> Option<String> {
     v.as_str().map(str::to_owned)
 }
 
-fn is_staff(role: Role) -> bool {
-    matches!(role, Role::Agent | Role::Admin)
-}
-
-/// The relay's receipt time, which every device agrees on; the writer's clock otherwise.
-fn received_at(doc: &SharedDoc, m: &Message) -> i64 {
-    doc.delivered_at(&m.id).unwrap_or(m.sent_at)
-}
-
 #[cfg(test)]
 mod tests {
     use automerge::ActorId;
@@ -309,6 +300,23 @@ mod tests {
         for len in [10, 2_500] {
             assert_eq!(reads_per_append(len), vec![2; 20], "at {len} messages");
         }
+    }
+
+    #[test]
+    fn a_backlog_longer_than_the_window_costs_one_window_of_reads_not_the_backlog() {
+        let mut doc = SharedDoc::new(ActorId::random()).unwrap();
+        let mut tail = Tail::new();
+        say(&mut doc, "first", Role::Visitor, VISITOR, 0);
+        tail.update(&doc);
+        for i in 0..MAX_SCAN + 500 {
+            say(&mut doc, &format!("m{i}"), Role::Visitor, VISITOR, 1 + i as i64);
+        }
+        let before = tail.reads();
+        tail.update(&doc);
+        // The newest MAX_SCAN messages and the first one (for its time), not all 2,500.
+        assert_eq!(tail.reads() - before, MAX_SCAN as u64 + 1);
+        assert_eq!(tail.created_at(), Some(1), "the first message's receipt time");
+        assert_eq!(tail.unread(Reader::AnyStaff, []), MAX_UNREAD);
     }
 
     #[test]
