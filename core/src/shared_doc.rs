@@ -174,6 +174,12 @@ impl SharedDoc {
         Ok(fresh)
     }
 
+    /// When `m` was received: the relay's receipt time, which every device agrees on; the
+    /// writer's clock while there is none.
+    pub fn received_at(&self, m: &Message) -> i64 {
+        self.delivered_at(&m.id).unwrap_or(m.sent_at)
+    }
+
     pub fn delivered_at(&self, id: &MessageId) -> Option<i64> {
         self.doc.get(&self.delivered, id.as_str()).ok().flatten().and_then(|(v, _)| v.as_i64())
     }

@@ -36,7 +36,7 @@ pub(crate) fn record(live: &mut Live, now: i64) -> Option<i64> {
         let conversation = name.split_once('/').map_or(name.as_str(), |(_, c)| c);
         let summary = live.relay.summary(conversation, &live.visitor);
         let doc = live.relay.doc();
-        let at = |m: &edgedesk_core::message::Message| doc.delivered_at(&m.id).unwrap_or(m.sent_at);
+        let at = |m: &edgedesk_core::message::Message| doc.received_at(m);
         match live.feed.record(&live.cipher, live.feed_state.as_ref(), summary, &accepted, at) {
             Ok(next) => {
                 if let Some(summary) = next {

@@ -46,7 +46,7 @@ impl Timeline {
             .messages()
             .into_iter()
             .enumerate()
-            .map(|(i, m)| (doc.delivered_at(&m.id).unwrap_or(m.sent_at), i, m))
+            .map(|(i, m)| (doc.received_at(&m), i, m))
             .collect();
         msgs.sort_by_key(|(at, i, _)| (*at, *i));
         for (at, _, m) in &msgs {
