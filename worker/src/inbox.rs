@@ -78,7 +78,7 @@ pub struct Inbox {
     config: RefCell<Option<(u64, Arc<WorkspaceConfig>, i64)>>,
     /// The visitor name (and creation time) last indexed per conversation since this object
     /// started: a push that carries the same is not indexed again (three FTS5 statements per
-    /// push, ~15 % of the inbox's statements). Empty after a restart: the first push indexes.
+    /// push). Empty after a restart: the first push indexes.
     indexed_names: RefCell<HashMap<String, (Option<String>, i64)>>,
 }
 
