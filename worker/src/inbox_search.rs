@@ -7,7 +7,8 @@
 
 use edgedesk_core::at_rest::{DataKey, EntropyError};
 use edgedesk_core::inbox::search::{
-    Hit, HitError, SearchIndex, SearchParam, SearchQuery, SearchRow, Statement, SEARCH_SCHEMA,
+    Hit, HitError, SearchIndex, SearchParam, SearchQuery, SearchRow, Statement,
+    LEGACY_INDEX_COUNT, MIGRATE_LEGACY_INDEX, SEARCH_SCHEMA,
 };
 use worker::{SqlStorage, SqlStorageValue};
 
@@ -95,9 +96,19 @@ impl InboxSearch {
     }
 }
 
+/// Creates the tables, and moves an index from before it went contentless (same
+/// synchronous stretch: the move commits with the schema or not at all).
 fn create_tables(sql: &SqlStorage) -> Result<(), SearchStoreError> {
     for statement in SEARCH_SCHEMA {
         sql.exec(statement, None)?;
+    }
+    let legacy = sql.exec(LEGACY_INDEX_COUNT, None)?.raw().next().transpose()?;
+    if let Some([SqlStorageValue::Integer(n)]) = legacy.as_deref() {
+        if *n > 0 {
+            for statement in MIGRATE_LEGACY_INDEX {
+                sql.exec(statement, None)?;
+            }
+        }
     }
     Ok(())
 }

@@ -24,7 +24,8 @@ use serde::{Deserialize, Serialize};
 pub use highlight::{highlight, Segment};
 pub use query::{parse_limit, SearchError, SearchQuery, DEFAULT_LIMIT, MAX_LIMIT};
 pub use sql::{
-    index_text, HitError, SearchIndex, SearchParam, SearchRow, Statement, SEARCH_SCHEMA,
+    index_text, HitError, SearchIndex, SearchParam, SearchRow, Statement, LEGACY_INDEX_COUNT,
+    MIGRATE_LEGACY_INDEX, SEARCH_SCHEMA,
 };
 pub use tokens::{tokens, Token, TokenKind};
 
