@@ -6,8 +6,10 @@
 //! each recent message, when, and a running count of visitor messages) and extends it with
 //! the messages appended since its last update, so an append costs reads of the new messages
 //! and one read to check that nothing landed before them. A change that does not simply
-//! append (a merged offline backlog placed before messages already here) moves the last known
-//! message; that is detected and the window is rebuilt, at the cost of one bounded walk.
+//! append (concurrent writers, whose messages Automerge may order before ones already here,
+//! or a merged offline backlog) is found by walking back from the end until every new
+//! message is placed: reads proportional to how deep the insertions are, not to the window.
+//! Only an insertion at or before the window's start rebuilds it (one bounded walk).
 //!
 //! Unread counts and the visitor's wait then come from the window without a walk: the stop
 //! point (the newest message a counted reader marked, or the reader's own newest message) is
@@ -35,8 +37,14 @@ struct Fact {
     /// client's hand-made change); it still takes its place in the list.
     id: String,
     author: Option<(Role, ParticipantId)>,
+    /// The name a visitor message was signed with (the summary shows the newest).
+    visitor_name: Option<String>,
+    /// When the relay received it.
+    at: i64,
     /// Visitor messages from the first fact this tail read up to and including this one.
     visitors_through: u64,
+    /// [`Tail::unanswered_since`] as it stood after this message.
+    unanswered_through: Option<i64>,
 }
 
 /// The newest message, as the list shows it.
@@ -81,24 +89,27 @@ impl Tail {
         Self::default()
     }
 
-    /// Brings the tail up to date with `doc`: reads only what was appended since the last
-    /// call, unless something landed before the messages it knows, or more was appended than
-    /// the window holds (then the newest [`MAX_SCAN`] are read, as on a first call).
+    /// Brings the tail up to date with `doc`: reads only what was added since the last call
+    /// (and the ids between the newest message and the deepest insertion), unless something
+    /// landed at or before the window's start, or more was added than the window holds (then
+    /// the newest [`MAX_SCAN`] are read, as on a first call).
     pub fn update(&mut self, doc: &SharedDoc) {
         let n = doc.message_count();
         let known = self.base + self.window.len();
-        let appended_only = n >= known
-            && n - known <= MAX_SCAN
-            && match self.window.back().map(|f| f.id.clone()) {
-                None => known == 0,
-                Some(last) => self.id_at(doc, known - 1).unwrap_or_default() == last,
-            };
-        if !appended_only {
+        if n < known || n - known > MAX_SCAN {
             self.rebuild(doc, n);
             return;
         }
-        for index in known..n {
-            self.push_at(doc, index);
+        let appended_only = match self.window.back().map(|f| f.id.clone()) {
+            None => known == 0,
+            Some(last) => self.id_at(doc, known - 1).unwrap_or_default() == last,
+        };
+        if appended_only {
+            for index in known..n {
+                self.push_at(doc, index);
+            }
+        } else if !self.insert_new(doc, n) {
+            self.rebuild(doc, n);
         }
     }
 
@@ -115,34 +126,138 @@ impl Tail {
     }
 
     fn push_at(&mut self, doc: &SharedDoc, index: usize) {
-        let message = self.message_at(doc, index);
-        let at = message.as_ref().map_or(0, |m| doc.received_at(m));
+        let (fact, last) = self.fact_at(doc, index);
         if index == 0 {
-            self.created_at = Some(at);
+            self.created_at = Some(fact.at);
         }
-        let Some(m) = message else {
+        if let Some(last) = last {
+            self.last = Some(last);
+        }
+        let prev = self.window.back();
+        let fact = self.account(
+            fact,
+            prev.map_or(self.visitors_total, |f| f.visitors_through),
+            prev.map_or(self.unanswered_since, |f| f.unanswered_through),
+            index,
+        );
+        self.visitors_total = fact.visitors_through;
+        self.unanswered_since = fact.unanswered_through;
+        self.push(fact);
+    }
+
+    /// Reads the message at `index` as a fact (its running fields not yet set), and what the
+    /// list would show if it is the newest.
+    fn fact_at(&mut self, doc: &SharedDoc, index: usize) -> (Fact, Option<LastMessage>) {
+        let Some(m) = self.message_at(doc, index) else {
             let id = raw_id(doc, index).unwrap_or_default();
-            self.push(Fact { id, author: None, visitors_through: self.visitors_total });
-            return;
+            let fact = Fact {
+                id,
+                author: None,
+                visitor_name: None,
+                at: 0,
+                visitors_through: 0,
+                unanswered_through: None,
+            };
+            return (fact, None);
         };
+        let at = doc.received_at(&m);
         let role = m.author.role;
-        if role == Role::Visitor {
-            self.visitors_total += 1;
-            self.visitors.insert(m.author.id.clone());
-            self.visitor_name = Some(m.author.name.clone());
-            self.unanswered_since.get_or_insert(at);
-        }
-        if role.is_staff() {
-            self.newest_staff = Some(index);
-            self.unanswered_since = None;
-        }
-        self.newest_by.insert(m.author.id.clone(), index);
-        self.last = Some(LastMessage { at, body: m.body });
-        self.push(Fact {
+        let fact = Fact {
             id: m.id.to_string(),
+            visitor_name: (role == Role::Visitor).then(|| m.author.name.clone()),
             author: Some((role, m.author.id)),
-            visitors_through: self.visitors_total,
-        });
+            at,
+            visitors_through: 0,
+            unanswered_through: None,
+        };
+        (fact, Some(LastMessage { at, body: m.body }))
+    }
+
+    /// Sets `fact`'s running fields from the ones before it, and records its author at
+    /// document position `index`.
+    fn account(
+        &mut self,
+        mut fact: Fact,
+        visitors_before: u64,
+        unanswered_before: Option<i64>,
+        index: usize,
+    ) -> Fact {
+        fact.visitors_through = visitors_before;
+        fact.unanswered_through = unanswered_before;
+        if let Some((role, who)) = &fact.author {
+            if *role == Role::Visitor {
+                fact.visitors_through += 1;
+                self.visitors.insert(who.clone());
+                fact.unanswered_through.get_or_insert(fact.at);
+            }
+            if role.is_staff() {
+                self.newest_staff = Some(index);
+                fact.unanswered_through = None;
+            }
+            self.newest_by.insert(who.clone(), index);
+        }
+        if let Some(name) = &fact.visitor_name {
+            self.visitor_name = Some(name.clone());
+        }
+        fact
+    }
+
+    /// Places the messages added since the last update when some landed before messages
+    /// already known: walks back from the end, matching ids against the window, until every
+    /// added message is found and one known message confirms the alignment. Returns false
+    /// (the caller rebuilds) when the walk would reach the window's start.
+    fn insert_new(&mut self, doc: &SharedDoc, n: usize) -> bool {
+        let added = n - (self.base + self.window.len());
+        let mut found: Vec<(usize, Fact, Option<LastMessage>)> = Vec::new();
+        let mut kept = self.window.len(); // window[..kept] are not yet matched
+        let mut index = n;
+        loop {
+            if kept == 0 || index <= self.base + 1 {
+                return false;
+            }
+            index -= 1;
+            let id = self.id_at(doc, index).unwrap_or_default();
+            if id == self.window[kept - 1].id {
+                kept -= 1;
+                if found.len() == added {
+                    break;
+                }
+            } else if found.len() == added {
+                return false; // a known message is missing: not an insertion
+            } else {
+                let (fact, last) = self.fact_at(doc, index);
+                found.push((index, fact, last));
+            }
+        }
+        found.reverse();
+        // window[kept] is the message at `index`; it and everything after it are placed again.
+        if kept == 0 || index != self.base + kept {
+            return false;
+        }
+        if let Some((_, _, Some(last))) = found.last().filter(|(i, _, _)| *i == n - 1) {
+            self.last = Some(last.clone());
+        }
+        let mut old = self.window.split_off(kept).into_iter();
+        let mut new = found.into_iter().peekable();
+        for at in index..n {
+            let fact = match new.next_if(|(i, _, _)| *i == at) {
+                Some((_, fact, _)) => fact,
+                None => match old.next() {
+                    Some(fact) => fact,
+                    None => return false,
+                },
+            };
+            let prev = self.window.back();
+            let (visitors, unanswered) =
+                prev.map_or((0, None), |f| (f.visitors_through, f.unanswered_through));
+            let fact = self.account(fact, visitors, unanswered, at);
+            self.push(fact);
+        }
+        if let Some(back) = self.window.back() {
+            self.visitors_total = back.visitors_through;
+            self.unanswered_since = back.unanswered_through;
+        }
+        true
     }
 
     fn push(&mut self, fact: Fact) {
@@ -333,6 +448,55 @@ mod tests {
         assert_eq!(tail.unread(Reader::Assignee(&alice), [(&alice, last.as_str())]), 4);
         // A mark older than the window counts as no mark: the window is all unread.
         assert_eq!(tail.unread(Reader::Assignee(&alice), [(&alice, "m0")]), MAX_UNREAD);
+    }
+
+    #[test]
+    fn concurrent_writers_cost_reads_of_their_messages_not_of_the_window() {
+        // Devices that had not seen the newest message append after the one before it;
+        // Automerge may order theirs before it. Five devices a round, 20 rounds, at 2,100
+        // messages: each update reads the new messages and the ids above them, never a window.
+        // Equal op counters put the greater actor first: devices 0, 2 and 4 sort above the
+        // relay's actor (their messages land before the agent's), 1 and 3 below.
+        let actor = |b: u8| ActorId::from([b; 16].as_slice());
+        let mut doc = SharedDoc::new(actor(0x80)).unwrap();
+        for i in 0..MAX_SCAN + 100 {
+            say(&mut doc, &format!("m{i}"), Role::Visitor, VISITOR, i as i64);
+        }
+        let (internal, visitor) =
+            (InternalDoc::new(ActorId::random()).unwrap(), VisitorProfile::default());
+        let mut tail = Tail::new();
+        tail.update(&doc);
+        let mut landed_before = 0;
+        for round in 0..20 {
+            let mut devices: Vec<SharedDoc> = (0..5u8)
+                .map(|k| {
+                    let byte = if k % 2 == 0 { 0xf0 + k } else { k };
+                    let fork = doc.automerge().fork().with_actor(actor(byte));
+                    SharedDoc::from_automerge(fork).unwrap()
+                })
+                .collect();
+            let at = 10_000 + round * 10;
+            say(&mut doc, &format!("r{round}agent"), Role::Agent, AGENTS[0], at);
+            tail.update(&doc);
+            for (k, device) in devices.iter_mut().enumerate() {
+                say(device, &format!("r{round}d{k}"), Role::Visitor, VISITOR, at + 1 + k as i64);
+            }
+            let (newest, was_at) = (format!("r{round}agent"), doc.message_count() - 1);
+            for device in &mut devices {
+                doc.merge(device).unwrap();
+            }
+            let now_there = doc.messages()[was_at].id.to_string();
+            landed_before += usize::from(now_there != newest);
+            let before = tail.reads();
+            tail.update(&doc);
+            // The append check's id, then 5 messages (an id and a message each), the agent's
+            // id and one id to align: 13, at any length.
+            let reads = tail.reads() - before;
+            assert!(reads <= 13, "round {round}: {reads} reads");
+            let kept = Summary::with_tail("c", &doc, &internal, &visitor, &tail);
+            assert_eq!(kept, Summary::of("c", &doc, &internal, &visitor), "round {round}");
+        }
+        assert!(landed_before > 0, "no device's message landed before the agent's");
     }
 
     /// A small deterministic generator, so each seed is one reproducible history.
