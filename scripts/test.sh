@@ -37,7 +37,7 @@ cargo test --workspace
 
 step "peer bench, reduced (edgedesk and the automerge-repo sync server, figures only)"
 cargo run -q -p edgedesk-e2e --bin peer_bench -- \
-  --rounds 2 --sizes 200 --probe 50 --writers 20 --per-writer 10
+  --rounds 2 --sizes 200 --probe 50 --writers 20 --per-writer 10 --stream-seconds 2 --timeout 10000
 
 # ---- more steps go here -----------------------------------------------------------------
 # e.g. clippy/fmt, doc tests of PROTOCOL.md. Each: step "what"; command (set -e stops on failure).

@@ -5,8 +5,12 @@
 //   reopenWriter(writer, fast)       → a new connection of the same device and replica
 //   openReader(conv, count)          → another device, synced until it holds `count` messages
 //   cpuSeconds(), diskBytes()        → the server's CPU time so far, its whole state directory
+//   dataBytes()                      → the same without SQLite's journals (proc.mjs isJournal)
 //   proxyCpuSeconds()                → edgedesk only: wrangler dev's proxy in front of it
 //   restart(conv)                    → kill -9, start again: ms until a socket opens (or null)
+//   edgedesk only: openWriters(label, k) → k devices on one new conversation; health() → ms
+//   until GET /health answers; firstSync(label) → ms until a device of a new conversation is
+//   in sync
 //
 // A writer: { conv, append(body) → id, confirmed(id), close() }; a reader: { arrived(id),
 // bytesIn, close() }. Every wait is bounded by `timeoutMs` and rejects with what it waited for.
@@ -17,7 +21,7 @@ import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { Session, mintToken, newReplica, randomId } from "./edgedesk-client.mjs";
 import { RepoDevice, firstSocketOpen, initRepo } from "./repo-client.mjs";
-import { cpuSeconds, dirBytes, workerdPids } from "./proc.mjs";
+import { cpuSeconds, dirBytes, isJournal, workerdPids } from "./proc.mjs";
 
 // Every message in the bench is written by this visitor (one writing device per conversation).
 export const WRITER = { role: "visitor", id: "visitor-1", name: "Visitor One", device: "d-writer" };
@@ -31,10 +35,10 @@ export function edgedeskDriver({ baseUrl, key, workspace, stateDir, timeoutMs, r
     mintToken(key, { workspace, sub, role: "visitor", conversation: conv, name: WRITER.name });
   const connect = (conv, device, fast, doc) =>
     Session.open({ baseUrl, workspace, conversation: conv, token: token(conv, WRITER.id), device, fast, doc }, timeoutMs);
-  const writer = (conv, s) => ({
+  const writer = (conv, s, who = WRITER) => ({
     conv,
     session: s,
-    append: (body) => s.append(WRITER, body),
+    append: (body) => s.append(who, body),
     confirmed: (id) => s.confirmed(id, timeoutMs),
     allConfirmed: (n, ms) => s.waitFor((d) => Object.keys(d.delivered).length >= n, ms, `${n} receipts`),
     close: () => s.close(),
@@ -68,9 +72,37 @@ export function edgedeskDriver({ baseUrl, key, workspace, stateDir, timeoutMs, r
       await s.synced(count, timeoutMs + count * 10);
       return { bytesIn: () => s.bytesIn, arrived: (id) => s.arrived(id, timeoutMs), close: () => s.close() };
     },
+    // `k` devices writing into one new conversation, each from the §10 schema alone; `fast`:
+    // with caps=changes (§6.3), else the sync protocol only.
+    async openWriters(label, k, fast) {
+      const conv = `${label}-${randomId().slice(0, 8)}`;
+      const out = [];
+      for (let i = 0; i < k; i++) {
+        const who = { ...WRITER, device: `d-writer-${i}` };
+        out.push(writer(conv, await connect(conv, who.device, fast, newReplica()), who));
+      }
+      return out;
+    },
+    // ms until GET /health answers 200.
+    async health() {
+      const t = performance.now();
+      const res = await fetch(`${baseUrl}/health`, { signal: AbortSignal.timeout(timeoutMs) });
+      await res.arrayBuffer();
+      if (res.status !== 200) throw new Error(`/health answered ${res.status}`);
+      return performance.now() - t;
+    },
+    // ms until a device of a conversation nobody opened before is in sync (§6.1).
+    async firstSync(label) {
+      const t = performance.now();
+      const r = await this.openReader(`${label}-${randomId().slice(0, 8)}`, 0);
+      const ms = performance.now() - t;
+      await r.close();
+      return ms;
+    },
     cpuSeconds: () => cpuSeconds(pids.worker),
     proxyCpuSeconds: () => cpuSeconds(pids.proxy),
     diskBytes: () => dirBytes(stateDir),
+    dataBytes: () => dirBytes(stateDir, (name) => !isJournal(name)),
     async restart(conv) {
       if (!restartVia) return null;
       const killedAt = await restartVia.kill();
@@ -182,6 +214,7 @@ export async function repoDriver({ dir, timeoutMs, syncThrottleMs }) {
     },
     cpuSeconds: () => cpuSeconds([server.child.pid]),
     diskBytes: () => dirBytes(dir),
+    dataBytes: () => dirBytes(dir),
     async restart() {
       const port = server.port;
       const killedAt = Date.now();

@@ -60,12 +60,17 @@ export function workerdPids(stateDir, publicPort) {
 }
 
 // Bytes of every file under `dir` (apparent sizes, recursively).
-export function dirBytes(dir) {
+export function dirBytes(dir, keep = () => true) {
   let total = 0;
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     const path = join(dir, entry.name);
-    if (entry.isDirectory()) total += dirBytes(path);
-    else if (entry.isFile()) total += lstatSync(path).size;
+    if (entry.isDirectory()) total += dirBytes(path, keep);
+    else if (entry.isFile() && keep(entry.name)) total += lstatSync(path).size;
   }
   return total;
 }
+
+// workerd's SQLite journals: the write-ahead log and its index, sized by SQLite's checkpoint
+// policy (the log is reused, never truncated, after it first reaches ~1,000 pages). A Worker
+// cannot change that policy: PRAGMA wal_checkpoint and journal_size_limit answer SQLITE_AUTH.
+export const isJournal = (name) => name.endsWith("-wal") || name.endsWith("-shm");

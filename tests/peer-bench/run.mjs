@@ -9,6 +9,7 @@
 //   node tests/peer-bench/run.mjs --url http://127.0.0.1:8787 --key 'kid:secret' \
 //     --workspace ws-test --state-dir DIR [--rounds 3] [--sizes 1000,10000] [--probe 200] \
 //     [--writers 20] [--per-writer 50] [--repo-sync-throttle 0] [--bulk-batch 10000] [--no-restart]
+//     [--stream-seconds 10]   (edgedesk only: /health and first syncs under a 5-device stream; 0 skips)
 //
 // Each option also comes from the environment: EDGEDESK_URL, EDGEDESK_JWT_KEYS (its first
 // key signs), EDGEDESK_WORKSPACE, EDGEDESK_STATE_DIR. PEER_BENCH_RESTART=stdio (set by
@@ -40,6 +41,7 @@ const { values: opt } = parseArgs({
     "repo-sync-throttle": { type: "string", default: "0" },
     timeout: { type: "string", default: "30000" },
     "max-minutes": { type: "string", default: "90" },
+    "stream-seconds": { type: "string", default: "10" },
     "no-restart": { type: "boolean", default: false },
   },
 });
@@ -68,6 +70,7 @@ const cfg = {
   timeoutMs: int("timeout"),
   restart: !opt["no-restart"],
   repoSyncThrottle: int("repo-sync-throttle"),
+  streamSeconds: int("stream-seconds"),
 };
 if (cfg.sizes.some((n) => !Number.isInteger(n) || n <= 0)) fail("--sizes must be positive whole numbers");
 if (cfg.probe < 1 || cfg.rounds < 1) fail("--probe and --rounds must be at least 1");
@@ -98,7 +101,16 @@ const rows = [
     [`fresh.${n}.ms`, `same, time until in sync (first sync after the restart)`, "ms"],
   ]),
   ["disk", "disk per message, whole state directory", "B"],
+  ["diskData", "same, without SQLite's write-ahead logs (workerd's checkpoint policy)", "B"],
   ...cfg.sizes.map((n) => [`bulk.${n}`, `${n} bulk upload until confirmed`, "ms"]),
+  ...[["streamfast", "caps=changes (§6.3)"], ["stream", "sync protocol only"]].flatMap(([k, how]) => [
+    [`${k}.rate`, `5 devices (${how}) streaming into one conversation, acknowledged (edgedesk only)`, "msg/s"],
+    [`${k}.wait`, "meanwhile, the longest a writer waited for a receipt (the bound if never)", "ms"],
+    [`${k}.health.p50`, "meanwhile, GET /health, p50", "ms"],
+    [`${k}.health.p99`, "same, p99", "ms"],
+    [`${k}.first.p50`, "meanwhile, a new conversation's first sync, p50", "ms"],
+    [`${k}.first.p99`, "same, p99", "ms"],
+  ]),
 ];
 
 // One offline replica per size, written once and uploaded by both systems.

@@ -35,6 +35,58 @@ async function withCpu(d, messages, fn) {
   return [result, ((d.cpuSeconds() - before) * 1000) / messages];
 }
 
+// Issue 14, acceptance 6: while 5 devices write into one conversation as fast as their
+// receipts allow, how long `/health` and a new conversation's first sync take (probed one
+// after the other, 50 ms apart), and the longest any writer waited for a receipt. A probe
+// or a receipt that never comes counts as the whole bound (`bound` ms) and ends that writer:
+// the figure then reads "≥ bound" rather than failing the run.
+async function streamProbe(d, ms, fast, bound) {
+  const writers = await d.openWriters(fast ? "stream-fast" : "stream", 5, fast);
+  let stop = false;
+  let sent = 0;
+  let longest = 0;
+  const streams = writers.map(async (w) => {
+    for (let i = 0; !stop; i++) {
+      const t = now();
+      const id = w.append(body(i));
+      const ok = await Promise.race([w.confirmed(id).then(() => true, () => false), sleep(bound).then(() => false)]);
+      longest = Math.max(longest, ok ? now() - t : bound);
+      if (!ok) return;
+      sent++;
+    }
+  });
+  const timed = async (probe) => {
+    const t = now();
+    return Promise.race([probe().then(() => now() - t, () => bound), sleep(bound).then(() => bound)]);
+  };
+  const health = [];
+  const first = [];
+  const t0 = now();
+  while (now() - t0 < ms) {
+    health.push(await timed(() => d.health()));
+    first.push(await timed(() => d.firstSync("probe")));
+    await sleep(50);
+  }
+  stop = true;
+  await Promise.all(streams);
+  const rate = sent / ((now() - t0) / 1000);
+  for (const w of writers) await w.close();
+  health.sort((a, b) => a - b);
+  first.sort((a, b) => a - b);
+  const k = fast ? "streamfast" : "stream";
+  return {
+    [`${k}.sent`]: sent,
+    [`${k}.rate`]: rate,
+    [`${k}.health.p50`]: pct(health, 0.5),
+    [`${k}.health.p99`]: pct(health, 0.99),
+    [`${k}.first.p50`]: pct(first, 0.5),
+    [`${k}.first.p99`]: pct(first, 0.99),
+    [`${k}.wait`]: longest,
+  };
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms).unref?.());
+
 export async function runRound(d, cfg, prefills, totals, log) {
   const out = {};
   const P = cfg.probe;
@@ -111,5 +163,16 @@ export async function runRound(d, cfg, prefills, totals, log) {
 
   totals[d.name] = (totals[d.name] ?? 0) + written;
   out.disk = d.diskBytes() / totals[d.name];
+  out.diskData = d.dataBytes() / totals[d.name];
+
+  // After the disk figure: its probes open many empty conversations.
+  if (d.health && cfg.streamSeconds > 0) {
+    for (const fast of [true, false]) {
+      log(`${d.name}: 5 devices (${fast ? "caps=changes" : "sync protocol"}) stream into one conversation for ${cfg.streamSeconds} s; /health and first syncs probed meanwhile`);
+      const r = await streamProbe(d, cfg.streamSeconds * 1000, fast, cfg.timeoutMs);
+      Object.assign(out, r);
+      totals[d.name] += r[`${fast ? "streamfast" : "stream"}.sent`];
+    }
+  }
   return out;
 }

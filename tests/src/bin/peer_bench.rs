@@ -56,6 +56,8 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     wait_for_worker_build();
     let tmp = tempfile::tempdir().expect("tempdir");
+    // PEER_BENCH_KEEP_STATE=1 keeps the state directory, to look into what is on disk.
+    let keep = std::env::var_os("PEER_BENCH_KEEP_STATE").is_some();
     let mut relay = Relay::start(&tmp.path().join("state"));
     println!("peer_bench: edgedesk relay (wrangler dev) on {}", relay.base_url());
 
@@ -91,6 +93,10 @@ fn main() {
     drop(to_runner);
 
     let status = runner.wait().expect("wait for the runner");
+    if keep {
+        relay.kill();
+        println!("peer_bench: state kept in {}", tmp.into_path().join("state").display());
+    }
     if !status.success() {
         eprintln!("peer_bench: run.mjs failed ({status}); relay log tail:\n{}", relay.log_tail());
         relay.kill(); // process::exit runs no destructors
