@@ -7,8 +7,8 @@
 
 use edgedesk_core::at_rest::{DataKey, EntropyError};
 use edgedesk_core::inbox::search::{
-    Hit, HitError, SearchIndex, SearchParam, SearchQuery, SearchRow, Statement,
-    LEGACY_INDEX_COUNT, MIGRATE_LEGACY_INDEX, SEARCH_SCHEMA,
+    Hit, HitError, SearchIndex, SearchParam, SearchQuery, SearchRow, Statement, LEGACY_INDEX_COUNT,
+    MIGRATE_LEGACY_INDEX, SEARCH_SCHEMA,
 };
 use worker::{SqlStorage, SqlStorageValue};
 
