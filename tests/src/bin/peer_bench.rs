@@ -95,7 +95,7 @@ fn main() {
     let status = runner.wait().expect("wait for the runner");
     if keep {
         relay.kill();
-        println!("peer_bench: state kept in {}", tmp.into_path().join("state").display());
+        println!("peer_bench: state kept in {}", tmp.keep().join("state").display());
     }
     if !status.success() {
         eprintln!("peer_bench: run.mjs failed ({status}); relay log tail:\n{}", relay.log_tail());
