@@ -49,10 +49,6 @@ fn losing_values(am: &Automerge, obj: &ObjId, key: &str) -> Vec<Option<String>> 
         .collect()
 }
 
-fn is_staff(writer: &PeerInfo) -> bool {
-    writer.role.is_staff()
-}
-
 /// Entries for an agent's accepted changes of the shared document's `status` map.
 pub fn from_shared(
     doc: &SharedDoc,
@@ -60,7 +56,7 @@ pub fn from_shared(
     writer: &PeerInfo,
     now_ms: i64,
 ) -> Vec<AuditEntry> {
-    if !is_staff(writer) {
+    if !writer.role.is_staff() {
         return Vec::new();
     }
     patches

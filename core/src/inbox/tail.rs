@@ -68,14 +68,11 @@ pub struct Tail {
     base: usize,
     /// Position in the document of each message of the window, by id.
     positions: HashMap<String, usize>,
-    visitors_total: u64,
     /// Everyone who wrote as a visitor: their read marks never count as staff reads.
     visitors: HashSet<ParticipantId>,
     /// Position of each author's newest message.
     newest_by: HashMap<ParticipantId, usize>,
     newest_staff: Option<usize>,
-    /// When the first visitor message after the newest staff message was received.
-    unanswered_since: Option<i64>,
     visitor_name: Option<String>,
     last: Option<LastMessage>,
     created_at: Option<i64>,
@@ -133,16 +130,7 @@ impl Tail {
         if let Some(last) = last {
             self.last = Some(last);
         }
-        let prev = self.window.back();
-        let fact = self.account(
-            fact,
-            prev.map_or(self.visitors_total, |f| f.visitors_through),
-            prev.map_or(self.unanswered_since, |f| f.unanswered_through),
-            index,
-        );
-        self.visitors_total = fact.visitors_through;
-        self.unanswered_since = fact.unanswered_through;
-        self.push(fact);
+        self.place(fact, index);
     }
 
     /// Reads the message at `index` as a fact (its running fields not yet set), and what the
@@ -173,17 +161,12 @@ impl Tail {
         (fact, Some(LastMessage { at, body: m.body }))
     }
 
-    /// Sets `fact`'s running fields from the ones before it, and records its author at
-    /// document position `index`.
-    fn account(
-        &mut self,
-        mut fact: Fact,
-        visitors_before: u64,
-        unanswered_before: Option<i64>,
-        index: usize,
-    ) -> Fact {
-        fact.visitors_through = visitors_before;
-        fact.unanswered_through = unanswered_before;
+    /// Appends `fact`, the message at document position `index`, to the window: its running
+    /// fields continue the newest fact's, and its author is recorded at `index`.
+    fn place(&mut self, mut fact: Fact, index: usize) {
+        let (visitors, unanswered) = self.running();
+        fact.visitors_through = visitors;
+        fact.unanswered_through = unanswered;
         if let Some((role, who)) = &fact.author {
             if *role == Role::Visitor {
                 fact.visitors_through += 1;
@@ -199,7 +182,13 @@ impl Tail {
         if let Some(name) = &fact.visitor_name {
             self.visitor_name = Some(name.clone());
         }
-        fact
+        self.push(fact);
+    }
+
+    /// The running fields after the newest fact: visitor messages since the tail began, and
+    /// since when the visitor has waited.
+    fn running(&self) -> (u64, Option<i64>) {
+        self.window.back().map_or((0, None), |f| (f.visitors_through, f.unanswered_through))
     }
 
     /// Places the messages added since the last update when some landed before messages
@@ -247,15 +236,7 @@ impl Tail {
                     None => return false,
                 },
             };
-            let prev = self.window.back();
-            let (visitors, unanswered) =
-                prev.map_or((0, None), |f| (f.visitors_through, f.unanswered_through));
-            let fact = self.account(fact, visitors, unanswered, at);
-            self.push(fact);
-        }
-        if let Some(back) = self.window.back() {
-            self.visitors_total = back.visitors_through;
-            self.unanswered_since = back.unanswered_through;
+            self.place(fact, at);
         }
         true
     }
@@ -305,12 +286,13 @@ impl Tail {
                 f.visitors_through - u64::from(matches!(f.author, Some((Role::Visitor, _))))
             }),
         };
-        u32::try_from(self.visitors_total - after).unwrap_or(u32::MAX).min(MAX_UNREAD)
+        let (visitors_total, _) = self.running();
+        u32::try_from(visitors_total - after).unwrap_or(u32::MAX).min(MAX_UNREAD)
     }
 
     /// Since when the visitor has waited for a staff reply, whatever the status.
     pub fn unanswered_since(&self) -> Option<i64> {
-        self.unanswered_since
+        self.running().1
     }
 
     /// The name the newest visitor message was signed with.
