@@ -57,6 +57,20 @@ pub fn free_port() -> u16 {
         .expect("no free port")
 }
 
+/// Why `wrangler dev` did not come up; the message carries its log.
+#[derive(Debug)]
+enum SpawnError {
+    PortTaken(String),
+    Failed(String),
+}
+
+impl std::fmt::Display for SpawnError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (SpawnError::PortTaken(m) | SpawnError::Failed(m)) = self;
+        f.write_str(m)
+    }
+}
+
 /// A running `wrangler dev`.
 pub struct Relay {
     child: Option<Child>,
@@ -92,7 +106,18 @@ impl Relay {
             keys,
             vars: owned(vars),
         };
-        relay.spawn();
+        // Ports are picked free and released before wrangler binds them, so a test starting
+        // its relay at the same moment can take one: then the relay starts on other ports.
+        for attempt in 0.. {
+            match relay.try_spawn() {
+                Ok(()) => break,
+                Err(SpawnError::PortTaken(_)) if attempt < 3 => {
+                    relay.port = free_port();
+                    relay.inspector = free_port();
+                }
+                Err(e) => panic!("{e}"),
+            }
+        }
         relay
     }
 
@@ -111,6 +136,12 @@ impl Relay {
     }
 
     fn spawn(&mut self) {
+        if let Err(e) = self.try_spawn() {
+            panic!("{e}");
+        }
+    }
+
+    fn try_spawn(&mut self) -> Result<(), SpawnError> {
         let inspector = self.inspector;
         let log = std::fs::OpenOptions::new()
             .create(true)
@@ -142,14 +173,24 @@ impl Relay {
         let deadline = Instant::now() + Duration::from_secs(180);
         while Instant::now() < deadline {
             if http_get(self.port, "/health").map(|(s, _)| s == 200).unwrap_or(false) {
-                return;
+                return Ok(());
             }
             if let Some(Ok(Some(status))) = self.child.as_mut().map(|c| c.try_wait()) {
-                panic!("wrangler dev exited with {status}; log:\n{}", self.log_tail());
+                let message =
+                    format!("wrangler dev exited with {status}; log:\n{}", self.log_tail());
+                let port = format!("Address already in use (127.0.0.1:{})", self.port);
+                return Err(if message.contains(&port) {
+                    SpawnError::PortTaken(message)
+                } else {
+                    SpawnError::Failed(message)
+                });
             }
             std::thread::sleep(Duration::from_millis(200));
         }
-        panic!("wrangler dev did not become ready in 180 s; log:\n{}", self.log_tail());
+        Err(SpawnError::Failed(format!(
+            "wrangler dev did not become ready in 180 s; log:\n{}",
+            self.log_tail()
+        )))
     }
 
     /// The port of wrangler's inspector (Chrome DevTools protocol), for CPU profiles.
