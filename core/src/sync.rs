@@ -202,14 +202,7 @@ impl PeerSync {
     pub fn generate<D: Document>(&mut self, doc: &D) -> Vec<(FrameType, Vec<u8>)> {
         let mut out = Vec::new();
         if std::mem::take(&mut self.reply_due) || self.peer_has.is_none() {
-            if let Some(mut msg) = doc.automerge().generate_sync_message(&mut self.state) {
-                // Automerge does not know the changes our intake holds: ask for what they
-                // build on.
-                if let Some(g) = self.guard.as_ref().filter(|g| g.intake.is_waiting()) {
-                    msg.need.extend(g.intake.missing(doc.automerge()));
-                    msg.need.sort();
-                    msg.need.dedup();
-                }
+            if let Some(msg) = self.sync_message(doc) {
                 out.push((D::CHANNEL.sync_frame(), msg.encode()));
             }
         }
@@ -227,6 +220,36 @@ impl PeerSync {
             self.sent_bytes += bytes.len() as u64;
         }
         out
+    }
+
+    /// The sync protocol's next message, if it says anything the peer has not heard.
+    ///
+    /// Automerge answers every received message while the two sides' heads differ, and while
+    /// several devices write at once they nearly always differ (changes are in flight both
+    /// ways): relay and devices then trade empty messages for as long as the writing lasts, up
+    /// to 246 frames per message in `tests/sync_stream.rs`, each costing a bloom filter over
+    /// recent changes. A message with no changes, no needs and the heads we last sent tells
+    /// the peer nothing (what we hold reaches it with the changes already on their way), so
+    /// it is not sent; Automerge's state records it as sent, which is what it would have been.
+    /// A reset (the peer believes we hold changes we do not) always goes out.
+    fn sync_message<D: Document>(&mut self, doc: &D) -> Option<sync::Message> {
+        let heads = doc.heads();
+        let st = &self.state;
+        let told = st.have_responded && st.last_sent_heads == heads;
+        if told && st.in_flight {
+            // Automerge returns nothing here too, but only after building a bloom filter.
+            return None;
+        }
+        let mut msg = doc.automerge().generate_sync_message(&mut self.state)?;
+        // Automerge does not know the changes our intake holds: ask for what they build on.
+        if let Some(g) = self.guard.as_ref().filter(|g| g.intake.is_waiting()) {
+            msg.need.extend(g.intake.missing(doc.automerge()));
+            msg.need.sort();
+            msg.need.dedup();
+        }
+        let reset = msg.have.first().is_none_or(|h| h.last_sync.is_empty());
+        let silent = msg.changes.is_empty() && msg.need.is_empty() && !reset;
+        (!(told && silent)).then_some(msg)
     }
 
     /// Whether the peer is known to hold every change we hold.
