@@ -7,8 +7,9 @@
 
 use edgedesk_core::at_rest::{DataKey, EntropyError};
 use edgedesk_core::inbox::search::{
-    Hit, HitError, SearchIndex, SearchParam, SearchQuery, SearchRow, Statement, LEGACY_INDEX_COUNT,
-    MIGRATE_LEGACY_INDEX, SEARCH_SCHEMA,
+    Hit, HitError, SearchIndex, SearchParam, SearchQuery, SearchRow, Statement, CHARS_MIGRATED,
+    LEGACY_INDEX_COUNT, MARK_CHARS_MIGRATED, MESSAGES_TO_REINDEX, MIGRATE_LEGACY_INDEX,
+    SEARCH_SCHEMA,
 };
 use worker::{SqlStorage, SqlStorageValue};
 
@@ -49,7 +50,29 @@ impl InboxSearch {
     /// the inbox object's name. Open once per object instance.
     pub fn open(sql: SqlStorage, key: &DataKey, owner: &str) -> Result<Self, SearchStoreError> {
         create_tables(&sql)?;
-        Ok(Self { sql, index: SearchIndex::new(key, owner) })
+        let this = Self { sql, index: SearchIndex::new(key, owner) };
+        this.index_characters()?;
+        Ok(this)
+    }
+
+    /// Once per inbox: indexes the CJK characters of messages indexed before one-character
+    /// search, from their sealed texts (one synchronous stretch, so all or nothing).
+    fn index_characters(&self) -> Result<(), SearchStoreError> {
+        if count(&self.sql, CHARS_MIGRATED)? > 0 {
+            return Ok(());
+        }
+        let rows: Vec<Vec<SqlStorageValue>> =
+            self.sql.exec(MESSAGES_TO_REINDEX, None)?.raw().collect::<Result<_, _>>()?;
+        for row in rows {
+            let [SqlStorageValue::Integer(id), SqlStorageValue::String(conversation), SqlStorageValue::String(message), SqlStorageValue::Blob(sealed)] =
+                row.as_slice()
+            else {
+                return Err(SqlStoreError("malformed search text row".into()).into());
+            };
+            self.run(self.index.reindex(*id, conversation, message, sealed)?)?;
+        }
+        self.sql.exec(MARK_CHARS_MIGRATED, None)?;
+        Ok(())
     }
 
     /// Indexes a message; indexing the same message id again replaces it.
@@ -102,15 +125,20 @@ fn create_tables(sql: &SqlStorage) -> Result<(), SearchStoreError> {
     for statement in SEARCH_SCHEMA {
         sql.exec(statement, None)?;
     }
-    let legacy = sql.exec(LEGACY_INDEX_COUNT, None)?.raw().next().transpose()?;
-    if let Some([SqlStorageValue::Integer(n)]) = legacy.as_deref() {
-        if *n > 0 {
-            for statement in MIGRATE_LEGACY_INDEX {
-                sql.exec(statement, None)?;
-            }
+    if count(sql, LEGACY_INDEX_COUNT)? > 0 {
+        for statement in MIGRATE_LEGACY_INDEX {
+            sql.exec(statement, None)?;
         }
     }
     Ok(())
+}
+
+/// The single integer a counting statement selects.
+fn count(sql: &SqlStorage, statement: &str) -> Result<i64, SearchStoreError> {
+    match sql.exec(statement, None)?.raw().next().transpose()?.as_deref() {
+        Some([SqlStorageValue::Integer(n)]) => Ok(*n),
+        _ => Err(SqlStoreError(format!("unexpected result of {statement:?}")).into()),
+    }
 }
 
 fn run(sql: &SqlStorage, statements: Vec<Statement>) -> Result<(), SearchStoreError> {

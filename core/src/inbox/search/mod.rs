@@ -24,8 +24,9 @@ use serde::{Deserialize, Serialize};
 pub use highlight::{highlight, Segment};
 pub use query::{parse_limit, SearchError, SearchQuery, DEFAULT_LIMIT, MAX_LIMIT};
 pub use sql::{
-    index_text, HitError, SearchIndex, SearchParam, SearchRow, Statement, LEGACY_INDEX_COUNT,
-    MIGRATE_LEGACY_INDEX, SEARCH_SCHEMA,
+    index_text, HitError, SearchIndex, SearchParam, SearchRow, Statement, CHARS_MIGRATED,
+    LEGACY_INDEX_COUNT, MARK_CHARS_MIGRATED, MESSAGES_TO_REINDEX, MIGRATE_LEGACY_INDEX,
+    SEARCH_SCHEMA,
 };
 pub use tokens::{tokens, Token, TokenKind};
 

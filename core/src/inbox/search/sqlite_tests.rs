@@ -417,9 +417,85 @@ fn an_index_from_before_it_went_contentless_moves_over_and_still_finds_everythin
     assert_eq!(old.count("search_terms"), TEXTS.len() as i64);
 }
 
-/// The size per message is a stated figure (BENCHMARKS.md): this bounds it.
+/// One CJK character is a query of its own (issue 15): a surname, 好, 货. Decoys hold the
+/// same characters' neighbours but not the character.
 #[test]
-fn the_index_stores_at_most_400_bytes_per_typical_message() {
+fn one_cjk_character_finds_exactly_the_texts_containing_it() {
+    let db = Db::new();
+    for (c, m, at, text) in [
+        ("good", "m1", 1, "你好，在吗"),
+        ("service", "m1", 2, "客服什么时候上班"),
+        ("both", "m1", 3, "客服态度很好"),
+        ("goods", "m1", 4, "货到了吗"),
+        ("lone", "m1", 5, "好"),
+        ("decoy-a", "m1", 6, "你们在吗？请回复"),
+        ("decoy-b", "m1", 7, "服务态度很差 refund please"),
+        ("decoy-c", "m1", 8, "退款和发票"),
+    ] {
+        db.message(c, m, at, text);
+    }
+    assert_eq!(db.conversations("好"), set(&["good", "both", "lone"]));
+    assert_eq!(db.conversations("客"), set(&["service", "both"]));
+    assert_eq!(db.conversations("货"), set(&["goods"]));
+    // A one-character term narrows a multi-term query instead of emptying it.
+    assert_eq!(db.conversations("客服 好"), set(&["both"]));
+    assert_eq!(db.conversations("退款"), set(&["decoy-c"]));
+    assert_eq!(db.conversations("发票"), set(&["decoy-c"]));
+    assert_eq!(db.conversations("refund"), set(&["decoy-b"]));
+    let hit = &db.search("货")[0];
+    assert!(hit.highlight.iter().any(|s| s.hit && s.text == "货"), "{:?}", hit.highlight);
+}
+
+/// Messages indexed before one-character search get their characters from their sealed text
+/// when the inbox opens; nothing is lost and the migration runs once.
+#[test]
+fn messages_indexed_without_characters_are_reindexed_from_their_sealed_text() {
+    // As such an index looked: every token indexed, no character on its own.
+    let db = Db::new();
+    for (c, m, at, text) in TEXTS {
+        let mut statements = db.index.index_message(c, m, *at, text).unwrap();
+        for s in statements.iter_mut().filter(|s| s.sql.starts_with("INSERT INTO search_terms")) {
+            s.params[1] = SearchParam::Text(String::new());
+        }
+        db.run(statements);
+    }
+    db.name("c5", Some("王小明"));
+    let migrated =
+        |db: &Db| -> i64 { db.conn.query_row(CHARS_MIGRATED, [], |r| r.get(0)).unwrap() };
+    assert_eq!(migrated(&db), 0);
+    assert!(db.conversations("谢").is_empty());
+    assert_eq!(db.conversations("退款"), set(&["c1", "c6"]));
+
+    let rows: Vec<(i64, String, String, Vec<u8>)> = {
+        let mut stmt = db.conn.prepare(MESSAGES_TO_REINDEX).unwrap();
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    };
+    assert_eq!(rows.len(), TEXTS.len());
+    for (id, conversation, message, sealed) in rows {
+        db.run(db.index.reindex(id, &conversation, &message, &sealed).unwrap());
+    }
+    db.conn.execute(MARK_CHARS_MIGRATED, []).unwrap();
+    assert_eq!(migrated(&db), 1);
+    assert_eq!(db.conversations("谢"), set(&["c1"]));
+    assert_eq!(db.conversations("退款"), set(&["c1", "c6"]));
+    assert_eq!(db.conversations("refund"), set(&["c2", "c3", "c6", "c7"]));
+    assert_eq!(db.conversations("王"), set(&["c5"]), "names keep their characters");
+    assert_eq!(db.count("search_terms"), TEXTS.len() as i64 + 1);
+    // A row sealed for another row does not open: the migration stops instead of indexing it.
+    let (id, sealed): (i64, Vec<u8>) = db
+        .conn
+        .query_row("SELECT id, sealed FROM search_text LIMIT 1", [], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap();
+    assert!(db.index.reindex(id, "other", "m9", &sealed).is_err());
+}
+
+/// The size per message is a stated figure (BENCHMARKS.md): this bounds it. Indexing each CJK
+/// character for one-character search took it from 346 to 415 B (this message has 12).
+#[test]
+fn the_index_stores_at_most_450_bytes_per_typical_message() {
     let db = Db::new();
     let used = || -> i64 {
         let pages: i64 = db.conn.query_row("PRAGMA page_count", [], |r| r.get(0)).unwrap();
@@ -436,5 +512,5 @@ fn the_index_stores_at_most_400_bytes_per_typical_message() {
     }
     let per_message = (used() - before) / N;
     eprintln!("search index: {per_message} B per message");
-    assert!(per_message <= 400, "{per_message} B per message");
+    assert!(per_message <= 450, "{per_message} B per message");
 }
