@@ -130,3 +130,49 @@ async fn an_erased_conversation_leaves_the_inbox_list_counts_search_and_agents_s
     assert_eq!(counts["total"], 1, "{counts}");
     desk.shutdown().await;
 }
+
+/// Issue 15, acceptance 6: a one-character query (好, 客, 货) finds exactly the conversations
+/// holding that character, and narrows a longer query (`客服 好`) instead of emptying it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_chinese_character_finds_exactly_the_conversations_containing_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let relay = Relay::start(&dir.path().join("state"));
+    let texts = [
+        ("hello", "你好，在吗？"),
+        ("service", "客服什么时候上班"),
+        ("both", "客服态度很好"),
+        ("goods", "货到了吗？我要退款，还要发票"),
+        ("decoy", "你们在吗？请回复 about my refund"),
+        ("decoy-zh", "服务态度很差，到了也不回"),
+    ];
+    let mut ids = std::collections::BTreeMap::new();
+    for (i, (name, text)) in texts.iter().enumerate() {
+        let conv = conversation(name);
+        let claims = VisitorClaims { name: Some(format!("Visitor {i}")), ..Default::default() };
+        relay.visitor_writes(&conv, &claims, text, &dir.path().join(name)).await.shutdown().await;
+        ids.insert(*name, conv.to_string());
+    }
+    let of = |names: &[&str]| {
+        let mut v: Vec<String> = names.iter().map(|n| ids[n].clone()).collect();
+        v.sort();
+        v
+    };
+    for (q, expect) in [
+        ("好", of(&["hello", "both"])),
+        ("客", of(&["service", "both"])),
+        ("货", of(&["goods"])),
+        ("客服 好", of(&["both"])),
+        ("退款", of(&["goods"])),
+        ("发票", of(&["goods"])),
+        ("refund", of(&["decoy"])),
+    ] {
+        let found = hits(&relay, q);
+        assert_eq!(conversations(&found), expect, "{q}: {found:?}");
+        for h in &found {
+            let marks = marked(h).concat();
+            for part in q.split_whitespace() {
+                assert!(marks.to_lowercase().contains(part), "{q}: {part} not marked in {h}");
+            }
+        }
+    }
+}
