@@ -36,6 +36,11 @@ pub enum IntakeError {
     TooManyWaiting { held: usize, max: usize },
     #[error("undecodable change: {0}")]
     Undecodable(String),
+    #[error(
+        "write refused: rule reserved-actor: a change under actor {0}, which only the relay \
+         writes (its own or a schema's)"
+    )]
+    ReservedActor(String),
 }
 
 /// One peer's changes on their way into the document.
@@ -138,6 +143,9 @@ impl Intake {
         new_actors: &HashSet<ActorId>,
     ) -> Result<(), IntakeError> {
         let actor = c.actor_id();
+        if crate::schema::is_reserved_actor(actor) {
+            return Err(IntakeError::ReservedActor(actor.to_hex_string()));
+        }
         if c.author().is_some() && c.seq() != 1 {
             return Err(IntakeError::LateAuthor);
         }

@@ -17,6 +17,19 @@ pub const SHARED_SCHEMA_VERSION: i64 = 1;
 /// The actor of the schema change. Never used for anything else.
 const SCHEMA_ACTOR: [u8; 16] = *b"edgedesk.schema1";
 
+/// The relay's actor, in both documents: receipts, auto-replies, audit entries. Fixed, so a
+/// conversation's server-written changes do not add a new actor per Durable Object restart;
+/// safe because a conversation has one live relay at a time and unpersisted relay changes are
+/// dropped with the relay (never sent).
+pub const RELAY_ACTOR: [u8; 16] = *b"edgedesk.relay01";
+
+/// Whether changes under `actor` are edgedesk's own (a schema change or the relay's): a
+/// client's change under one of these could pass for the relay's receipt or audit entry, so the
+/// relay takes none from a client (PROTOCOL.md §8.6, rule `reserved-actor`).
+pub fn is_reserved_actor(actor: &ActorId) -> bool {
+    [SCHEMA_ACTOR, INTERNAL_SCHEMA_ACTOR, RELAY_ACTOR].iter().any(|a| actor.to_bytes() == a)
+}
+
 /// Keys of the root map, in the order the schema change creates them.
 pub mod keys {
     pub const SCHEMA: &str = "schema";

@@ -4,7 +4,7 @@
 
 use edgedesk_core::automerge::{
     transaction::{CommitOptions, Transactable},
-    Automerge, ObjType, ReadDoc, ROOT,
+    ActorId, Automerge, ObjType, ReadDoc, ROOT,
 };
 use edgedesk_core::client::{ClientSession, Identity};
 use edgedesk_core::message::Role;
@@ -160,6 +160,27 @@ fn deleting_a_message_is_refused() {
         tx.delete(view.messages_obj(), 0).unwrap();
         tx.commit_with(CommitOptions::default().with_time(1));
     });
+}
+
+#[test]
+fn a_change_under_the_relays_or_a_schemas_actor_is_refused_before_it_is_applied() {
+    for actor in [*b"edgedesk.relay01", *b"edgedesk.schema1", *b"edgedesk.intrnl1"] {
+        let mut relay = relay_with_history();
+        let before = relay.doc().heads();
+        let err = offer(&mut relay, visitor("v1"), |doc, view| {
+            // A profile field, which a visitor may write under its own actor.
+            doc.set_actor(ActorId::from(actor));
+            let mut tx = doc.transaction();
+            tx.put(view.profile_obj(), "email", "v1@example.com").unwrap();
+            tx.commit_with(CommitOptions::default().with_time(1));
+        })
+        .expect_err("the relay accepted it");
+        assert!(err.to_string().contains("rule reserved-actor"), "{err}");
+        assert_eq!(err.close_code(), 1008);
+        assert_eq!(relay.doc().heads(), before, "applied in memory");
+        let (store, internal) = relay.into_stores();
+        assert_eq!(Relay::open(store, internal).unwrap().doc().heads(), before, "stored");
+    }
 }
 
 #[test]

@@ -147,6 +147,17 @@ async fn raw_automerge_attacks_are_refused_unseen_and_unstored() {
         ),
         (
             Role::Visitor,
+            "reserved-actor",
+            Box::new(|d: &mut SharedDoc| {
+                // A profile field (a visitor's to write), as if the relay had written it.
+                let profile = d.profile_obj().clone();
+                let doc = d.automerge_mut();
+                doc.set_actor(ActorId::from(*b"edgedesk.relay01"));
+                commit(doc, |tx| tx.put(&profile, "email", "mallory@example.com").unwrap())
+            }),
+        ),
+        (
+            Role::Visitor,
             "role-not-allowed",
             Box::new(|d: &mut SharedDoc| {
                 let status = d.status_obj().clone();

@@ -40,10 +40,6 @@ mod workflow;
 pub use assign::{AssignError, Assignment};
 pub use workflow::WorkflowSetup;
 
-/// The relay's own actor. Fixed, so a conversation's server-written changes do not add a new
-/// actor per Durable Object restart; safe because a conversation has one live relay at a time
-/// and unpersisted relay changes are dropped with the relay (never sent).
-const RELAY_ACTOR: [u8; 16] = *b"edgedesk.relay01";
 /// Most bytes the compressed parts of one client message may inflate to (see
 /// [`crate::inflate`]): twice the message limit, so what one message costs the relay's memory
 /// stays bounded whatever the compression ratio. Honest documents compress 2-4x, and an
@@ -103,6 +99,7 @@ impl<E: std::error::Error + 'static> RelayError<E> {
             | RelayError::Frame(FrameError::MessageTooLarge { .. })
             | RelayError::Sync(SyncError::Inflate(InflateError::TooLarge { .. }))
             | RelayError::Sync(SyncError::Intake(IntakeError::TooManyWaiting { .. })) => 1009,
+            RelayError::Sync(SyncError::Intake(IntakeError::ReservedActor(_))) => 1008,
             RelayError::Frame(_) | RelayError::NotAccepted(_) => 1002,
             RelayError::Sync(_) | RelayError::BadEphemeral => 1007,
             RelayError::Rejected(Violation::BodyTooLarge { .. }) => 1009,
@@ -225,9 +222,12 @@ impl<S: ChunkStore> Relay<S> {
         internal_store: S,
         limits: Limits,
     ) -> Result<Self, StoreError<S::Error>> {
-        let (doc, persister) = Persister::open::<SharedDoc>(store, ActorId::from(RELAY_ACTOR))?;
-        let (internal, internal_persister) =
-            Persister::open::<InternalDoc>(internal_store, ActorId::from(RELAY_ACTOR))?;
+        let (doc, persister) =
+            Persister::open::<SharedDoc>(store, ActorId::from(crate::schema::RELAY_ACTOR))?;
+        let (internal, internal_persister) = Persister::open::<InternalDoc>(
+            internal_store,
+            ActorId::from(crate::schema::RELAY_ACTOR),
+        )?;
         let message_ids = doc.message_ids();
         let note_ids = internal.notes().into_iter().map(|n| n.id.to_string()).collect();
         Ok(Self {
