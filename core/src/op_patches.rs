@@ -162,8 +162,9 @@ mod tests {
         let mut with_ops = SharedDoc::from_automerge(relay.automerge().fork()).unwrap();
         with_ops.automerge_mut().apply_changes(changes.clone()).unwrap();
         let ours = patches_of(with_ops.automerge(), &changes).unwrap();
+        let before = relay.heads();
         let judge = |doc: &SharedDoc, patches: &[Patch]| {
-            let verdict = validate::check(doc, patches, &writer, &known, 4096);
+            let verdict = validate::check(doc, &before, patches, &writer, &known, 4096);
             (verdict, audit::from_shared(doc, patches, &writer, 9).len())
         };
         [judge(&with_log, &theirs), judge(&with_ops, &ours)]

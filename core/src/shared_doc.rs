@@ -114,6 +114,23 @@ impl SharedDoc {
         self.ids_in_order().map(|(_, id)| id).collect()
     }
 
+    /// The positions of the messages with the given ids, found walking back from the newest
+    /// message until all are found: a few reads for recent messages, the whole list only for
+    /// ids that are old or absent.
+    pub fn positions_from_end(&self, ids: &[&str]) -> HashMap<String, usize> {
+        let mut found = HashMap::new();
+        let mut i = self.message_count();
+        while i > 0 && found.len() < ids.len() {
+            i -= 1;
+            let Ok(Some((_, obj))) = self.doc.get(&self.messages, i) else { continue };
+            let Ok(Some((v, _))) = self.doc.get(&obj, "id") else { continue };
+            if let Some(id) = v.to_str().filter(|id| ids.contains(id)) {
+                found.entry(id.to_owned()).or_insert(i);
+            }
+        }
+        found
+    }
+
     /// (position, id) of every message that has a string id, in conversation order.
     fn ids_in_order(&self) -> impl Iterator<Item = (usize, String)> + '_ {
         self.doc.list_range(&self.messages, ..).filter_map(|item| {

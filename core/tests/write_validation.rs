@@ -287,3 +287,77 @@ fn a_read_mark_that_names_no_message_id_is_refused() {
         tx.commit_with(CommitOptions::default().with_time(1));
     });
 }
+
+/// A relay holding three messages by `v2`, and `v2-dev`'s read mark on `m-3`.
+fn relay_with_a_read_mark() -> Relay<MemStore> {
+    let mut relay = relay_with_history();
+    offer(&mut relay, visitor("v2"), |doc, view| {
+        for id in ["m-1", "m-2", "m-3"] {
+            append_raw(
+                doc,
+                view,
+                &[("id", id), ("device", "v2-dev"), ("kind", "text"), ("body", "hi")],
+                &[("role", "visitor"), ("id", "v2"), ("name", "V2")],
+            );
+        }
+        let mut tx = doc.transaction();
+        tx.put(view.read_obj(), "v2/v2-dev", "m-3").unwrap();
+        tx.commit_with(CommitOptions::default().with_time(1));
+    })
+    .unwrap();
+    relay
+}
+
+fn mark(relay: &mut Relay<MemStore>, on: &str) -> Result<(), RelayError<MemStoreError>> {
+    offer(relay, visitor("v2"), |doc, view| {
+        let mut tx = doc.transaction();
+        tx.put(view.read_obj(), "v2/v2-dev", on).unwrap();
+        tx.commit_with(CommitOptions::default().with_time(1));
+    })
+}
+
+#[test]
+fn a_read_mark_moving_back_is_refused_and_nothing_of_it_is_kept() {
+    let mut relay = relay_with_a_read_mark();
+    let before = relay.doc().heads();
+    let err = mark(&mut relay, "m-1").expect_err("a backward mark was accepted");
+    assert!(err.to_string().contains("rule forward-read-marks"), "{err}");
+    assert!(err.to_string().contains("m-3") && err.to_string().contains("m-1"), "{err}");
+    assert_eq!(err.close_code(), 1008);
+    assert!(err.must_reload());
+    let (store, internal) = relay.into_stores();
+    let reopened = Relay::open(store, internal).unwrap();
+    assert_eq!(reopened.doc().heads(), before);
+    let marks = reopened.doc().device_read_marks(&"v2".parse().unwrap());
+    assert_eq!(marks.len(), 1);
+    assert_eq!(marks[0].1.as_str(), "m-3");
+}
+
+#[test]
+fn a_read_mark_moving_forward_or_staying_or_naming_a_new_message_is_accepted() {
+    let mut relay = relay_with_a_read_mark();
+    mark(&mut relay, "m-3").unwrap();
+    // A mark on the message the same frame appends (it stands last).
+    offer(&mut relay, visitor("v2"), |doc, view| {
+        append_raw(
+            doc,
+            view,
+            &[("id", "m-4"), ("device", "v2-dev"), ("kind", "text"), ("body", "hi")],
+            &[("role", "visitor"), ("id", "v2"), ("name", "V2")],
+        );
+        let mut tx = doc.transaction();
+        tx.put(view.read_obj(), "v2/v2-dev", "m-4").unwrap();
+        tx.commit_with(CommitOptions::default().with_time(1));
+    })
+    .unwrap();
+    // Another device of the same participant starts its own mark anywhere.
+    offer(&mut relay, visitor("v2"), |doc, view| {
+        let mut tx = doc.transaction();
+        tx.put(view.read_obj(), "v2/v2-tablet", "m-1").unwrap();
+        tx.commit_with(CommitOptions::default().with_time(1));
+    })
+    .unwrap();
+    let marks = relay.doc().device_read_marks(&"v2".parse().unwrap());
+    let on: Vec<(&str, &str)> = marks.iter().map(|(d, m)| (d.as_str(), m.as_str())).collect();
+    assert!(on.contains(&("v2-dev", "m-4")) && on.contains(&("v2-tablet", "m-1")), "{on:?}");
+}

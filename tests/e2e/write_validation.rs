@@ -192,4 +192,22 @@ async fn raw_automerge_attacks_are_refused_unseen_and_unstored() {
         .messages()
         .iter()
         .all(|m| m.body == "where is my refund?" || m.body == "your refund is on its way"));
+
+    // A read mark only moves forward (§8.4): forward is accepted, back is refused.
+    let mut raw = RawPeer::connect(&relay, &conv, Role::Visitor, "mallory").await;
+    assert_eq!(raw.exchange().await, None);
+    let read = raw.doc.read_obj().clone();
+    let (first, last) = (messages[0].id.to_string(), messages[1].id.to_string());
+    commit(raw.doc.automerge_mut(), |tx| tx.put(&read, "mallory/mallory-raw", last).unwrap());
+    assert_eq!(raw.exchange().await, None, "a forward mark is accepted");
+    let stored = relay.stats(conv.as_str());
+    commit(raw.doc.automerge_mut(), |tx| tx.put(&read, "mallory/mallory-raw", first).unwrap());
+    let (code, reason) = raw.exchange().await.expect("the relay closes the device");
+    assert_eq!(code, 1008, "{reason}");
+    assert!(reason.contains("forward-read-marks"), "{reason:?}");
+    assert_eq!(
+        relay.stats(conv.as_str())["heads"],
+        stored["heads"],
+        "the backward mark was stored"
+    );
 }

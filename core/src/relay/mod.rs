@@ -326,11 +326,13 @@ impl<S: ChunkStore> Relay<S> {
         let Some(peer) = self.peers.get_mut(&from) else {
             return Ok(Vec::new());
         };
+        let before = self.doc.heads();
         let patches = peer.sync.receive(&mut self.doc, ty, payload)?;
         // Checked before anything is persisted or relayed; a violation leaves the input in
         // memory only, and `must_reload` makes the owner drop it.
         let max_body = self.limits.max_body_bytes;
-        let fresh = validate::check(&self.doc, &patches, &peer.info, &self.message_ids, max_body)?;
+        let known = &self.message_ids;
+        let fresh = validate::check(&self.doc, &before, &patches, &peer.info, known, max_body)?;
         let audit = audit::from_shared(&self.doc, &patches, &peer.info, now_ms);
         let ids: Vec<_> = fresh.iter().map(|m| m.id.clone()).collect();
         self.doc.stamp_delivered(&ids, now_ms)?;

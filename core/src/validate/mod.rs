@@ -9,7 +9,7 @@
 //! - a message is appended only as a new map with exactly the documented fields, authored by
 //!   the writer itself (participant, role, device), with a fresh id and a kind its role may use;
 //! - a read mark is written only under the writer's own participant, as
-//!   `participant/device` = a message id;
+//!   `participant/device` = a message id, and never moves back;
 //! - `profile` holds short scalars, written by visitors and agents; `status` only by agents;
 //! - nobody deletes or edits history, writes `delivered` (the relay's receipts) or the root;
 //! - the internal document is written by agents and admins only: tags, case fields with valid
@@ -17,7 +17,9 @@
 
 use std::collections::HashSet;
 
-use automerge::{Automerge, Patch, PatchAction, Prop, ReadDoc, ScalarValue, Value, ROOT};
+use automerge::{
+    Automerge, ChangeHash, Patch, PatchAction, Prop, ReadDoc, ScalarValue, Value, ROOT,
+};
 
 use crate::ids::{DeviceId, MessageId};
 use crate::message::{Message, Role};
@@ -50,6 +52,8 @@ pub enum Violation {
     EditedHistory,
     #[error("rule own-read-marks: read mark {0:?} belongs to another participant")]
     ForeignReadMark(String),
+    #[error("rule forward-read-marks: read mark {key:?} would move back from {from} to {to}")]
+    BackwardReadMark { key: String, from: String, to: String },
     #[error("rule server-only: {0} is written by the relay only")]
     ServerOnly(&'static str),
     #[error("rule role-not-allowed: a {role} may not write {what}")]
@@ -60,11 +64,12 @@ pub enum Violation {
     BodyTooLarge { len: usize, max: usize },
 }
 
-/// Checks `patches` (produced by applying one peer's input to `doc`) against `writer`'s role.
-/// `known_ids` holds the ids of the messages the document had before; `max_body` bounds a new
-/// message's body. Returns the messages the input appended.
+/// Checks `patches` (produced by applying one peer's input to `doc`, whose heads were
+/// `before`) against `writer`'s role. `known_ids` holds the ids of the messages the document
+/// had before; `max_body` bounds a new message's body. Returns the messages the input appended.
 pub fn check(
     doc: &SharedDoc,
+    before: &[ChangeHash],
     patches: &[Patch],
     writer: &PeerInfo,
     known_ids: &HashSet<String>,
@@ -94,6 +99,7 @@ pub fn check(
                             "a read mark is `participant/device` = a message id".into(),
                         ));
                     }
+                    forward(doc, before, key, value.0.to_str().unwrap_or(""), known_ids)?;
                 }
                 _ => return Err(Violation::EditedHistory),
             }
@@ -112,6 +118,41 @@ pub fn check(
         }
     }
     messages.finish(|obj| doc.message_in(obj), writer, known_ids, max_body)
+}
+
+/// A device's read mark only moves forward (PROTOCOL.md §8.4): the message it now names may
+/// not stand before the one it named. Only marks between messages the conversation already had
+/// are compared (a mark may name a message arriving in the same frame, which stands last);
+/// both are found walking back from the newest message, where marks live, so an honest mark
+/// costs a few reads whatever the conversation's length.
+fn forward(
+    doc: &SharedDoc,
+    before: &[ChangeHash],
+    key: &str,
+    to: &str,
+    known_ids: &HashSet<String>,
+) -> Result<(), Violation> {
+    let old = doc.automerge().get_all_at(doc.read_obj(), key, before).unwrap_or_default();
+    let from: Vec<String> = old
+        .into_iter()
+        .filter_map(|(v, _)| v.to_str().map(str::to_owned))
+        .filter(|from| from != to && known_ids.contains(from))
+        .collect();
+    if from.is_empty() || !known_ids.contains(to) {
+        return Ok(());
+    }
+    let mut wanted: Vec<&str> = from.iter().map(String::as_str).collect();
+    wanted.push(to);
+    let at = doc.positions_from_end(&wanted);
+    let Some(&to_at) = at.get(to) else { return Ok(()) };
+    match from.iter().find(|f| at.get(f.as_str()).is_some_and(|&f_at| f_at > to_at)) {
+        Some(f) => Err(Violation::BackwardReadMark {
+            key: key.to_owned(),
+            from: f.clone(),
+            to: to.to_owned(),
+        }),
+        None => Ok(()),
+    }
 }
 
 fn scalar_field(
