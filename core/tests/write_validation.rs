@@ -361,3 +361,35 @@ fn a_read_mark_moving_forward_or_staying_or_naming_a_new_message_is_accepted() {
     let on: Vec<(&str, &str)> = marks.iter().map(|(d, m)| (d.as_str(), m.as_str())).collect();
     assert!(on.contains(&("v2-dev", "m-4")) && on.contains(&("v2-tablet", "m-1")), "{on:?}");
 }
+
+#[test]
+fn close_reasons_name_the_role_with_its_article_and_the_read_mark_rule_exactly() {
+    refused(
+        info(Role::Agent, "agent-1", "a-desk"),
+        "rule kind-not-allowed: an agent may not write auto_reply messages",
+        |doc, view| {
+            append_raw(
+                doc,
+                view,
+                &[("id", "m-x"), ("device", "a-desk"), ("kind", "auto_reply"), ("body", "x")],
+                &[("role", "agent"), ("id", "agent-1"), ("name", "A")],
+            )
+        },
+    );
+    refused(visitor("v1"), "rule role-not-allowed: a visitor may not write status", |doc, view| {
+        let mut tx = doc.transaction();
+        tx.put(view.status_obj(), "state", "resolved").unwrap();
+        tx.commit_with(CommitOptions::default().with_time(1));
+    });
+    let mut relay = relay_with_a_read_mark();
+    let err = offer(&mut relay, visitor("v2"), |doc, view| {
+        let mut tx = doc.transaction();
+        tx.delete(view.read_obj(), "v2/v2-dev").unwrap();
+        tx.commit_with(CommitOptions::default().with_time(1));
+    })
+    .expect_err("a deleted read mark was accepted");
+    assert!(
+        err.to_string().contains("rule immutable-history: a read mark is never deleted"),
+        "{err}"
+    );
+}

@@ -46,22 +46,30 @@ pub enum Violation {
     MalformedMessage(String),
     #[error("rule duplicate-id: message id {0} is already in the conversation")]
     DuplicateId(String),
-    #[error("rule kind-not-allowed: a {role} may not write {kind} messages")]
+    #[error("rule kind-not-allowed: {} may not write {kind} messages", with_article(role))]
     KindNotAllowed { role: &'static str, kind: &'static str },
     #[error("rule immutable-history: messages are never edited or deleted")]
     EditedHistory,
+    #[error("rule immutable-history: a read mark is never deleted (move it forward instead)")]
+    DeletedReadMark,
     #[error("rule own-read-marks: read mark {0:?} belongs to another participant")]
     ForeignReadMark(String),
     #[error("rule forward-read-marks: read mark {key:?} would move back from {from} to {to}")]
     BackwardReadMark { key: String, from: String, to: String },
     #[error("rule server-only: {0} is written by the relay only")]
     ServerOnly(&'static str),
-    #[error("rule role-not-allowed: a {role} may not write {what}")]
+    #[error("rule role-not-allowed: {} may not write {what}", with_article(role))]
     RoleNotAllowed { role: &'static str, what: &'static str },
     #[error("rule field-bounds: {0}")]
     FieldBounds(String),
     #[error("rule body-size: a message body is {len} bytes; the limit is {max}")]
     BodyTooLarge { len: usize, max: usize },
+}
+
+/// "a visitor", "an agent", "an admin": a role as a close reason names it.
+fn with_article(role: &str) -> String {
+    let article = if role.starts_with(['a', 'e', 'i', 'o', 'u']) { "an" } else { "a" };
+    format!("{article} {role}")
 }
 
 /// Checks `patches` (produced by applying one peer's input to `doc`, whose heads were
@@ -101,7 +109,7 @@ pub fn check(
                     }
                     forward(doc, before, key, value.0.to_str().unwrap_or(""), known_ids)?;
                 }
-                _ => return Err(Violation::EditedHistory),
+                _ => return Err(Violation::DeletedReadMark),
             }
         } else if obj == doc.delivered_obj() {
             return Err(Violation::ServerOnly("delivered"));
