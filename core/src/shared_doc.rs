@@ -124,7 +124,7 @@ impl SharedDoc {
             i -= 1;
             let Ok(Some((_, obj))) = self.doc.get(&self.messages, i) else { continue };
             let Ok(Some((v, _))) = self.doc.get(&obj, "id") else { continue };
-            if let Some(id) = v.to_str().filter(|id| ids.contains(id)) {
+            if let Some(id) = v.as_str().filter(|id| ids.contains(id)) {
                 found.entry(id.to_owned()).or_insert(i);
             }
         }

@@ -308,6 +308,7 @@ fn relay_with_a_read_mark() -> Relay<MemStore> {
     relay
 }
 
+#[allow(clippy::result_large_err)]
 fn mark(relay: &mut Relay<MemStore>, on: &str) -> Result<(), RelayError<MemStoreError>> {
     offer(relay, visitor("v2"), |doc, view| {
         let mut tx = doc.transaction();

@@ -34,6 +34,24 @@ fn marked(h: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// One conversation per `(label, text)`, its visitor (named `visitor_name(i)`) writing the
+/// text; the conversations' ids by label.
+async fn write_each<'a>(
+    relay: &Relay,
+    dir: &std::path::Path,
+    texts: &[(&'a str, &str)],
+    visitor_name: impl Fn(usize) -> String,
+) -> std::collections::BTreeMap<&'a str, String> {
+    let mut ids = std::collections::BTreeMap::new();
+    for (i, (label, text)) in texts.iter().enumerate() {
+        let conv = conversation(label);
+        let claims = VisitorClaims { name: Some(visitor_name(i)), ..Default::default() };
+        relay.visitor_writes(&conv, &claims, text, &dir.join(label)).await.shutdown().await;
+        ids.insert(*label, conv.to_string());
+    }
+    ids
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn search_finds_two_character_chinese_words_and_english_with_highlights_exact_phrase_first() {
     let dir = tempfile::tempdir().unwrap();
@@ -46,13 +64,7 @@ async fn search_finds_two_character_chinese_words_and_english_with_highlights_ex
         ("phrase", "please check my order refund status"),
         ("other", "退货和款式的问题"),
     ];
-    let mut ids = std::collections::BTreeMap::new();
-    for (i, (name, text)) in texts.iter().enumerate() {
-        let conv = conversation(name);
-        let claims = VisitorClaims { name: Some(format!("王小明{i}")), ..Default::default() };
-        relay.visitor_writes(&conv, &claims, text, &dir.path().join(name)).await.shutdown().await;
-        ids.insert(*name, conv.to_string());
-    }
+    let ids = write_each(&relay, dir.path(), &texts, |i| format!("王小明{i}")).await;
     let id = |n: &str| ids[n].clone();
 
     let refund_zh = hits(&relay, "退款");
@@ -145,13 +157,7 @@ async fn one_chinese_character_finds_exactly_the_conversations_containing_it() {
         ("decoy", "你们在吗？请回复 about my refund"),
         ("decoy-zh", "服务态度很差，到了也不回"),
     ];
-    let mut ids = std::collections::BTreeMap::new();
-    for (i, (name, text)) in texts.iter().enumerate() {
-        let conv = conversation(name);
-        let claims = VisitorClaims { name: Some(format!("Visitor {i}")), ..Default::default() };
-        relay.visitor_writes(&conv, &claims, text, &dir.path().join(name)).await.shutdown().await;
-        ids.insert(*name, conv.to_string());
-    }
+    let ids = write_each(&relay, dir.path(), &texts, |i| format!("Visitor {i}")).await;
     let of = |names: &[&str]| {
         let mut v: Vec<String> = names.iter().map(|n| ids[n].clone()).collect();
         v.sort();

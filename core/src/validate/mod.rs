@@ -107,7 +107,7 @@ pub fn check(
                             "a read mark is `participant/device` = a message id".into(),
                         ));
                     }
-                    forward(doc, before, key, value.0.to_str().unwrap_or(""), known_ids)?;
+                    forward(doc, before, key, value.0.as_str().unwrap_or(""), known_ids)?;
                 }
                 _ => return Err(Violation::DeletedReadMark),
             }
@@ -143,7 +143,7 @@ fn forward(
     let old = doc.automerge().get_all_at(doc.read_obj(), key, before).unwrap_or_default();
     let from: Vec<String> = old
         .into_iter()
-        .filter_map(|(v, _)| v.to_str().map(str::to_owned))
+        .filter_map(|(v, _)| v.as_str().map(str::to_owned))
         .filter(|from| from != to && known_ids.contains(from))
         .collect();
     if from.is_empty() || !known_ids.contains(to) {
