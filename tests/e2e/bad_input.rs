@@ -4,7 +4,6 @@
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 
 use edgedesk_core::frame::{FrameType, MAX_FRAME_PAYLOAD};
@@ -99,7 +98,6 @@ async fn bad_requests_and_frames_are_refused_clearly_and_change_nothing() {
             .await
             .unwrap();
     }
-    assert_eq!(u16::from(CloseCode::Size), 1009);
 
     // Nothing the attacks sent was stored: only the good device's messages are there.
     let after = relay.stats(conv.as_str());

@@ -110,6 +110,19 @@ impl WebhookReceiver {
         lock(&self.shared.received).clone()
     }
 
+    /// [`Self::wait_for`] `n` requests, then waits `settle` longer and returns everything that
+    /// arrived: a duplicate (a retried delivery, a timer firing twice) shows as more than `n`.
+    pub async fn wait_for_then_settle(
+        &self,
+        n: usize,
+        timeout: Duration,
+        settle: Duration,
+    ) -> Vec<Received> {
+        self.wait_for(n, timeout).await;
+        tokio::time::sleep(settle).await;
+        self.received()
+    }
+
     /// Waits until at least `n` requests have arrived and returns all of them; panics after
     /// `timeout` saying what did arrive.
     pub async fn wait_for(&self, n: usize, timeout: Duration) -> Vec<Received> {
