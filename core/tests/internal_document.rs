@@ -6,75 +6,23 @@ use edgedesk_core::automerge::{
     transaction::{CommitOptions, Transactable},
     Automerge, ObjType, ReadDoc,
 };
-use edgedesk_core::client::{ClientSession, Event};
+use edgedesk_core::client::Event;
 use edgedesk_core::frame::{self, FrameType};
 use edgedesk_core::internal_doc::{AuditAction, CaseField, InternalDoc};
 use edgedesk_core::message::Role;
-use edgedesk_core::relay::{Outgoing, PeerId, PeerInfo, Relay, RelayError};
+use edgedesk_core::relay::{PeerInfo, Relay, RelayError};
 use edgedesk_core::shared_doc::SharedDoc;
 use edgedesk_core::store::{MemStore, MemStoreError};
 
 mod support;
-use support::{identity, peer_info, raw_replica};
+use support::sim::{self, device_with_internal as device, go_online, info, pump, Device};
+use support::{peer_info, raw_replica};
 
-struct Device {
-    peer: PeerId,
-    session: ClientSession<MemStore>,
-    events: Vec<Event>,
-    /// Every frame the relay sent this device, byte for byte.
-    received: Vec<Vec<u8>>,
-}
-
-fn device(peer: PeerId, role: Role, who: &str, dev: &str) -> Device {
-    let me = identity(role, who, dev);
-    let session =
-        ClientSession::open_with_internal(MemStore::default(), MemStore::default(), me).unwrap();
-    Device { peer, session, events: Vec::new(), received: Vec::new() }
-}
-
-fn info(d: &Device) -> PeerInfo {
-    let me = d.session.identity();
-    PeerInfo {
-        role: me.role,
-        participant: me.participant.clone(),
-        device: me.device.clone(),
-        fast: d.peer % 2 == 1,
-    }
-}
-
-const NOW: i64 = 1_000;
-
-/// Delivers frames until the network is quiet.
-fn pump(relay: &mut Relay<MemStore>, devices: &mut [Device], mut queue: Vec<Outgoing>) {
-    for d in devices.iter_mut() {
-        for f in d.session.poll_frames() {
-            queue.extend(relay.receive(d.peer, &f, NOW).unwrap());
-        }
-    }
-    let mut rounds = 0;
-    while !queue.is_empty() {
-        for out in std::mem::take(&mut queue) {
-            let d = devices.iter_mut().find(|d| d.peer == out.to).unwrap();
-            for f in out.frames {
-                d.received.push(f.clone());
-                d.events.extend(d.session.handle_frame(&f).unwrap());
-            }
-            for f in d.session.poll_frames() {
-                queue.extend(relay.receive(d.peer, &f, NOW).unwrap());
-            }
-        }
-        rounds += 1;
-        assert!(rounds < 1000, "network did not settle");
-    }
-}
+const NOW: i64 = sim::NOW;
 
 fn connect_all(relay: &mut Relay<MemStore>, devices: &mut [Device]) {
     for i in 0..devices.len() {
-        let mut queue = relay.connect(devices[i].peer, info(&devices[i]));
-        for f in devices[i].session.connected() {
-            queue.extend(relay.receive(devices[i].peer, &f, NOW).unwrap());
-        }
-        pump(relay, devices, queue);
+        go_online(relay, devices, i);
     }
 }
 

@@ -7,77 +7,12 @@ use edgedesk_core::ids::MessageId;
 use edgedesk_core::inbox::summary::Summary;
 use edgedesk_core::limits::Limits;
 use edgedesk_core::message::Role;
-use edgedesk_core::relay::{Outgoing, PeerId, PeerInfo, Relay};
+use edgedesk_core::relay::Relay;
 use edgedesk_core::store::MemStore;
 use edgedesk_core::workflow::profile::VisitorProfile;
 
 mod support;
-use support::identity;
-
-struct Device {
-    peer: PeerId,
-    session: ClientSession<MemStore>,
-    online: bool,
-    events: Vec<Event>,
-}
-
-fn device(peer: PeerId, role: Role, who: &str, dev: &str) -> Device {
-    Device {
-        peer,
-        session: ClientSession::open(MemStore::default(), identity(role, who, dev)).unwrap(),
-        online: false,
-        events: Vec::new(),
-    }
-}
-
-fn info(d: &Device) -> PeerInfo {
-    let me = d.session.identity();
-    PeerInfo {
-        role: me.role,
-        participant: me.participant.clone(),
-        device: me.device.clone(),
-        fast: d.peer % 2 == 1,
-    }
-}
-
-/// Delivers frames until the network is quiet; returns the number of frames moved.
-fn pump(relay: &mut Relay<MemStore>, devices: &mut [Device], mut queue: Vec<Outgoing>) -> usize {
-    let mut moved = 0;
-    for d in devices.iter_mut().filter(|d| d.online) {
-        let frames = d.session.poll_frames();
-        for f in frames {
-            queue.extend(relay.receive(d.peer, &f, 1000).unwrap());
-            moved += 1;
-        }
-    }
-    while !queue.is_empty() {
-        for out in std::mem::take(&mut queue) {
-            let Some(d) = devices.iter_mut().find(|d| d.peer == out.to && d.online) else {
-                continue;
-            };
-            for f in out.frames {
-                moved += 1;
-                d.events.extend(d.session.handle_frame(&f).unwrap());
-            }
-            for f in d.session.poll_frames() {
-                moved += 1;
-                queue.extend(relay.receive(d.peer, &f, 1000).unwrap());
-            }
-        }
-        assert!(moved < 100_000, "network did not settle");
-    }
-    moved
-}
-
-fn go_online(relay: &mut Relay<MemStore>, devices: &mut [Device], i: usize) {
-    let inf = info(&devices[i]);
-    devices[i].online = true;
-    let mut queue = relay.connect(devices[i].peer, inf);
-    for f in devices[i].session.connected() {
-        queue.extend(relay.receive(devices[i].peer, &f, 1000).unwrap());
-    }
-    pump(relay, devices, queue);
-}
+use support::sim::{device, go_online, info, pump, Device};
 
 fn ids(s: &ClientSession<MemStore>) -> Vec<MessageId> {
     s.messages().into_iter().map(|m| m.id).collect()

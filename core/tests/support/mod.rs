@@ -13,6 +13,8 @@ use edgedesk_core::store::{MemStore, MemStoreError};
 use edgedesk_core::sync::PeerSync;
 use proptest::test_runner::{Config as ProptestConfig, FileFailurePersistence};
 
+pub mod sim;
+
 pub fn identity(role: Role, who: &str, device: &str) -> Identity {
     Identity {
         role,
