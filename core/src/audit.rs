@@ -6,7 +6,7 @@
 use automerge::{Automerge, ObjId, Patch, PatchAction, Prop, ReadDoc, Value};
 
 use crate::internal_doc::{scalar_text, AuditAction, AuditEntry, CaseField, InternalDoc};
-use crate::relay::PeerInfo;
+use crate::peer::PeerInfo;
 use crate::shared_doc::SharedDoc;
 
 fn entry(

@@ -4,9 +4,9 @@
 
 use automerge::{ActorId, Automerge, ChangeHash, ObjId, ReadDoc, Value, ROOT};
 
+use crate::doc_error::DocError;
 use crate::frame::FrameType;
 use crate::schema;
-use crate::shared_doc::DocError;
 
 /// Which of a conversation's documents a frame, sync session or stored chunk belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -80,12 +80,12 @@ macro_rules! delegate_document {
     ($ty:ty, $channel:expr) => {
         impl $crate::document::Document for $ty {
             const CHANNEL: $crate::document::Channel = $channel;
-            fn new(actor: automerge::ActorId) -> Result<Self, $crate::shared_doc::DocError> {
+            fn new(actor: automerge::ActorId) -> Result<Self, $crate::doc_error::DocError> {
                 <$ty>::new(actor)
             }
             fn from_automerge(
                 doc: automerge::Automerge,
-            ) -> Result<Self, $crate::shared_doc::DocError> {
+            ) -> Result<Self, $crate::doc_error::DocError> {
                 <$ty>::from_automerge(doc)
             }
             fn automerge(&self) -> &automerge::Automerge {

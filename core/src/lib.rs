@@ -10,6 +10,7 @@ pub mod audit;
 pub mod auth;
 pub mod chunk;
 pub mod client;
+pub mod doc_error;
 pub mod document;
 pub mod frame;
 #[cfg(feature = "fuzzing")]
@@ -24,6 +25,7 @@ pub mod limits;
 pub mod message;
 pub mod message_map;
 pub mod op_patches;
+pub mod peer;
 pub mod relay;
 pub mod schema;
 pub mod shared_doc;

@@ -4,9 +4,9 @@
 
 use automerge::{transaction::Transactable, ObjId, ObjType, ReadDoc, Value};
 
+use crate::doc_error::DocError;
 use crate::ids::{DeviceId, MessageId, ParticipantId};
 use crate::message::{Author, Message, MessageKind, Role, MAX_BODY_BYTES, MAX_NAME_BYTES};
-use crate::shared_doc::DocError;
 
 /// The fields of a message map, and of its `author` map.
 pub const MESSAGE_KEYS: [&str; 6] = ["id", "author", "device", "kind", "body", "sent_at"];

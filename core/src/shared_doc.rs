@@ -12,36 +12,16 @@ use std::collections::HashMap;
 
 use automerge::{
     transaction::{CommitOptions, Transactable},
-    ActorId, Automerge, AutomergeError, ChangeHash, ObjId, ReadDoc,
+    ActorId, Automerge, ChangeHash, ObjId, ReadDoc,
 };
 
 use crate::document::{check_schema, delegate_document, root_object, Channel};
-use crate::ids::{DeviceId, IdError, MessageId, ParticipantId};
-use crate::message::{Message, MAX_BODY_BYTES, MAX_NAME_BYTES};
+use crate::ids::{DeviceId, MessageId, ParticipantId};
+use crate::message::Message;
 use crate::message_map;
 use crate::schema::{self, keys, SHARED_SCHEMA_VERSION};
 
-#[derive(Debug, thiserror::Error)]
-pub enum DocError {
-    #[error("automerge: {0}")]
-    Automerge(#[from] AutomergeError),
-    #[error("{doc} document has schema version {found:?}; this build reads version {expected}")]
-    Schema { doc: &'static str, found: Option<i64>, expected: i64 },
-    #[error("document root has no {0:?} object")]
-    MissingRoot(&'static str),
-    #[error("message body is {len} bytes; the limit is {MAX_BODY_BYTES}")]
-    BodyTooLarge { len: usize },
-    #[error("author name is {len} bytes; the limit is {MAX_NAME_BYTES}")]
-    NameTooLong { len: usize },
-    #[error("{0}")]
-    BadTag(String),
-    #[error("{0}")]
-    BadCaseValue(String),
-    #[error("message {0} is not in the conversation")]
-    UnknownMessage(MessageId),
-    #[error(transparent)]
-    Id(#[from] IdError),
-}
+pub use crate::doc_error::DocError;
 
 delegate_document!(SharedDoc, Channel::Shared);
 
@@ -298,7 +278,7 @@ pub fn read_key(participant: &ParticipantId, device: &DeviceId) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::message::{Author, MessageKind, Role};
+    use crate::message::{Author, MessageKind, Role, MAX_BODY_BYTES, MAX_NAME_BYTES};
 
     pub(crate) fn msg(id: &str, who: &str, body: &str) -> Message {
         Message {

@@ -6,6 +6,7 @@
 //! [`SharedDoc`] and a [`PeerSync`] per connection) with a fixed actor, fixed ids and a fixed
 //! clock, so the corpus is the same in every run and a failing input replays exactly.
 
+use std::io::Write;
 use std::sync::OnceLock;
 
 use automerge::{
@@ -216,8 +217,7 @@ fn build() -> Corpus {
         pending_changes.extend(changes.iter().map(|c| c.raw_bytes().to_vec()));
         pending_frames.extend(d.outgoing());
     }
-    let bombs =
-        [1usize, 8, 64].iter().map(|&mib| super::hostile::deflated_zeros(mib << 20)).collect();
+    let bombs = [1usize, 8, 64].iter().map(|&mib| deflated_zeros(mib << 20)).collect();
     Corpus {
         history: relay.into_stores().0,
         frames: sent,
@@ -227,4 +227,17 @@ fn build() -> Corpus {
         message_ids,
         bombs,
     }
+}
+
+/// `n` zero bytes, deflated (about a thousandth of `n`).
+fn deflated_zeros(n: usize) -> Vec<u8> {
+    let mut enc = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
+    let zeros = vec![0u8; 1 << 20];
+    let mut left = n;
+    while left > 0 {
+        let k = left.min(zeros.len());
+        enc.write_all(&zeros[..k]).expect("deflate into memory");
+        left -= k;
+    }
+    enc.finish().expect("deflate into memory")
 }

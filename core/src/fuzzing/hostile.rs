@@ -2,8 +2,6 @@
 //! name of any actor, and the different ways a peer can carry changes to the relay. Also
 //! deflate bombs: a few KiB that inflate to many MiB inside Automerge's parser.
 
-use std::io::Write;
-
 use arbitrary::Arbitrary;
 use automerge::{
     sync::{self, ChunkList, MessageVersion},
@@ -13,7 +11,7 @@ use automerge::{
 
 use crate::frame::{self, FrameType};
 use crate::message::MAX_BODY_BYTES;
-use crate::relay::PeerInfo;
+use crate::peer::PeerInfo;
 use crate::shared_doc::SharedDoc;
 
 use super::corpus::{corpus, DEVICES, PARTICIPANTS};
@@ -540,19 +538,6 @@ enum BombShape {
     CompressedChangeInSync,
     /// A document chunk whose one column is deflated.
     DocumentColumn,
-}
-
-/// `n` zero bytes, deflated (about a thousandth of `n`).
-pub(super) fn deflated_zeros(n: usize) -> Vec<u8> {
-    let mut enc = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
-    let zeros = vec![0u8; 1 << 20];
-    let mut left = n;
-    while left > 0 {
-        let k = left.min(zeros.len());
-        enc.write_all(&zeros[..k]).expect("deflate into memory");
-        left -= k;
-    }
-    enc.finish().expect("deflate into memory")
 }
 
 /// An Automerge chunk: magic bytes, a (wrong) checksum, the type, a LEB128 length, the body.

@@ -13,12 +13,12 @@
 use std::collections::{BTreeMap, HashSet};
 
 use automerge::ActorId;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::audit;
 use crate::document::Channel;
 use crate::frame::{self, FrameError, FrameType, Reassembler, MAX_CLIENT_MESSAGE};
-use crate::ids::{DeviceId, ParticipantId};
+
 use crate::inbox::summary::Summary;
 use crate::inbox::tail::Tail;
 use crate::inflate::InflateError;
@@ -37,6 +37,7 @@ use crate::workflow::timeline::Timeline;
 mod assign;
 mod workflow;
 
+pub use crate::peer::PeerInfo;
 pub use assign::{AssignError, Assignment};
 pub use workflow::WorkflowSetup;
 
@@ -50,17 +51,6 @@ pub const MAX_EPHEMERAL_BYTES: usize = 4 * 1024;
 
 /// A connection's identity within its Durable Object.
 pub type PeerId = u64;
-
-/// Who is on the other end of a connection. Kept by the Worker in the socket's attachment.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PeerInfo {
-    pub role: Role,
-    pub participant: ParticipantId,
-    pub device: DeviceId,
-    /// The peer accepts [`FrameType::ChangesShared`] (it connected with `caps=changes`).
-    #[serde(default)]
-    pub fast: bool,
-}
 
 /// Frames for one peer.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -11,7 +11,7 @@ use super::Violation;
 use crate::ids::MessageId;
 use crate::internal_doc::{check_tag, CaseField, InternalDoc, MAX_TAGS};
 use crate::message::Role;
-use crate::relay::PeerInfo;
+use crate::peer::PeerInfo;
 
 /// Checks `patches` (from applying `writer`'s input to `doc`); returns the new notes' ids.
 /// `known_notes` holds the ids of the notes the document had before.

@@ -23,7 +23,7 @@ use automerge::{
 
 use crate::ids::{DeviceId, MessageId};
 use crate::message::{Message, Role};
-use crate::relay::PeerInfo;
+use crate::peer::PeerInfo;
 use crate::shared_doc::SharedDoc;
 use crate::workflow::status;
 

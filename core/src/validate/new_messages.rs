@@ -8,7 +8,7 @@ use automerge::{ObjId, ObjType, Patch, PatchAction, Value};
 use super::Violation;
 use crate::message::{Message, MessageKind, Role, MAX_BODY_BYTES, MAX_NAME_BYTES};
 use crate::message_map::{AUTHOR_KEYS, MESSAGE_KEYS};
-use crate::relay::PeerInfo;
+use crate::peer::PeerInfo;
 
 /// Collects the maps one input appended to a list, and the objects created inside them.
 #[derive(Default)]

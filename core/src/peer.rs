@@ -1,0 +1,19 @@
+//! Who is on the other end of a connection: what the relay's write checks, audit and fan-out
+//! judge a peer's input by. Its own module so that those checks need not know the relay.
+
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{DeviceId, ParticipantId};
+use crate::message::Role;
+
+/// Who is on the other end of a connection. Kept by the Worker in the socket's attachment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PeerInfo {
+    pub role: Role,
+    pub participant: ParticipantId,
+    pub device: DeviceId,
+    /// The peer accepts [`crate::frame::FrameType::ChangesShared`] (it connected with
+    /// `caps=changes`).
+    #[serde(default)]
+    pub fast: bool,
+}
