@@ -16,6 +16,18 @@ T0=$SECONDS
 step "setup"
 bash scripts/setup.sh
 
+step "no import cycles among the files of core, worker and client-sdk (scripts/check-import-cycles.py)"
+python3 scripts/check-import-cycles.py core/src worker/src client-sdk/src
+# The check itself can fail: two files naming each other are a cycle.
+CYC="$(mktemp -d)"
+printf 'use crate::b::B;\npub struct A;\n' > "$CYC/a.rs"
+printf 'pub struct B(crate::a::A);\n' > "$CYC/b.rs"
+if python3 scripts/check-import-cycles.py "$CYC" > /dev/null; then
+  echo "check-import-cycles.py missed a cycle" >&2
+  exit 1
+fi
+rm -rf "$CYC"
+
 step "wasm32 build of the SDK (edgedesk-client)"
 (
   # shellcheck source=/dev/null

@@ -6,7 +6,8 @@ use edgedesk_core::ids::{ConversationId, DeviceId, ParticipantId, TeamId, Worksp
 use edgedesk_core::message::Role;
 use serde::{Deserialize, Serialize};
 
-use crate::request::{forwarded_header, from_forwarded_header, Refusal};
+use crate::forward_header::{forwarded_header, from_forwarded_header};
+use crate::refusal::Refusal;
 
 /// Largest body of a claim or transfer request.
 pub const MAX_INBOX_BODY_BYTES: usize = 1024;

@@ -7,7 +7,7 @@ use edgedesk_core::ids::WorkspaceId;
 use wasm_bindgen::JsValue;
 use worker::{Env, Headers, Method, Request, RequestInit, Response};
 
-use crate::inbox_push::INBOX_BINDING;
+use crate::conversation::INBOX_BINDING;
 use crate::inbox_request::{ForwardedAgent, InboxAction, MAX_INBOX_BODY_BYTES};
 use crate::request::{self, Refusal, FORWARDED_HEADER};
 use crate::{config, http};

@@ -11,8 +11,10 @@
 //! Only the request parsing in [`request`] and [`workspace_request`] is platform independent;
 //! the rest compiles for wasm32 only.
 
+pub mod forward_header;
 pub mod inbox_request;
 pub mod open_error;
+pub mod refusal;
 pub mod request;
 pub mod workspace_request;
 
@@ -27,11 +29,7 @@ mod http;
 #[cfg(target_arch = "wasm32")]
 mod inbox;
 #[cfg(target_arch = "wasm32")]
-mod inbox_commands;
-#[cfg(target_arch = "wasm32")]
 mod inbox_feed;
-#[cfg(target_arch = "wasm32")]
-mod inbox_push;
 #[cfg(target_arch = "wasm32")]
 mod inbox_routes;
 #[cfg(target_arch = "wasm32")]
@@ -50,8 +48,6 @@ mod routes;
 mod sql_store;
 #[cfg(target_arch = "wasm32")]
 mod widget;
-#[cfg(target_arch = "wasm32")]
-mod workflow_shell;
 #[cfg(target_arch = "wasm32")]
 mod workflow_store;
 #[cfg(target_arch = "wasm32")]

@@ -1,8 +1,6 @@
 //! Parsing of the Worker's HTTP surface, kept free of platform types so it is unit tested
 //! natively. Every refusal carries the HTTP status and a message a client developer can act on.
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
 use edgedesk_core::auth::{Access, AuthError, Claims, Keyring};
 use edgedesk_core::ids::{ConversationId, DeviceId, WorkspaceId};
 use edgedesk_core::message::Role;
@@ -10,29 +8,8 @@ use edgedesk_core::relay::PeerInfo;
 use edgedesk_core::workflow::profile::VisitorProfile;
 use serde::{Deserialize, Serialize};
 
-/// A refused request: HTTP status, a stable machine-readable code, and a human message.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Refusal {
-    pub status: u16,
-    pub code: &'static str,
-    pub message: String,
-}
-
-impl Refusal {
-    pub fn new(status: u16, code: &'static str, message: impl Into<String>) -> Self {
-        Self { status, code, message: message.into() }
-    }
-
-    pub fn to_json(&self) -> String {
-        serde_json::json!({ "error": self.code, "message": self.message }).to_string()
-    }
-}
-
-impl From<AuthError> for Refusal {
-    fn from(e: AuthError) -> Self {
-        Refusal::new(e.status(), e.code(), e.to_string())
-    }
-}
+pub use crate::forward_header::{forwarded_header, from_forwarded_header, FORWARDED_HEADER};
+pub use crate::refusal::Refusal;
 
 /// What a conversation request asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -244,13 +221,6 @@ pub fn keyring(value: Option<&str>) -> Result<Keyring, Refusal> {
     }
 }
 
-/// The header through which the front Worker hands the Durable Object the verified identity.
-///
-/// The Durable Object trusts it as is: it can only be reached through the Worker's
-/// `CONVERSATION` binding (there is no public route to an object), and the Worker builds the
-/// request it forwards from scratch, so no client header ever reaches the object.
-pub const FORWARDED_HEADER: &str = "x-edgedesk-forwarded";
-
 /// What the front Worker tells the conversation's Durable Object about a request it let
 /// through.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -290,31 +260,6 @@ impl Forwarded {
     pub fn from_header(value: Option<&str>) -> Result<Forwarded, Refusal> {
         from_forwarded_header(value, "a conversation")
     }
-}
-
-/// A verified identity as the Worker forwards it to a Durable Object: JSON, base64url-encoded,
-/// because a display name may hold any Unicode, and header values that are not Latin-1 make
-/// the platform's `Headers` throw.
-pub fn forwarded_header(value: &impl Serialize) -> String {
-    URL_SAFE_NO_PAD.encode(serde_json::to_vec(value).unwrap_or_default())
-}
-
-/// Reads a [`forwarded_header`]; anything else means the request did not come through the
-/// Worker (`object` names what was reached, for the refusal).
-pub fn from_forwarded_header<T: serde::de::DeserializeOwned>(
-    value: Option<&str>,
-    object: &str,
-) -> Result<T, Refusal> {
-    value
-        .and_then(|v| URL_SAFE_NO_PAD.decode(v).ok())
-        .and_then(|json| serde_json::from_slice(&json).ok())
-        .ok_or_else(|| {
-            Refusal::new(
-                400,
-                "bad_forward",
-                format!("requests reach {object} through the Worker only"),
-            )
-        })
 }
 
 /// The connecting device from the verified claims and the query string: `device` (required)

@@ -9,7 +9,7 @@ use edgedesk_core::inbox::search::{parse_limit, SearchQuery};
 use serde_json::{json, Value};
 use worker::SqlStorageValue;
 
-use crate::inbox::Inbox;
+use super::Inbox;
 use crate::inbox_request::{ForwardedAgent, TransferTarget};
 use crate::request::Refusal;
 

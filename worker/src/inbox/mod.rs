@@ -1,6 +1,6 @@
 //! The Inbox Durable Object: one per workspace (named by its id), the agents' message center.
 //!
-//! Conversation objects push their summaries here ([`crate::inbox_push`]); agents list,
+//! Conversation objects push their summaries here ([`crate::conversation`]'s `inbox_push`); agents list,
 //! count, search, claim and transfer over HTTP or over their devices' sockets (WebSocket
 //! Hibernation API: a socket's attachment holds its agent, device and presence). New
 //! conversations are routed as they arrive ([`crate::inbox_routing`]). Everything that
@@ -25,13 +25,15 @@ use worker::{
 };
 
 use crate::http;
-use crate::inbox_commands::Command;
+mod commands;
+
 use crate::inbox_request::ForwardedAgent;
 use crate::inbox_search::InboxSearch;
 use crate::inbox_store::InboxStore;
 use crate::key_store::owner_key;
 use crate::request::{Forwarded, Refusal, FORWARDED_HEADER};
 use crate::workspace_store::StoreError;
+use commands::Command;
 
 /// How long a fetched workspace configuration is used before asking again (a 304 when
 /// unchanged): routing follows an admin's change within this time.

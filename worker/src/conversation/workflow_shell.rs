@@ -16,7 +16,7 @@ use edgedesk_core::workflow::config::WorkspaceConfig;
 use edgedesk_core::workflow::profile::VisitorProfile;
 use serde::{Deserialize, Serialize};
 
-use crate::conversation::{log_open_error, Conversation, Live};
+use super::{log_open_error, Conversation, Live};
 use crate::workflow_store::{CONFIG_RECORD, VISITOR_RECORD};
 use crate::workspace_client::fetch_config;
 
@@ -114,7 +114,7 @@ pub(crate) fn settle(live: &mut Live, now: i64) -> Option<i64> {
         }
     }
     let next_timer = live.timers.first().map(|t| t.due_ms);
-    let next_push = crate::inbox_push::record(live, now);
+    let next_push = super::inbox_push::record(live, now);
     next_timer.into_iter().chain(next_send).chain(next_push).min()
 }
 
@@ -222,7 +222,7 @@ impl Conversation {
         }
         self.push_inbox().await;
         let retry = outbox.next_due().ok().flatten();
-        let owed = self.with_live(None, |l| crate::inbox_push::record(l, now)).ok().flatten();
+        let owed = self.with_live(None, |l| super::inbox_push::record(l, now)).ok().flatten();
         self.arm(next.into_iter().chain(retry).chain(owed).min()).await;
     }
 }

@@ -8,22 +8,18 @@
 //! pushes, not one per frame. Whatever is not acknowledged is pushed again by the alarm.
 
 use edgedesk_core::automerge::ChangeHash;
-use edgedesk_core::inbox::push::{AssignOrder, Push, PushAck};
-use edgedesk_core::relay::AssignError;
+use edgedesk_core::inbox::push::{Push, PushAck};
 use edgedesk_core::workflow::profile::VisitorProfile;
-use worker::{Env, Headers, Method, Request, RequestInit, Response};
+use worker::{Env, Headers, Method, Request, RequestInit};
 
-use crate::conversation::{log_open_error, Conversation, Live};
-use crate::http;
+use super::{log_open_error, Conversation, Live};
 use crate::inbox_feed::FeedState;
-use crate::request::{Forwarded, Refusal, FORWARDED_HEADER};
+use crate::request::{Forwarded, FORWARDED_HEADER};
 
 /// The Durable Object binding of the `Inbox` class (wrangler.toml).
 pub const INBOX_BINDING: &str = "INBOX_DO";
 /// When an unacknowledged push is retried by the alarm.
 pub const PUSH_RETRY_MS: i64 = 5_000;
-/// Largest assignment order accepted from the inbox.
-const MAX_ORDER_BYTES: usize = 1024;
 
 /// Records the conversation's summary and accepted messages for the inbox, if anything
 /// changed. Returns when the alarm should retry, while the inbox is owed something.
@@ -161,53 +157,6 @@ impl Conversation {
             }
         }
         self.pushing.set(false);
-    }
-
-    /// `POST assign` from the inbox: applies the order as the relay's audited change and
-    /// answers with the summary it leads to.
-    pub(crate) async fn assign(&self, name: &str, mut req: Request) -> worker::Result<Response> {
-        let bytes = req.bytes().await?;
-        let order = (bytes.len() <= MAX_ORDER_BYTES)
-            .then(|| serde_json::from_slice::<AssignOrder>(&bytes).ok())
-            .flatten();
-        let Some(assignment) = order.and_then(|o| o.assignment().ok()) else {
-            return Ok(http::refusal(&Refusal::new(
-                400,
-                "bad_order",
-                "malformed assignment order",
-            )));
-        };
-        let now = worker::Date::now().as_millis() as i64;
-        let done = self.with_live(Some(name), |live| {
-            let out = live.relay.assign(&assignment, now);
-            let next = crate::workflow_shell::settle(live, now);
-            let summary = live.feed_state.as_ref().map(|s| s.summary.clone());
-            (out, next, summary)
-        });
-        let (out, next, summary) = match done {
-            Ok(d) => d,
-            Err(e) => {
-                log_open_error(&e);
-                return Ok(http::refusal(&e.refusal()));
-            }
-        };
-        match out {
-            Ok(Ok(frames)) => {
-                self.deliver(frames, &self.sockets()).await;
-                self.arm(next).await;
-                self.push_inbox().await;
-                Ok(http::json(&serde_json::json!({ "summary": summary })))
-            }
-            Ok(Err(e @ AssignError::Taken(_))) => {
-                Ok(http::refusal(&Refusal::new(409, "taken", e.to_string())))
-            }
-            Ok(Err(e)) => Ok(http::refusal(&Refusal::new(403, "not_allowed", e.to_string()))),
-            Err(e) => {
-                worker::console_error!("assignment not applied: {e}");
-                self.reload();
-                Ok(http::refusal(&Refusal::new(503, "unavailable", "retry the assignment")))
-            }
-        }
     }
 }
 

@@ -27,12 +27,16 @@ use crate::inbox_feed::{FeedState, InboxFeed};
 use crate::open_error::{OpenError, CLOSE_ERASED};
 use crate::outbox::Outbox;
 use crate::request::{Forwarded, Refusal, FORWARDED_HEADER};
-use crate::workflow_shell;
+mod assign;
+mod inbox_push;
+mod workflow_shell;
+
 use crate::workflow_store::WorkflowStore;
 use edgedesk_core::at_rest::ChunkCipher;
 use edgedesk_core::limits::Limits;
 use edgedesk_core::workflow::profile::VisitorProfile;
 use edgedesk_core::workflow::timers::Timer;
+pub(crate) use inbox_push::INBOX_BINDING;
 
 /// What a socket remembers across hibernation (well under the 2 KiB attachment limit).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -76,7 +80,7 @@ pub(crate) struct Live {
     pub feed: InboxFeed,
     /// What the last recorded summary was computed from, so an unchanged state is not
     /// summarised again.
-    pub feed_basis: Option<crate::inbox_push::FeedBasis>,
+    pub feed_basis: Option<inbox_push::FeedBasis>,
     /// Accepted messages wait in the feed for the inbox.
     pub feed_backlog: bool,
     /// The last summary recorded for the inbox, and the version it acknowledged.
@@ -327,7 +331,7 @@ impl Conversation {
         }
         // The inbox holds the summary and a search index of the messages: they go too, or
         // the erasure is not done. Erasing again retries this part.
-        if let Err(e) = crate::inbox_push::forget(&self.env, name).await {
+        if let Err(e) = inbox_push::forget(&self.env, name).await {
             worker::console_error!("erased conversation not yet dropped by the inbox: {e}");
             return Ok(http::refusal(&Refusal::new(
                 503,
