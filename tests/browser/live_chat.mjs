@@ -22,6 +22,9 @@ scenario("live_chat", async ({ config, newContext }) => {
   step(`visitor opens the widget on ${SHOP}/ (script from ${config.relayUrl})`);
   const conversation = await ui.openWidget(visitor, `${SHOP}/`, config);
   step(`conversation ${conversation}`);
+  const accent = await ui.accentOf(visitor);
+  assert.equal(accent.injected, false, "markup in data-color reached the widget's shadow root");
+  assert.equal(accent.accent, "#4f46e5", "a data-color that is no colour falls back to the default");
 
   const hello = `Hello, where is my order? ${run}`;
   await ui.send(visitor, "edgedesk", hello);

@@ -3,15 +3,34 @@
 
 import { Fatal, tid, waitFor, waitUntil, WAIT_MS } from "./lib.mjs";
 
+// A `data-color` that is not a colour but markup: the widget must neither render it nor run
+// it (it used to be pasted into the shadow root's stylesheet).
+export const HOSTILE_COLOR = `red;}</style><img id="injected" src="x">`;
+
 // A shop's page on an origin that is not the relay's, embedding the widget the way the
-// README tells site owners to: one script tag pointing at the relay.
+// README tells site owners to: one script tag pointing at the relay (whose `data-color` is
+// `HOSTILE_COLOR`, HTML-escaped as a careless site would still have to write it).
 export function shopHtml(config) {
+  const color = HOSTILE_COLOR.replace(/&/g, "&amp;").replace(/"/g, "&quot;").replace(/</g, "&lt;");
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Acme Shop</title>
 <style>body{font-family:sans-serif;margin:40px;color:#222}h1{margin-top:0}</style></head>
 <body><h1>Acme Shop</h1><p>Order #1042: blue running shoes, size 42.</p>
-<script src="${config.relayUrl}/widget.js" data-site-key="${config.siteKey}" async></script>
+<script src="${config.relayUrl}/widget.js" data-site-key="${config.siteKey}" data-color="${color}" async></script>
 </body></html>`;
+}
+
+// What the widget made of `HOSTILE_COLOR`: whether markup got into its shadow root, and the
+// accent it uses.
+export async function accentOf(page) {
+  return page.evaluate(() => {
+    const root = document.querySelector("#edgedesk-widget")?.shadowRoot;
+    const ed = root?.querySelector(".ed");
+    return {
+      injected: Boolean(root?.querySelector("#injected")),
+      accent: ed ? getComputedStyle(ed).getPropertyValue("--accent").trim() : null,
+    };
+  });
 }
 
 // Serves `shopHtml` as `origin` in `context` (no network: Playwright answers the request).

@@ -76,7 +76,12 @@
   const T = DICT[LANG];
   const TITLE = script.dataset.title || T.title;
   const SUBTITLE = script.dataset.subtitle || T.subtitle;
-  const ACCENT = script.dataset.color || "#4f46e5";
+  const DEFAULT_ACCENT = "#4f46e5";
+  /** data-color if it is a CSS colour, else the default: it never reaches markup as text. */
+  const ACCENT = (() => {
+    const c = script.dataset.color;
+    return c && typeof CSS !== "undefined" && CSS.supports("color", c) ? c : DEFAULT_ACCENT;
+  })();
   /** The name agents see; without data-name, "Visitor" and a few characters of the visitor's id. */
   const visitorName = (subject) =>
     (script.dataset.name || "").slice(0, 128) || `Visitor ${String(subject).replace(/^v-/, "").slice(0, 4)}`;
@@ -212,6 +217,7 @@
   </button>
 </div>`;
   const $ = (sel) => root.querySelector(sel);
+  $(".ed").style.setProperty("--accent", ACCENT);
   const panel = $(".panel");
   const launcher = $(".launcher");
   const badge = $(".badge");
@@ -735,7 +741,7 @@
   function css() {
     return `
 :host { all: initial; }
-.ed { --accent: ${ACCENT}; --ink: #0f172a; --muted: #64748b; --line: #e2e8f0; --bg: #f8fafc;
+.ed { --accent: ${DEFAULT_ACCENT}; --ink: #0f172a; --muted: #64748b; --line: #e2e8f0; --bg: #f8fafc;
   font: 14px/1.45 -apple-system, BlinkMacSystemFont, "Segoe UI", Roboto, "Helvetica Neue", Arial,
     "PingFang SC", "Hiragino Sans GB", "Microsoft YaHei", sans-serif;
   color: var(--ink); -webkit-font-smoothing: antialiased; }
