@@ -41,6 +41,22 @@ bash scripts/build-worker.sh
 step "web SDK (scripts/build-web.sh: wasm-bindgen into web/public/sdk/)"
 bash scripts/build-web.sh
 
+step "deploy check: wrangler deploy --dry-run bundles the Worker within the platform's size limit"
+DRY="$(mktemp -d)"
+node_modules/.bin/wrangler deploy --dry-run --outdir "$DRY/out" | tee "$DRY/log"
+# wrangler prints "Total Upload: <n> KiB / gzip: <n> KiB". A Worker on the free plan may be
+# 3 MiB gzipped (10 MiB on a paid plan); the README states the current size.
+python3 - "$DRY/log" <<'PY'
+import re, sys
+m = re.findall(r"gzip: ([0-9.]+) KiB", open(sys.argv[1]).read())
+if not m:
+    sys.exit("wrangler printed no bundle size")
+gz = float(m[-1])
+print(f"[test] Worker bundle: {gz:.0f} KiB gzipped; the free plan's limit is 3072 KiB")
+sys.exit(0 if gz <= 3072 else f"the bundle ({gz:.0f} KiB gzipped) exceeds 3072 KiB")
+PY
+rm -rf "$DRY"
+
 step "tsc: the JS package's declarations type-check examples/web-app"
 node_modules/.bin/tsc -p examples/web-app/tsconfig.json
 
