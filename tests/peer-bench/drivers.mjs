@@ -45,6 +45,8 @@ export function edgedeskDriver({ baseUrl, key, workspace, stateDir, timeoutMs, r
   });
   return {
     name: "edgedesk",
+    // What another process needs to make the same driver (probe.mjs).
+    config: { baseUrl, key, workspace, stateDir, timeoutMs },
     // A backlog of more than `bulkBatch` messages goes up in parts of that many (one sync
     // message each), each part confirmed before the next: the relay takes at most 8 MiB
     // per client message (§3), and 10k messages make a ~4 MB sync message.
