@@ -69,7 +69,13 @@ impl InboxSearch {
             else {
                 return Err(SqlStoreError("malformed search text row".into()).into());
             };
-            self.run(self.index.reindex(*id, conversation, message, sealed)?)?;
+            match self.index.reindex(*id, conversation, message, sealed) {
+                Ok(statements) => self.run(statements)?,
+                // A row that does not open stays as it was (a search hit on it fails the same
+                // way); it must not keep the inbox from opening. The error names the
+                // conversation, never text.
+                Err(e) => worker::console_error!("search row not re-indexed: {e}"),
+            }
         }
         self.sql.exec(MARK_CHARS_MIGRATED, None)?;
         Ok(())
