@@ -155,7 +155,13 @@ impl SearchIndex {
         text: &str,
     ) -> Result<Vec<Statement>, EntropyError> {
         let entry = Entry { conversation, field: SearchField::Message, message, at, text };
-        self.upsert(entry, index_text(&self.blind, text), join(&self.blind, &cjk_unigrams(text)))
+        let (terms, chars) = self.message_terms(text);
+        self.upsert(entry, terms, chars)
+    }
+
+    /// A message's indexed columns: its tokens, and each CJK character on its own.
+    fn message_terms(&self, text: &str) -> (String, String) {
+        (index_text(&self.blind, text), join(&self.blind, &cjk_unigrams(text)))
     }
 
     /// Sets the conversation's visitor name (`None` or blank: removes it).
@@ -200,15 +206,8 @@ impl SearchIndex {
         message: &str,
         sealed: &[u8],
     ) -> Result<Vec<Statement>, HitError> {
-        let label = label(conversation, SearchField::Message, message);
-        let plain = self
-            .cipher
-            .open(&label, sealed)
-            .map_err(|source| HitError::Sealed { conversation: conversation.to_owned(), source })?;
-        let text = String::from_utf8(plain)
-            .map_err(|_| HitError::NotText { conversation: conversation.to_owned() })?;
-        let (terms, chars) =
-            (index_text(&self.blind, &text), join(&self.blind, &cjk_unigrams(&text)));
+        let text = self.open_text(conversation, SearchField::Message, message, sealed)?;
+        let (terms, chars) = self.message_terms(&text);
         Ok(vec![
             Statement { sql: DELETE_ROW_INDEX, params: vec![SearchParam::Int(id)] },
             Statement {
@@ -228,15 +227,24 @@ impl SearchIndex {
         let Some(field) = SearchField::parse(&field) else {
             return Err(HitError::UnknownField { conversation, field });
         };
-        let plain = match self.cipher.open(&label(&conversation, field, &message), &sealed) {
-            Ok(plain) => plain,
-            Err(source) => return Err(HitError::Sealed { conversation, source }),
-        };
-        let Ok(text) = String::from_utf8(plain) else {
-            return Err(HitError::NotText { conversation });
-        };
+        let text = self.open_text(&conversation, field, &message, &sealed)?;
         let message = (field == SearchField::Message).then_some(message);
         Ok(Hit { conversation, message, field, at, highlight: highlight(&text, query), exact })
+    }
+
+    /// The text sealed in a row, which opens only under that row's identity.
+    fn open_text(
+        &self,
+        conversation: &str,
+        field: SearchField,
+        message: &str,
+        sealed: &[u8],
+    ) -> Result<String, HitError> {
+        let opened = self.cipher.open(&label(conversation, field, message), sealed);
+        let plain = opened
+            .map_err(|source| HitError::Sealed { conversation: conversation.to_owned(), source })?;
+        String::from_utf8(plain)
+            .map_err(|_| HitError::NotText { conversation: conversation.to_owned() })
     }
 
     /// Replaces the entry's rows: its index row goes, its sealed text is upserted (its id
