@@ -298,8 +298,13 @@ impl Connection<'_> {
                 }
                 () = left_online(self.control) => {
                     let (ended, reason) = match *self.control.borrow() {
+                        // Offline and back online before this task looked: the app wants
+                        // the connection, so keep it. (Reading anything but `Offline` as a
+                        // shutdown here ended the task for good: a client that went offline
+                        // and online at once never reconnected.)
+                        Control::Online => continue,
                         Control::Offline => (Ended::Offline, "the client went offline"),
-                        _ => (Ended::Shutdown, "the client shut down"),
+                        Control::Shutdown => (Ended::Shutdown, "the client shut down"),
                     };
                     close(socket, CloseCode::Normal, reason).await;
                     return Stop { ended, code: Some(1000), reason: reason.to_owned() };
