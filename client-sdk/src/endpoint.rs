@@ -17,7 +17,7 @@ pub struct UrlError {
     pub reason: String,
 }
 
-/// `ws[s]://host[/prefix]/v1/workspaces/{ws}/conversations/{id}/connect?device=..&caps=changes`
+/// `ws[s]://host[/prefix]/v1/workspaces/{ws}/conversations/{id}/connect?device=..&caps=changes,acks`
 /// from an `http(s)://` or `ws(s)://` base URL.
 pub fn connect_url(
     base_url: &str,
@@ -28,7 +28,7 @@ pub fn connect_url(
     // Ids are validated to a path-safe alphabet, so they go into the path as they are (the
     // Worker matches the raw path); query values are percent-encoded.
     Ok(format!(
-        "{}/v1/workspaces/{workspace}/conversations/{conversation}/connect?device={}&caps=changes",
+        "{}/v1/workspaces/{workspace}/conversations/{conversation}/connect?device={}&caps=changes,acks",
         socket_base(base_url)?,
         encode(device.as_str()),
     ))
@@ -104,7 +104,7 @@ mod tests {
         let (w, c, d) = ids();
         assert_eq!(
             connect_url("http://127.0.0.1:8787/", &w, &c, &d).unwrap(),
-            "ws://127.0.0.1:8787/v1/workspaces/acme/conversations/conv-1/connect?device=d%3A1%40x&caps=changes"
+            "ws://127.0.0.1:8787/v1/workspaces/acme/conversations/conv-1/connect?device=d%3A1%40x&caps=changes,acks"
         );
         assert!(connect_url("ws://h/prefix", &w, &c, &d).unwrap().starts_with("ws://h/prefix/v1/"));
     }

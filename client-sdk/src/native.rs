@@ -46,6 +46,10 @@ const WAIT_POLL: Duration = Duration::from_millis(20);
 const LOCK_WAIT: Duration = Duration::from_secs(2);
 /// How long `shutdown` waits for the socket's closing handshake before aborting the task.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
+/// How long `shutdown` waits, while online, for the relay to acknowledge what this
+/// device holds. Past it nothing is lost (the replica is on disk and the next connection
+/// delivers it); the wait only makes the write reach the relay now.
+const SETTLE_ON_SHUTDOWN: Duration = Duration::from_secs(2);
 
 #[derive(Clone)]
 pub struct ClientConfig {
@@ -446,8 +450,14 @@ impl Client {
         &self.data_dir
     }
 
-    /// Closes the socket with a closing handshake and stops the background task.
+    /// Waits (at most 2 s, unless the app took the client offline) until the relay
+    /// acknowledged everything this device holds ([`Self::in_sync`]), then closes the socket
+    /// with a closing handshake and stops the background task.
     pub async fn shutdown(mut self) {
+        if self.is_online() {
+            // A timeout is not an error: the write stays on disk for the next connection.
+            let _ = self.wait_until(SETTLE_ON_SHUTDOWN, |v| v.in_sync()).await;
+        }
         self.control.send_replace(Control::Shutdown);
         if let Some(mut task) = self.task.take() {
             if tokio::time::timeout(SHUTDOWN_GRACE, &mut task).await.is_err() {

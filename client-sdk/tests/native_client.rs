@@ -134,6 +134,7 @@ async fn serve(tcp: TcpStream, state: Arc<FakeRelay>) {
         participant: claims.sub,
         device: DeviceId::new(query_param(&query, "device")).unwrap(),
         fast: query_param(&query, "caps").split(',').any(|c| c == "changes"),
+        acks: query_param(&query, "caps").split(',').any(|c| c == "acks"),
     };
     let peer = state.next_peer.fetch_add(1, Ordering::SeqCst);
     let (tx, mut rx) = mpsc::unbounded_channel();

@@ -21,8 +21,13 @@ fn me() -> Identity {
 
 fn connect(relay: &mut Relay<MemStore>, s: &mut ClientSession<FileStore>) {
     let me = s.identity().clone();
-    let info =
-        PeerInfo { role: me.role, participant: me.participant, device: me.device, fast: true };
+    let info = PeerInfo {
+        role: me.role,
+        participant: me.participant,
+        device: me.device,
+        fast: true,
+        acks: true,
+    };
     let mut queue = relay.connect(PEER, info);
     for f in s.connected() {
         queue.extend(relay.receive(PEER, &f, 1000).unwrap());
@@ -73,6 +78,7 @@ fn unacknowledged_messages_survive_a_kill_and_are_delivered_after_reopening() {
         participant: me().participant,
         device: me().device,
         fast: true,
+        acks: true,
     };
     relay.connect(PEER, info);
     for f in s.connected() {

@@ -80,6 +80,8 @@ pub enum ClientError<E: std::error::Error + 'static> {
     Unexpected(FrameType),
     #[error("only agents and admins hold the internal document")]
     NoInternalDoc,
+    #[error("the relay sent an unreadable ack: {0}")]
+    Ack(#[from] crate::ack::AckError),
 }
 
 struct Link {
@@ -252,10 +254,12 @@ impl<S: ChunkStore> ClientSession<S> {
 
     /// A connection to the relay is open: start a fresh sync session.
     pub fn connected(&mut self) -> Vec<Vec<u8>> {
-        // Our relay speaks the changes fast path (the SDK asks for it with `caps=changes`).
+        // Our relay speaks the changes fast path and acknowledges changes frames (the SDK asks
+        // for both with `caps=changes,acks`).
+        let session = || PeerSync::new(true).expecting_acks();
         self.link = Some(Link {
-            sync: PeerSync::new(true),
-            internal: self.internal.as_ref().map(|_| PeerSync::new(true)),
+            sync: session(),
+            internal: self.internal.as_ref().map(|_| session()),
             inbox: Reassembler::new(MAX_SERVER_MESSAGE),
         });
         self.poll_frames()
@@ -341,6 +345,18 @@ impl<S: ChunkStore> ClientSession<S> {
                 }
                 out.extend(o.audit.into_iter().map(Event::Audit));
                 Ok(out)
+            }
+            (None, FrameType::Ack) => {
+                let (channel, hashes) = crate::ack::decode(&payload)?;
+                match channel {
+                    Channel::Shared => link.sync.acknowledged(&hashes),
+                    Channel::Internal => {
+                        if let Some(sync) = link.internal.as_mut() {
+                            sync.acknowledged(&hashes);
+                        }
+                    }
+                }
+                Ok(Vec::new())
             }
             (None, FrameType::Ephemeral) => Ok(serde_json::from_slice(&payload)
                 .map(|v| vec![Event::Ephemeral(v)])

@@ -39,7 +39,7 @@ impl Channel {
         match ty {
             FrameType::SyncShared | FrameType::ChangesShared => Some(Channel::Shared),
             FrameType::SyncInternal | FrameType::ChangesInternal => Some(Channel::Internal),
-            FrameType::Ephemeral | FrameType::Notice => None,
+            FrameType::Ephemeral | FrameType::Notice | FrameType::Ack => None,
         }
     }
 

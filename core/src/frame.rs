@@ -33,6 +33,9 @@ pub enum FrameType {
     ChangesShared = 0x05,
     /// Raw Automerge changes for the internal document (agents only).
     ChangesInternal = 0x06,
+    /// The relay holds the listed changes of a changes frame durably ([`crate::ack`]); sent
+    /// only to clients that connected with `caps=acks`.
+    Ack = 0x07,
 }
 
 impl FrameType {
@@ -44,6 +47,7 @@ impl FrameType {
             0x04 => FrameType::Notice,
             0x05 => FrameType::ChangesShared,
             0x06 => FrameType::ChangesInternal,
+            0x07 => FrameType::Ack,
             _ => return None,
         })
     }

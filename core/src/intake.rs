@@ -116,6 +116,11 @@ impl Intake {
         !self.waiting.is_empty()
     }
 
+    /// Whether the change `hash` waits for dependencies (so is not in the document yet).
+    pub fn is_waiting_for(&self, hash: &ChangeHash) -> bool {
+        self.waiting.iter().any(|c| c.hash() == *hash)
+    }
+
     /// Dependencies of waiting changes that neither `doc` nor the waiting changes hold: what
     /// to ask the peer for.
     pub fn missing(&self, doc: &Automerge) -> Vec<ChangeHash> {

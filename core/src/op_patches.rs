@@ -116,6 +116,7 @@ mod tests {
             participant: ParticipantId::new("ann").unwrap(),
             device: DeviceId::new("desk").unwrap(),
             fast: true,
+            acks: false,
         }
     }
 

@@ -16,4 +16,8 @@ pub struct PeerInfo {
     /// `caps=changes`).
     #[serde(default)]
     pub fast: bool,
+    /// The peer wants its changes frames acknowledged ([`crate::ack`]; it connected with
+    /// `caps=acks`).
+    #[serde(default)]
+    pub acks: bool,
 }

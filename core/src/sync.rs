@@ -73,6 +73,14 @@ pub struct PeerSync {
     /// Checks on an untrusted peer's input (the relay's side); `None` for input from the
     /// relay itself.
     guard: Option<Guard>,
+    /// A device's side: the relay acknowledges our changes frames ([`crate::ack`]), so the
+    /// fast path counts a change as held only once its ack arrived.
+    expects_acks: bool,
+    /// A device's side: changes sent in changes frames whose ack has not arrived.
+    unacked: Vec<ChangeHash>,
+    /// The relay's side: changes of received changes frames that the document now holds,
+    /// to acknowledge once they are persisted.
+    to_ack: Vec<ChangeHash>,
     /// Bytes and messages exchanged, for benchmarks and diagnostics.
     pub sent_messages: u64,
     pub sent_bytes: u64,
@@ -84,6 +92,13 @@ impl PeerSync {
     /// A session; `fast_capable` when the peer announced it accepts changes frames.
     pub fn new(fast_capable: bool) -> Self {
         Self { fast_capable, ..Self::default() }
+    }
+
+    /// A device's session with a relay that acknowledges its changes frames (it connected
+    /// with `caps=acks`): [`Self::in_sync`] then waits for the acks.
+    pub fn expecting_acks(mut self) -> Self {
+        self.expects_acks = true;
+        self
     }
 
     /// Checks the peer's input before Automerge sees it: compressed parts may inflate to at
@@ -125,6 +140,9 @@ impl PeerSync {
                         doc.automerge_mut().apply_changes_log_patches(ready, &mut log)?;
                         intake::verify(doc.automerge(), &before, &applied)
                             .map_err(SyncError::Corrupt)?;
+                        let intake = &g.intake;
+                        self.to_ack
+                            .extend(hashes.iter().filter(|h| !intake.is_waiting_for(h)).copied());
                         !g.intake.is_waiting()
                     }
                     None => {
@@ -185,6 +203,10 @@ impl PeerSync {
                     h.sort();
                     h
                 });
+                if theirs.as_ref() == Some(&ours) {
+                    // The relay announces only persisted heads: it holds all we hold.
+                    self.unacked.clear();
+                }
                 self.peer_has =
                     (self.fast_capable && theirs.as_ref() == Some(&ours)).then_some(ours);
             }
@@ -211,6 +233,9 @@ impl PeerSync {
             if !changes.is_empty() {
                 let bytes: Vec<u8> =
                     changes.iter().flat_map(|c| c.raw_bytes().iter().copied()).collect();
+                if self.expects_acks {
+                    self.unacked.extend(changes.iter().map(|c| c.hash()));
+                }
                 *has = doc.heads();
                 out.push((D::CHANNEL.changes_frame(), bytes));
             }
@@ -252,13 +277,27 @@ impl PeerSync {
         (!(told && silent)).then_some(msg)
     }
 
-    /// Whether the peer is known to hold every change we hold.
+    /// Whether the peer is known to hold every change we hold: on the sync protocol, its
+    /// last message announced our heads; on the fast path, everything we sent reached it
+    /// (and, with acks, the relay acknowledged it: it is on the relay's disk).
     pub fn in_sync<D: Document>(&self, doc: &D) -> bool {
         let heads = doc.heads();
         match &self.peer_has {
-            Some(has) => heads.iter().all(|h| has.contains(h)),
+            Some(has) => heads.iter().all(|h| has.contains(h)) && self.unacked.is_empty(),
             None => self.state.shared_heads == heads,
         }
+    }
+
+    /// A device's side: the relay acknowledged these changes of our changes frames.
+    pub fn acknowledged(&mut self, hashes: &[ChangeHash]) {
+        let acked: std::collections::HashSet<&ChangeHash> = hashes.iter().collect();
+        self.unacked.retain(|h| !acked.contains(h));
+    }
+
+    /// The relay's side: changes of the peer's changes frames now in the document, not yet
+    /// acknowledged. Take them only after persisting: the ack says they are on disk.
+    pub fn take_acks(&mut self) -> Vec<ChangeHash> {
+        std::mem::take(&mut self.to_ack)
     }
 
     /// Whether new changes currently go out as changes frames.

@@ -20,6 +20,7 @@ fn visitor() -> PeerInfo {
         participant: ParticipantId::new("v1").unwrap(),
         device: DeviceId::new("v1-phone").unwrap(),
         fast: true,
+        acks: false,
     }
 }
 

@@ -39,6 +39,7 @@ impl Writer {
             participant: ParticipantId::new("v1").unwrap(),
             device: DeviceId::new(device).unwrap(),
             fast: false,
+            acks: false,
         };
         Self {
             peer,

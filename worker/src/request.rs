@@ -273,9 +273,10 @@ pub fn connecting_peer(
     let device = device_param(query)?;
     // Capabilities the client announces, comma separated; unknown ones are ignored so clients
     // can offer newer ones to older relays.
-    let fast = get("caps").is_some_and(|caps| caps.split(',').any(|c| c == "changes"));
+    let cap = |want: &str| get("caps").is_some_and(|caps| caps.split(',').any(|c| c == want));
+    let (fast, acks) = (cap("changes"), cap("acks"));
     Ok(ForwardedPeer {
-        info: PeerInfo { role: claims.role, participant: claims.sub.clone(), device, fast },
+        info: PeerInfo { role: claims.role, participant: claims.sub.clone(), device, fast, acks },
         name: claims.display_name().to_owned(),
         expires_at: claims.exp,
         profile: (claims.role == Role::Visitor).then(|| claims.profile()),
@@ -438,6 +439,9 @@ mod tests {
         assert_eq!(p.info.participant.as_str(), "agent-1");
         assert_eq!(p.info.device.as_str(), "d-1");
         assert!(p.info.fast);
+        assert!(!p.info.acks, "acks only when asked for");
+        let with_acks = q(&[("device", "d-1"), ("caps", "changes,acks")]);
+        assert!(connecting_peer(&agent(), &with_acks).unwrap().info.acks);
         assert_eq!(p.name, "Ada");
         assert_eq!(p.expires_at, NOW + 60);
         let e = connecting_peer(&agent(), &q(&[])).unwrap_err();

@@ -178,6 +178,8 @@ impl ChatClient {
         self.chat.link.borrow().state().to_owned()
     }
 
+    /// Whether the relay holds, on its disk, everything this device holds (its heads or its
+    /// acks say so, PROTOCOL.md §6.2), and this device everything the relay sent.
     #[wasm_bindgen(js_name = inSync)]
     pub fn in_sync(&self) -> bool {
         self.chat.state.borrow().session.in_sync()

@@ -55,6 +55,7 @@ pub(super) fn info(role: Role, who: &str, device: &str, fast: bool) -> PeerInfo 
         participant: ParticipantId::new(who).expect("corpus participant"),
         device: DeviceId::new(device).expect("corpus device"),
         fast,
+        acks: fast,
     }
 }
 

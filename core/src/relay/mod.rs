@@ -335,7 +335,9 @@ impl<S: ChunkStore> Relay<S> {
         // In the Durable Object both writes land in one implicit transaction (no await
         // between them), so a status change is never stored without its audit entry.
         self.persist_both()?;
-        Ok(self.sync_all())
+        let mut out = self.sync_all();
+        self.acknowledge(from, Channel::Shared, &mut out);
+        Ok(out)
     }
 
     fn receive_internal(
@@ -370,7 +372,30 @@ impl<S: ChunkStore> Relay<S> {
         // The workflow may have written either document in answer.
         self.persist_both()?;
         self.note_ids.extend(notes.into_iter().map(String::from));
-        Ok(self.sync_all())
+        let mut out = self.sync_all();
+        self.acknowledge(from, Channel::Internal, &mut out);
+        Ok(out)
+    }
+
+    /// Appends the ack of what `from` sent in changes frames to its frames, for a peer that
+    /// asked for acks. Called after persisting only: the ack says the changes are on disk.
+    fn acknowledge(&mut self, from: PeerId, channel: Channel, out: &mut Vec<Outgoing>) {
+        let Some(peer) = self.peers.get_mut(&from) else { return };
+        let sync = match channel {
+            Channel::Shared => Some(&mut peer.sync),
+            Channel::Internal => peer.internal.as_mut(),
+        };
+        let Some(hashes) = sync.map(PeerSync::take_acks).filter(|h| !h.is_empty()) else {
+            return;
+        };
+        if !peer.info.acks {
+            return;
+        }
+        let frames = frame::encode(FrameType::Ack, &crate::ack::encode(channel, &hashes));
+        match out.iter_mut().find(|o| o.to == from) {
+            Some(o) => o.frames.extend(frames),
+            None => out.push(Outgoing { to: from, frames }),
+        }
     }
 
     fn persist_both(&mut self) -> Result<(), StoreError<S::Error>> {

@@ -31,6 +31,7 @@ pub fn peer_info(role: Role, who: &str, device: &str) -> PeerInfo {
         participant: ParticipantId::new(who).unwrap(),
         device: DeviceId::new(device).unwrap(),
         fast: false,
+        acks: false,
     }
 }
 

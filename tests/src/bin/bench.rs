@@ -38,8 +38,13 @@ impl Sim {
         let limits = Limits { max_messages_per_second: u32::MAX / 4, ..Limits::default() };
         let mut relay =
             CoreRelay::open_with(MemStore::default(), MemStore::default(), limits).expect("open");
-        let info =
-            PeerInfo { role: me.role, participant: me.participant, device: me.device, fast: true };
+        let info = PeerInfo {
+            role: me.role,
+            participant: me.participant,
+            device: me.device,
+            fast: true,
+            acks: true,
+        };
         let mut sim_relay_out = relay.connect(1, info);
         for f in device.connected() {
             sim_relay_out.extend(relay.receive(1, &f, 0).expect("receive"));
