@@ -24,6 +24,7 @@ pub use edgedesk_core::message::{Author, Message, MessageKind, Role};
 pub use edgedesk_core::store::ChunkStore;
 pub use edgedesk_core::workflow::status::{State, Status};
 
+mod author_name;
 mod backoff;
 pub mod chat_view;
 mod endpoint;

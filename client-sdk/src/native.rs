@@ -58,7 +58,8 @@ pub struct ClientConfig {
     pub workspace: WorkspaceId,
     pub conversation: ConversationId,
     /// Who this device writes as. Must match the token: `participant` its `sub`, `role` its
-    /// `role` (the relay refuses writes authored by anyone else with close 1008).
+    /// `role` (the relay refuses writes authored by anyone else with close 1008). `name` is
+    /// replaced by the token's name (its `name` claim, or the default of PROTOCOL.md §8.6).
     pub identity: Identity,
     /// The bearer token (JWT) the relay admits this device with, sent as
     /// `Authorization: Bearer`. Replace it with [`Client::set_token`] before it expires.
@@ -225,6 +226,8 @@ impl Client {
             &config.identity.device,
         )?;
         let data_dir = config.data_dir.join(config.conversation.as_str());
+        let mut config = config;
+        config.identity.name = crate::author_name::author_name(&config.token, config.identity.name);
         let store = open_store(&data_dir).await?;
         let session = if sees_internal(config.identity.role) {
             // Agents keep the internal document beside the shared one, in its own store.

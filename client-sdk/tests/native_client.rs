@@ -131,10 +131,11 @@ async fn serve(tcp: TcpStream, state: Arc<FakeRelay>) {
     let claims: Claims = claims.unwrap();
     let info = PeerInfo {
         role: claims.role,
-        participant: claims.sub,
+        participant: claims.sub.clone(),
         device: DeviceId::new(query_param(&query, "device")).unwrap(),
         fast: query_param(&query, "caps").split(',').any(|c| c == "changes"),
         acks: query_param(&query, "caps").split(',').any(|c| c == "acks"),
+        name: Some(claims.display_name()),
     };
     let peer = state.next_peer.fetch_add(1, Ordering::SeqCst);
     let (tx, mut rx) = mpsc::unbounded_channel();

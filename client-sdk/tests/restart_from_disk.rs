@@ -27,6 +27,7 @@ fn connect(relay: &mut Relay<MemStore>, s: &mut ClientSession<FileStore>) {
         device: me.device,
         fast: true,
         acks: true,
+        name: None,
     };
     let mut queue = relay.connect(PEER, info);
     for f in s.connected() {
@@ -79,6 +80,7 @@ fn unacknowledged_messages_survive_a_kill_and_are_delivered_after_reopening() {
         device: me().device,
         fast: true,
         acks: true,
+        name: None,
     };
     relay.connect(PEER, info);
     for f in s.connected() {

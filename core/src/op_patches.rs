@@ -117,6 +117,7 @@ mod tests {
             device: DeviceId::new("desk").unwrap(),
             fast: true,
             acks: false,
+            name: None,
         }
     }
 

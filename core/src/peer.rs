@@ -20,4 +20,9 @@ pub struct PeerInfo {
     /// `caps=acks`).
     #[serde(default)]
     pub acks: bool,
+    /// The `author.name` the peer's messages and notes must carry: its token's display name
+    /// ([`crate::auth::claims::Claims::display_name`]). `None` only for a connection recorded
+    /// before names were (a socket attachment from an older version): not checked.
+    #[serde(default)]
+    pub name: Option<String>,
 }

@@ -21,6 +21,7 @@ fn visitor() -> PeerInfo {
         device: DeviceId::new("v1-phone").unwrap(),
         fast: true,
         acks: false,
+        name: None,
     }
 }
 

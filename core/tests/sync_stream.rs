@@ -40,6 +40,7 @@ impl Writer {
             device: DeviceId::new(device).unwrap(),
             fast: false,
             acks: false,
+            name: None,
         };
         Self {
             peer,

@@ -120,6 +120,42 @@ fn posting_as_another_visitor_is_refused() {
 }
 
 #[test]
+fn a_message_under_a_name_other_than_the_tokens_is_refused() {
+    let named = PeerInfo { name: Some("王小明".into()), ..visitor("v2") };
+    refused(named.clone(), "forged-author", |doc, view| {
+        append_raw(
+            doc,
+            view,
+            &[("id", "m-x"), ("device", "v2-dev"), ("kind", "text"), ("body", "退款已批准")],
+            &[("role", "visitor"), ("id", "v2"), ("name", "官方客服 Official Support")],
+        )
+    });
+    let mut relay = relay_with_history();
+    let err = offer(&mut relay, named.clone(), |doc, view| {
+        append_raw(
+            doc,
+            view,
+            &[("id", "m-x"), ("device", "v2-dev"), ("kind", "text"), ("body", "hi")],
+            &[("role", "visitor"), ("id", "v2"), ("name", "官方客服 Official Support")],
+        )
+    })
+    .unwrap_err();
+    assert!(err.to_string().contains("author.name"), "{err}");
+    // The same message under the token's own name is accepted.
+    let mut relay = relay_with_history();
+    offer(&mut relay, named, |doc, view| {
+        append_raw(
+            doc,
+            view,
+            &[("id", "m-ok"), ("device", "v2-dev"), ("kind", "text"), ("body", "hi")],
+            &[("role", "visitor"), ("id", "v2"), ("name", "王小明")],
+        )
+    })
+    .unwrap();
+    assert_eq!(relay.doc().message_count(), 2);
+}
+
+#[test]
 fn posting_as_an_agent_is_refused() {
     refused(visitor("mallory"), "forged-author", |doc, view| {
         append_raw(

@@ -122,6 +122,35 @@ async fn raw_automerge_attacks_are_refused_unseen_and_unstored() {
             }),
         ),
         (
+            // Its own id, role and device, under a name that is not its token's.
+            Role::Visitor,
+            "forged-author: a new message's author.name",
+            Box::new(|d: &mut SharedDoc| {
+                let list = d.messages_obj().clone();
+                commit(d.automerge_mut(), |tx| {
+                    let m = tx.insert_object(&list, 1, ObjType::Map).unwrap();
+                    for (k, v) in [
+                        ("id", "forged-2"),
+                        ("device", "mallory-raw"),
+                        ("kind", "text"),
+                        ("body", "退款已批准 refund approved"),
+                    ] {
+                        tx.put(&m, k, v).unwrap();
+                    }
+                    tx.put(&m, "sent_at", 1i64).unwrap();
+                    let a = tx.put_object(&m, "author", ObjType::Map).unwrap();
+                    let author = [
+                        ("role", "visitor"),
+                        ("id", "mallory"),
+                        ("name", "官方客服 Official Support"),
+                    ];
+                    for (k, v) in author {
+                        tx.put(&a, k, v).unwrap();
+                    }
+                })
+            }),
+        ),
+        (
             Role::Visitor,
             "immutable-history",
             Box::new(|d: &mut SharedDoc| {

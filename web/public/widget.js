@@ -3,7 +3,8 @@
 //   <script src="https://RELAY/widget.js" data-site-key="demo-site" async></script>
 //
 // Optional attributes: data-lang="zh" (Chinese labels), data-title, data-subtitle,
-// data-color (accent, any CSS colour), data-name (the visitor's display name).
+// data-color (accent, any CSS colour). The visitor's name is its token's (PROTOCOL.md §2.1):
+// "Visitor" and a few characters of its id; the relay refuses messages under any other.
 //
 // Plain ES2020, no build step. It imports the browser SDK from the relay it was loaded from
 // (`<origin>/sdk/edgedesk.js`), so the relay's origin is the base URL. Everything renders in
@@ -82,9 +83,8 @@
     const c = script.dataset.color;
     return c && typeof CSS !== "undefined" && CSS.supports("color", c) ? c : DEFAULT_ACCENT;
   })();
-  /** The name agents see; without data-name, "Visitor" and a few characters of the visitor's id. */
-  const visitorName = (subject) =>
-    (script.dataset.name || "").slice(0, 128) || `Visitor ${String(subject).replace(/^v-/, "").slice(0, 4)}`;
+  /** The name agents see: the relay's default for a token without a name (PROTOCOL.md §2.1). */
+  const visitorName = (subject) => `Visitor ${String(subject).replace(/^v-/, "").slice(0, 4)}`;
 
   const STORE_KEY = `edgedesk:widget:${SITE_KEY}`;
   const SEEN_KEY = `${STORE_KEY}:seen`;

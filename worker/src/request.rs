@@ -276,8 +276,15 @@ pub fn connecting_peer(
     let cap = |want: &str| get("caps").is_some_and(|caps| caps.split(',').any(|c| c == want));
     let (fast, acks) = (cap("changes"), cap("acks"));
     Ok(ForwardedPeer {
-        info: PeerInfo { role: claims.role, participant: claims.sub.clone(), device, fast, acks },
-        name: claims.display_name().to_owned(),
+        info: PeerInfo {
+            role: claims.role,
+            participant: claims.sub.clone(),
+            device,
+            fast,
+            acks,
+            name: Some(claims.display_name()),
+        },
+        name: claims.display_name(),
         expires_at: claims.exp,
         profile: (claims.role == Role::Visitor).then(|| claims.profile()),
     })

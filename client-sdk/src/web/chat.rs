@@ -109,7 +109,8 @@ impl ChatClient {
                     "identity.participant",
                     &o.identity.participant,
                 )?,
-                name: o.identity.name,
+                // The relay accepts only the token's name (PROTOCOL.md §8.6).
+                name: crate::author_name::author_name(&o.token, o.identity.name),
                 device: id(|s| DeviceId::new(s), "identity.device", &o.identity.device)?,
             };
             let url =

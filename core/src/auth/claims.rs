@@ -8,7 +8,7 @@
 //! | `conversation` | visitors | the one conversation a visitor may use; optional for agents and admins, where it narrows the token to that conversation |
 //! | `exp` | yes | expiry, seconds since the epoch |
 //! | `nbf`, `iat` | no | not-before and issued-at, seconds since the epoch |
-//! | `name` | no | display name (at most 128 bytes); defaults to `sub` |
+//! | `name` | no | display name (at most 128 bytes); see [`Claims::display_name`] for the default |
 //! | `locale` | no | the visitor's language tag (`zh-CN`), for auto-reply templates |
 //! | `vip` | no | `true` for a VIP customer: the workspace's VIP priority applies |
 //! | `attrs` | no | custom attributes (string values) for templates: `{attributes.plan}` |
@@ -203,10 +203,31 @@ impl Claims {
         Ok(())
     }
 
-    /// The name shown for this participant: the `name` claim, else the subject.
-    pub fn display_name(&self) -> &str {
-        self.name.as_deref().unwrap_or(self.sub.as_str())
+    /// The name this participant's messages carry as `author.name` (PROTOCOL.md §8.6, rule
+    /// `forged-author`): the `name` claim; without one, for a visitor `Visitor ` and the
+    /// first four characters of the subject after a `v-` prefix (what the widget has always
+    /// shown for an anonymous visitor), for anyone else the subject.
+    pub fn display_name(&self) -> String {
+        match (&self.name, self.role) {
+            (Some(name), _) => name.clone(),
+            (None, Role::Visitor) => default_visitor_name(&self.sub),
+            (None, _) => self.sub.to_string(),
+        }
     }
+
+    /// The claims of a token read without checking its signature: what a client may learn
+    /// from its own token (its name, say). Never a basis for trusting anyone.
+    pub fn unverified(token: &str) -> Result<Claims, AuthError> {
+        let parsed = jwt::parse(token)?;
+        Claims::parse(parsed.payload())
+    }
+}
+
+/// An anonymous visitor's name: `Visitor ` and four characters of the subject (after `v-`).
+pub fn default_visitor_name(sub: &ParticipantId) -> String {
+    let id = sub.as_str();
+    let short: String = id.strip_prefix("v-").unwrap_or(id).chars().take(4).collect();
+    format!("Visitor {short}")
 }
 
 /// Whether a token expiring at `exp` is expired at `now` (both seconds), with
@@ -350,6 +371,22 @@ mod tests {
         .unwrap();
         assert_eq!(c.exp, 1_700_000_000);
         assert_eq!(c.display_name(), "a");
+    }
+
+    #[test]
+    fn a_visitor_without_a_name_claim_is_named_from_its_subject_as_the_widget_shows_it() {
+        let visitor = |sub: &str, name: Option<&str>| {
+            let mut c = Claims::parse(
+                br#"{"workspace":"w","sub":"x","role":"visitor","conversation":"c","exp":1}"#,
+            )
+            .unwrap();
+            c.sub = ParticipantId::new(sub).unwrap();
+            c.name = name.map(str::to_owned);
+            c.display_name()
+        };
+        assert_eq!(visitor("v-3f9a0c1d2e3f", None), "Visitor 3f9a");
+        assert_eq!(visitor("shopper-7", None), "Visitor shop");
+        assert_eq!(visitor("v-3f9a0c1d2e3f", Some("王小明")), "王小明");
     }
 
     #[test]

@@ -58,6 +58,11 @@ impl Parsed<'_> {
         self.header.kid.as_deref()
     }
 
+    /// The payload's bytes, not checked.
+    pub fn payload(&self) -> &[u8] {
+        &self.payload
+    }
+
     /// Checks the HS256 MAC with `secret`; on success the payload's bytes.
     pub fn verify_with(self, secret: &[u8]) -> Result<Vec<u8>, AuthError> {
         let mut mac = HmacSha256::new_from_slice(secret).map_err(|_| AuthError::BadSignature)?;

@@ -56,6 +56,7 @@ pub(super) fn info(role: Role, who: &str, device: &str, fast: bool) -> PeerInfo 
         device: DeviceId::new(device).expect("corpus device"),
         fast,
         acks: fast,
+        name: None,
     }
 }
 

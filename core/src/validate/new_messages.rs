@@ -92,6 +92,9 @@ impl NewMessages {
             if m.device != writer.device {
                 return Err(Violation::ForgedAuthor { field: "device" });
             }
+            if writer.name.as_ref().is_some_and(|name| *name != m.author.name) {
+                return Err(Violation::ForgedAuthor { field: "author.name" });
+            }
             let allowed = match writer.role {
                 Role::Visitor => m.kind == MessageKind::Text,
                 Role::Agent | Role::Admin => m.kind != MessageKind::AutoReply,

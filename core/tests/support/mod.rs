@@ -24,7 +24,8 @@ pub fn identity(role: Role, who: &str, device: &str) -> Identity {
     }
 }
 
-/// A connection's identity as the relay holds it (no fast path).
+/// A connection's identity as the relay holds it (no fast path, author name not checked: the
+/// write-validation tests name theirs where it matters).
 pub fn peer_info(role: Role, who: &str, device: &str) -> PeerInfo {
     PeerInfo {
         role,
@@ -32,6 +33,7 @@ pub fn peer_info(role: Role, who: &str, device: &str) -> PeerInfo {
         device: DeviceId::new(device).unwrap(),
         fast: false,
         acks: false,
+        name: None,
     }
 }
 

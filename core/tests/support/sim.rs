@@ -44,6 +44,7 @@ pub fn info(d: &Device) -> PeerInfo {
         device: me.device.clone(),
         fast: d.peer % 2 == 1,
         acks: true, // the SDK always asks for acks
+        name: Some(me.name.clone()),
     }
 }
 

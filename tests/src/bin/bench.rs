@@ -44,6 +44,7 @@ impl Sim {
             device: me.device,
             fast: true,
             acks: true,
+            name: None,
         };
         let mut sim_relay_out = relay.connect(1, info);
         for f in device.connected() {
