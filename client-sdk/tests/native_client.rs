@@ -150,11 +150,11 @@ async fn serve(tcp: TcpStream, state: Arc<FakeRelay>) {
         }
     });
     let greeting = state.with_relay(|r| r.connect(peer, info));
-    state.dispatch(greeting);
+    state.dispatch(greeting.frames);
     while let Some(Ok(msg)) = stream.next().await {
         if let WsMessage::Binary(data) = msg {
             let out = state.with_relay(|r| r.receive(peer, &data, 1_700_000_000_000)).unwrap();
-            state.dispatch(out);
+            state.dispatch(out.frames);
         }
     }
     state.peers.lock().unwrap().remove(&peer);

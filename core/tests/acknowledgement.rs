@@ -81,7 +81,7 @@ fn each_fast_path_write_is_in_sync_only_after_its_ack_and_the_ack_follows_the_di
         assert!(!devs[1].session.in_sync(), "{what}: in sync before the relay said so");
         let mut out = Vec::new();
         for f in &frames {
-            out.extend(relay.receive(1, f, NOW).unwrap());
+            out.extend(relay.receive(1, f, NOW).unwrap().frames);
         }
         let acks = acks_in(&out, 1);
         assert_eq!(acks.len(), 1, "{what}: one ack for one frame, got {acks:?}");
@@ -123,10 +123,10 @@ fn a_relay_that_does_not_persist_sends_no_ack() {
     let (mut store, internal) = relay.into_stores();
     store.fail_writes = true;
     let mut relay = Relay::open(store, internal).unwrap();
-    let mut out = relay.connect(1, info(&devs[1]));
+    let mut out = relay.connect(1, info(&devs[1])).frames;
     devs[1].session.disconnected();
     for f in devs[1].session.connected() {
-        out.extend(relay.receive(1, &f, NOW).unwrap());
+        out.extend(relay.receive(1, &f, NOW).unwrap().frames);
     }
     pump(&mut relay, &mut devs, out);
     assert!(devs[1].session.in_sync());
@@ -135,7 +135,7 @@ fn a_relay_that_does_not_persist_sends_no_ack() {
     let mut refused = false;
     for f in devs[1].session.poll_frames() {
         match relay.receive(1, &f, NOW) {
-            Ok(out) => assert!(acks_in(&out, 1).is_empty(), "an ack for a failed write"),
+            Ok(out) => assert!(acks_in(&out.frames, 1).is_empty(), "an ack for a failed write"),
             Err(e) => refused = e.close_code() == 1011,
         }
     }
@@ -150,15 +150,15 @@ fn a_device_that_did_not_ask_for_acks_gets_none() {
     let mut quiet = info(&devs[1]);
     quiet.acks = false;
     devs[1].session.disconnected();
-    let mut out = relay.connect(1, quiet);
+    let mut out = relay.connect(1, quiet).frames;
     for f in devs[1].session.connected() {
-        out.extend(relay.receive(1, &f, NOW).unwrap());
+        out.extend(relay.receive(1, &f, NOW).unwrap().frames);
     }
     pump(&mut relay, &mut devs, out);
     devs[1].session.add_tag("vip", NOW).unwrap();
     for f in devs[1].session.poll_frames() {
         let out = relay.receive(1, &f, NOW).unwrap();
-        assert!(acks_in(&out, 1).is_empty(), "an ack frame the device did not opt into");
+        assert!(acks_in(&out.frames, 1).is_empty(), "an ack frame the device did not opt into");
     }
     assert!(relay.internal().tags().contains("vip"));
 }

@@ -68,7 +68,7 @@ fn send_changes(
     relay: &mut Relay<MemStore>,
     payload: &[u8],
 ) -> Result<(), RelayError<MemStoreError>> {
-    relay.connect(1, visitor());
+    let _ = relay.connect(1, visitor());
     let mut result = Ok(());
     for f in frame::encode(FrameType::ChangesShared, payload) {
         result = relay.receive(1, &f, 5).map(drop);
@@ -152,7 +152,7 @@ fn changes_waiting_for_missing_dependencies_are_bounded_per_peer() {
     let mut relay = Relay::open(MemStore::default(), MemStore::default()).unwrap();
     // Each change depends on the one before; sending all but the first leaves them waiting.
     let changes = device_changes_of(&relay, 1000, 4096);
-    relay.connect(1, visitor());
+    let _ = relay.connect(1, visitor());
     let mut verdict = Ok(());
     // 8 MiB may wait per peer: send the orphans three times over under different hashes.
     for round in 0..3u8 {
@@ -181,11 +181,11 @@ fn a_device_whose_changes_arrive_before_their_dependencies_still_converges() {
     let changes = device_changes(&relay, 3);
     // The second and third changes arrive first (as after a lost frame), then the device
     // runs the sync protocol: the relay asks for what they build on.
-    relay.connect(1, visitor());
+    let _ = relay.connect(1, visitor());
     let later: Vec<u8> = changes[1..].iter().flat_map(|c| c.raw_bytes().to_vec()).collect();
     let mut to_device = Vec::new();
     for f in frame::encode(FrameType::ChangesShared, &later) {
-        to_device.extend(relay.receive(1, &f, 5).unwrap());
+        to_device.extend(relay.receive(1, &f, 5).unwrap().frames);
     }
     assert_eq!(relay.doc().message_count(), 0, "nothing applies without its dependency");
     let bytes = relay.doc().automerge().save();
@@ -204,7 +204,7 @@ fn a_device_whose_changes_arrive_before_their_dependencies_still_converges() {
         }
         for (ty, payload) in sync.generate(&device) {
             for f in frame::encode(ty, &payload) {
-                to_device.extend(relay.receive(1, &f, 5).unwrap());
+                to_device.extend(relay.receive(1, &f, 5).unwrap().frames);
             }
         }
     }

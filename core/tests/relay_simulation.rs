@@ -103,13 +103,13 @@ fn a_relay_that_cannot_persist_acknowledges_nothing() {
     let mut relay = Relay::open(store, MemStore::default()).unwrap();
     let mut dev = device(1, Role::Visitor, "v1", "a");
     dev.session.send_text("will not be stored", 0).unwrap();
-    let mut to_device = relay.connect(1, info(&dev));
+    let mut to_device = relay.connect(1, info(&dev)).frames;
     let mut to_relay = dev.session.connected();
     let mut refused = None;
     for _ in 0..10 {
         for f in std::mem::take(&mut to_relay) {
             match relay.receive(1, &f, 0) {
-                Ok(out) => to_device.extend(out),
+                Ok(out) => to_device.extend(out.frames),
                 Err(e) => refused = Some(e),
             }
         }
@@ -172,9 +172,9 @@ fn ephemeral_frames_reach_others_stamped_with_the_sender() {
     let frames =
         devs[0].session.ephemeral_frames(&serde_json::json!({"typing": true, "from": "forged"}));
     let out = relay.receive(1, &frames[0], 0).unwrap();
-    assert_eq!(out.len(), 1);
-    assert_eq!(out[0].to, 2);
-    let events = devs[1].session.handle_frame(&out[0].frames[0]).unwrap();
+    assert_eq!(out.frames.len(), 1);
+    assert_eq!(out.frames[0].to, 2);
+    let events = devs[1].session.handle_frame(&out.frames[0].frames[0]).unwrap();
     let Event::Ephemeral(v) = &events[0] else { panic!("{events:?}") };
     assert_eq!(v["from"]["id"], "v1");
     assert_eq!(v["data"]["typing"], true);

@@ -101,7 +101,7 @@ fn stream(writers: usize, steps: usize) -> (Vec<Writer>, Relay<MemStore>, usize)
     let mut to_devices: Vec<(PeerId, Vec<u8>)> = Vec::new();
     let mut to_relay: Vec<(PeerId, Vec<u8>)> = Vec::new();
     for w in &ws {
-        for o in relay.connect(w.peer, w.info.clone()) {
+        for o in relay.connect(w.peer, w.info.clone()).frames {
             to_devices.extend(o.frames.into_iter().map(|f| (o.to, f)));
         }
     }
@@ -118,7 +118,7 @@ fn stream(writers: usize, steps: usize) -> (Vec<Writer>, Relay<MemStore>, usize)
             }
         }
         for (peer, f) in inbound {
-            for o in relay.receive(peer, &f, step as i64 * 1000).unwrap() {
+            for o in relay.receive(peer, &f, step as i64 * 1000).unwrap().frames {
                 to_devices.extend(o.frames.into_iter().map(|f| (o.to, f)));
             }
         }

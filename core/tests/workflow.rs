@@ -6,7 +6,7 @@ use std::sync::Arc;
 use edgedesk_core::ids::{DeviceId, MessageId, ParticipantId};
 use edgedesk_core::internal_doc::{CaseField, Priority};
 use edgedesk_core::message::{Author, Message, MessageKind, Role};
-use edgedesk_core::relay::{Relay, WorkflowSetup};
+use edgedesk_core::relay::{Output, Relay, WorkflowSetup};
 use edgedesk_core::shared_doc::SharedDoc;
 use edgedesk_core::store::MemStore;
 use edgedesk_core::workflow::config::{FaqRule, KeywordRule, Matcher, WaitStep, WorkspaceConfig};
@@ -63,7 +63,8 @@ fn configure(r: &mut Relay<MemStore>, cfg: WorkspaceConfig) {
     }));
 }
 
-fn visitor_says(r: &mut Relay<MemStore>, id: &str, body: &str, now: i64) {
+/// The visitor's message, offered through the sync protocol; the relay's outputs, merged.
+fn visitor_says(r: &mut Relay<MemStore>, id: &str, body: &str, now: i64) -> Output {
     let (mut raw, _) = raw_replica(r.doc());
     let m = Message {
         id: MessageId::new(id).unwrap(),
@@ -78,57 +79,60 @@ fn visitor_says(r: &mut Relay<MemStore>, id: &str, body: &str, now: i64) {
         sent_at: now,
     };
     raw.append(&m, now).unwrap();
-    offer(r, 1, peer_info(Role::Visitor, "v1", "phone"), &mut raw, now).unwrap();
+    offer(r, 1, peer_info(Role::Visitor, "v1", "phone"), &mut raw, now).unwrap()
 }
 
-fn agent_sets_status(r: &mut Relay<MemStore>, status: Status, now: i64) {
+fn agent_sets_status(r: &mut Relay<MemStore>, status: Status, now: i64) -> Output {
     let (mut raw, _): (SharedDoc, _) = raw_replica(r.doc());
     status.write(&mut raw, now).unwrap();
-    offer(r, 2, peer_info(Role::Agent, "a1", "desk"), &mut raw, now).unwrap();
+    offer(r, 2, peer_info(Role::Agent, "a1", "desk"), &mut raw, now).unwrap()
 }
 
 fn auto_replies(r: &Relay<MemStore>) -> Vec<Message> {
     r.doc().messages().into_iter().filter(|m| m.kind == MessageKind::AutoReply).collect()
 }
 
-fn event_types(r: &mut Relay<MemStore>) -> Vec<String> {
-    r.take_events().into_iter().map(|e| e.kind).collect()
+fn event_types(out: &Output) -> Vec<String> {
+    out.events.iter().map(|e| e.kind.clone()).collect()
 }
 
 #[test]
 fn a_faq_question_gets_exactly_one_answer_by_the_relay() {
     let mut r = relay(config());
-    visitor_says(&mut r, "m1", "What are your opening hours?", T0);
+    let out = visitor_says(&mut r, "m1", "What are your opening hours?", T0);
     let replies = auto_replies(&r);
     assert_eq!(replies.len(), 1);
     assert_eq!(replies[0].body, "We are open 9 to 6.");
     assert_eq!(replies[0].author.role, Role::Server);
     assert!(r.doc().delivered_at(&replies[0].id).is_some());
-    let events = event_types(&mut r);
+    let events = event_types(&out);
     assert_eq!(events.iter().filter(|e| *e == "message.created").count(), 2);
+    // The inbox gets both messages, the visitor's and the relay's answer, in order.
+    let accepted: Vec<&str> = out.accepted.iter().map(|m| m.id.as_str()).collect();
+    assert_eq!(accepted, ["m1", replies[0].id.as_str()]);
 }
 
 #[test]
 fn a_message_matching_every_rule_still_gets_one_auto_reply() {
     let mut r = relay(config());
     // A human request, a FAQ keyword and a keyword rule at once.
-    visitor_says(&mut r, "m1", "人工! 营业时间? 退款", T0);
+    let _ = visitor_says(&mut r, "m1", "人工! 营业时间? 退款", T0);
     assert_eq!(auto_replies(&r).len(), 1);
     assert_eq!(auto_replies(&r)[0].body, "An agent will be with you shortly.");
     assert!(r.internal().tags().contains("billing"));
     assert_eq!(r.internal().case_field(CaseField::Priority).as_deref(), Some("high"));
     // After the handoff the bot stays quiet, FAQ or not.
-    visitor_says(&mut r, "m2", "opening hours?", T0 + 1_000);
+    let _ = visitor_says(&mut r, "m2", "opening hours?", T0 + 1_000);
     assert_eq!(auto_replies(&r).len(), 1);
 }
 
 #[test]
 fn an_unanswerable_question_is_handed_off_once() {
     let mut r = relay(config());
-    visitor_says(&mut r, "m1", "my parcel is wet", T0);
-    visitor_says(&mut r, "m2", "hello?", T0 + 1);
+    let mut out = visitor_says(&mut r, "m1", "my parcel is wet", T0);
+    out.merge(visitor_says(&mut r, "m2", "hello?", T0 + 1));
     assert_eq!(auto_replies(&r).len(), 1);
-    let events = event_types(&mut r);
+    let events = event_types(&out);
     assert_eq!(events.iter().filter(|e| *e == "conversation.handoff").count(), 1);
     let audit = r.internal().audit();
     assert!(audit.iter().any(|e| e.field == "handoff" && e.role == Role::Server));
@@ -138,7 +142,7 @@ fn an_unanswerable_question_is_handed_off_once() {
 fn keyword_rules_tag_and_prioritise_in_chinese_and_english() {
     for body in ["我要退款", "I want a REFUND"] {
         let mut r = relay(config());
-        visitor_says(&mut r, "m1", body, T0);
+        let _ = visitor_says(&mut r, "m1", body, T0);
         let tags = r.internal().tags();
         assert!(tags.contains("billing"), "{body}: {tags:?}");
         assert!(tags.contains("待处理"), "the default to-handle tag: {tags:?}");
@@ -149,24 +153,26 @@ fn keyword_rules_tag_and_prioritise_in_chinese_and_english() {
 #[test]
 fn the_first_response_sla_breaches_once_and_raises_priority() {
     let mut r = relay(config());
-    visitor_says(&mut r, "m1", "hello", T0);
+    let said = visitor_says(&mut r, "m1", "hello", T0);
     let timers = r.timers();
+    assert_eq!(said.timers, timers, "the output carries the timers after the call");
     assert_eq!(timers[0].kind, TimerKind::FirstResponse);
     assert_eq!(timers[0].due_ms, T0 + 60_000);
-    r.take_events();
-    // Not yet due.
-    assert!(r.fire_due(T0 + 59_999).unwrap().is_empty());
-    r.fire_due(T0 + 60_000).unwrap();
+    // Not yet due: nothing happens, nothing is produced.
+    let early = r.fire_due(T0 + 59_999).unwrap();
+    assert!(early.frames.is_empty() && early.events.is_empty() && early.accepted.is_empty());
+    assert_eq!(early.timers, timers);
+    let fired = r.fire_due(T0 + 60_000).unwrap();
     assert_eq!(r.internal().case_field(CaseField::Priority).as_deref(), Some("urgent"));
     assert!(r.internal().tags().contains("sla-breached"));
-    let events = r.take_events();
-    let breach: Vec<_> = events.iter().filter(|e| e.kind == "sla.breached").collect();
+    let breach: Vec<_> = fired.events.iter().filter(|e| e.kind == "sla.breached").collect();
     assert_eq!(breach.len(), 1);
     assert_eq!(breach[0].data["message_id"], "m1");
+    assert!(fired.timers.iter().all(|t| t.kind != TimerKind::FirstResponse));
     // A re-delivered alarm finds nothing to do.
     let audit_len = r.internal().audit().len();
-    r.fire_due(T0 + 61_000).unwrap();
-    assert!(r.take_events().is_empty());
+    let again = r.fire_due(T0 + 61_000).unwrap();
+    assert!(again.events.is_empty() && again.frames.is_empty());
     assert_eq!(r.internal().audit().len(), audit_len);
     assert!(r.timers().iter().all(|t| t.kind != TimerKind::FirstResponse));
 }
@@ -174,14 +180,14 @@ fn the_first_response_sla_breaches_once_and_raises_priority() {
 #[test]
 fn fired_timers_stay_fired_after_a_restart() {
     let mut r = relay(config());
-    visitor_says(&mut r, "m1", "hello", T0);
-    r.fire_due(T0 + 60_000).unwrap();
+    let _ = visitor_says(&mut r, "m1", "hello", T0);
+    let _ = r.fire_due(T0 + 60_000).unwrap();
     let (shared, internal) = r.into_stores();
     let mut reopened = Relay::open(shared, internal).unwrap();
     configure(&mut reopened, config());
     assert!(reopened.timers().is_empty());
-    reopened.fire_due(T0 + 120_000).unwrap();
-    assert!(reopened.take_events().is_empty());
+    let out = reopened.fire_due(T0 + 120_000).unwrap();
+    assert!(out.events.is_empty() && out.frames.is_empty() && out.timers.is_empty());
 }
 
 #[test]
@@ -193,26 +199,34 @@ fn waiting_raises_priority_step_by_step() {
         WaitStep { after_ms: 5_000, priority: Priority::Urgent },
     ];
     let mut r = relay(c);
-    visitor_says(&mut r, "m1", "hello", T0);
-    r.fire_due(T0 + 1_000).unwrap();
+    let _ = visitor_says(&mut r, "m1", "hello", T0);
+    let _ = r.fire_due(T0 + 1_000).unwrap();
     assert_eq!(r.internal().case_field(CaseField::Priority).as_deref(), Some("high"));
-    r.fire_due(T0 + 5_000).unwrap();
+    let _ = r.fire_due(T0 + 5_000).unwrap();
     assert_eq!(r.internal().case_field(CaseField::Priority).as_deref(), Some("urgent"));
 }
 
 #[test]
 fn a_snoozed_conversation_wakes_up_and_a_visitor_message_reopens_a_resolved_one() {
     let mut r = relay(config());
-    visitor_says(&mut r, "m1", "hello", T0);
+    let _ = visitor_says(&mut r, "m1", "hello", T0);
     let until = T0 + 30_000;
-    agent_sets_status(&mut r, Status { state: State::Snoozed, snoozed_until: Some(until) }, T0 + 1);
+    let _ = agent_sets_status(
+        &mut r,
+        Status { state: State::Snoozed, snoozed_until: Some(until) },
+        T0 + 1,
+    );
     assert_eq!(Status::read(r.doc()).state, State::Snoozed);
     // While snoozed the SLA clock is paused: the only timer is the wake-up.
     assert_eq!(r.timers().iter().map(|t| t.kind).collect::<Vec<_>>(), vec![TimerKind::SnoozeWake]);
-    r.fire_due(until).unwrap();
+    let _ = r.fire_due(until).unwrap();
     assert_eq!(Status::read(r.doc()).state, State::Open);
-    agent_sets_status(&mut r, Status { state: State::Resolved, snoozed_until: None }, until + 1);
-    visitor_says(&mut r, "m2", "one more thing", until + 2);
+    let _ = agent_sets_status(
+        &mut r,
+        Status { state: State::Resolved, snoozed_until: None },
+        until + 1,
+    );
+    let _ = visitor_says(&mut r, "m2", "one more thing", until + 2);
     assert_eq!(Status::read(r.doc()).state, State::Open);
     let audit = r.internal().audit();
     let state_changes: Vec<_> = audit
@@ -234,8 +248,8 @@ fn a_snoozed_conversation_wakes_up_and_a_visitor_message_reopens_a_resolved_one(
 #[test]
 fn the_welcome_message_is_written_once() {
     let mut r = relay(config());
-    r.visitor_joined(T0).unwrap();
-    r.visitor_joined(T0 + 1).unwrap();
+    let _ = r.visitor_joined(T0).unwrap();
+    let _ = r.visitor_joined(T0 + 1).unwrap();
     let replies = auto_replies(&r);
     assert_eq!(replies.len(), 1);
     assert_eq!(replies[0].body, "Welcome!");
@@ -244,11 +258,13 @@ fn the_welcome_message_is_written_once() {
 #[test]
 fn without_a_configuration_the_relay_only_relays() {
     let mut r = Relay::open(MemStore::default(), MemStore::default()).unwrap();
-    visitor_says(&mut r, "m1", "人工 退款", T0);
+    let out = visitor_says(&mut r, "m1", "人工 退款", T0);
     assert!(auto_replies(&r).is_empty());
     assert!(r.internal().tags().is_empty());
     assert!(r.timers().is_empty());
-    assert!(r.take_events().is_empty());
+    assert!(out.events.is_empty() && out.timers.is_empty());
+    // The message still goes to the inbox.
+    assert_eq!(out.accepted.iter().map(|m| m.id.as_str()).collect::<Vec<_>>(), ["m1"]);
 }
 
 #[test]
@@ -276,7 +292,7 @@ fn a_status_outside_the_lifecycle_is_refused() {
 fn concurrent_case_writes_are_all_accepted_and_all_audited() {
     use edgedesk_core::internal_doc::InternalDoc;
     let mut r = Relay::open(MemStore::default(), MemStore::default()).unwrap();
-    visitor_says(&mut r, "m1", "hello", T0);
+    let _ = visitor_says(&mut r, "m1", "hello", T0);
     let (mut desk, _): (SharedDoc, _) = raw_replica(r.doc());
     let (mut phone, _): (SharedDoc, _) = raw_replica(r.doc());
     let (mut desk_i, _): (InternalDoc, _) = raw_replica(r.internal());
@@ -290,8 +306,8 @@ fn concurrent_case_writes_are_all_accepted_and_all_audited() {
     for (who, dev, shared, internal) in
         [("a1", "desk", &mut desk, &mut desk_i), ("a2", "phone", &mut phone, &mut phone_i)]
     {
-        offer(&mut r, 7, peer_info(Role::Agent, who, dev), shared, T0 + 1).unwrap();
-        offer(&mut r, 7, peer_info(Role::Agent, who, dev), internal, T0 + 1).unwrap();
+        let _ = offer(&mut r, 7, peer_info(Role::Agent, who, dev), shared, T0 + 1).unwrap();
+        let _ = offer(&mut r, 7, peer_info(Role::Agent, who, dev), internal, T0 + 1).unwrap();
     }
     let audit = r.internal().audit();
     let has = |dev: &str, field: &str, value: &str| {
@@ -319,7 +335,7 @@ fn a_losing_concurrent_write_is_still_validated() {
     let (mut honest, _): (SharedDoc, _) = raw_replica(r.doc());
     let (mut hostile, _): (SharedDoc, _) = raw_replica(r.doc());
     Status { state: State::Pending, snoozed_until: None }.write(&mut honest, T0).unwrap();
-    offer(&mut r, 1, peer_info(Role::Agent, "a1", "desk"), &mut honest, T0).unwrap();
+    let _ = offer(&mut r, 1, peer_info(Role::Agent, "a1", "desk"), &mut honest, T0).unwrap();
     let status = hostile.status_obj().clone();
     let mut tx = hostile.automerge_mut().transaction();
     tx.put(&status, "state", "x".repeat(5000)).unwrap();

@@ -22,11 +22,11 @@ fn relay_with_history() -> Relay<MemStore> {
     let mut client = ClientSession::open(MemStore::default(), me).unwrap();
     client.send_text("my order is late", 1).unwrap();
     let p = info(Role::Visitor, "v1", "v1-phone");
-    let mut to_client = relay.connect(1, p);
+    let mut to_client = relay.connect(1, p).frames;
     let mut to_relay = client.connected();
     for _ in 0..10 {
         for f in std::mem::take(&mut to_relay) {
-            to_client.extend(relay.receive(1, &f, 5).unwrap());
+            to_client.extend(relay.receive(1, &f, 5).unwrap().frames);
         }
         for o in std::mem::take(&mut to_client) {
             for f in o.frames {
@@ -50,7 +50,7 @@ fn offer(
 ) -> Result<(), RelayError<MemStoreError>> {
     let (mut raw, view) = raw_replica(relay.doc());
     attack(raw.automerge_mut(), &view);
-    support::offer(relay, 9, writer, &mut raw, 7)
+    support::offer(relay, 9, writer, &mut raw, 7).map(drop)
 }
 
 /// Runs `attack` as `writer` and checks it is refused under `rule` with close code 1008, and

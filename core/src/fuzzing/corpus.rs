@@ -134,7 +134,7 @@ fn pump(relay: &mut Relay<MemStore>, devices: &mut [Device], sent: &mut Vec<Vec<
             for f in d.outgoing() {
                 quiet = false;
                 queue.extend(
-                    relay.receive(d.peer, &f, now).expect("the relay refused honest input"),
+                    relay.receive(d.peer, &f, now).expect("the relay refused honest input").frames,
                 );
                 sent.push(f);
             }
@@ -154,7 +154,7 @@ fn pump(relay: &mut Relay<MemStore>, devices: &mut [Device], sent: &mut Vec<Vec<
 }
 
 fn connect(relay: &mut Relay<MemStore>, d: &mut Device) {
-    for o in relay.connect(d.peer, d.info.clone()) {
+    for o in relay.connect(d.peer, d.info.clone()).frames {
         o.frames.iter().for_each(|f| d.take(f));
     }
 }

@@ -172,7 +172,7 @@ impl Run<'_> {
         self.relay.disconnect(self.peer);
         self.peer += 1;
         self.writer = writer.clone();
-        self.relay.connect(self.peer, writer).into_iter().flat_map(|o| o.frames).collect()
+        self.relay.connect(self.peer, writer).frames_to(self.peer).into_iter().cloned().collect()
     }
 
     /// Sends one frame as the writer and checks what the relay did with it. Returns the
@@ -187,8 +187,7 @@ impl Run<'_> {
         match result {
             Ok(out) => {
                 check_accepted(&before, &self.store, self.relay.doc(), &self.writer, self.now);
-                let mine = out.into_iter().filter(|o| o.to == self.peer);
-                Some(mine.flat_map(|o| o.frames).collect())
+                Some(out.frames_to(self.peer).into_iter().cloned().collect())
             }
             Err(e) => {
                 check_refused(&before, &self.store, self.relay.doc(), &e);

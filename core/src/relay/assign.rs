@@ -6,7 +6,7 @@
 //! audited under whoever asked (the agent, or the relay itself for routing), so the history
 //! says who moved the conversation, and the conversation's messages are untouched.
 
-use super::{Outgoing, Relay, RelayError};
+use super::{Outgoing, Output, Relay, RelayError};
 use crate::ids::{DeviceId, ParticipantId, TeamId};
 use crate::internal_doc::{AuditAction, AuditEntry, CaseField};
 use crate::message::Role;
@@ -38,8 +38,21 @@ pub enum AssignError {
 
 impl<S: ChunkStore> Relay<S> {
     /// Applies `a` as one audited change of the internal document, persisted before it
-    /// returns; the frames bring every connected agent's replica up to date.
+    /// returns; the output's frames bring every connected agent's replica up to date. A
+    /// refused assignment changes nothing and produces nothing.
     pub fn assign(
+        &mut self,
+        a: &Assignment,
+        now_ms: i64,
+    ) -> Result<Result<Output, AssignError>, RelayError<S::Error>> {
+        match self.apply_assignment(a, now_ms) {
+            Ok(Ok(frames)) => self.finish(Ok(frames)).map(Ok),
+            Ok(Err(refused)) => Ok(Err(refused)),
+            Err(e) => self.finish(Err(e)).map(Ok),
+        }
+    }
+
+    fn apply_assignment(
         &mut self,
         a: &Assignment,
         now_ms: i64,

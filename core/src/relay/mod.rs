@@ -35,10 +35,12 @@ use crate::workflow::profile::VisitorProfile;
 use crate::workflow::timeline::Timeline;
 
 mod assign;
+mod output;
 mod workflow;
 
 pub use crate::peer::PeerInfo;
 pub use assign::{AssignError, Assignment};
+pub use output::Output;
 pub use workflow::WorkflowSetup;
 
 /// Most bytes the compressed parts of one client message may inflate to (see
@@ -173,6 +175,82 @@ pub struct RelayStats {
     pub internal_store: StoreStats,
 }
 
+/// One conversation: both documents, the connected peers' sync sessions, the workflow.
+///
+/// # Driving it
+///
+/// The owner (the Worker's Durable Object, a test, a simulation) feeds it inputs and commits
+/// what comes back:
+///
+/// 1. [`Relay::open`] it from storage, and [`Relay::configure`] the workflow if there is one.
+///    Open it again after any error whose [`RelayError::must_reload`] holds: the memory may
+///    then hold input that was never persisted.
+/// 2. Call [`Relay::connect`] when a socket opens, [`Relay::receive`] for each frame it sends
+///    and [`Relay::disconnect`] when it closes; [`Relay::fire_due`] when the earliest timer is
+///    due; [`Relay::visitor_joined`] and [`Relay::assign`] as they happen.
+/// 3. Each of those returns one [`Output`]. The relay has already written both documents to
+///    its [`ChunkStore`]. Then, in this order:
+///    - write the output's `events` (the webhook outbox), `timers` and `accepted` messages (the
+///      inbox feed) in the same storage transaction as the documents, before any other input
+///      is handled;
+///    - wait until storage confirms that the transaction is durable;
+///    - only then send the output's `frames`: they may acknowledge it (a receipt, an ack, the
+///      relay's heads), and a peer that sees an acknowledgement relies on the write
+///      surviving a crash.
+///
+///    After an error, commit nothing of the call and close the peer with
+///    [`RelayError::close_code`]; other peers are unaffected.
+///
+/// ```
+/// use edgedesk_core::client::{ClientSession, Identity};
+/// use edgedesk_core::ids::{DeviceId, ParticipantId};
+/// use edgedesk_core::message::Role;
+/// use edgedesk_core::relay::{PeerInfo, Relay};
+/// use edgedesk_core::store::MemStore;
+///
+/// let mut relay = Relay::open(MemStore::default(), MemStore::default())?;
+/// let me = Identity {
+///     role: Role::Visitor,
+///     participant: ParticipantId::new("v1")?,
+///     name: "Visitor v1".into(),
+///     device: DeviceId::new("phone")?,
+/// };
+/// let info = PeerInfo {
+///     role: me.role,
+///     participant: me.participant.clone(),
+///     device: me.device.clone(),
+///     fast: true,
+///     acks: true,
+///     name: Some(me.name.clone()),
+/// };
+/// let mut phone = ClientSession::open(MemStore::default(), me)?;
+/// let sent = phone.send_text("你好", 1)?;
+///
+/// let (mut to_phone, mut to_relay) = (relay.connect(7, info).frames, phone.connected());
+/// let (mut inbox, mut outbox) = (Vec::new(), Vec::new());
+/// while !to_phone.is_empty() || !to_relay.is_empty() {
+///     for frame in std::mem::take(&mut to_relay) {
+///         let out = relay.receive(7, &frame, 1_000)?;
+///         // Commit with the documents: here, keep them (no workflow: no events, no timers).
+///         inbox.extend(out.accepted);
+///         outbox.extend(out.events);
+///         assert!(out.timers.is_empty());
+///         // Storage confirmed: the frames may go.
+///         to_phone.extend(out.frames);
+///     }
+///     for o in std::mem::take(&mut to_phone) {
+///         for f in o.frames {
+///             phone.handle_frame(&f)?;
+///         }
+///     }
+///     to_relay = phone.poll_frames();
+/// }
+/// assert_eq!(inbox, [sent.clone()]);
+/// assert!(outbox.is_empty());
+/// assert!(phone.doc().delivered_at(&sent.id).is_some(), "acknowledged");
+/// assert!(phone.in_sync());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub struct Relay<S> {
     doc: SharedDoc,
     persister: Persister<S>,
@@ -190,10 +268,10 @@ pub struct Relay<S> {
     timeline: Option<Timeline>,
     /// The workspace's rules; without them the relay only relays.
     workflow: Option<WorkflowSetup>,
-    /// Webhook events not yet taken by the owner.
+    /// Webhook events of the current call, handed over in its [`Output`].
     events: Vec<WebhookEvent>,
-    /// Messages accepted (or written by the relay) not yet taken by the owner, which
-    /// forwards them to the workspace's inbox for search.
+    /// Messages accepted (or written by the relay) in the current call, handed over in its
+    /// [`Output`] for the workspace's inbox.
     accepted: Vec<crate::message::Message>,
     /// The newest messages as the inbox summary needs them, extended after each change.
     tail: Tail,
@@ -260,10 +338,11 @@ impl<S: ChunkStore> Relay<S> {
         }
     }
 
-    /// Registers a new connection and returns the relay's opening sync message for it.
-    pub fn connect(&mut self, peer: PeerId, info: PeerInfo) -> Vec<Outgoing> {
+    /// Registers a new connection; the output holds the relay's opening sync message for it.
+    pub fn connect(&mut self, peer: PeerId, info: PeerInfo) -> Output {
         self.peers.insert(peer, Peer::new(info, &self.limits));
-        self.sync_to(peer).into_iter().collect()
+        let frames = self.sync_to(peer).into_iter().collect();
+        self.output(frames)
     }
 
     /// Registers a connection the relay does not know, e.g. one that outlived the relay's
@@ -281,8 +360,41 @@ impl<S: ChunkStore> Relay<S> {
     }
 
     /// Handles one wire frame from `from`. On error the peer is to be closed with
-    /// [`RelayError::close_code`]; other peers are unaffected.
+    /// [`RelayError::close_code`] and nothing of the call is to be committed; other peers are
+    /// unaffected.
     pub fn receive(
+        &mut self,
+        from: PeerId,
+        frame: &[u8],
+        now_ms: i64,
+    ) -> Result<Output, RelayError<S::Error>> {
+        let result = self.receive_frame(from, frame, now_ms);
+        self.finish(result)
+    }
+
+    /// Turns a call's frames into its [`Output`], with everything else it produced; after an
+    /// error, drops what it produced (none of it was persisted).
+    fn finish<E>(&mut self, result: Result<Vec<Outgoing>, E>) -> Result<Output, E> {
+        match result {
+            Ok(frames) => Ok(self.output(frames)),
+            Err(e) => {
+                self.events.clear();
+                self.accepted.clear();
+                Err(e)
+            }
+        }
+    }
+
+    fn output(&mut self, frames: Vec<Outgoing>) -> Output {
+        Output {
+            frames,
+            events: std::mem::take(&mut self.events),
+            accepted: std::mem::take(&mut self.accepted),
+            timers: self.timers(),
+        }
+    }
+
+    fn receive_frame(
         &mut self,
         from: PeerId,
         frame: &[u8],
@@ -446,12 +558,6 @@ impl<S: ChunkStore> Relay<S> {
         let frames: Vec<Vec<u8>> =
             out.into_iter().flat_map(|(ty, payload)| frame::encode(ty, &payload)).collect();
         (!frames.is_empty()).then_some(Outgoing { to: peer, frames })
-    }
-
-    /// Messages accepted since the last call, the relay's own replies included, in the
-    /// order they were accepted.
-    pub fn take_accepted(&mut self) -> Vec<crate::message::Message> {
-        std::mem::take(&mut self.accepted)
     }
 
     /// The conversation as its workspace's inbox lists it. Costs reads of the messages

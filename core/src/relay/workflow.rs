@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use super::{Outgoing, Relay, RelayError};
+use super::{Outgoing, Output, Relay, RelayError};
 use crate::ids::ParticipantId;
 use crate::internal_doc::{AuditAction, AuditEntry, CaseField, Priority};
 use crate::message::{Message, Role};
@@ -49,12 +49,6 @@ impl<S: ChunkStore> Relay<S> {
         self.workflow.as_ref()
     }
 
-    /// Webhook events produced since the last call. The owner queues them in the same
-    /// storage transaction as the write that produced them.
-    pub fn take_events(&mut self) -> Vec<WebhookEvent> {
-        std::mem::take(&mut self.events)
-    }
-
     /// The conversation's pending timers, earliest first (none without a workflow).
     pub fn timers(&self) -> Vec<Timer> {
         match &self.workflow {
@@ -67,7 +61,12 @@ impl<S: ChunkStore> Relay<S> {
     }
 
     /// A visitor joined: the welcome message, the first time.
-    pub fn visitor_joined(&mut self, now_ms: i64) -> Result<Vec<Outgoing>, RelayError<S::Error>> {
+    pub fn visitor_joined(&mut self, now_ms: i64) -> Result<Output, RelayError<S::Error>> {
+        let result = self.welcome(now_ms);
+        self.finish(result)
+    }
+
+    fn welcome(&mut self, now_ms: i64) -> Result<Vec<Outgoing>, RelayError<S::Error>> {
         let Some(plan) = self.plan_with(now_ms, welcome) else {
             return Ok(Vec::new());
         };
@@ -81,7 +80,12 @@ impl<S: ChunkStore> Relay<S> {
 
     /// Runs every timer due at `now_ms`. Running it again changes nothing: a fired timer
     /// leaves the set in the same write (see [`crate::workflow::timers`]).
-    pub fn fire_due(&mut self, now_ms: i64) -> Result<Vec<Outgoing>, RelayError<S::Error>> {
+    pub fn fire_due(&mut self, now_ms: i64) -> Result<Output, RelayError<S::Error>> {
+        let result = self.fire(now_ms);
+        self.finish(result)
+    }
+
+    fn fire(&mut self, now_ms: i64) -> Result<Vec<Outgoing>, RelayError<S::Error>> {
         let mut fired = 0;
         while fired < MAX_FIRED_PER_CALL {
             let Some(due) = self.timers().into_iter().find(|t| t.due_ms <= now_ms) else { break };

@@ -8,7 +8,7 @@ use edgedesk_core::document::Document;
 use edgedesk_core::frame;
 use edgedesk_core::ids::{DeviceId, ParticipantId};
 use edgedesk_core::message::Role;
-use edgedesk_core::relay::{PeerId, PeerInfo, Relay, RelayError};
+use edgedesk_core::relay::{Output, PeerId, PeerInfo, Relay, RelayError};
 use edgedesk_core::store::{MemStore, MemStoreError};
 use edgedesk_core::sync::PeerSync;
 use proptest::test_runner::{Config as ProptestConfig, FileFailurePersistence};
@@ -47,7 +47,8 @@ pub fn raw_replica<D: Document>(doc: &D) -> (D, D) {
 
 /// Connects `writer` as `peer` and runs the sync protocol of `raw`'s document with the relay
 /// until it settles, ignoring frames of the other document; disconnects afterwards. Returns
-/// the relay's error, if any (as the relay returns it, unboxed).
+/// the relay's outputs merged (frames, webhook events, accepted messages, timers after the
+/// last call), or its error (as the relay returns it, unboxed).
 #[allow(clippy::result_large_err)]
 pub fn offer<D: Document>(
     relay: &mut Relay<MemStore>,
@@ -55,10 +56,11 @@ pub fn offer<D: Document>(
     writer: PeerInfo,
     raw: &mut D,
     now_ms: i64,
-) -> Result<(), RelayError<MemStoreError>> {
+) -> Result<Output, RelayError<MemStoreError>> {
     let ty = D::CHANNEL.sync_frame();
     let mut sync = PeerSync::new(false);
-    let mut to_raw = relay.connect(peer, writer);
+    let mut all = relay.connect(peer, writer);
+    let mut to_raw = std::mem::take(&mut all.frames);
     let result = (|| {
         for _ in 0..10 {
             for o in std::mem::take(&mut to_raw) {
@@ -69,11 +71,13 @@ pub fn offer<D: Document>(
             // A peer offered nothing (a visitor, for the internal document) opens itself.
             for (ty, payload) in sync.generate(raw) {
                 for f in frame::encode(ty, &payload) {
-                    to_raw.extend(relay.receive(peer, &f, now_ms)?);
+                    let mut out = relay.receive(peer, &f, now_ms)?;
+                    to_raw.extend(std::mem::take(&mut out.frames));
+                    all.merge(out);
                 }
             }
         }
-        Ok(())
+        Ok(all)
     })();
     relay.disconnect(peer);
     result

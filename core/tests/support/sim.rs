@@ -58,7 +58,7 @@ pub fn pump(
     let mut moved = 0;
     for d in devices.iter_mut().filter(|d| d.online) {
         for f in d.session.poll_frames() {
-            queue.extend(relay.receive(d.peer, &f, NOW).unwrap());
+            queue.extend(relay.receive(d.peer, &f, NOW).unwrap().frames);
             moved += 1;
         }
     }
@@ -74,7 +74,7 @@ pub fn pump(
             }
             for f in d.session.poll_frames() {
                 moved += 1;
-                queue.extend(relay.receive(d.peer, &f, NOW).unwrap());
+                queue.extend(relay.receive(d.peer, &f, NOW).unwrap().frames);
             }
         }
         assert!(moved < 100_000, "network did not settle");
@@ -86,9 +86,9 @@ pub fn pump(
 pub fn go_online(relay: &mut Relay<MemStore>, devices: &mut [Device], i: usize) {
     let inf = info(&devices[i]);
     devices[i].online = true;
-    let mut queue = relay.connect(devices[i].peer, inf);
+    let mut queue = relay.connect(devices[i].peer, inf).frames;
     for f in devices[i].session.connected() {
-        queue.extend(relay.receive(devices[i].peer, &f, NOW).unwrap());
+        queue.extend(relay.receive(devices[i].peer, &f, NOW).unwrap().frames);
     }
     pump(relay, devices, queue);
 }

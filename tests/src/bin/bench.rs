@@ -46,9 +46,9 @@ impl Sim {
             acks: true,
             name: None,
         };
-        let mut sim_relay_out = relay.connect(1, info);
+        let mut sim_relay_out = relay.connect(1, info).frames;
         for f in device.connected() {
-            sim_relay_out.extend(relay.receive(1, &f, 0).expect("receive"));
+            sim_relay_out.extend(relay.receive(1, &f, 0).expect("receive").frames);
         }
         let mut sim = Sim { relay, device };
         sim.pump(sim_relay_out);
@@ -65,7 +65,7 @@ impl Sim {
                 }
             }
             for f in self.device.poll_frames() {
-                queue.extend(self.relay.receive(1, &f, 0).expect("relay frame"));
+                queue.extend(self.relay.receive(1, &f, 0).expect("relay frame").frames);
                 moved = true;
             }
             if !moved {

@@ -29,12 +29,15 @@ impl Conversation {
         };
         let now = worker::Date::now().as_millis() as i64;
         let done = self.with_live(Some(name), |live| {
-            let out = live.relay.assign(&assignment, now);
-            let next = super::workflow_shell::settle(live, now);
+            let out = match live.relay.assign(&assignment, now) {
+                Ok(Ok(out)) => Ok(Ok(super::commit::commit(live, out, now))),
+                Ok(Err(refused)) => Ok(Err(refused)),
+                Err(e) => Err(e),
+            };
             let summary = live.feed_state.as_ref().map(|s| s.summary.clone());
-            (out, next, summary)
+            (out, summary)
         });
-        let (out, next, summary) = match done {
+        let (out, summary) = match done {
             Ok(d) => d,
             Err(e) => {
                 log_open_error(&e);
@@ -42,7 +45,7 @@ impl Conversation {
             }
         };
         match out {
-            Ok(Ok(frames)) => {
+            Ok(Ok((frames, next))) => {
                 self.deliver(frames, &self.sockets()).await;
                 self.arm(next).await;
                 self.push_inbox().await;

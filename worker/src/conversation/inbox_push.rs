@@ -1,7 +1,7 @@
 //! How a conversation object keeps its workspace's inbox informed, and takes assignments
 //! from it.
 //!
-//! [`record`] runs in `settle`, inside the transaction of every change: it stores the new
+//! [`record`] runs in the commit of every relay call, inside its transaction: it stores the new
 //! summary and accepted messages ([`crate::inbox_feed`]) and asks for a retry alarm. The
 //! push itself ([`Conversation::push_inbox`]) runs after the change is durable; changes that
 //! land while one push is in flight are coalesced into the next, so a burst costs a few
@@ -9,6 +9,7 @@
 
 use edgedesk_core::automerge::ChangeHash;
 use edgedesk_core::inbox::push::{Push, PushAck};
+use edgedesk_core::message::Message;
 use edgedesk_core::workflow::profile::VisitorProfile;
 use worker::{Env, Headers, Method, Request, RequestInit};
 
@@ -21,10 +22,9 @@ pub const INBOX_BINDING: &str = "INBOX_DO";
 /// When an unacknowledged push is retried by the alarm.
 pub const PUSH_RETRY_MS: i64 = 5_000;
 
-/// Records the conversation's summary and accepted messages for the inbox, if anything
-/// changed. Returns when the alarm should retry, while the inbox is owed something.
-pub(crate) fn record(live: &mut Live, now: i64) -> Option<i64> {
-    let accepted = live.relay.take_accepted();
+/// Records the conversation's summary and the call's accepted messages for the inbox, if
+/// anything changed. Returns when the alarm should retry, while the inbox is owed something.
+pub(crate) fn record(live: &mut Live, accepted: &[Message], now: i64) -> Option<i64> {
     let basis = FeedBasis::of(live);
     let unchanged = accepted.is_empty() && live.feed_basis.as_ref() == Some(&basis);
     if !unchanged {
@@ -33,7 +33,7 @@ pub(crate) fn record(live: &mut Live, now: i64) -> Option<i64> {
         let summary = live.relay.summary(conversation, &live.visitor);
         let doc = live.relay.doc();
         let at = |m: &edgedesk_core::message::Message| doc.received_at(m);
-        match live.feed.record(&live.cipher, live.feed_state.as_ref(), summary, &accepted, at) {
+        match live.feed.record(&live.cipher, live.feed_state.as_ref(), summary, accepted, at) {
             Ok(next) => {
                 if let Some(summary) = next {
                     let acked = live.feed_state.as_ref().map_or(0, |s| s.acked);

@@ -28,6 +28,7 @@ use crate::open_error::{OpenError, CLOSE_ERASED};
 use crate::outbox::Outbox;
 use crate::request::{Forwarded, Refusal, FORWARDED_HEADER};
 mod assign;
+mod commit;
 mod inbox_push;
 mod workflow_shell;
 
@@ -273,9 +274,9 @@ impl Conversation {
         let connected = self.with_live(Some(&name), |live| {
             let mut out = live.relay.connect(peer, info);
             if let Some(profile) = profile {
-                out.extend(workflow_shell::visitor_joined(live, profile, now));
+                out.merge(workflow_shell::visitor_joined(live, profile, now));
             }
-            (out, workflow_shell::settle(live, now))
+            commit::commit(live, out, now)
         });
         match connected {
             Ok((out, next)) => {
@@ -416,7 +417,7 @@ impl DurableObject for Conversation {
             }
             match live.relay.receive(me.peer, &data, now) {
                 // The workflow's timers and webhooks commit with the change they follow.
-                Ok(out) => Ok((out, workflow_shell::settle(live, now))),
+                Ok(out) => Ok(commit::commit(live, out, now)),
                 Err(e) => Err((e.close_code(), e.to_string(), e.must_reload())),
             }
         });

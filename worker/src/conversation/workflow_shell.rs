@@ -10,8 +10,7 @@
 
 use std::sync::Arc;
 
-use edgedesk_core::relay::{Outgoing, WorkflowSetup};
-use edgedesk_core::webhook::deliveries;
+use edgedesk_core::relay::{Output, WorkflowSetup};
 use edgedesk_core::workflow::config::WorkspaceConfig;
 use edgedesk_core::workflow::profile::VisitorProfile;
 use serde::{Deserialize, Serialize};
@@ -59,7 +58,7 @@ fn configure(live: &mut Live, config: Arc<WorkspaceConfig>, version: u64, visito
 }
 
 /// A visitor connected: keep its claims (the newest token wins) and welcome it.
-pub(crate) fn visitor_joined(live: &mut Live, profile: VisitorProfile, now: i64) -> Vec<Outgoing> {
+pub(crate) fn visitor_joined(live: &mut Live, profile: VisitorProfile, now: i64) -> Output {
     // Kept even while the workspace has no configuration, for when it gets one.
     if live.visitor != profile {
         let stored = serde_json::to_vec(&profile).map_err(|e| e.to_string()).and_then(|b| {
@@ -70,13 +69,13 @@ pub(crate) fn visitor_joined(live: &mut Live, profile: VisitorProfile, now: i64)
             Err(e) => worker::console_error!("could not store the visitor's claims: {e}"),
         }
     }
-    let Some(setup) = live.relay.workflow().cloned() else { return Vec::new() };
+    let Some(setup) = live.relay.workflow().cloned() else { return Output::default() };
     if setup.visitor != profile {
         configure(live, setup.config, setup.version, profile);
     }
     live.relay.visitor_joined(now).unwrap_or_else(|e| {
         worker::console_error!("welcome message not written: {e}");
-        Vec::new()
+        Output::default()
     })
 }
 
@@ -88,34 +87,6 @@ fn stored_visitor(live: &Live) -> VisitorProfile {
         .flatten()
         .and_then(|b| serde_json::from_slice::<VisitorProfile>(&b).ok())
         .unwrap_or_default()
-}
-
-/// After any relay call: queues its webhook events and stores its timers, without an
-/// `await`, so both commit with the documents. Returns when the alarm should next run.
-pub(crate) fn settle(live: &mut Live, now: i64) -> Option<i64> {
-    let events = live.relay.take_events();
-    let mut next_send = None;
-    if let Some(setup) = live.relay.workflow() {
-        let jobs = deliveries(&setup.config.webhooks, &events);
-        let queued =
-            if jobs.is_empty() { Ok(0) } else { live.outbox.enqueue(&jobs, &live.cipher, now) };
-        // Retries waiting in the outbox keep their turn when the alarm moves.
-        let queued = queued.and_then(|_| live.outbox.next_due());
-        match queued {
-            Ok(due) => next_send = due,
-            Err(e) => worker::console_error!("webhook outbox: {e}"),
-        }
-    }
-    let timers = live.relay.timers();
-    if timers != live.timers {
-        match live.workflow.set_timers(&timers) {
-            Ok(()) => live.timers = timers,
-            Err(e) => worker::console_error!("timers table: {e}"),
-        }
-    }
-    let next_timer = live.timers.first().map(|t| t.due_ms);
-    let next_push = super::inbox_push::record(live, now);
-    next_timer.into_iter().chain(next_send).chain(next_push).min()
 }
 
 /// The workflow's part of the stats endpoint: no contents, only counts and times.
@@ -201,9 +172,9 @@ impl Conversation {
             let out = live.relay.fire_due(now);
             let out = out.unwrap_or_else(|e| {
                 worker::console_error!("due timers not run: {e}");
-                Vec::new()
+                Output::default()
             });
-            settle(live, now);
+            let (out, _) = super::commit::commit(live, out, now);
             // The outbox's own due time is asked again after delivering, below.
             let next = live.timers.first().map(|t| t.due_ms);
             let endpoints =
@@ -222,7 +193,7 @@ impl Conversation {
         }
         self.push_inbox().await;
         let retry = outbox.next_due().ok().flatten();
-        let owed = self.with_live(None, |l| super::inbox_push::record(l, now)).ok().flatten();
+        let owed = self.with_live(None, |l| super::inbox_push::record(l, &[], now)).ok().flatten();
         self.arm(next.into_iter().chain(retry).chain(owed).min()).await;
     }
 }
