@@ -167,6 +167,8 @@ impl PeerSync {
                 let mut msg = sync::Message::decode(bytes)?;
                 let before = doc.heads();
                 let sent_before = self.state.last_sent_heads.clone();
+                // What the peer believes we both hold (its `shared_heads`).
+                let mut peer_shared = msg.have.first().map(|h| h.last_sync.clone());
                 let mut applied = Vec::new();
                 if let Some(g) = self.guard.as_mut() {
                     let mut left = g.inflate_budget;
@@ -203,6 +205,17 @@ impl PeerSync {
                     h.sort();
                     h
                 });
+                if let Some(h) = peer_shared.as_mut() {
+                    h.sort();
+                }
+                // The peer holds our heads but has not heard us announce them while holding
+                // them (it got the last change by a changes frame after our message named
+                // it): our answer must say them again, or both sides stay silent (Automerge,
+                // and the rule in `sync_message`, count those heads as already sent) and the
+                // peer is left believing it is out of sync for good.
+                if theirs.as_ref() == Some(&ours) && peer_shared.as_ref() != Some(&ours) {
+                    self.state.last_sent_heads = Vec::new();
+                }
                 if theirs.as_ref() == Some(&ours) {
                     // The relay announces only persisted heads: it holds all we hold.
                     self.unacked.clear();
