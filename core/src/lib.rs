@@ -30,10 +30,12 @@ pub mod peer;
 pub mod relay;
 pub mod schema;
 pub mod shared_doc;
+pub mod sql;
 pub mod store;
 pub mod sync;
 pub mod validate;
 pub mod webhook;
+pub mod webhook_outbox;
 pub mod workflow;
 
 pub use automerge;

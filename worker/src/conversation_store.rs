@@ -11,10 +11,12 @@ use edgedesk_core::at_rest::{
 use edgedesk_core::store::{ChunkKind, ChunkStore, DocLabel};
 use worker::SqlStorage;
 
+use crate::do_sql::DoSql;
 use crate::key_store::KeyTable;
 use crate::open_error::OpenError;
 use crate::sql_store::{SqlChunks, SqlStoreError};
 use crate::workflow_store::WorkflowStore;
+use edgedesk_core::inbox::feed::InboxFeed;
 
 /// One document's store, as the relay's persister writes it.
 pub type DocStore = EncryptedStore<SqlChunks>;
@@ -68,9 +70,11 @@ pub fn erase(sql: &SqlStorage, name: &str, now_ms: i64) -> Result<i64, OpenError
     let tombstone = at_rest::erase(table.load()?.as_ref(), name, now_ms);
     table.store(&tombstone)?;
     SqlChunks::new(sql.clone())?.delete_everything()?;
-    crate::outbox::erase(sql).map_err(|e| OpenError::Storage(e.to_string()))?;
+    let outbox = crate::outbox::Outbox::new(DoSql(sql.clone())).and_then(|o| o.erase());
+    outbox.map_err(|e| OpenError::Storage(e.to_string()))?;
     WorkflowStore::new(sql.clone())?.delete_everything()?;
-    crate::inbox_feed::InboxFeed::new(sql.clone())?.delete_everything()?;
+    let feed = InboxFeed::new(DoSql(sql.clone())).and_then(|f| f.delete_everything());
+    feed.map_err(|e| OpenError::Storage(e.to_string()))?;
     match tombstone {
         KeyRecord::Erased { at_ms, .. } => Ok(at_ms),
         KeyRecord::Live { .. } => Ok(now_ms),

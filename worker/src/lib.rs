@@ -25,11 +25,11 @@ mod conversation;
 #[cfg(target_arch = "wasm32")]
 mod conversation_store;
 #[cfg(target_arch = "wasm32")]
+mod do_sql;
+#[cfg(target_arch = "wasm32")]
 mod http;
 #[cfg(target_arch = "wasm32")]
 mod inbox;
-#[cfg(target_arch = "wasm32")]
-mod inbox_feed;
 #[cfg(target_arch = "wasm32")]
 mod inbox_routes;
 #[cfg(target_arch = "wasm32")]

@@ -14,8 +14,8 @@ use edgedesk_core::workflow::profile::VisitorProfile;
 use worker::{Env, Headers, Method, Request, RequestInit};
 
 use super::{log_open_error, Conversation, Live};
-use crate::inbox_feed::FeedState;
 use crate::request::{Forwarded, FORWARDED_HEADER};
+use edgedesk_core::inbox::feed::FeedState;
 
 /// The Durable Object binding of the `Inbox` class (wrangler.toml).
 pub const INBOX_BINDING: &str = "INBOX_DO";
@@ -49,7 +49,7 @@ pub(crate) fn record(live: &mut Live, accepted: &[Message], now: i64) -> Option<
 }
 
 fn owed(live: &Live) -> bool {
-    live.feed_backlog || live.feed_state.as_ref().is_some_and(|s| s.acked < s.summary.version)
+    live.feed_backlog || live.feed_state.as_ref().is_some_and(FeedState::owed)
 }
 
 /// What a summary is computed from: both documents' heads and the visitor's claims.

@@ -22,11 +22,12 @@ use worker::{
 };
 
 use crate::conversation_store::{self, DocStore};
+use crate::do_sql::DoSql;
 use crate::http;
-use crate::inbox_feed::{FeedState, InboxFeed};
 use crate::open_error::{OpenError, CLOSE_ERASED};
 use crate::outbox::Outbox;
 use crate::request::{Forwarded, Refusal, FORWARDED_HEADER};
+use edgedesk_core::inbox::feed::{FeedState, InboxFeed};
 mod assign;
 mod commit;
 mod inbox_push;
@@ -77,8 +78,8 @@ pub(crate) struct Live {
     pub outbox: Outbox,
     /// The timers last written to the table, so an unchanged set is not rewritten.
     pub timers: Vec<Timer>,
-    /// What the workspace's inbox is owed ([`crate::inbox_feed`]).
-    pub feed: InboxFeed,
+    /// What the workspace's inbox is owed ([`edgedesk_core::inbox::feed`]).
+    pub feed: InboxFeed<DoSql>,
     /// What the last recorded summary was computed from, so an unchanged state is not
     /// summarised again.
     pub feed_basis: Option<inbox_push::FeedBasis>,
@@ -119,8 +120,9 @@ impl Conversation {
             let relay = Relay::open_with(opened.shared, opened.internal, limits)
                 .map_err(|e| OpenError::Storage(e.to_string()))?;
             let workflow = WorkflowStore::new(sql.clone())?;
-            let outbox = Outbox::new(sql.clone()).map_err(|e| OpenError::Storage(e.to_string()))?;
-            let feed = InboxFeed::new(sql)?;
+            let outbox =
+                Outbox::new(DoSql(sql.clone())).map_err(|e| OpenError::Storage(e.to_string()))?;
+            let feed = InboxFeed::new(DoSql(sql)).map_err(|e| OpenError::Storage(e.to_string()))?;
             let cipher = opened.cipher;
             let feed_state = feed.state(&cipher).unwrap_or_else(|e| {
                 worker::console_error!("inbox feed unreadable, starting over: {e}");

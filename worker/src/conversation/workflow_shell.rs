@@ -188,7 +188,7 @@ impl Conversation {
         if !out.is_empty() {
             self.deliver(out, &self.sockets()).await;
         }
-        if let Err(e) = outbox.deliver_due(now, &endpoints, &cipher).await {
+        if let Err(e) = crate::outbox::deliver_due(&outbox, now, &endpoints, &cipher).await {
             worker::console_error!("{e}");
         }
         self.push_inbox().await;

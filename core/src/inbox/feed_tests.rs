@@ -1,0 +1,103 @@
+//! The feed on real SQLite: versions, acknowledgement, re-sending, unreadable rows.
+
+use super::*;
+use crate::at_rest::DataKey;
+use crate::ids::{DeviceId, MessageId, ParticipantId};
+use crate::inbox::push::PushAck;
+use crate::internal_doc::Priority;
+use crate::message::{Author, MessageKind, Role};
+use crate::sql::sqlite::Sqlite;
+use crate::workflow::status::State;
+
+fn cipher() -> ChunkCipher {
+    ChunkCipher::new(&DataKey::generate().unwrap(), "ws/c1")
+}
+
+fn summary(unread: u32) -> Summary {
+    Summary {
+        conversation: "c1".into(),
+        version: 0,
+        status: State::Open,
+        snoozed_until: None,
+        priority: Priority::Normal,
+        assignee: None,
+        team: None,
+        tags: vec![],
+        channel: "web".into(),
+        language: None,
+        visitor_name: None,
+        vip: false,
+        unread,
+        waiting_since: Some(1),
+        last_message_at: Some(1),
+        last_preview: Some("你好".into()),
+        created_at: 1,
+        messages: unread,
+    }
+}
+
+fn message(id: &str, body: &str) -> Message {
+    Message {
+        id: MessageId::new(id).unwrap(),
+        author: Author {
+            role: Role::Visitor,
+            id: ParticipantId::new("v1").unwrap(),
+            name: "V".into(),
+        },
+        device: DeviceId::new("phone").unwrap(),
+        kind: MessageKind::Text,
+        body: body.into(),
+        sent_at: 1,
+    }
+}
+
+#[test]
+fn a_changed_summary_gets_the_next_version_and_an_unchanged_one_none() {
+    let (feed, c) = (InboxFeed::new(Sqlite::memory()).unwrap(), cipher());
+    let first = feed.record(&c, None, summary(1), &[], |_| 5).unwrap().unwrap();
+    assert_eq!(first.version, 1);
+    let state = FeedState { summary: first, acked: 0 };
+    assert_eq!(feed.record(&c, Some(&state), summary(1), &[], |_| 5).unwrap(), None);
+    let second = feed.record(&c, Some(&state), summary(2), &[], |_| 5).unwrap().unwrap();
+    assert_eq!(second.version, 2);
+    // What the conversation reads back when it opens again.
+    assert_eq!(feed.state(&c).unwrap(), Some(FeedState { summary: second, acked: 0 }));
+}
+
+#[test]
+fn what_the_inbox_did_not_acknowledge_is_pushed_again_and_what_it_did_is_not() {
+    let (feed, c) = (InboxFeed::new(Sqlite::memory()).unwrap(), cipher());
+    let msgs = [message("m1", "我要退款"), message("m2", "refund please")];
+    let s = feed.record(&c, None, summary(2), &msgs, |_| 7).unwrap().unwrap();
+    let mut state = FeedState { summary: s, acked: 0 };
+    let push = feed.pending(&c, Some(&state)).unwrap().expect("owed");
+    assert_eq!(push.summary.version, 1);
+    let texts: Vec<_> = push.messages.iter().map(|m| (m.seq, m.text.as_str(), m.at)).collect();
+    assert_eq!(texts, [(1, "我要退款", 7), (2, "refund please", 7)]);
+    // The push was lost: the same is owed again.
+    assert_eq!(feed.pending(&c, Some(&state)).unwrap(), Some(push.clone()));
+    // The inbox acknowledged the summary and the first message only.
+    feed.ack(PushAck { version: 1, through: 1 }).unwrap();
+    state.acked = 1;
+    let rest = feed.pending(&c, Some(&state)).unwrap().expect("one message owed");
+    assert_eq!(rest.messages.iter().map(|m| m.seq).collect::<Vec<_>>(), [2]);
+    feed.ack(PushAck { version: 1, through: 2 }).unwrap();
+    assert_eq!(feed.pending(&c, Some(&state)).unwrap(), None, "nothing owed");
+    assert_eq!(feed.counts().unwrap(), (1, 1, 0));
+    // A later message is owed on its own.
+    feed.record(&c, Some(&state), summary(2), &[message("m3", "x")], |_| 8).unwrap();
+    let next = feed.pending(&c, Some(&state)).unwrap().unwrap();
+    assert_eq!(next.messages.iter().map(|m| m.id.as_str()).collect::<Vec<_>>(), ["m3"]);
+}
+
+#[test]
+fn a_queued_message_that_no_longer_opens_is_dropped_instead_of_blocking_the_feed() {
+    let feed = InboxFeed::new(Sqlite::memory()).unwrap();
+    let s = feed.record(&cipher(), None, summary(1), &[message("m1", "x")], |_| 1).unwrap();
+    // Another key: neither the summary nor the message opens.
+    let other = cipher();
+    assert!(feed.state(&other).is_err(), "a summary under another key is an error, not None");
+    let state = FeedState { summary: s.unwrap(), acked: 1 };
+    assert_eq!(feed.pending(&other, Some(&state)).unwrap(), None);
+    assert_eq!(feed.counts().unwrap().2, 0, "the unreadable row is gone");
+}
