@@ -8,11 +8,10 @@ use edgedesk_core::inbox::presence::Presence;
 use edgedesk_core::inbox::protocol::Target;
 use edgedesk_core::inbox::push::AssignOrder;
 use edgedesk_core::inbox::routing::{
-    assign_queue, pick_agent, pick_team, teams_of, Candidate, RouteFacts,
+    assign_queue, candidates, pick_agent, pick_team, teams_of, wants_routing, Candidate, RouteFacts,
 };
 use edgedesk_core::inbox::summary::Summary;
 use edgedesk_core::workflow::config::routing::Team;
-use edgedesk_core::workflow::status::State;
 use worker::{Headers, Method, Request, RequestInit};
 
 use crate::inbox::Inbox;
@@ -24,27 +23,20 @@ impl Inbox {
     fn candidates(&self, workspace: &str, team: &Team) -> Vec<Candidate> {
         let presence = self.presence();
         let open = self.with_open(workspace, |o| o.store.open_counts()).ok().and_then(Result::ok);
-        let open = open.unwrap_or_default();
         let in_flight = self.in_flight.borrow().clone();
-        team.members
-            .iter()
-            .map(|m| Candidate {
-                agent: m.to_string(),
-                online: presence.get(m).copied() == Some(Presence::Online),
-                open: open.iter().find(|(a, _)| a == m.as_str()).map_or(0, |(_, n)| *n)
-                    + in_flight.values().filter(|a| *a == m.as_str()).count() as u32,
-            })
-            .collect()
+        let online: std::collections::HashSet<String> = presence
+            .into_iter()
+            .filter(|(_, p)| *p == Presence::Online)
+            .map(|(a, _)| a.to_string())
+            .collect();
+        let open = open.unwrap_or_default();
+        candidates(team, |m| online.contains(m), &open, in_flight.values().map(String::as_str))
     }
 
     /// Routes a conversation that nobody holds: picks its team (unless it has one) and an
     /// online agent of it; without one, the conversation waits in the team's queue.
     pub(crate) async fn route(&self, workspace: &str, s: &Summary, text: &str) {
-        // Routed once a visitor waits (not when its device merely connects), so keyword
-        // rules see the first message.
-        let waiting = s.waiting_since.is_some() && s.status == State::Open;
-        if s.assignee.is_some() || !waiting || self.in_flight.borrow().contains_key(&s.conversation)
-        {
+        if !wants_routing(s, self.in_flight.borrow().contains_key(&s.conversation)) {
             return;
         }
         let config = self.config(workspace).await;
@@ -89,12 +81,7 @@ impl Inbox {
     pub(crate) async fn route_queues(&self, workspace: &str, agent: &ParticipantId) {
         let config = self.config(workspace).await;
         for team in teams_of(&config.routing, agent.as_str()) {
-            let queued = self.with_open(workspace, |o| {
-                o.store.summaries_where(
-                    "assignee IS NULL AND status = 'open' AND team = ? ORDER BY waiting_key, created_at, conversation LIMIT 500",
-                    vec![team.id.as_str().into()],
-                )
-            });
+            let queued = self.with_open(workspace, |o| o.store.queued(team.id.as_str()));
             let Ok(Ok(queued)) = queued else { continue };
             let queued: Vec<_> = queued
                 .into_iter()

@@ -7,10 +7,12 @@
 
 use edgedesk_core::at_rest::{BlindIndex, ValueCipher};
 use edgedesk_core::inbox::query::{SqlParam, Statement};
+use edgedesk_core::inbox::queue;
 use edgedesk_core::inbox::schema::{NOT_WAITING, SCHEMA};
 use edgedesk_core::inbox::summary::{priority_rank, Summary};
 use worker::{SqlStorage, SqlStorageValue};
 
+use crate::do_sql::DoSql;
 use crate::sql_store::SqlStoreError;
 
 const EXTRA: [&str; 4] = [
@@ -217,22 +219,16 @@ impl InboxStore {
         Ok(self.summaries_where("conversation = ?", vec![conversation.into()])?.pop())
     }
 
-    /// Open conversations (anything not resolved) per assignee.
+    /// Open conversations (anything not resolved) per assignee ([`queue::open_counts`]).
     pub fn open_counts(&self) -> Result<Vec<(String, u32)>, SqlStoreError> {
-        let rows = self.rows(
-            "SELECT assignee, COUNT(*) FROM summaries
-             WHERE assignee IS NOT NULL AND status != 'resolved' GROUP BY assignee",
-            Vec::new(),
-        )?;
-        Ok(rows
-            .iter()
-            .filter_map(|r| match r.as_slice() {
-                [SqlStorageValue::String(a), SqlStorageValue::Integer(n)] => {
-                    Some((a.clone(), u32::try_from(*n).unwrap_or(u32::MAX)))
-                }
-                _ => None,
-            })
-            .collect())
+        queue::open_counts(&DoSql(self.sql.clone())).map_err(|e| SqlStoreError(e.to_string()))
+    }
+
+    /// `team`'s queue, oldest waiting first ([`queue::queued`]), summaries opened.
+    pub fn queued(&self, team: &str) -> Result<Vec<Summary>, SqlStoreError> {
+        let rows = queue::queued(&DoSql(self.sql.clone()), team)
+            .map_err(|e| SqlStoreError(e.to_string()))?;
+        Ok(rows.iter().filter_map(|(c, sealed)| self.open(c, sealed)).collect())
     }
 
     pub fn last_seen(&self, agent: &str) -> Result<Option<i64>, SqlStoreError> {

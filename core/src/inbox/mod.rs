@@ -12,6 +12,7 @@ pub mod presence;
 pub mod protocol;
 pub mod push;
 pub mod query;
+pub mod queue;
 pub mod routing;
 pub mod schema;
 pub mod search;

@@ -5,7 +5,9 @@
 //! agent each team assigned to, so the same inputs always pick the same agent, and a replayed
 //! decision after a restart gives the same answer.
 
+use crate::inbox::summary::Summary;
 use crate::workflow::config::{RouteWhen, Routing, Strategy, Team};
+use crate::workflow::status::State;
 
 /// What routing rules look at in a new conversation.
 #[derive(Debug, Clone, Copy)]
@@ -26,6 +28,36 @@ pub struct Candidate {
     pub online: bool,
     /// Conversations assigned to the agent and not resolved.
     pub open: u32,
+}
+
+/// Whether the inbox routes `s` now: a visitor waits in an open conversation nobody holds,
+/// and no assignment order for it is on its way (`order_in_flight`). Routed once a visitor
+/// waits, not when its device merely connects, so keyword rules see the first message.
+pub fn wants_routing(s: &Summary, order_in_flight: bool) -> bool {
+    s.assignee.is_none() && s.waiting_since.is_some() && s.status == State::Open && !order_in_flight
+}
+
+/// Every member of `team` as routing weighs it: online or not, and its load, the open
+/// conversations it holds (`open`, per agent) plus the assignments on their way to it
+/// (`in_flight`, one agent per order), so that orders not yet answered count too.
+pub fn candidates<'a>(
+    team: &Team,
+    online: impl Fn(&str) -> bool,
+    open: &[(String, u32)],
+    in_flight: impl Iterator<Item = &'a str> + Clone,
+) -> Vec<Candidate> {
+    team.members
+        .iter()
+        .map(|m| {
+            let held = open.iter().find(|(a, _)| a == m.as_str()).map_or(0, |(_, n)| *n);
+            let coming = in_flight.clone().filter(|a| *a == m.as_str()).count();
+            Candidate {
+                agent: m.to_string(),
+                online: online(m.as_str()),
+                open: held.saturating_add(u32::try_from(coming).unwrap_or(u32::MAX)),
+            }
+        })
+        .collect()
 }
 
 /// The team of a new conversation: the first rule that holds, else the default team, else
@@ -343,5 +375,40 @@ mod tests {
         assert_eq!(ids("a1"), ["vip", "general"]);
         assert_eq!(ids("a5"), ["orders"]);
         assert!(ids("nobody").is_empty());
+    }
+
+    fn waiting(assignee: Option<&str>, status: &str, waiting_since: Option<i64>) -> Summary {
+        serde_json::from_value(serde_json::json!({
+            "conversation": "c1", "version": 1, "status": status, "priority": "normal",
+            "assignee": assignee, "team": null, "tags": [], "channel": "web", "language": null,
+            "visitor_name": null, "vip": false, "unread": 1, "waiting_since": waiting_since,
+            "last_message_at": 5, "last_preview": "你好", "created_at": 1, "messages": 1
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn only_an_open_unheld_conversation_with_a_waiting_visitor_and_no_order_on_its_way_is_routed() {
+        assert!(wants_routing(&waiting(None, "open", Some(5)), false));
+        assert!(!wants_routing(&waiting(None, "open", Some(5)), true), "an order is on its way");
+        assert!(!wants_routing(&waiting(Some("a1"), "open", Some(5)), false), "held");
+        assert!(!wants_routing(&waiting(None, "open", None), false), "nobody waits yet");
+        for status in ["pending", "snoozed", "resolved"] {
+            assert!(!wants_routing(&waiting(None, status, Some(5)), false), "{status}");
+        }
+    }
+
+    #[test]
+    fn an_agents_load_counts_held_conversations_and_orders_on_their_way() {
+        let t = team("least_busy", 5, &["a1", "a2", "a3"]);
+        let open = [("a1".to_owned(), 2), ("a3".to_owned(), 1), ("gone".to_owned(), 9)];
+        let in_flight = ["a2", "a3", "a3"];
+        let got = candidates(&t, |a| a != "a2", &open, in_flight.iter().copied());
+        assert_eq!(
+            got,
+            [candidate("a1", true, 2), candidate("a2", false, 1), candidate("a3", true, 3)]
+        );
+        // With that load, least-busy picks a1 (2) over a3 (3); a2 is offline.
+        assert_eq!(pick_agent(&t, &got, None).as_deref(), Some("a1"));
     }
 }
