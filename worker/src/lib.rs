@@ -5,18 +5,20 @@
 //! ([`conversation`]), which drives
 //! `edgedesk_core::relay::Relay` over SQLite storage ([`sql_store`]). A workspace's support
 //! configuration lives in its own Durable Object ([`workspace`]), which conversation objects
-//! ask for it ([`workspace_client`]). No rule of the conversation lives here: everything that
+//! ask for it ([`workspace::client`]). No rule of the conversation lives here: everything that
 //! decides lives in core, where it is tested natively.
 //!
-//! Only the request parsing in [`request`] and [`workspace_request`] is platform independent;
-//! the rest compiles for wasm32 only.
+//! One folder per Durable Object ([`conversation`], [`inbox`], [`workspace`]) beside the front
+//! door ([`routes`]) and shared platform helpers. Only the request parsing ([`request`],
+//! [`inbox::request`], [`workspace::request`]) is platform independent; the rest compiles
+//! for wasm32 only.
 
 pub mod forward_header;
-pub mod inbox_request;
+pub mod inbox;
 pub mod open_error;
 pub mod refusal;
 pub mod request;
-pub mod workspace_request;
+pub mod workspace;
 
 #[cfg(target_arch = "wasm32")]
 mod config;
@@ -29,16 +31,6 @@ mod do_sql;
 #[cfg(target_arch = "wasm32")]
 mod http;
 #[cfg(target_arch = "wasm32")]
-mod inbox;
-#[cfg(target_arch = "wasm32")]
-mod inbox_routes;
-#[cfg(target_arch = "wasm32")]
-mod inbox_routing;
-#[cfg(target_arch = "wasm32")]
-mod inbox_search;
-#[cfg(target_arch = "wasm32")]
-mod inbox_store;
-#[cfg(target_arch = "wasm32")]
 mod key_store;
 #[cfg(target_arch = "wasm32")]
 pub mod outbox;
@@ -50,12 +42,6 @@ mod sql_store;
 mod widget;
 #[cfg(target_arch = "wasm32")]
 mod workflow_store;
-#[cfg(target_arch = "wasm32")]
-mod workspace;
-#[cfg(target_arch = "wasm32")]
-pub mod workspace_client;
-#[cfg(target_arch = "wasm32")]
-mod workspace_store;
 
 #[cfg(target_arch = "wasm32")]
 pub use conversation::Conversation;

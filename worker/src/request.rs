@@ -70,7 +70,7 @@ pub enum Route {
     /// `/v1/workspaces/{ws}/inbox/…`: agents and admins.
     Inbox {
         workspace: WorkspaceId,
-        action: crate::inbox_request::InboxAction,
+        action: crate::inbox::request::InboxAction,
     },
 }
 
@@ -105,7 +105,7 @@ pub fn route(method: &str, path: &str) -> Result<Route, Refusal> {
             (Route::WorkspaceConfig { workspace, write: method == "PUT" }, &["GET", "PUT"])
         }
         ["v1", "workspaces", ws, "inbox", rest @ ..] => {
-            let Some((action, one)) = crate::inbox_request::InboxAction::parse(rest)? else {
+            let Some((action, one)) = crate::inbox::request::InboxAction::parse(rest)? else {
                 return Err(not_found(path));
             };
             let workspace = WorkspaceId::new(*ws)

@@ -10,8 +10,8 @@ use wasm_bindgen::JsValue;
 use worker::{Env, Headers, Method, Request, RequestInit, Response};
 
 use crate::request::{self, ConversationAction, Forwarded, Route, FORWARDED_HEADER};
-use crate::workspace_client::WORKSPACE_BINDING;
-use crate::workspace_request::{self as wr, ForwardedWorkspace, IF_MATCH_VERSION_HEADER};
+use crate::workspace::client::WORKSPACE_BINDING;
+use crate::workspace::request::{self as wr, ForwardedWorkspace, IF_MATCH_VERSION_HEADER};
 use crate::{config, http, widget};
 
 pub async fn handle(req: Request, env: Env) -> worker::Result<Response> {
@@ -33,7 +33,7 @@ pub async fn handle(req: Request, env: Env) -> worker::Result<Response> {
             workspace_config(req, env, workspace, write).await
         }
         Route::Inbox { workspace, action } => {
-            crate::inbox_routes::forward(req, env, workspace, action).await
+            crate::inbox::routes::forward(req, env, workspace, action).await
         }
     }
 }

@@ -2,7 +2,7 @@
 //! from it.
 //!
 //! [`record`] runs in the commit of every relay call, inside its transaction: it stores the new
-//! summary and accepted messages ([`crate::inbox_feed`]) and asks for a retry alarm. The
+//! summary and accepted messages ([`edgedesk_core::inbox::feed`]) and asks for a retry alarm. The
 //! push itself ([`Conversation::push_inbox`]) runs after the change is durable; changes that
 //! land while one push is in flight are coalesced into the next, so a burst costs a few
 //! pushes, not one per frame. Whatever is not acknowledged is pushed again by the alarm.

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{log_open_error, Conversation, Live};
 use crate::workflow_store::{CONFIG_RECORD, VISITOR_RECORD};
-use crate::workspace_client::fetch_config;
+use crate::workspace::client::fetch_config;
 
 /// The stored configuration record: what the workspace's Durable Object last answered.
 #[derive(Serialize, Deserialize)]

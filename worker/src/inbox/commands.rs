@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use worker::SqlStorageValue;
 
 use super::Inbox;
-use crate::inbox_request::{ForwardedAgent, TransferTarget};
+use crate::inbox::request::{ForwardedAgent, TransferTarget};
 use crate::request::Refusal;
 
 pub(crate) enum Command {

@@ -8,7 +8,7 @@ use wasm_bindgen::JsValue;
 use worker::{Env, Headers, Method, Request, RequestInit, Response};
 
 use crate::conversation::INBOX_BINDING;
-use crate::inbox_request::{ForwardedAgent, InboxAction, MAX_INBOX_BODY_BYTES};
+use crate::inbox::request::{ForwardedAgent, InboxAction, MAX_INBOX_BODY_BYTES};
 use crate::request::{self, Refusal, FORWARDED_HEADER};
 use crate::{config, http};
 

@@ -3,7 +3,7 @@
 //!
 //! Reached only through the `WORKSPACE_DO` binding: by the front Worker for an admin's `PUT`
 //! and `GET` (after it checked the token), and by conversation objects asking for the
-//! current configuration ([`crate::workspace_client::fetch_config`]). Checking a new
+//! current configuration ([`crate::workspace::client::fetch_config`]). Checking a new
 //! configuration happens here, not in the front Worker, because a webhook secret sent back
 //! redacted is filled in from the stored configuration. A `PUT` reads, checks and stores
 //! without an `await` in between, so concurrent `PUT`s are serialized by the object and
@@ -17,10 +17,10 @@ use worker::{
 
 use crate::http;
 use crate::request::{Refusal, FORWARDED_HEADER};
-use crate::workspace_request::{
+use crate::workspace::request::{
     self as wr, ForwardedWorkspace, CONFIG_VERSION_HEADER, IF_MATCH_VERSION_HEADER,
 };
-use crate::workspace_store::{ConfigTable, StoreError, StoredConfig};
+use crate::workspace::store::{ConfigTable, StoreError, StoredConfig};
 
 #[durable_object]
 pub struct Workspace {

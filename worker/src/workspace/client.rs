@@ -8,7 +8,7 @@ use serde::Deserialize;
 use worker::{Env, Headers, Method, Request, RequestInit};
 
 use crate::request::FORWARDED_HEADER;
-use crate::workspace_request::{ForwardedWorkspace, CONFIG_VERSION_HEADER};
+use crate::workspace::request::{ForwardedWorkspace, CONFIG_VERSION_HEADER};
 
 /// The Durable Object binding of the `Workspace` class (wrangler.toml).
 pub const WORKSPACE_BINDING: &str = "WORKSPACE_DO";

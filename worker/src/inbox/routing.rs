@@ -14,8 +14,8 @@ use edgedesk_core::inbox::summary::Summary;
 use edgedesk_core::workflow::config::routing::Team;
 use worker::{Headers, Method, Request, RequestInit};
 
+use crate::inbox::request::ForwardedAgent;
 use crate::inbox::Inbox;
-use crate::inbox_request::ForwardedAgent;
 use crate::request::{Forwarded, Refusal, FORWARDED_HEADER};
 
 impl Inbox {
