@@ -60,6 +60,9 @@ rm -rf "$DRY"
 step "tsc: the JS package's declarations type-check examples/web-app"
 node_modules/.bin/tsc -p examples/web-app/tsconfig.json
 
+step "tsc: the widget and the console (// @ts-check JS) type-check against the SDK's declarations"
+node_modules/.bin/tsc -p web/tsconfig.json
+
 step "cargo test --workspace (unit + e2e incl. browser tests; native rustup toolchain)"
 cargo test --workspace
 

@@ -1,3 +1,4 @@
+// @ts-check
 // edgedesk visitor chat widget. One script tag on any page:
 //
 //   <script src="https://RELAY/widget.js" data-site-key="demo-site" async></script>
@@ -15,10 +16,13 @@
 // Message bodies and tokens are never logged.
 (() => {
   "use strict";
-  if (window.EdgedeskWidget) return; // loaded twice: keep the first
+  /** The page's window, with the one global the widget defines. */
+  const win = /** @type {Window & { EdgedeskWidget?: object }} */ (window);
+  if (win.EdgedeskWidget) return; // loaded twice: keep the first
 
-  const script =
-    document.currentScript || document.querySelector("script[src*='widget.js'][data-site-key]");
+  const script = /** @type {HTMLScriptElement | null} */ (
+    document.currentScript || document.querySelector("script[src*='widget.js'][data-site-key]")
+  );
   if (!script) return;
   const BASE = new URL(script.src, location.href).origin;
   const SITE_KEY = script.dataset.siteKey || "";
@@ -96,8 +100,10 @@
   const TYPING_SHOW_MS = 6000;
 
   // ---------------------------------------------------------------- state
-  let sdk = null; // the imported module
-  let client = null; // ChatClient
+  /** @type {typeof import("./sdk/edgedesk.js") | null} the imported module */
+  let sdk = null;
+  /** @type {import("./sdk/edgedesk.js").ChatClient | null} */
+  let client = null;
   let session = null; // the stored session
   let unsubscribe = [];
   let isOpen = false;
@@ -117,7 +123,7 @@
   });
   ready.catch(() => {}); // reported in the panel; a caller may still await it
 
-  window.EdgedeskWidget = {
+  win.EdgedeskWidget = {
     ready,
     open: () => setOpen(true),
     close: () => setOpen(false),
@@ -257,7 +263,10 @@
     updateSendEnabled();
     noteTyping();
   });
-  root.querySelectorAll(".csat-btn").forEach((b) =>
+  /** The rating buttons (1 to 5). */
+  const csatButtons = () =>
+    /** @type {NodeListOf<HTMLButtonElement>} */ (root.querySelectorAll(".csat-btn"));
+  csatButtons().forEach((b) =>
     b.addEventListener("click", () => rate(Number(b.dataset.score))),
   );
   document.addEventListener("visibilitychange", () => maybeMarkRead());
@@ -483,14 +492,14 @@
 
   async function rate(score) {
     if (!client) return;
-    root.querySelectorAll(".csat-btn").forEach((b) => (b.disabled = true));
+    csatButtons().forEach((b) => (b.disabled = true));
     try {
       await client.rate(score);
       justRated = true;
     } catch (e) {
       reportError(e);
     } finally {
-      root.querySelectorAll(".csat-btn").forEach((b) => (b.disabled = false));
+      csatButtons().forEach((b) => (b.disabled = false));
       render();
     }
   }
@@ -707,6 +716,7 @@
     if (!ms) return "";
     const d = new Date(ms);
     const sameDay = d.toDateString() === new Date().toDateString();
+    /** @type {Intl.DateTimeFormatOptions} */
     const opts = sameDay ? { hour: "2-digit", minute: "2-digit" } : { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" };
     return d.toLocaleString(LANG === "zh" ? "zh-CN" : undefined, opts);
   }

@@ -1,3 +1,4 @@
+// @ts-check
 // edgedesk agent console: plain ES modules, no build step, on the browser SDK the relay
 // serves (/sdk/edgedesk.js). One InboxClient for the conversation list; one ChatClient for the
 // conversation on screen (the previous one is closed when another is opened).
@@ -25,7 +26,24 @@ const CANNED = [
   ] },
 ];
 
-const $ = (id) => document.getElementById(id);
+/**
+ * An element by id, typed as an input: the fields read through it are inputs, selects and
+ * buttons (value, checked, disabled), and every other element uses only what HTMLElement has.
+ * @param {string} id
+ * @returns {HTMLInputElement}
+ */
+const $ = (id) => /** @type {HTMLInputElement} */ (document.getElementById(id));
+/**
+ * A form's field by name.
+ * @param {HTMLFormElement} form
+ * @param {string} name
+ */
+const field = (form, name) => /** @type {HTMLInputElement} */ (form.elements.namedItem(name));
+/**
+ * The element an event is about, as the control it is.
+ * @param {Event} e
+ */
+const control = (e) => /** @type {HTMLInputElement} */ (e.target);
 const el = (tag, cls, text) => {
   const e = document.createElement(tag);
   if (cls) e.className = cls;
@@ -149,7 +167,10 @@ function showSignin(message) {
   const err = $("signin-error");
   err.hidden = !message;
   err.textContent = message || "";
-  if (state.workspace) $("signin-form").workspace.value = state.workspace;
+  if (state.workspace) {
+    const form = /** @type {HTMLFormElement} */ (document.getElementById("signin-form"));
+    field(form, "workspace").value = state.workspace;
+  }
 }
 
 /** Checks the token's claims before using it, so a wrong token gets a clear message. */
@@ -796,12 +817,12 @@ function validTag(t) {
 function wire() {
   $("signin-form").addEventListener("submit", async (e) => {
     e.preventDefault();
-    const f = e.currentTarget;
-    const btn = f.querySelector("button[type=submit]");
+    const f = /** @type {HTMLFormElement} */ (e.currentTarget);
+    const btn = /** @type {HTMLButtonElement} */ (f.querySelector("button[type=submit]"));
     btn.disabled = true;
     try {
-      await signIn(f.workspace.value, f.token.value);
-      f.token.value = "";
+      await signIn(field(f, "workspace").value, field(f, "token").value);
+      field(f, "token").value = "";
     } catch (err) {
       showSignin(errText(err));
     } finally {
@@ -810,8 +831,10 @@ function wire() {
   });
   $("signout").addEventListener("click", () => signOut());
   $("presence").addEventListener("change", (e) => {
-    safe(() => state.inbox && state.inbox.setPresence(e.target.value));
-    e.target.dataset.state = e.target.value;
+    const select = control(e);
+    const presence = select.value === "away" ? "away" : "online";
+    safe(() => state.inbox && state.inbox.setPresence(presence));
+    select.dataset.state = select.value;
   });
   for (const id of ["filter-status", "filter-assignee", "filter-unread", "sort"]) {
     $(id).addEventListener("change", () => refresh());
@@ -855,11 +878,11 @@ function wire() {
   });
 
   $("status").addEventListener("change", (e) => {
-    const v = e.target.value;
+    const v = control(e).value;
     act(() => (v === "snoozed" ? state.client.setStatus(v, Date.now() + 3600_000) : state.client.setStatus(v)));
   });
   $("priority").addEventListener("change", (e) => {
-    const v = e.target.value || null;
+    const v = control(e).value || null;
     act(() => state.client.setPriority(v));
   });
   $("claim").addEventListener("click", async () => {
