@@ -63,6 +63,9 @@ node_modules/.bin/tsc -p examples/web-app/tsconfig.json
 step "tsc: the widget and the console (// @ts-check JS) type-check against the SDK's declarations"
 node_modules/.bin/tsc -p web/tsconfig.json
 
+step "the console's live list order is the server's (node --test web/order.test.mjs)"
+node --test web/order.test.mjs
+
 step "cargo test --workspace (unit + e2e incl. browser tests; native rustup toolchain)"
 cargo test --workspace
 

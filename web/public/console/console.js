@@ -4,6 +4,7 @@
 // conversation on screen (the previous one is closed when another is opened).
 // The token stays in sessionStorage (this tab); message bodies and tokens are never logged.
 import init, { ChatClient, InboxClient, newDeviceId } from "/sdk/edgedesk.js";
+import { compareSummaries } from "./order.js";
 
 const BASE = location.origin;
 const SESSION_KEY = "edgedesk:console:session";
@@ -287,20 +288,8 @@ function matches(s) {
   return true;
 }
 
-const PRIORITY_RANK = { urgent: 0, high: 1, normal: 2, low: 3 };
-function compare(a, b) {
-  const sort = $("sort").value;
-  const waiting = (x) => (x.waiting_since == null ? Infinity : x.waiting_since);
-  const activity = (x) => x.last_message_at || x.created_at || 0;
-  let d = 0;
-  if (sort === "priority") {
-    d = (PRIORITY_RANK[a.priority] ?? 2) - (PRIORITY_RANK[b.priority] ?? 2) || waiting(a) - waiting(b);
-  } else if (sort === "waiting") {
-    d = waiting(a) - waiting(b);
-  }
-  if (!d || Number.isNaN(d)) d = activity(b) - activity(a);
-  return d || (a.conversation < b.conversation ? -1 : 1);
-}
+/** The list order of the sort the agent chose, as the server orders pages. */
+const compare = (a, b) => compareSummaries($("sort").value, a, b);
 
 let refreshSeq = 0;
 async function refresh() {
