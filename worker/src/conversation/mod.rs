@@ -57,38 +57,38 @@ pub(crate) struct Attachment {
 
 #[durable_object]
 pub struct Conversation {
-    pub(crate) state: State,
-    pub(crate) env: Env,
+    state: State,
+    env: Env,
     live: RefCell<Option<Live>>,
     /// The alarm time this object last set (None after a wake-up or once the alarm ran), so
     /// an unchanged alarm is not set again after every message.
-    pub(crate) armed: std::cell::Cell<Option<i64>>,
+    armed: std::cell::Cell<Option<i64>>,
     /// The workspace answered that it has no configuration (version 0) last time we asked.
-    pub(crate) unconfigured: std::cell::Cell<bool>,
+    unconfigured: std::cell::Cell<bool>,
     /// A push to the inbox is in flight; another change asks it to go on.
-    pub(crate) pushing: std::cell::Cell<bool>,
-    pub(crate) push_again: std::cell::Cell<bool>,
+    pushing: std::cell::Cell<bool>,
+    push_again: std::cell::Cell<bool>,
 }
 
 /// A conversation open in memory: the relay and what its workflow keeps beside it.
 pub(crate) struct Live {
-    pub relay: Relay<DocStore>,
-    pub cipher: ChunkCipher,
-    pub workflow: WorkflowStore,
-    pub outbox: Outbox,
+    relay: Relay<DocStore>,
+    cipher: ChunkCipher,
+    workflow: WorkflowStore,
+    outbox: Outbox,
     /// The timers last written to the table, so an unchanged set is not rewritten.
-    pub timers: Vec<Timer>,
+    timers: Vec<Timer>,
     /// What the workspace's inbox is owed ([`edgedesk_core::inbox::feed`]).
-    pub feed: InboxFeed<DoSql>,
+    feed: InboxFeed<DoSql>,
     /// What the last recorded summary was computed from, so an unchanged state is not
     /// summarised again.
-    pub feed_basis: Option<inbox_push::FeedBasis>,
+    feed_basis: Option<inbox_push::FeedBasis>,
     /// Accepted messages wait in the feed for the inbox.
-    pub feed_backlog: bool,
+    feed_backlog: bool,
     /// The last summary recorded for the inbox, and the version it acknowledged.
-    pub feed_state: Option<FeedState>,
+    feed_state: Option<FeedState>,
     /// The visitor's claims as last stored (the inbox lists the name, VIP flag and channel).
-    pub visitor: VisitorProfile,
+    visitor: VisitorProfile,
 }
 
 impl Conversation {

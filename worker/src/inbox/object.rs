@@ -63,18 +63,18 @@ impl Seat {
 
 /// The inbox open in memory.
 pub(crate) struct Open {
-    pub store: InboxStore,
-    pub search: crate::inbox::search::InboxSearch,
+    pub(super) store: InboxStore,
+    pub(super) search: crate::inbox::search::InboxSearch,
 }
 
 #[durable_object]
 pub struct Inbox {
-    pub(crate) state: State,
-    pub(crate) env: Env,
+    pub(super) state: State,
+    pub(super) env: Env,
     open: RefCell<Option<Open>>,
     /// Conversations with an assignment order in flight, and the agent picked: routing
     /// skips them and counts them in the agent's load until the conversation answers.
-    pub(crate) in_flight: RefCell<HashMap<String, String>>,
+    pub(super) in_flight: RefCell<HashMap<String, String>>,
     /// The workspace configuration, its version, and when it was fetched.
     config: RefCell<Option<(u64, Arc<WorkspaceConfig>, i64)>>,
     /// The visitor name (and creation time) last indexed per conversation since this object
