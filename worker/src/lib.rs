@@ -33,6 +33,8 @@ mod http;
 #[cfg(target_arch = "wasm32")]
 mod key_store;
 #[cfg(target_arch = "wasm32")]
+mod object_call;
+#[cfg(target_arch = "wasm32")]
 pub mod outbox;
 #[cfg(target_arch = "wasm32")]
 mod routes;

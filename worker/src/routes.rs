@@ -9,8 +9,8 @@ use edgedesk_core::ids::{ConversationId, WorkspaceId};
 use wasm_bindgen::JsValue;
 use worker::{Env, Headers, Method, Request, RequestInit, Response};
 
+use crate::object_call::{CONVERSATION, WORKSPACE};
 use crate::request::{self, ConversationAction, Forwarded, Route, FORWARDED_HEADER};
-use crate::workspace::client::WORKSPACE_BINDING;
 use crate::workspace::request::{self as wr, ForwardedWorkspace, IF_MATCH_VERSION_HEADER};
 use crate::{config, http, widget};
 
@@ -97,7 +97,7 @@ async fn workspace_config(
     init.with_headers(headers);
     let inner = Request::new_with_init(&format!("https://workspace.internal/{path}"), &init)?;
     let stub =
-        env.durable_object(WORKSPACE_BINDING)?.id_from_name(workspace.as_str())?.get_stub()?;
+        env.durable_object(WORKSPACE.binding)?.id_from_name(workspace.as_str())?.get_stub()?;
     stub.fetch_with_request(inner).await
 }
 
@@ -154,6 +154,6 @@ async fn conversation_request(
         &format!("https://conversation.internal/{}", action.as_str()),
         &init,
     )?;
-    let stub = env.durable_object("CONVERSATION")?.id_from_name(&name)?.get_stub()?;
+    let stub = env.durable_object(CONVERSATION.binding)?.id_from_name(&name)?.get_stub()?;
     stub.fetch_with_request(inner).await
 }

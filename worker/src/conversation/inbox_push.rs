@@ -11,14 +11,13 @@ use edgedesk_core::automerge::ChangeHash;
 use edgedesk_core::inbox::push::{Push, PushAck};
 use edgedesk_core::message::Message;
 use edgedesk_core::workflow::profile::VisitorProfile;
-use worker::{Env, Headers, Method, Request, RequestInit};
+use worker::{Env, Method};
 
 use super::{log_open_error, Conversation, Live};
-use crate::request::{Forwarded, FORWARDED_HEADER};
+use crate::object_call::{self, Call};
+use crate::request::Forwarded;
 use edgedesk_core::inbox::feed::FeedState;
 
-/// The Durable Object binding of the `Inbox` class (wrangler.toml).
-pub const INBOX_BINDING: &str = "INBOX_DO";
 /// When an unacknowledged push is retried by the alarm.
 pub const PUSH_RETRY_MS: i64 = 5_000;
 
@@ -84,27 +83,25 @@ pub(crate) async fn forget(env: &Env, name: &str) -> Result<(), String> {
     post(env, &forwarded, "forget", "").await.map(|_| ())
 }
 
-/// `POST https://inbox.internal/{path}` to the inbox of the conversation's workspace, as
-/// that conversation; the body of a 200 answer.
+/// `POST {path}` to the inbox of the conversation's workspace, as that conversation; the
+/// body of a 200 answer.
 async fn post(env: &Env, forwarded: &Forwarded, path: &str, body: &str) -> Result<Vec<u8>, String> {
-    let headers = Headers::new();
-    headers.set(FORWARDED_HEADER, &forwarded.to_header()).map_err(|e| e.to_string())?;
-    let mut init = RequestInit::new();
-    init.with_method(Method::Post)
-        .with_headers(headers)
-        .with_body(Some(worker::wasm_bindgen::JsValue::from_str(body)));
-    let url = format!("https://inbox.internal/{path}");
-    let request = Request::new_with_init(&url, &init).map_err(|e| e.to_string())?;
-    let namespace = env.durable_object(INBOX_BINDING).map_err(|e| e.to_string())?;
-    let stub = namespace
-        .id_from_name(forwarded.workspace.as_str())
-        .and_then(|id| id.get_stub())
-        .map_err(|e| e.to_string())?;
-    let mut response = stub.fetch_with_request(request).await.map_err(|e| e.to_string())?;
-    if response.status_code() != 200 {
-        return Err(format!("the inbox answered {}", response.status_code()));
+    let answer = Call {
+        to: object_call::INBOX,
+        name: forwarded.workspace.as_str(),
+        method: Method::Post,
+        path,
+        forwarded: forwarded.to_header(),
+        headers: &[],
+        body: Some(body.to_owned()),
     }
-    response.bytes().await.map_err(|e| e.to_string())
+    .send(env)
+    .await
+    .map_err(|e| e.to_string())?;
+    if answer.status != 200 {
+        return Err(format!("the inbox answered {}", answer.status));
+    }
+    Ok(answer.body)
 }
 
 impl Conversation {

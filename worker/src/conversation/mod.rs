@@ -38,7 +38,6 @@ use edgedesk_core::at_rest::ChunkCipher;
 use edgedesk_core::limits::Limits;
 use edgedesk_core::workflow::profile::VisitorProfile;
 use edgedesk_core::workflow::timers::Timer;
-pub(crate) use inbox_push::INBOX_BINDING;
 
 /// What a socket remembers across hibernation (well under the 2 KiB attachment limit).
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -7,8 +7,8 @@ use edgedesk_core::ids::WorkspaceId;
 use wasm_bindgen::JsValue;
 use worker::{Env, Headers, Method, Request, RequestInit, Response};
 
-use crate::conversation::INBOX_BINDING;
 use crate::inbox::request::{ForwardedAgent, InboxAction, MAX_INBOX_BODY_BYTES};
+use crate::object_call::INBOX;
 use crate::request::{self, Refusal, FORWARDED_HEADER};
 use crate::{config, http};
 
@@ -93,6 +93,6 @@ pub async fn forward(
         inner_url.query_pairs_mut().extend_pairs(kept);
     }
     let inner = Request::new_with_init(inner_url.as_str(), &init)?;
-    let stub = env.durable_object(INBOX_BINDING)?.id_from_name(workspace.as_str())?.get_stub()?;
+    let stub = env.durable_object(INBOX.binding)?.id_from_name(workspace.as_str())?.get_stub()?;
     stub.fetch_with_request(inner).await
 }

@@ -12,11 +12,12 @@ use edgedesk_core::inbox::routing::{
 };
 use edgedesk_core::inbox::summary::Summary;
 use edgedesk_core::workflow::config::routing::Team;
-use worker::{Headers, Method, Request, RequestInit};
+use worker::Method;
 
 use crate::inbox::request::ForwardedAgent;
 use crate::inbox::Inbox;
-use crate::request::{Forwarded, Refusal, FORWARDED_HEADER};
+use crate::object_call::{Call, CONVERSATION};
+use crate::request::{Forwarded, Refusal};
 
 impl Inbox {
     /// Every member of `team` with its presence and load (in-flight orders included).
@@ -190,7 +191,7 @@ impl Inbox {
         conversation: &str,
         order: &AssignOrder,
     ) -> Result<Summary, Refusal> {
-        let unreachable = |e: worker::Error| {
+        let unreachable = |e: crate::object_call::Unreachable| {
             worker::console_error!("inbox: conversation unreachable: {e}");
             Refusal::new(503, "unavailable", "the conversation could not be reached; retry")
         };
@@ -201,25 +202,20 @@ impl Inbox {
                 .map_err(|e| Refusal::new(400, "bad_conversation_id", e.to_string()))?,
             peer: None,
         };
-        let headers = Headers::new();
-        headers.set(FORWARDED_HEADER, &forwarded.to_header()).map_err(unreachable)?;
-        let body = serde_json::to_string(order).unwrap_or_default();
-        let mut init = RequestInit::new();
-        init.with_method(Method::Post)
-            .with_headers(headers)
-            .with_body(Some(worker::wasm_bindgen::JsValue::from_str(&body)));
-        let request = Request::new_with_init("https://conversation.internal/assign", &init)
-            .map_err(unreachable)?;
         let name = forwarded.object_name();
-        let stub = self
-            .env
-            .durable_object("CONVERSATION")
-            .and_then(|ns| ns.id_from_name(&name)?.get_stub())
-            .map_err(unreachable)?;
-        let mut response = stub.fetch_with_request(request).await.map_err(unreachable)?;
-        let status = response.status_code();
-        let bytes = response.bytes().await.map_err(unreachable)?;
-        let value: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+        let answer = Call {
+            to: CONVERSATION,
+            name: &name,
+            method: Method::Post,
+            path: "assign",
+            forwarded: forwarded.to_header(),
+            headers: &[],
+            body: Some(serde_json::to_string(order).unwrap_or_default()),
+        }
+        .send(&self.env)
+        .await
+        .map_err(unreachable)?;
+        let (status, value) = (answer.status, answer.json());
         if status != 200 {
             let message = value["message"]
                 .as_str()

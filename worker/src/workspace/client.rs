@@ -5,13 +5,10 @@
 use edgedesk_core::ids::WorkspaceId;
 use edgedesk_core::workflow::config::{ConfigErrors, WorkspaceConfig};
 use serde::Deserialize;
-use worker::{Env, Headers, Method, Request, RequestInit};
+use worker::{Env, Method};
 
-use crate::request::FORWARDED_HEADER;
+use crate::object_call::{Call, WORKSPACE};
 use crate::workspace::request::{ForwardedWorkspace, CONFIG_VERSION_HEADER};
-
-/// The Durable Object binding of the `Workspace` class (wrangler.toml).
-pub const WORKSPACE_BINDING: &str = "WORKSPACE_DO";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigFetchError {
@@ -30,12 +27,6 @@ pub enum ConfigFetchError {
     Invalid { version: u64, errors: ConfigErrors },
 }
 
-impl From<worker::Error> for ConfigFetchError {
-    fn from(e: worker::Error) -> Self {
-        ConfigFetchError::Unreachable(e.to_string())
-    }
-}
-
 #[derive(Deserialize)]
 struct Answer {
     version: u64,
@@ -51,33 +42,34 @@ pub async fn fetch_config(
 ) -> Result<Option<(u64, WorkspaceConfig)>, ConfigFetchError> {
     let workspace =
         WorkspaceId::new(workspace).map_err(|e| ConfigFetchError::BadWorkspace(e.to_string()))?;
-    let headers = Headers::new();
     let forwarded = ForwardedWorkspace { workspace: workspace.clone(), admin: None };
-    headers.set(FORWARDED_HEADER, &forwarded.to_header())?;
-    if let Some(v) = known_version {
-        headers.set(CONFIG_VERSION_HEADER, &v.to_string())?;
+    let known: Vec<(&str, String)> =
+        known_version.map(|v| (CONFIG_VERSION_HEADER, v.to_string())).into_iter().collect();
+    let response = Call {
+        to: WORKSPACE,
+        name: workspace.as_str(),
+        method: Method::Get,
+        path: "config",
+        forwarded: forwarded.to_header(),
+        headers: &known,
+        body: None,
     }
-    let mut init = RequestInit::new();
-    init.with_method(Method::Get).with_headers(headers);
-    let request = Request::new_with_init("https://workspace.internal/config", &init)?;
-    let stub =
-        env.durable_object(WORKSPACE_BINDING)?.id_from_name(workspace.as_str())?.get_stub()?;
-    let mut response = stub.fetch_with_request(request).await?;
-    match response.status_code() {
+    .send(env)
+    .await
+    .map_err(|e| ConfigFetchError::Unreachable(e.to_string()))?;
+    match response.status {
         304 => Ok(None),
         200 => {
-            let answer: Answer = serde_json::from_slice(&response.bytes().await?)
+            let answer: Answer = serde_json::from_slice(&response.body)
                 .map_err(|e| ConfigFetchError::BadAnswer(e.to_string()))?;
             let config = WorkspaceConfig::parse(&answer.config.to_string())
                 .map_err(|errors| ConfigFetchError::Invalid { version: answer.version, errors })?;
             Ok(Some((answer.version, config)))
         }
         status => {
-            let body = response.text().await.unwrap_or_default();
-            let message = serde_json::from_str::<serde_json::Value>(&body)
-                .ok()
-                .and_then(|v| v["message"].as_str().map(str::to_owned))
-                .unwrap_or_else(|| format!("{} bytes of body", body.len()));
+            let message = response.json()["message"]
+                .as_str()
+                .map_or_else(|| format!("{} bytes of body", response.body.len()), str::to_owned);
             Err(ConfigFetchError::Refused { status, message })
         }
     }
