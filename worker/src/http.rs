@@ -63,6 +63,19 @@ pub fn no_content() -> Response {
 /// Last resort for an error the handlers did not turn into a refusal. Logs the error (never
 /// request bodies) and answers 500 so the caller is not left hanging.
 pub fn internal_error(e: worker::Error) -> Response {
-    worker::console_error!("internal error: {e}");
-    refusal(&Refusal::new(500, "internal", "internal error; retry later"))
+    refusal(&e.into())
+}
+
+/// A platform failure inside a handler that answers with [`Refusal`]s: a 500, logged by its
+/// text (never a body or a token: `worker::Error` carries neither).
+impl From<worker::Error> for Refusal {
+    fn from(e: worker::Error) -> Self {
+        worker::console_error!("internal error: {e}");
+        Refusal::new(500, "internal", "internal error; retry later")
+    }
+}
+
+/// The response of a handler that answers with [`Refusal`]s.
+pub fn answer(result: Result<Response, Refusal>) -> Response {
+    result.unwrap_or_else(|r| refusal(&r))
 }

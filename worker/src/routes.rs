@@ -10,17 +10,17 @@ use wasm_bindgen::JsValue;
 use worker::{Env, Headers, Method, Request, RequestInit, Response};
 
 use crate::object_call::{CONVERSATION, WORKSPACE};
-use crate::request::{self, ConversationAction, Forwarded, Route, FORWARDED_HEADER};
+use crate::request::{self, ConversationAction, Forwarded, Refusal, Route, FORWARDED_HEADER};
 use crate::workspace::request::{self as wr, ForwardedWorkspace, IF_MATCH_VERSION_HEADER};
 use crate::{config, http, widget};
 
 pub async fn handle(req: Request, env: Env) -> worker::Result<Response> {
+    Ok(http::answer(route(req, env).await))
+}
+
+async fn route(req: Request, env: Env) -> Result<Response, Refusal> {
     let url = req.url()?;
-    let route = match request::route(req.method().as_ref(), url.path()) {
-        Ok(r) => r,
-        Err(refusal) => return Ok(http::refusal(&refusal)),
-    };
-    match route {
+    match request::route(req.method().as_ref(), url.path())? {
         Route::Health => Ok(http::json(&serde_json::json!({ "ok": true }))),
         Route::WidgetSession { preflight: true } => Ok(http::cors(http::no_content())),
         Route::WidgetSession { preflight: false } => {
@@ -45,11 +45,8 @@ async fn workspace_config(
     env: Env,
     workspace: WorkspaceId,
     write: bool,
-) -> worker::Result<Response> {
-    let keys = match config::keyring(&env) {
-        Ok(k) => k,
-        Err(refusal) => return Ok(http::refusal(&refusal)),
-    };
+) -> Result<Response, Refusal> {
+    let keys = config::keyring(&env)?;
     let authorization = req.headers().get("authorization")?;
     let claims = request::authorize_workspace(
         request::bearer_token(authorization.as_deref(), &[]),
@@ -62,26 +59,20 @@ async fn workspace_config(
         Ok(c) => c,
         Err(e) => {
             worker::console_log!("refused workspace config: {}", e.code());
-            return Ok(http::refusal(&e.into()));
+            return Err(e.into());
         }
     };
     let headers = Headers::new();
     let mut init = RequestInit::new();
     let path = if write {
-        let if_match = match wr::if_match(req.headers().get("if-match")?.as_deref()) {
-            Ok(v) => v,
-            Err(refusal) => return Ok(http::refusal(&refusal)),
-        };
+        let if_match = wr::if_match(req.headers().get("if-match")?.as_deref())?;
         let declared = req.headers().get("content-length")?.and_then(|v| v.parse().ok());
         // A declared oversize body is refused before it is read.
         let body = match wr::config_body(declared, None) {
             Ok(_) => wr::config_body(None, Some(&req.bytes().await?)),
             Err(refusal) => Err(refusal),
         };
-        let body = match body {
-            Ok(b) => b,
-            Err(refusal) => return Ok(http::refusal(&refusal)),
-        };
+        let body = body?;
         if let Some(v) = if_match {
             headers.set(IF_MATCH_VERSION_HEADER, &v.to_string())?;
         }
@@ -98,7 +89,7 @@ async fn workspace_config(
     let inner = Request::new_with_init(&format!("https://workspace.internal/{path}"), &init)?;
     let stub =
         env.durable_object(WORKSPACE.binding)?.id_from_name(workspace.as_str())?.get_stub()?;
-    stub.fetch_with_request(inner).await
+    Ok(stub.fetch_with_request(inner).await?)
 }
 
 async fn conversation_request(
@@ -107,11 +98,8 @@ async fn conversation_request(
     workspace: WorkspaceId,
     conversation: ConversationId,
     action: ConversationAction,
-) -> worker::Result<Response> {
-    let keys = match config::keyring(&env) {
-        Ok(k) => k,
-        Err(refusal) => return Ok(http::refusal(&refusal)),
-    };
+) -> Result<Response, Refusal> {
+    let keys = config::keyring(&env)?;
     let url = req.url()?;
     let query: Vec<(String, String)> =
         url.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
@@ -128,19 +116,14 @@ async fn conversation_request(
         // The code only: tokens and claims stay out of the logs.
         Err(e) => {
             worker::console_log!("refused {}: {}", action.as_str(), e.code());
-            return Ok(http::refusal(&e.into()));
+            return Err(e.into());
         }
     };
     let headers = Headers::new();
     let peer = if action == ConversationAction::Connect {
-        if let Err(refusal) = request::check_upgrade(req.headers().get("upgrade")?.as_deref()) {
-            return Ok(http::refusal(&refusal));
-        }
+        request::check_upgrade(req.headers().get("upgrade")?.as_deref())?;
         headers.set("upgrade", "websocket")?;
-        match request::connecting_peer(&claims, &query) {
-            Ok(p) => Some(p),
-            Err(refusal) => return Ok(http::refusal(&refusal)),
-        }
+        Some(request::connecting_peer(&claims, &query)?)
     } else {
         None
     };
@@ -155,5 +138,5 @@ async fn conversation_request(
         &init,
     )?;
     let stub = env.durable_object(CONVERSATION.binding)?.id_from_name(&name)?.get_stub()?;
-    stub.fetch_with_request(inner).await
+    Ok(stub.fetch_with_request(inner).await?)
 }

@@ -7,21 +7,18 @@ use edgedesk_core::ids::WorkspaceId;
 use wasm_bindgen::JsValue;
 use worker::{Env, Headers, Method, Request, RequestInit, Response};
 
+use crate::config;
 use crate::inbox::request::{ForwardedAgent, InboxAction, MAX_INBOX_BODY_BYTES};
 use crate::object_call::INBOX;
 use crate::request::{self, Refusal, FORWARDED_HEADER};
-use crate::{config, http};
 
 pub async fn forward(
     mut req: Request,
     env: Env,
     workspace: WorkspaceId,
     action: InboxAction,
-) -> worker::Result<Response> {
-    let keys = match config::keyring(&env) {
-        Ok(k) => k,
-        Err(refusal) => return Ok(http::refusal(&refusal)),
-    };
+) -> Result<Response, Refusal> {
+    let keys = config::keyring(&env)?;
     let url = req.url()?;
     let query: Vec<(String, String)> =
         url.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
@@ -37,7 +34,7 @@ pub async fn forward(
         Ok(c) => c,
         Err(e) => {
             worker::console_log!("refused inbox request: {}", e.code());
-            return Ok(http::refusal(&e.into()));
+            return Err(e.into());
         }
     };
     let headers = Headers::new();
@@ -45,27 +42,22 @@ pub async fn forward(
     let mut device = None;
     match &action {
         InboxAction::Connect => {
-            if let Err(refusal) = request::check_upgrade(req.headers().get("upgrade")?.as_deref()) {
-                return Ok(http::refusal(&refusal));
-            }
+            request::check_upgrade(req.headers().get("upgrade")?.as_deref())?;
             headers.set("upgrade", "websocket")?;
-            match request::device_param(&query) {
-                Ok(d) => device = Some(d),
-                Err(refusal) => return Ok(http::refusal(&refusal)),
-            }
+            device = Some(request::device_param(&query)?);
             init.with_method(Method::Get);
         }
         InboxAction::Claim(_) | InboxAction::Transfer(_) => {
             let body = req.bytes().await?;
             if body.len() > MAX_INBOX_BODY_BYTES {
-                return Ok(http::refusal(&Refusal::new(
+                return Err(Refusal::new(
                     413,
                     "body_too_large",
                     format!(
                         "the body is {} bytes; the limit is {MAX_INBOX_BODY_BYTES}",
                         body.len()
                     ),
-                )));
+                ));
             }
             let text = String::from_utf8_lossy(&body).into_owned();
             init.with_method(Method::Post).with_body(Some(JsValue::from_str(&text)));
@@ -94,5 +86,5 @@ pub async fn forward(
     }
     let inner = Request::new_with_init(inner_url.as_str(), &init)?;
     let stub = env.durable_object(INBOX.binding)?.id_from_name(workspace.as_str())?.get_stub()?;
-    stub.fetch_with_request(inner).await
+    Ok(stub.fetch_with_request(inner).await?)
 }

@@ -41,7 +41,7 @@ impl Workspace {
         &self,
         mut req: Request,
         forwarded: ForwardedWorkspace,
-    ) -> worker::Result<Response> {
+    ) -> Result<Response, Refusal> {
         let body = req.text().await?;
         let expected = wr::known_version(req.headers().get(IF_MATCH_VERSION_HEADER)?.as_deref());
         let admin = forwarded.admin.map(|a| a.to_string()).unwrap_or_default();
@@ -53,11 +53,11 @@ impl Workspace {
         // Answer only once the new version is on disk.
         if let Err(e) = self.state.storage().sync().await {
             worker::console_error!("storage sync failed after a configuration PUT: {e}");
-            return Ok(http::refusal(&Refusal::new(
+            return Err(Refusal::new(
                 503,
                 "unavailable",
                 "the configuration is not confirmed on disk; GET it to see which version holds",
-            )));
+            ));
         }
         worker::console_log!("workspace configuration now at version {stored}");
         Ok(http::json(&serde_json::json!({ "version": stored })))
@@ -166,12 +166,14 @@ impl DurableObject for Workspace {
     }
 
     async fn fetch(&self, req: Request) -> worker::Result<Response> {
-        let forwarded = match ForwardedWorkspace::from_header(
-            req.headers().get(FORWARDED_HEADER)?.as_deref(),
-        ) {
-            Ok(f) => f,
-            Err(refusal) => return Ok(http::refusal(&refusal)),
-        };
+        Ok(http::answer(self.route(req).await))
+    }
+}
+
+impl Workspace {
+    async fn route(&self, req: Request) -> Result<Response, Refusal> {
+        let forwarded =
+            ForwardedWorkspace::from_header(req.headers().get(FORWARDED_HEADER)?.as_deref())?;
         let workspace = forwarded.workspace.to_string();
         let path = req.path();
         let answer = match (req.method(), path.trim_start_matches('/')) {
@@ -181,13 +183,7 @@ impl DurableObject for Workspace {
                 let known = wr::known_version(req.headers().get(CONFIG_VERSION_HEADER)?.as_deref());
                 self.internal_get(&workspace, known)
             }
-            _ => {
-                return Ok(http::refusal(&Refusal::new(
-                    404,
-                    "not_found",
-                    "unknown workspace action",
-                )))
-            }
+            _ => return Err(Refusal::new(404, "not_found", "unknown workspace action")),
         };
         Ok(answer.unwrap_or_else(|e| store_failure(&e)))
     }
