@@ -5,7 +5,7 @@ use edgedesk_core::inbox::push::AssignOrder;
 use edgedesk_core::relay::AssignError;
 use worker::{Request, Response};
 
-use super::{log_open_error, Conversation};
+use super::{opened, Conversation};
 use crate::http;
 use crate::request::Refusal;
 
@@ -15,17 +15,13 @@ const MAX_ORDER_BYTES: usize = 1024;
 impl Conversation {
     /// `POST assign` from the inbox: applies the order as the relay's audited change and
     /// answers with the summary it leads to.
-    pub(crate) async fn assign(&self, name: &str, mut req: Request) -> worker::Result<Response> {
+    pub(crate) async fn assign(&self, name: &str, mut req: Request) -> Result<Response, Refusal> {
         let bytes = req.bytes().await?;
         let order = (bytes.len() <= MAX_ORDER_BYTES)
             .then(|| serde_json::from_slice::<AssignOrder>(&bytes).ok())
             .flatten();
         let Some(assignment) = order.and_then(|o| o.assignment().ok()) else {
-            return Ok(http::refusal(&Refusal::new(
-                400,
-                "bad_order",
-                "malformed assignment order",
-            )));
+            return Err(Refusal::new(400, "bad_order", "malformed assignment order"));
         };
         let now = worker::Date::now().as_millis() as i64;
         let done = self.with_live(Some(name), |live| {
@@ -37,13 +33,7 @@ impl Conversation {
             let summary = live.feed_state.as_ref().map(|s| s.summary.clone());
             (out, summary)
         });
-        let (out, summary) = match done {
-            Ok(d) => d,
-            Err(e) => {
-                log_open_error(&e);
-                return Ok(http::refusal(&e.refusal()));
-            }
-        };
+        let (out, summary) = opened(done)?;
         match out {
             Ok(Ok((frames, next))) => {
                 self.deliver(frames, &self.sockets()).await;
@@ -51,14 +41,12 @@ impl Conversation {
                 self.push_inbox().await;
                 Ok(http::json(&serde_json::json!({ "summary": summary })))
             }
-            Ok(Err(e @ AssignError::Taken(_))) => {
-                Ok(http::refusal(&Refusal::new(409, "taken", e.to_string())))
-            }
-            Ok(Err(e)) => Ok(http::refusal(&Refusal::new(403, "not_allowed", e.to_string()))),
+            Ok(Err(e @ AssignError::Taken(_))) => Err(Refusal::new(409, "taken", e.to_string())),
+            Ok(Err(e)) => Err(Refusal::new(403, "not_allowed", e.to_string())),
             Err(e) => {
                 worker::console_error!("assignment not applied: {e}");
                 self.reload();
-                Ok(http::refusal(&Refusal::new(503, "unavailable", "retry the assignment")))
+                Err(Refusal::new(503, "unavailable", "retry the assignment"))
             }
         }
     }

@@ -223,25 +223,19 @@ impl Conversation {
         let _ = ws.close(Some(code), Some(close_reason(message)));
     }
 
-    async fn accept_peer(&self, forwarded: Forwarded) -> worker::Result<Response> {
+    async fn accept_peer(&self, forwarded: Forwarded) -> Result<Response, Refusal> {
         let name = forwarded.object_name();
         let Some(peer_info) = forwarded.peer else {
-            return Ok(http::refusal(&Refusal::new(
+            return Err(Refusal::new(
                 400,
                 "bad_forward",
                 "requests reach a conversation through the Worker only",
-            )));
+            ));
         };
         let (info, expires_at) = (peer_info.info.clone(), peer_info.expires_at);
         // Opened before the upgrade, so an erased or locked conversation is an HTTP answer.
         let max_sockets =
-            match self.with_relay(Some(&name), |r| r.limits().max_sockets_per_conversation) {
-                Ok(max) => max,
-                Err(e) => {
-                    log_open_error(&e);
-                    return Ok(http::refusal(&e.refusal()));
-                }
-            };
+            opened(self.with_relay(Some(&name), |r| r.limits().max_sockets_per_conversation))?;
         let open = self
             .state
             .get_websockets()
@@ -262,7 +256,7 @@ impl Conversation {
                 "conversation has {open} sockets, the limit is {max_sockets}; try again later"
             );
             Self::refuse(&pair.server, 1013, &reason);
-            return Response::from_websocket(pair.client);
+            return Ok(Response::from_websocket(pair.client)?);
         }
         pair.server.serialize_attachment(Attachment {
             peer,
@@ -291,42 +285,31 @@ impl Conversation {
                 Self::refuse(&pair.server, code, &message);
             }
         }
-        Response::from_websocket(pair.client)
+        Ok(Response::from_websocket(pair.client)?)
     }
 
-    fn stats(&self, name: &str) -> worker::Result<Response> {
-        match self.with_live(Some(name), |live| {
+    fn stats(&self, name: &str) -> Result<Response, Refusal> {
+        let stats = opened(self.with_live(Some(name), |live| {
             let mut stats = serde_json::to_value(live.relay.stats()).unwrap_or_default();
             stats["workflow"] = workflow_shell::stats(live);
             stats
-        }) {
-            Ok(stats) => Ok(http::json(&stats)),
-            Err(e) => {
-                log_open_error(&e);
-                Ok(http::refusal(&e.refusal()))
-            }
-        }
+        }))?;
+        Ok(http::json(&stats))
     }
 
     /// Crypto-shreds the conversation, then closes every socket with [`CLOSE_ERASED`].
-    async fn erase(&self, name: &str) -> worker::Result<Response> {
+    async fn erase(&self, name: &str) -> Result<Response, Refusal> {
         let now = worker::Date::now().as_millis() as i64;
-        let at = match conversation_store::erase(&self.state.storage().sql(), name, now) {
-            Ok(at) => at,
-            Err(e) => {
-                log_open_error(&e);
-                return Ok(http::refusal(&e.refusal()));
-            }
-        };
+        let at = opened(conversation_store::erase(&self.state.storage().sql(), name, now))?;
         self.reload();
         // Answer only once the tombstone is on disk.
         if let Err(e) = self.state.storage().sync().await {
             worker::console_error!("storage sync failed after erase: {e}");
-            return Ok(http::refusal(&Refusal::new(
+            return Err(Refusal::new(
                 503,
                 "unavailable",
                 "the erasure is not confirmed on disk; retry (erasing again is harmless)",
-            )));
+            ));
         }
         for ws in self.state.get_websockets() {
             Self::refuse(&ws, CLOSE_ERASED, "conversation erased");
@@ -335,15 +318,39 @@ impl Conversation {
         // the erasure is not done. Erasing again retries this part.
         if let Err(e) = inbox_push::forget(&self.env, name).await {
             worker::console_error!("erased conversation not yet dropped by the inbox: {e}");
-            return Ok(http::refusal(&Refusal::new(
+            return Err(Refusal::new(
                 503,
                 "unavailable",
                 "the conversation is erased, but the inbox still lists it; retry (erasing again \
                  is harmless)",
-            )));
+            ));
         }
         Ok(http::json(&serde_json::json!({ "erased": true, "at": at })))
     }
+}
+
+impl Conversation {
+    async fn route(&self, req: Request) -> Result<Response, Refusal> {
+        let url = req.url()?;
+        let forwarded = Forwarded::from_header(req.headers().get(FORWARDED_HEADER)?.as_deref())?;
+        let name = forwarded.object_name();
+        match url.path().trim_start_matches('/') {
+            "connect" => self.accept_peer(forwarded).await,
+            "stats" => self.stats(&name),
+            "erase" => self.erase(&name).await,
+            "assign" => self.assign(&name, req).await,
+            _ => Err(Refusal::new(404, "not_found", "unknown conversation action")),
+        }
+    }
+}
+
+/// Storage that did not open, as the refusal a request gets (logged: see
+/// [`log_open_error`]).
+pub(crate) fn opened<T>(result: Result<T, OpenError>) -> Result<T, Refusal> {
+    result.map_err(|e| {
+        log_open_error(&e);
+        e.refusal()
+    })
 }
 
 /// Logs why storage did not open (an erased conversation is not a failure). The texts name
@@ -368,20 +375,7 @@ impl DurableObject for Conversation {
     }
 
     async fn fetch(&self, req: Request) -> worker::Result<Response> {
-        let url = req.url()?;
-        let forwarded =
-            match Forwarded::from_header(req.headers().get(FORWARDED_HEADER)?.as_deref()) {
-                Ok(f) => f,
-                Err(refusal) => return Ok(http::refusal(&refusal)),
-            };
-        let name = forwarded.object_name();
-        match url.path().trim_start_matches('/') {
-            "connect" => self.accept_peer(forwarded).await,
-            "stats" => self.stats(&name),
-            "erase" => self.erase(&name).await,
-            "assign" => self.assign(&name, req).await,
-            _ => Ok(http::refusal(&Refusal::new(404, "not_found", "unknown conversation action"))),
-        }
+        Ok(http::answer(self.route(req).await))
     }
 
     async fn websocket_message(

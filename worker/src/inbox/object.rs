@@ -197,17 +197,11 @@ impl Inbox {
         }
     }
 
-    async fn accept_agent(&self, who: ForwardedAgent) -> worker::Result<Response> {
+    async fn accept_agent(&self, who: ForwardedAgent) -> Result<Response, Refusal> {
         let Some(device) = who.device.clone() else {
-            return Ok(http::refusal(&Refusal::new(
-                400,
-                "bad_device",
-                "query parameter `device` is required",
-            )));
+            return Err(Refusal::new(400, "bad_device", "query parameter `device` is required"));
         };
-        if let Err(r) = self.with_open(who.workspace.as_str(), |_| ()) {
-            return Ok(http::refusal(&r));
-        }
+        self.with_open(who.workspace.as_str(), |_| ())?;
         let before = self.presence_of(&who.agent);
         let pair = WebSocketPair::new()?;
         self.state.accept_websocket_with_tags(&pair.server, &[who.agent.as_str()]);
@@ -229,7 +223,7 @@ impl Inbox {
             // Already online on another device: this one still gets what is waiting.
             self.send_backlog(&seat, Some(&pair.server));
         }
-        response
+        Ok(response?)
     }
 
     /// After a seat's presence changed: tells everyone, and when its agent just came
@@ -276,23 +270,15 @@ impl Inbox {
         }
     }
 
-    async fn push(&self, forwarded: Forwarded, mut req: Request) -> worker::Result<Response> {
+    async fn push(&self, forwarded: Forwarded, mut req: Request) -> Result<Response, Refusal> {
         let bytes = req.bytes().await?;
-        let push: edgedesk_core::inbox::push::Push = match serde_json::from_slice(&bytes) {
-            Ok(p) => p,
-            Err(e) => return Ok(http::refusal(&Refusal::new(400, "bad_push", e.to_string()))),
-        };
+        let push: edgedesk_core::inbox::push::Push = serde_json::from_slice(&bytes)
+            .map_err(|e| Refusal::new(400, "bad_push", e.to_string()))?;
         if push.summary.conversation != forwarded.conversation.as_str() {
-            return Ok(http::refusal(&Refusal::new(
-                400,
-                "bad_push",
-                "summary of another conversation",
-            )));
+            return Err(Refusal::new(400, "bad_push", "summary of another conversation"));
         }
         let workspace = forwarded.workspace.as_str();
-        if let Err(r) = self.apply_summary(workspace, &push.summary) {
-            return Ok(http::refusal(&r));
-        }
+        self.apply_summary(workspace, &push.summary)?;
         let name = (push.summary.visitor_name.clone(), push.summary.created_at);
         let name_known = self.indexed_names.borrow().get(&push.summary.conversation) == Some(&name);
         let indexed = self.with_open(workspace, |o| {
@@ -315,9 +301,9 @@ impl Inbox {
             }
             Ok(Err(e)) => {
                 worker::console_error!("inbox: messages not indexed: {e}");
-                return Ok(http::refusal(&e.refusal()));
+                return Err(e.refusal());
             }
-            Err(r) => return Ok(http::refusal(&r)),
+            Err(r) => return Err(r),
         }
         let version = self
             .with_open(workspace, |o| o.store.version(&push.summary.conversation))
@@ -366,20 +352,14 @@ impl Inbox {
         who: ForwardedAgent,
         path: &str,
         mut req: Request,
-    ) -> worker::Result<Response> {
+    ) -> Result<Response, Refusal> {
         let url = req.url()?;
         let pairs: Vec<(String, String)> =
             url.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
         let body =
             if req.method() == worker::Method::Post { req.bytes().await? } else { Vec::new() };
-        let command = match Command::from_http(path, &pairs, &body) {
-            Ok(c) => c,
-            Err(r) => return Ok(http::refusal(&r)),
-        };
-        match self.run(&who, command).await {
-            Ok(data) => Ok(http::json(&data)),
-            Err(r) => Ok(http::refusal(&r)),
-        }
+        let command = Command::from_http(path, &pairs, &body)?;
+        Ok(http::json(&self.run(&who, command).await?))
     }
 }
 
@@ -403,6 +383,25 @@ fn busy() -> Refusal {
     Refusal::new(503, "unavailable", "the inbox is busy; retry")
 }
 
+impl Inbox {
+    async fn handle(&self, req: Request) -> Result<Response, Refusal> {
+        let url = req.url()?;
+        let path = url.path().trim_start_matches('/').to_owned();
+        let header = req.headers().get(FORWARDED_HEADER)?;
+        // From conversation objects only: the front Worker forwards agents' actions, never
+        // these paths.
+        if path == "push" || path == "forget" {
+            let f = Forwarded::from_header(header.as_deref())?;
+            return if path == "push" { self.push(f, req).await } else { Ok(self.forget(&f)) };
+        }
+        let who = ForwardedAgent::from_header(header.as_deref())?;
+        if path == "connect" {
+            return self.accept_agent(who).await;
+        }
+        self.http_command(who, &path, req).await
+    }
+}
+
 impl DurableObject for Inbox {
     fn new(state: State, env: Env) -> Self {
         Self {
@@ -416,26 +415,7 @@ impl DurableObject for Inbox {
     }
 
     async fn fetch(&self, req: Request) -> worker::Result<Response> {
-        let url = req.url()?;
-        let path = url.path().trim_start_matches('/').to_owned();
-        let header = req.headers().get(FORWARDED_HEADER)?;
-        // From conversation objects only: the front Worker forwards agents' actions, never
-        // these paths.
-        if path == "push" || path == "forget" {
-            return match Forwarded::from_header(header.as_deref()) {
-                Ok(f) if path == "push" => self.push(f, req).await,
-                Ok(f) => Ok(self.forget(&f)),
-                Err(r) => Ok(http::refusal(&r)),
-            };
-        }
-        let who = match ForwardedAgent::from_header(header.as_deref()) {
-            Ok(w) => w,
-            Err(r) => return Ok(http::refusal(&r)),
-        };
-        if path == "connect" {
-            return self.accept_agent(who).await;
-        }
-        self.http_command(who, &path, req).await
+        Ok(http::answer(self.handle(req).await))
     }
 
     async fn websocket_message(
