@@ -69,7 +69,13 @@ fn kinds(out: &Output) -> Vec<&str> {
 /// Connects a fast-path visitor device (peer 1) and brings it in sync; returns it.
 fn visitor_in_sync(relay: &mut Relay<MemStore>) -> Device {
     let mut d = device(1, Role::Visitor, "v1", "v1-phone");
-    let mut to_device = relay.connect(1, info(&d)).frames;
+    connect(relay, &mut d);
+    d
+}
+
+/// Connects `d` as peer 1 and runs the network until both sides are quiet.
+fn connect(relay: &mut Relay<MemStore>, d: &mut Device) {
+    let mut to_device = relay.connect(1, info(d)).frames;
     let mut to_relay = d.session.connected();
     while !to_device.is_empty() || !to_relay.is_empty() {
         for f in std::mem::take(&mut to_relay) {
@@ -82,7 +88,6 @@ fn visitor_in_sync(relay: &mut Relay<MemStore>) -> Device {
         }
         to_relay = d.session.poll_frames();
     }
-    d
 }
 
 #[test]
@@ -215,19 +220,8 @@ fn a_call_that_fails_outputs_nothing_and_leaves_nothing_for_the_next_call() {
     shared.fail_writes = true;
     let mut relay = Relay::open(shared, internal).unwrap();
     configure(&mut relay);
-    let mut to_device = relay.connect(1, info(&d)).frames;
-    let mut to_relay = d.session.connected();
-    while !to_device.is_empty() || !to_relay.is_empty() {
-        for f in std::mem::take(&mut to_relay) {
-            to_device.extend(relay.receive(1, &f, NOW).unwrap().frames);
-        }
-        for o in std::mem::take(&mut to_device) {
-            for f in o.frames {
-                d.session.handle_frame(&f).unwrap();
-            }
-        }
-        to_relay = d.session.poll_frames();
-    }
+    d.session.disconnected();
+    connect(&mut relay, &mut d);
     d.session.send_text("请问营业时间？", NOW).unwrap();
     let f = d.session.poll_frames();
     let err = relay.receive(1, &f[0], NOW).unwrap_err();

@@ -26,6 +26,8 @@ const SCHEMA: [&str; 2] = [
     )",
 ];
 const SUMMARY_RECORD: &str = "inbox-summary";
+/// How long after a push the inbox did not acknowledge the conversation tries again.
+pub const PUSH_RETRY_MS: i64 = 5_000;
 const MESSAGE_RECORD: &str = "inbox-message";
 
 #[derive(Debug, thiserror::Error)]
@@ -54,6 +56,13 @@ impl FeedState {
     pub fn owed(&self) -> bool {
         self.acked < self.summary.version
     }
+}
+
+/// When the conversation's alarm must push again: [`PUSH_RETRY_MS`] from `now` while the
+/// inbox is owed something (queued messages, or a summary it has not acknowledged).
+pub fn next_push(messages_queued: bool, state: Option<&FeedState>, now_ms: i64) -> Option<i64> {
+    let owed = messages_queued || state.is_some_and(FeedState::owed);
+    owed.then_some(now_ms + PUSH_RETRY_MS)
 }
 
 impl<Q: Sql> InboxFeed<Q> {

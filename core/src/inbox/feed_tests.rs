@@ -91,6 +91,16 @@ fn what_the_inbox_did_not_acknowledge_is_pushed_again_and_what_it_did_is_not() {
 }
 
 #[test]
+fn the_alarm_pushes_again_while_the_inbox_is_owed_anything() {
+    let acked = FeedState { summary: Summary { version: 3, ..summary(1) }, acked: 3 };
+    let behind = FeedState { acked: 2, ..acked.clone() };
+    assert_eq!(next_push(false, None, 100), None);
+    assert_eq!(next_push(false, Some(&acked), 100), None);
+    assert_eq!(next_push(true, Some(&acked), 100), Some(100 + PUSH_RETRY_MS));
+    assert_eq!(next_push(false, Some(&behind), 100), Some(100 + PUSH_RETRY_MS));
+}
+
+#[test]
 fn a_queued_message_that_no_longer_opens_is_dropped_instead_of_blocking_the_feed() {
     let feed = InboxFeed::new(Sqlite::memory()).unwrap();
     let s = feed.record(&cipher(), None, summary(1), &[message("m1", "x")], |_| 1).unwrap();

@@ -1,6 +1,6 @@
-//! A team's queue and the agents' load, as the inbox's SQLite answers them (the tables of
-//! [`super::schema`]). Routing ([`super::routing`]) decides from these; the Worker runs the
-//! very statements below through core's [`Sql`].
+//! A team's queue, an agent's backlog and the agents' load, as the inbox's SQLite answers
+//! them (the tables of [`super::schema`]). Routing ([`super::routing`]) decides from these;
+//! the Worker runs the very statements below through core's [`Sql`].
 
 use crate::sql::{Sql, SqlError, SqlValue};
 
@@ -17,13 +17,38 @@ pub fn queued(sql: &impl Sql, team: &str) -> Result<Vec<(String, Vec<u8>)>, SqlE
          ORDER BY waiting_key, created_at, conversation LIMIT ?",
         vec![team.into(), i64::try_from(MAX_QUEUE).unwrap_or(500).into()],
     )?;
-    Ok(rows
-        .into_iter()
+    Ok(sealed_rows(rows))
+}
+
+/// Most conversations an agent's backlog lists when it comes online.
+pub const MAX_BACKLOG: usize = 200;
+
+/// What an agent finds waiting when it comes online, longest waiting first (then by name):
+/// the conversations it holds with unread visitor messages, and the unassigned ones created
+/// since it was last seen (`since`, ms), none resolved. Each as (conversation, sealed
+/// summary), at most [`MAX_BACKLOG`].
+pub fn backlog(
+    sql: &impl Sql,
+    agent: &str,
+    since: i64,
+) -> Result<Vec<(String, Vec<u8>)>, SqlError> {
+    let rows = sql.exec(
+        "SELECT conversation, sealed FROM summaries
+         WHERE status != 'resolved'
+           AND ((assignee = ? AND unread > 0) OR (assignee IS NULL AND created_at > ?))
+         ORDER BY waiting_key, conversation LIMIT ?",
+        vec![agent.into(), since.into(), i64::try_from(MAX_BACKLOG).unwrap_or(200).into()],
+    )?;
+    Ok(sealed_rows(rows))
+}
+
+fn sealed_rows(rows: Vec<Vec<SqlValue>>) -> Vec<(String, Vec<u8>)> {
+    rows.into_iter()
         .filter_map(|r| match <[SqlValue; 2]>::try_from(r).ok()? {
             [SqlValue::Text(c), SqlValue::Blob(b)] => Some((c, b)),
             _ => None,
         })
-        .collect())
+        .collect()
 }
 
 /// Open conversations (anything not resolved) per assignee: routing's load.
@@ -90,6 +115,29 @@ mod tests {
         assert_eq!(q, ["c-early", "c-late", "c-not-waiting"]);
         assert_eq!(queued(&sql, "billing").unwrap()[0].1, b"sealed c-early");
         assert!(queued(&sql, "nobody").unwrap().is_empty());
+    }
+
+    #[test]
+    fn an_agents_backlog_is_its_unread_conversations_and_new_unassigned_ones() {
+        let sql = store();
+        put(&sql, "mine-unread", "open", Some("a1"), "t", 200);
+        put(&sql, "mine-resolved", "resolved", Some("a1"), "t", 100);
+        put(&sql, "theirs", "open", Some("a2"), "t", 50);
+        put(&sql, "new-unassigned", "open", None, "t", 150);
+        sql.exec(
+            "UPDATE summaries SET created_at = 500 WHERE conversation = 'new-unassigned'",
+            vec![],
+        )
+        .unwrap();
+        put(&sql, "old-unassigned", "open", None, "t", 10);
+        put(&sql, "mine-read", "pending", Some("a1"), "t", 20);
+        sql.exec("UPDATE summaries SET unread = 0 WHERE conversation = 'mine-read'", vec![])
+            .unwrap();
+        let names = |since| -> Vec<String> {
+            backlog(&sql, "a1", since).unwrap().into_iter().map(|(c, _)| c).collect()
+        };
+        assert_eq!(names(100), ["new-unassigned", "mine-unread"]);
+        assert_eq!(names(0), ["old-unassigned", "new-unassigned", "mine-unread"]);
     }
 
     #[test]

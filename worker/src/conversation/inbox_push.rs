@@ -16,10 +16,7 @@ use worker::{Env, Method};
 use super::{log_open_error, Conversation, Live};
 use crate::object_call::{self, Call};
 use crate::request::Forwarded;
-use edgedesk_core::inbox::feed::FeedState;
-
-/// When an unacknowledged push is retried by the alarm.
-pub const PUSH_RETRY_MS: i64 = 5_000;
+use edgedesk_core::inbox::feed::{next_push, FeedState};
 
 /// Records the conversation's summary and the call's accepted messages for the inbox, if
 /// anything changed. Returns when the alarm should retry, while the inbox is owed something.
@@ -44,11 +41,7 @@ pub(crate) fn record(live: &mut Live, accepted: &[Message], now: i64) -> Option<
             Err(e) => worker::console_error!("inbox feed not recorded: {e}"),
         }
     }
-    owed(live).then_some(now + PUSH_RETRY_MS)
-}
-
-fn owed(live: &Live) -> bool {
-    live.feed_backlog || live.feed_state.as_ref().is_some_and(FeedState::owed)
+    next_push(live.feed_backlog, live.feed_state.as_ref(), now)
 }
 
 /// What a summary is computed from: both documents' heads and the visitor's claims.

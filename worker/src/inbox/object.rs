@@ -252,10 +252,7 @@ impl Inbox {
     fn send_backlog(&self, seat: &Seat, only: Option<&WebSocket>) {
         let rows = self.with_open(seat.workspace.as_str(), |o| {
             let since = o.store.last_seen(seat.agent.as_str()).ok().flatten().unwrap_or(0);
-            o.store.summaries_where(
-                "status != 'resolved' AND ((assignee = ? AND unread > 0) OR (assignee IS NULL AND created_at > ?)) ORDER BY waiting_key, conversation LIMIT 200",
-                vec![seat.agent.as_str().into(), worker::SqlStorageValue::Integer(since)],
-            )
+            o.store.backlog(seat.agent.as_str(), since)
         });
         let conversations = match rows {
             Ok(Ok(c)) => c,

@@ -224,6 +224,13 @@ impl InboxStore {
         queue::open_counts(&DoSql(self.sql.clone())).map_err(|e| SqlStoreError(e.to_string()))
     }
 
+    /// What `agent` finds waiting ([`queue::backlog`]), summaries opened.
+    pub fn backlog(&self, agent: &str, since: i64) -> Result<Vec<Summary>, SqlStoreError> {
+        let rows = queue::backlog(&DoSql(self.sql.clone()), agent, since)
+            .map_err(|e| SqlStoreError(e.to_string()))?;
+        Ok(rows.iter().filter_map(|(c, sealed)| self.open(c, sealed)).collect())
+    }
+
     /// `team`'s queue, oldest waiting first ([`queue::queued`]), summaries opened.
     pub fn queued(&self, team: &str) -> Result<Vec<Summary>, SqlStoreError> {
         let rows = queue::queued(&DoSql(self.sql.clone()), team)
