@@ -70,8 +70,10 @@ step "cargo test --workspace (unit + e2e incl. browser tests; native rustup tool
 cargo test --workspace
 
 step "peer bench, reduced (edgedesk and the automerge-repo sync server, figures only)"
+# 30 s per wait: on a loaded 2-core machine the automerge-repo server, restarted after a
+# kill -9, once took over 10 s to greet a new device (it loads its documents first).
 cargo run -q -p edgedesk-e2e --bin peer_bench -- \
-  --rounds 2 --sizes 200 --probe 50 --writers 20 --per-writer 10 --stream-seconds 2 --timeout 10000
+  --rounds 2 --sizes 200 --probe 50 --writers 20 --per-writer 10 --stream-seconds 2 --timeout 30000
 
 # ---- more steps go here -----------------------------------------------------------------
 # e.g. clippy/fmt, doc tests of PROTOCOL.md. Each: step "what"; command (set -e stops on failure).
