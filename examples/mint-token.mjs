@@ -23,21 +23,41 @@
 import { createHmac } from "node:crypto";
 import { parseArgs } from "node:util";
 
+const USAGE = `usage: EDGEDESK_JWT_KEYS='kid:base64url-secret[,…]' node examples/mint-token.mjs \\
+         --workspace WS --sub ID --role visitor|agent|admin [--conversation ID]
+         [--name NAME] [--ttl SECONDS]
+
+Prints an HS256 access token for the edgedesk relay, signed with the first key of
+EDGEDESK_JWT_KEYS (the Worker's secret of the same name). Visitors need --conversation;
+--name is the display name the relay requires on the user's messages (without it: the
+documented default, PROTOCOL.md §2.1). --ttl defaults to 3600.
+`;
+
 function die(message) {
-  process.stderr.write(`mint-token: ${message}\n`);
+  process.stderr.write(`mint-token: ${message}\n\n${USAGE}`);
   process.exit(2);
 }
 
-const { values } = parseArgs({
-  options: {
-    workspace: { type: "string" },
-    sub: { type: "string" },
-    role: { type: "string" },
-    conversation: { type: "string" },
-    name: { type: "string" },
-    ttl: { type: "string", default: "3600" },
-  },
-});
+let values;
+try {
+  ({ values } = parseArgs({
+    options: {
+      workspace: { type: "string" },
+      sub: { type: "string" },
+      role: { type: "string" },
+      conversation: { type: "string" },
+      name: { type: "string" },
+      ttl: { type: "string", default: "3600" },
+      help: { type: "boolean", short: "h" },
+    },
+  }));
+} catch (e) {
+  die(e.message);
+}
+if (values.help) {
+  process.stdout.write(USAGE);
+  process.exit(0);
+}
 
 for (const required of ["workspace", "sub", "role"]) {
   if (!values[required]) die(`--${required} is required`);
