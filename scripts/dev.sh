@@ -40,6 +40,8 @@ cat <<MSG
 
 edgedesk dev server (wrangler dev on workerd), state persisted in .wrangler/state
   listening on  http://127.0.0.1:${PORT}
+  demo shop     http://127.0.0.1:${PORT}/demo/     (a page with the visitor widget)
+  agent console http://127.0.0.1:${PORT}/console/  (workspace "demo", an agent token from below)
   health        curl http://127.0.0.1:${PORT}/health
   visitor token curl -s -X POST http://127.0.0.1:${PORT}/v1/widget/session \\
                   -H 'content-type: application/json' -d '{"site_key":"demo-site"}'
