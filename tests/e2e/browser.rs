@@ -89,6 +89,11 @@ fn an_agents_internal_note_and_tag_never_reach_the_visitors_page() {
 }
 
 #[test]
+fn the_widget_on_a_phone_in_chinese_has_a_16px_textarea_chinese_strings_and_cjk_fonts() {
+    run_scenario("widget_phone_zh");
+}
+
+#[test]
 fn the_widget_and_the_console_are_captured_for_the_readme() {
     run_scenario("screenshots");
 }

@@ -52,6 +52,8 @@
       unavailable: "Chat is unavailable right now.",
       you: "You",
       scores: ["Very poor", "Poor", "Okay", "Good", "Excellent"],
+      // The footer, around the product's name.
+      powered: ["Powered by ", ""],
     },
     zh: {
       title: "在线客服",
@@ -76,6 +78,7 @@
       unavailable: "聊天暂时不可用。",
       you: "我",
       scores: ["非常不满意", "不满意", "一般", "满意", "非常满意"],
+      powered: ["由 ", " 提供技术支持"],
     },
   };
   const T = DICT[LANG];
@@ -215,7 +218,7 @@
         "send",
       )}</button>
     </form>
-    <div class="foot">Powered by <b>edgedesk</b></div>
+    <div class="foot">${esc(T.powered[0])}<b>edgedesk</b>${esc(T.powered[1])}</div>
   </section>
   <button class="launcher" type="button" data-testid="edgedesk-launcher" aria-label="${esc(T.open)}" aria-expanded="false">
     <span class="ico-chat">${icon("chat")}</span><span class="ico-close">${icon("x")}</span>
@@ -753,7 +756,8 @@
 :host { all: initial; }
 .ed { --accent: ${DEFAULT_ACCENT}; --ink: #0f172a; --muted: #64748b; --line: #e2e8f0; --bg: #f8fafc;
   font: 14px/1.45 -apple-system, BlinkMacSystemFont, "Segoe UI", Roboto, "Helvetica Neue", Arial,
-    "PingFang SC", "Hiragino Sans GB", "Microsoft YaHei", sans-serif;
+    "PingFang SC", "Hiragino Sans GB", "Microsoft YaHei", "Noto Sans CJK SC", "Noto Sans SC",
+    "Source Han Sans SC", "WenQuanYi Micro Hei", sans-serif;
   color: var(--ink); -webkit-font-smoothing: antialiased; }
 .ed *, .ed *::before, .ed *::after { box-sizing: border-box; }
 [hidden] { display: none !important; }
@@ -854,7 +858,8 @@ svg { width: 22px; height: 22px; flex: none; }
 
 .composer { display: flex; align-items: flex-end; gap: 8px; padding: 12px; border-top: 1px solid var(--line); background: #fff; }
 textarea { flex: 1; resize: none; border: 1px solid var(--line); border-radius: 14px; padding: 10px 14px;
-  font: inherit; color: var(--ink); background: var(--bg); max-height: 120px; min-height: 42px; outline: none;
+  /* 16px: mobile Safari zooms the page into any smaller field on focus. */
+  font: inherit; font-size: 16px; color: var(--ink); background: var(--bg); max-height: 120px; min-height: 42px; outline: none;
   transition: border-color .15s ease, box-shadow .15s ease, background .15s ease; }
 textarea:focus { border-color: color-mix(in srgb, var(--accent) 60%, white); background: #fff;
   box-shadow: 0 0 0 3px color-mix(in srgb, var(--accent) 15%, transparent); }
