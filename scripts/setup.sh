@@ -307,6 +307,17 @@ step_chromium() {
   log "e. done in $((SECONDS - t))s ($("$CHROMIUM" --version 2>/dev/null || echo "version unknown"))"
 }
 
+# A CJK font, so that Chinese in the browser tests and screenshots renders as text, not as
+# boxes: WenQuanYi Micro Hei (small), which the widget's and the console's font stacks name.
+step_cjk_font() {
+  if fc-list :lang=zh 2>/dev/null | grep -q .; then
+    log "e. a CJK font is installed"
+    return 0
+  fi
+  log "e. no CJK font: installing fonts-wqy-microhei"
+  apt_install fonts-wqy-microhei
+}
+
 # ---------------------------------------------------------------------------------------
 # f. local state
 # ---------------------------------------------------------------------------------------
@@ -321,5 +332,6 @@ step_worker_build
 step_wasm_bindgen
 step_npm
 step_chromium
+step_cjk_font
 step_local
 log "setup complete in $((SECONDS - SETUP_START))s (wasm toolchain: $(sed -n 's/^export EDGEDESK_WASM_TOOLCHAIN=//p' "$ENV_FILE"))"

@@ -3,6 +3,7 @@
 // Chinese (it said "Powered by"), and its font stack names the CJK fonts Linux desktops have.
 
 import assert from "node:assert/strict";
+import { join } from "node:path";
 import { scenario, step, tid } from "./lib.mjs";
 import * as ui from "./pages.mjs";
 
@@ -12,6 +13,8 @@ scenario("widget_phone_zh", async ({ config, newContext }) => {
   step("a visitor on a phone opens the widget in Chinese");
   await ui.openWidget(phone, `${ui.demoUrl(config)}&lang=zh`, config);
   const input = phone.locator(tid("edgedesk-input"));
+
+  await phone.screenshot({ path: join(config.outDir, "widget-phone-zh.png") });
 
   step("the textarea is at least 16 px");
   const size = await input.evaluate((el) => parseFloat(getComputedStyle(el).fontSize));
