@@ -94,6 +94,11 @@ fn the_widget_on_a_phone_in_chinese_has_a_16px_textarea_chinese_strings_and_cjk_
 }
 
 #[test]
+fn the_visitors_rating_shows_in_the_agents_console() {
+    run_scenario("csat_visible");
+}
+
+#[test]
 fn the_widget_and_the_console_are_captured_for_the_readme() {
     run_scenario("screenshots");
 }

@@ -570,10 +570,27 @@ function renderConversation() {
   pill.textContent = status.state;
   pill.className = `pill pill-${status.state}`;
   if (document.activeElement !== $("status")) $("status").value = status.state;
+  renderRating(safe(() => client.rating(), null));
   renderInternal();
   renderTyping();
   markRead(msgs);
   if (pinned) scrollToEnd();
+}
+
+/**
+ * The visitor's satisfaction rating, once given: stars, the score and the comment.
+ * @param {{score: number, comment: string | null} | null} rating
+ */
+function renderRating(rating) {
+  const box = $("rating");
+  if (!rating) {
+    box.textContent = "—";
+    delete box.dataset.score;
+    return;
+  }
+  const stars = "★".repeat(rating.score) + "☆".repeat(5 - rating.score);
+  box.textContent = `${stars} ${rating.score}/5${rating.comment ? ` — ${rating.comment}` : ""}`;
+  box.dataset.score = String(rating.score);
 }
 
 const msgNodes = new Map();

@@ -1,0 +1,34 @@
+// Issue 16, day-one bugs: the visitor's rating reaches the agent. The agent resolves the
+// conversation, the visitor rates it in the widget, and the console shows the score.
+
+import { nonce, scenario, step, tid, waitFor, waitUntil } from "./lib.mjs";
+import * as ui from "./pages.mjs";
+
+scenario("csat_visible", async ({ config, newContext }) => {
+  const run = nonce();
+  const visitor = await (await newContext("visitor")).newPage();
+
+  step("visitor writes");
+  const conversation = await ui.openWidget(visitor, ui.demoUrl(config), config);
+  const question = `Where is my parcel? ${run}`;
+  await ui.send(visitor, "edgedesk", question);
+
+  step("agent opens the conversation: no rating yet");
+  const agent = await (await newContext("agent")).newPage();
+  await ui.signInWithLink(agent, config);
+  await ui.openInConsole(agent, conversation);
+  await ui.waitForMessage(agent, "console", question, "the visitor's question in the console");
+  const rating = agent.locator(tid("console-rating"));
+  await waitUntil("the rating field, empty", async () => (await rating.textContent())?.trim() === "—");
+
+  step("agent resolves; the visitor rates 4");
+  await agent.locator(tid("console-status")).selectOption("resolved");
+  await waitFor(visitor.locator(tid("edgedesk-csat")), "the rating prompt in the widget");
+  await visitor.locator(tid("edgedesk-csat-4")).click();
+  await waitFor(visitor.locator(tid("edgedesk-csat-thanks")), "the widget's thanks");
+
+  step("the console shows the rating");
+  await waitUntil("the rating in the console", async () => (await rating.getAttribute("data-score")) === "4");
+  const shown = (await rating.textContent()) ?? "";
+  if (!shown.includes("4/5")) throw new Error(`the console shows the rating as ${JSON.stringify(shown)}`);
+});
