@@ -9,6 +9,7 @@ use edgedesk_core::ids::{ConversationId, WorkspaceId};
 use wasm_bindgen::JsValue;
 use worker::{Env, Headers, Method, Request, RequestInit, Response};
 
+use crate::authorize::workspace_claims;
 use crate::object_call::{CONVERSATION, WORKSPACE};
 use crate::request::{self, ConversationAction, Forwarded, Refusal, Route, FORWARDED_HEADER};
 use crate::workspace::request::{self as wr, ForwardedWorkspace, IF_MATCH_VERSION_HEADER};
@@ -46,22 +47,8 @@ async fn workspace_config(
     workspace: WorkspaceId,
     write: bool,
 ) -> Result<Response, Refusal> {
-    let keys = config::keyring(&env)?;
-    let authorization = req.headers().get("authorization")?;
-    let claims = request::authorize_workspace(
-        request::bearer_token(authorization.as_deref(), &[]),
-        &keys,
-        config::now_seconds(),
-        &workspace,
-        Access::Configure,
-    );
-    let claims = match claims {
-        Ok(c) => c,
-        Err(e) => {
-            worker::console_log!("refused workspace config: {}", e.code());
-            return Err(e.into());
-        }
-    };
+    let claims =
+        workspace_claims(&req, &env, &workspace, Access::Configure, &[], "workspace config")?;
     let headers = Headers::new();
     let mut init = RequestInit::new();
     let path = if write {

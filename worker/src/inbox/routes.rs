@@ -7,7 +7,7 @@ use edgedesk_core::ids::WorkspaceId;
 use wasm_bindgen::JsValue;
 use worker::{Env, Headers, Method, Request, RequestInit, Response};
 
-use crate::config;
+use crate::authorize::workspace_claims;
 use crate::inbox::request::{ForwardedAgent, InboxAction, MAX_INBOX_BODY_BYTES};
 use crate::object_call::INBOX;
 use crate::request::{self, Refusal, FORWARDED_HEADER};
@@ -18,25 +18,10 @@ pub async fn forward(
     workspace: WorkspaceId,
     action: InboxAction,
 ) -> Result<Response, Refusal> {
-    let keys = config::keyring(&env)?;
     let url = req.url()?;
     let query: Vec<(String, String)> =
         url.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
-    let authorization = req.headers().get("authorization")?;
-    let claims = request::authorize_workspace(
-        request::bearer_token(authorization.as_deref(), &query),
-        &keys,
-        config::now_seconds(),
-        &workspace,
-        Access::Inbox,
-    );
-    let claims = match claims {
-        Ok(c) => c,
-        Err(e) => {
-            worker::console_log!("refused inbox request: {}", e.code());
-            return Err(e.into());
-        }
-    };
+    let claims = workspace_claims(&req, &env, &workspace, Access::Inbox, &query, "inbox request")?;
     let headers = Headers::new();
     let mut init = RequestInit::new();
     let mut device = None;
