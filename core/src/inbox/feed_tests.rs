@@ -4,10 +4,8 @@ use super::*;
 use crate::at_rest::DataKey;
 use crate::ids::{DeviceId, MessageId, ParticipantId};
 use crate::inbox::push::PushAck;
-use crate::internal_doc::Priority;
 use crate::message::{Author, MessageKind, Role};
 use crate::sql::sqlite::Sqlite;
-use crate::workflow::status::State;
 
 fn cipher() -> ChunkCipher {
     ChunkCipher::new(&DataKey::generate().unwrap(), "ws/c1")
@@ -15,24 +13,13 @@ fn cipher() -> ChunkCipher {
 
 fn summary(unread: u32) -> Summary {
     Summary {
-        conversation: "c1".into(),
-        version: 0,
-        status: State::Open,
-        snoozed_until: None,
-        priority: Priority::Normal,
-        assignee: None,
-        team: None,
-        tags: vec![],
-        channel: "web".into(),
-        language: None,
-        visitor_name: None,
-        vip: false,
         unread,
         waiting_since: Some(1),
         last_message_at: Some(1),
         last_preview: Some("你好".into()),
         created_at: 1,
         messages: unread,
+        ..Summary::blank("c1")
     }
 }
 

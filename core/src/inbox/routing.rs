@@ -378,13 +378,18 @@ mod tests {
     }
 
     fn waiting(assignee: Option<&str>, status: &str, waiting_since: Option<i64>) -> Summary {
-        serde_json::from_value(serde_json::json!({
-            "conversation": "c1", "version": 1, "status": status, "priority": "normal",
-            "assignee": assignee, "team": null, "tags": [], "channel": "web", "language": null,
-            "visitor_name": null, "vip": false, "unread": 1, "waiting_since": waiting_since,
-            "last_message_at": 5, "last_preview": "你好", "created_at": 1, "messages": 1
-        }))
-        .unwrap()
+        Summary {
+            version: 1,
+            status: State::parse(status).unwrap(),
+            assignee: assignee.map(Into::into),
+            unread: 1,
+            waiting_since,
+            last_message_at: Some(5),
+            last_preview: Some("你好".into()),
+            created_at: 1,
+            messages: 1,
+            ..Summary::blank("c1")
+        }
     }
 
     #[test]

@@ -337,29 +337,14 @@ mod tests {
 
     use super::*;
     use crate::ids::TeamId;
-    use crate::internal_doc::Priority;
-    use crate::workflow::status::State;
 
     fn summary(conversation: &str, version: u64, assignee: Option<&str>, unread: u32) -> Summary {
         Summary {
-            conversation: conversation.into(),
             version,
-            status: State::Open,
-            snoozed_until: None,
-            priority: Priority::Normal,
             assignee: assignee.map(Into::into),
-            team: None,
-            tags: vec![],
-            channel: "web".into(),
-            language: None,
-            visitor_name: None,
-            vip: false,
             unread,
-            waiting_since: None,
-            last_message_at: None,
-            last_preview: None,
-            created_at: 0,
             messages: unread,
+            ..Summary::blank(conversation)
         }
     }
 

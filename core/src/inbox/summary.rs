@@ -56,6 +56,33 @@ pub fn priority_rank(p: Priority) -> i64 {
     }
 }
 
+#[cfg(test)]
+impl Summary {
+    /// A conversation with nothing in it, for tests to change what they need of.
+    pub(crate) fn blank(conversation: &str) -> Summary {
+        Summary {
+            conversation: conversation.into(),
+            version: 0,
+            status: State::Open,
+            snoozed_until: None,
+            priority: Priority::Normal,
+            assignee: None,
+            team: None,
+            tags: vec![],
+            channel: "web".into(),
+            language: None,
+            visitor_name: None,
+            vip: false,
+            unread: 0,
+            waiting_since: None,
+            last_message_at: None,
+            last_preview: None,
+            created_at: 0,
+            messages: 0,
+        }
+    }
+}
+
 impl Summary {
     /// The conversation as it stands, from scratch: documents plus the visitor's signed
     /// claims. `version` is 0; the conversation object numbers its pushes. The relay keeps a
