@@ -65,21 +65,33 @@ fn configure(r: &mut Relay<MemStore>, cfg: WorkspaceConfig) {
 
 /// The visitor's message, offered through the sync protocol; the relay's outputs, merged.
 fn visitor_says(r: &mut Relay<MemStore>, id: &str, body: &str, now: i64) -> Output {
+    says(r, (Role::Visitor, "v1", "Li", "phone"), id, body, now)
+}
+
+/// Agent a1's message, as [`visitor_says`].
+fn agent_says(r: &mut Relay<MemStore>, id: &str, body: &str, now: i64) -> Output {
+    says(r, (Role::Agent, "a1", "Ann", "desk"), id, body, now)
+}
+
+fn says(
+    r: &mut Relay<MemStore>,
+    (role, who, name, device): (Role, &str, &str, &str),
+    id: &str,
+    body: &str,
+    now: i64,
+) -> Output {
     let (mut raw, _) = raw_replica(r.doc());
     let m = Message {
         id: MessageId::new(id).unwrap(),
-        author: Author {
-            role: Role::Visitor,
-            id: ParticipantId::new("v1").unwrap(),
-            name: "Li".into(),
-        },
-        device: DeviceId::new("phone").unwrap(),
+        author: Author { role, id: ParticipantId::new(who).unwrap(), name: name.into() },
+        device: DeviceId::new(device).unwrap(),
         kind: MessageKind::Text,
         body: body.into(),
         sent_at: now,
     };
     raw.append(&m, now).unwrap();
-    offer(r, 1, peer_info(Role::Visitor, "v1", "phone"), &mut raw, now).unwrap()
+    let connection = if role == Role::Visitor { 1 } else { 2 };
+    offer(r, connection, peer_info(role, who, device), &mut raw, now).unwrap()
 }
 
 fn agent_sets_status(r: &mut Relay<MemStore>, status: Status, now: i64) -> Output {
@@ -253,6 +265,63 @@ fn the_welcome_message_is_written_once() {
     let replies = auto_replies(&r);
     assert_eq!(replies.len(), 1);
     assert_eq!(replies[0].body, "Welcome!");
+}
+
+/// Always closed, with an off-hours reply that may repeat after an hour of quiet.
+fn closed_config() -> WorkspaceConfig {
+    WorkspaceConfig::parse(
+        r#"{"default_language": "en",
+            "business_hours": {"time_zone": "Asia/Shanghai", "weekly": {}},
+            "auto_replies": {"off_hours": "closed", "off_hours_quiet_seconds": 3600},
+            "templates": {"closed": {"en": "We are closed now."}}}"#,
+    )
+    .unwrap()
+}
+
+#[test]
+fn the_off_hours_reply_is_sent_once_in_a_live_chat_and_again_after_a_resolve_or_an_hour_of_quiet() {
+    const MIN: i64 = 60_000;
+    let mut r = relay(closed_config());
+    let closed = |r: &Relay<MemStore>| auto_replies(r).len();
+    let _ = visitor_says(&mut r, "m1", "hello?", T0);
+    assert_eq!(closed(&r), 1, "the first visitor message outside business hours is answered");
+    // An agent answers after hours: the chat is live, and the visitor is not told again that
+    // nobody is there, however many times the agent replies.
+    for i in 0..3 {
+        let at = T0 + (2 * i + 1) * MIN;
+        let _ = agent_says(&mut r, &format!("a{i}"), "I am here", at);
+        let _ = visitor_says(&mut r, &format!("v{i}"), "thanks", at + MIN);
+    }
+    assert_eq!(closed(&r), 1, "a live chat hears the off-hours reply once");
+    // An hour without an agent message or an off-hours reply: the next message is told again.
+    let quiet = T0 + 6 * MIN + 60 * MIN;
+    let _ = visitor_says(&mut r, "late", "anyone?", quiet);
+    assert_eq!(closed(&r), 2);
+    let _ = visitor_says(&mut r, "late2", "anyone at all?", quiet + MIN);
+    assert_eq!(closed(&r), 2, "told a minute ago");
+    // Resolved: a visitor coming back starts over, whenever that is.
+    let _ = agent_says(&mut r, "bye", "Solved, goodbye", quiet + 2 * MIN);
+    let _ = agent_sets_status(&mut r, Status { state: State::Resolved, snoozed_until: None }, quiet + 3 * MIN);
+    let _ = visitor_says(&mut r, "again", "one more question", quiet + 4 * MIN);
+    assert_eq!(closed(&r), 3);
+    assert!(auto_replies(&r).iter().all(|m| m.body == "We are closed now."));
+}
+
+#[test]
+fn the_empty_configuration_reopens_and_tags_but_never_answers_by_itself() {
+    // What a conversation of a workspace never configured runs (version 0).
+    let empty = WorkspaceConfig::parse("{}").unwrap();
+    let mut r = relay(empty);
+    let _ = r.visitor_joined(T0).unwrap();
+    let _ = visitor_says(&mut r, "m1", "人工 退款 hello", T0);
+    assert!(auto_replies(&r).is_empty(), "no welcome, no auto-reply");
+    assert!(r.timers().is_empty());
+    assert_eq!(r.internal().tags().into_iter().collect::<Vec<_>>(), ["待处理"]);
+    let _ = agent_says(&mut r, "a1", "Hi", T0 + 1_000);
+    assert_eq!(r.internal().tags().into_iter().collect::<Vec<_>>(), ["已回复"]);
+    let _ = agent_sets_status(&mut r, Status { state: State::Resolved, snoozed_until: None }, T0 + 2_000);
+    let _ = visitor_says(&mut r, "m2", "one more thing", T0 + 3_000);
+    assert_eq!(Status::read(r.doc()).state, State::Open, "a visitor message reopens");
 }
 
 #[test]

@@ -15,6 +15,8 @@ const SECRET_TAG: &str = "tag-secret-7f3a";
 const SECRET_NOTE: &str = "note-secret-reseller-91c2";
 const SECRET_TEAM: &str = "team-secret-b2b";
 const WAIT: Duration = Duration::from_secs(60);
+/// The tag the relay's workflow sets on a visitor message, configured or not (PROTOCOL.md §13).
+const TO_HANDLE: &str = "待处理";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn agents_see_internal_data_on_every_device_and_a_visitor_socket_receives_none_of_it() {
@@ -42,12 +44,13 @@ async fn agents_see_internal_data_on_every_device_and_a_visitor_socket_receives_
     other.set_case(CaseField::Team, Some(SECRET_TEAM)).await.unwrap();
     other.add_tag("退款").await.unwrap();
 
-    // Every agent device converges on the same internal document as the relay.
+    // Every agent device converges on the same internal document as the relay: the agents'
+    // five writes, and the relay's default tag for the visitor's message.
     for agent in [&desk, &phone, &other] {
         agent
             .wait_until(WAIT, |v| {
                 v.internal().is_some_and(|d| {
-                    d.tags().len() == 2 && d.notes().len() == 1 && d.audit().len() == 5
+                    d.tags().len() == 3 && d.notes().len() == 1 && d.audit().len() == 6
                 })
             })
             .await
@@ -64,7 +67,7 @@ async fn agents_see_internal_data_on_every_device_and_a_visitor_socket_receives_
             .expect("agent internal heads equal the relay's");
         agent.with_view(|v| {
             let d = v.internal().unwrap();
-            assert_eq!(d.tags().into_iter().collect::<Vec<_>>(), [SECRET_TAG, "退款"]);
+            assert_eq!(d.tags().into_iter().collect::<Vec<_>>(), [SECRET_TAG, TO_HANDLE, "退款"]);
             assert_eq!(d.case_field(CaseField::Assignee).as_deref(), Some("a1"));
             assert_eq!(d.case_field(CaseField::Priority).as_deref(), Some("urgent"));
             assert_eq!(d.case_field(CaseField::Team).as_deref(), Some(SECRET_TEAM));
@@ -76,7 +79,13 @@ async fn agents_see_internal_data_on_every_device_and_a_visitor_socket_receives_
                 });
                 assert!(set, "{field} not audited: {audit:?}");
             }
-            assert!(audit.iter().all(|e| e.role == Role::Agent));
+            let by_relay: Vec<_> = audit.iter().filter(|e| e.role != Role::Agent).collect();
+            assert!(
+                by_relay.len() == 1
+                    && by_relay[0].role == Role::Server
+                    && by_relay[0].value.as_deref() == Some(TO_HANDLE),
+                "besides the agents' writes only the relay's tag: {by_relay:?}"
+            );
         });
     }
 
@@ -88,7 +97,7 @@ async fn agents_see_internal_data_on_every_device_and_a_visitor_socket_receives_
 
     // Byte level: no internal frame type, none of the internal content.
     assert!(!spy.received.iter().any(|f| is_internal_frame(f)), "internal frame sent to a visitor");
-    for secret in [SECRET_TAG, SECRET_NOTE, SECRET_TEAM, "退款", "urgent"] {
+    for secret in [SECRET_TAG, SECRET_NOTE, SECRET_TEAM, "退款", "urgent", TO_HANDLE, "已回复"] {
         assert!(!spy.received_contains(secret.as_bytes()), "{secret:?} reached a visitor socket");
     }
     // Control: an agent's raw socket, searched the same way, does receive them.

@@ -1,7 +1,8 @@
 //! The rules that answer accepted messages: reopening, default and keyword tags, priority,
 //! and at most one auto-reply per visitor message.
 //!
-//! Which auto-reply, in order: outside business hours the off-hours reply (once per wait);
+//! Which auto-reply, in order: outside business hours the off-hours reply (once, then not
+//! again while the conversation is live: see [`Quiet`]);
 //! a visitor asking for a human is handed off; once handed off, or once an agent has
 //! answered, the bot stays quiet; a matching FAQ answers; a question no rule answers is
 //! handed off. The reply's id is derived from the visitor message's, so a message is never
@@ -58,15 +59,23 @@ pub fn welcome(ctx: &Ctx<'_>) -> Plan {
 
 /// What earlier replies in this input already did, on top of what the timeline knows.
 struct Quiet {
+    /// The off-hours reply would repeat what the visitor knows: it was sent, or an agent
+    /// answered, less than `off_hours_quiet_ms` ago, and the conversation was not resolved
+    /// since. (Repeating it after every agent reply told a visitor in a live chat three times
+    /// that nobody was there, issue 16.)
     off_hours_told: bool,
     handed_off: bool,
 }
 
 impl Quiet {
     fn from(ctx: &Ctx<'_>) -> Self {
-        let since = ctx.tl.last_staff().map_or(i64::MIN, |s| s.at);
+        let told = ctx.tl.last_auto_reply("off_hours");
+        let answered = ctx.tl.last_staff().map(|s| s.at);
+        let live = told
+            .max(answered)
+            .is_some_and(|t| ctx.now - t < ctx.cfg.auto_replies.off_hours_quiet_ms);
         Self {
-            off_hours_told: ctx.tl.auto_replied_since("off_hours", since),
+            off_hours_told: live && ctx.facts.status.state != State::Resolved,
             handed_off: ctx.tl.has_mark(HANDOFF_MARK) || ctx.tl.staff_replied(),
         }
     }

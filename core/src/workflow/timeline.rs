@@ -141,6 +141,11 @@ impl Timeline {
         self.visitor.get(i)
     }
 
+    /// When an auto-reply by `rule` was last sent.
+    pub fn last_auto_reply(&self, rule: &str) -> Option<i64> {
+        self.auto_replies.iter().filter(|(_, r)| r == rule).map(|(at, _)| *at).max()
+    }
+
     /// Whether an auto-reply by `rule` was sent after `t`.
     pub fn auto_replied_since(&self, rule: &str, t: i64) -> bool {
         self.auto_replies.iter().any(|(at, r)| r == rule && *at > t)

@@ -62,8 +62,6 @@ pub struct Conversation {
     /// The alarm time this object last set (None after a wake-up or once the alarm ran), so
     /// an unchanged alarm is not set again after every message.
     armed: std::cell::Cell<Option<i64>>,
-    /// The workspace answered that it has no configuration (version 0) last time we asked.
-    unconfigured: std::cell::Cell<bool>,
     /// A push to the inbox is in flight; another change asks it to go on.
     pushing: std::cell::Cell<bool>,
     push_again: std::cell::Cell<bool>,
@@ -368,7 +366,6 @@ impl DurableObject for Conversation {
             env,
             live: RefCell::new(None),
             armed: std::cell::Cell::new(None),
-            unconfigured: std::cell::Cell::new(false),
             pushing: std::cell::Cell::new(false),
             push_again: std::cell::Cell::new(false),
         }

@@ -110,7 +110,7 @@ impl Conversation {
     /// conversation keeps the one it has) and stores it for after a wake-up.
     pub(crate) async fn refresh_config(&self, name: &str) {
         let known = self.with_live(Some(name), |l| l.relay.workflow().map(|w| w.version));
-        let known = known.ok().flatten().or(self.unconfigured.get().then_some(0));
+        let known = known.ok().flatten();
         let workspace = name.split_once('/').map_or(name, |(ws, _)| ws);
         let fetched = match fetch_config(&self.env, workspace, known).await {
             Ok(Some(f)) => f,
@@ -120,13 +120,9 @@ impl Conversation {
                 return;
             }
         };
+        // Version 0, a workspace never configured, runs the defaults like any other version
+        // (reopen on a visitor message, the default tags, no auto-reply): issue 16.
         let (version, config) = fetched;
-        // Version 0: the workspace was never configured, and the relay only relays.
-        self.unconfigured.set(version == 0);
-        if version == 0 {
-            let _ = self.with_live(Some(name), |live| live.relay.configure(None));
-            return;
-        }
         let _ = self.with_live(Some(name), |live| {
             let record = ConfigRecord { version, config: config.to_json(false) };
             if let Ok(bytes) = serde_json::to_vec(&record) {

@@ -118,6 +118,8 @@ pub struct RawAutoReplies {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub off_hours: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub off_hours_quiet_seconds: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub handoff: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub human: Option<RawMatcher>,

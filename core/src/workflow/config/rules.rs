@@ -18,17 +18,37 @@ pub const MAX_WAIT_STEPS: usize = 10;
 pub const MAX_SECONDS: u64 = 366 * 24 * 3600;
 
 /// What the relay answers by itself. Each field names a template (see [`Templates`]).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct AutoReplies {
     /// Sent once, when the first visitor joins the conversation.
     pub welcome: Option<String>,
     /// Answer to a visitor message outside business hours.
     pub off_hours: Option<String>,
+    /// Once the visitor was told (or an agent answered), how long the conversation must be
+    /// quiet, unless it is resolved, before the off-hours reply is sent again: a live chat
+    /// after closing time hears it once, not after every agent reply.
+    pub off_hours_quiet_ms: i64,
     /// Answer when the visitor is handed to a human (asked for one, or no rule answered).
     pub handoff: Option<String>,
     /// Words by which a visitor asks for a human (`人工`, `human`, ...).
     pub human: Option<Matcher>,
     pub faq: Vec<FaqRule>,
+}
+
+/// [`AutoReplies::off_hours_quiet_ms`] when the configuration gives none: four hours.
+pub const DEFAULT_OFF_HOURS_QUIET_SECONDS: u64 = 4 * 3600;
+
+impl Default for AutoReplies {
+    fn default() -> Self {
+        AutoReplies {
+            welcome: None,
+            off_hours: None,
+            off_hours_quiet_ms: DEFAULT_OFF_HOURS_QUIET_SECONDS as i64 * 1000,
+            handoff: None,
+            human: None,
+            faq: Vec::new(),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -115,6 +135,12 @@ impl AutoReplies {
         let welcome = named(&raw.welcome, "welcome", errors);
         let off_hours = named(&raw.off_hours, "off_hours", errors);
         let handoff = named(&raw.handoff, "handoff", errors);
+        let off_hours_quiet_ms = seconds(
+            Some(raw.off_hours_quiet_seconds.unwrap_or(DEFAULT_OFF_HOURS_QUIET_SECONDS)),
+            &field(path, "off_hours_quiet_seconds"),
+            errors,
+        )
+        .unwrap_or(DEFAULT_OFF_HOURS_QUIET_SECONDS as i64 * 1000);
         let human = raw.human.as_ref().and_then(|m| {
             Matcher::from_raw(
                 m.keywords.as_deref(),
@@ -142,13 +168,14 @@ impl AutoReplies {
                 })
                 .collect()
         };
-        AutoReplies { welcome, off_hours, handoff, human, faq }
+        AutoReplies { welcome, off_hours, off_hours_quiet_ms, handoff, human, faq }
     }
 
     pub(super) fn to_raw(&self) -> Option<RawAutoReplies> {
         let raw = RawAutoReplies {
             welcome: self.welcome.clone(),
             off_hours: self.off_hours.clone(),
+            off_hours_quiet_seconds: to_seconds(Some(self.off_hours_quiet_ms)),
             handoff: self.handoff.clone(),
             human: self.human.as_ref().map(Matcher::to_raw),
             faq: self
@@ -164,7 +191,8 @@ impl AutoReplies {
             && raw.off_hours.is_none()
             && raw.handoff.is_none()
             && raw.human.is_none()
-            && raw.faq.is_empty();
+            && raw.faq.is_empty()
+            && raw.off_hours_quiet_seconds == Some(DEFAULT_OFF_HOURS_QUIET_SECONDS);
         (!empty).then_some(raw)
     }
 }
