@@ -1,5 +1,6 @@
 // Issue 16, day-one bugs: the visitor's rating reaches the agent. The agent resolves the
-// conversation, the visitor rates it in the widget, and the console shows the score.
+// conversation, the visitor rates it in the widget, and the console shows the score and the
+// comment in the conversation and the score in the list.
 
 import { nonce, scenario, step, tid, waitFor, waitUntil } from "./lib.mjs";
 import * as ui from "./pages.mjs";
@@ -31,4 +32,10 @@ scenario("csat_visible", async ({ config, newContext }) => {
   await waitUntil("the rating in the console", async () => (await rating.getAttribute("data-score")) === "4");
   const shown = (await rating.textContent()) ?? "";
   if (!shown.includes("4/5")) throw new Error(`the console shows the rating as ${JSON.stringify(shown)}`);
+
+  step("the list shows it too (it lists all statuses)");
+  const row = agent.locator(tid("console-conversation", `[data-id="${conversation}"]`));
+  await waitUntil("the rating in the conversation's row", async () =>
+    (await row.locator(tid("console-row-rating")).getAttribute("data-score", { timeout: 1_000 })) === "4",
+  );
 });

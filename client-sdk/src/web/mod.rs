@@ -122,6 +122,10 @@ export interface Summary {
   waiting_since: number | null;
   last_message_at: number | null;
   last_preview: string | null;
+  /** Who wrote the previewed message; `server` marks an auto-reply. */
+  last_preview_role?: Role;
+  /** The visitor's satisfaction rating, once given. */
+  rating?: { score: number; comment: string | null };
   created_at: number;
   messages: number;
   snoozed_until?: number;

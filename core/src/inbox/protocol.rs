@@ -119,7 +119,7 @@ pub enum ServerFrame {
     /// presence of the workspace's agents (those not listed are offline).
     Hello { agent: ParticipantId, device: DeviceId, presence: BTreeMap<ParticipantId, Presence> },
     /// A conversation changed (sent to every agent socket of the workspace).
-    Summary { summary: Summary },
+    Summary { summary: Box<Summary> },
     /// A conversation was erased: it leaves every agent's screens (sent to every agent socket).
     Removed { conversation: String },
     /// An agent's presence changed.
@@ -309,6 +309,8 @@ mod tests {
             waiting_since: Some(1_000),
             last_message_at: Some(2_000),
             last_preview: Some("我要退款".into()),
+            last_preview_role: Some(crate::message::Role::Visitor),
+            rating: Some(crate::workflow::csat::Rating { score: 4, comment: Some("很好".into()) }),
             created_at: 500,
             messages: 3,
         }
@@ -348,7 +350,7 @@ mod tests {
                 device: DeviceId::new("d1").unwrap(),
                 presence: [(a1.clone(), Presence::Online)].into(),
             },
-            ServerFrame::Summary { summary: summary("c1") },
+            ServerFrame::Summary { summary: Box::new(summary("c1")) },
             ServerFrame::Presence { agent: a1, state: Presence::Offline },
             ServerFrame::Backlog { conversations: vec![summary("c1"), summary("c2")] },
             ServerFrame::Backlog { conversations: vec![] },

@@ -48,7 +48,7 @@ pub enum InboxEvent {
         device: DeviceId,
     },
     /// A conversation changed: only newer versions than the one known are reported.
-    Summary(Summary),
+    Summary(Box<Summary>),
     Presence {
         agent: ParticipantId,
         state: Presence,
@@ -373,8 +373,8 @@ mod tests {
     #[test]
     fn an_erased_conversation_leaves_the_session() {
         let mut s = connected();
-        push(&mut s, ServerFrame::Summary { summary: summary("c1", 2, None, 1) });
-        push(&mut s, ServerFrame::Summary { summary: summary("c2", 1, None, 1) });
+        push(&mut s, ServerFrame::Summary { summary: Box::new(summary("c1", 2, None, 1)) });
+        push(&mut s, ServerFrame::Summary { summary: Box::new(summary("c2", 1, None, 1)) });
         let removed = ServerFrame::Removed { conversation: "c1".into() };
         assert_eq!(
             push(&mut s, removed.clone()),
@@ -390,15 +390,15 @@ mod tests {
         let mut s = connected();
         let v2 = summary("c1", 2, None, 1);
         assert_eq!(
-            push(&mut s, ServerFrame::Summary { summary: v2.clone() }),
-            [InboxEvent::Summary(v2.clone())]
+            push(&mut s, ServerFrame::Summary { summary: Box::new(v2.clone()) }),
+            [InboxEvent::Summary(Box::new(v2.clone()))]
         );
         for stale in [summary("c1", 1, None, 5), summary("c1", 2, None, 5)] {
-            assert_eq!(push(&mut s, ServerFrame::Summary { summary: stale }), []);
+            assert_eq!(push(&mut s, ServerFrame::Summary { summary: Box::new(stale) }), []);
         }
         assert_eq!(s.summary("c1"), Some(&v2));
         let v3 = summary("c1", 3, Some("a1"), 0);
-        assert_eq!(push(&mut s, ServerFrame::Summary { summary: v3.clone() }).len(), 1);
+        assert_eq!(push(&mut s, ServerFrame::Summary { summary: Box::new(v3.clone()) }).len(), 1);
         assert_eq!(s.summary("c1"), Some(&v3));
     }
 
@@ -437,7 +437,7 @@ mod tests {
     #[test]
     fn a_backlog_is_reported_whole_and_learnt_where_newer() {
         let mut s = connected();
-        push(&mut s, ServerFrame::Summary { summary: summary("c1", 5, Some("a1"), 1) });
+        push(&mut s, ServerFrame::Summary { summary: Box::new(summary("c1", 5, Some("a1"), 1)) });
         let backlog = vec![summary("c1", 4, Some("a1"), 9), summary("c2", 1, Some("a1"), 2)];
         let events = push(&mut s, ServerFrame::Backlog { conversations: backlog.clone() });
         assert_eq!(events, [InboxEvent::Backlog(backlog)]);
@@ -517,7 +517,7 @@ mod tests {
     #[test]
     fn answers_carrying_summaries_update_what_the_device_knows() {
         let mut s = connected();
-        push(&mut s, ServerFrame::Summary { summary: summary("c1", 1, None, 1) });
+        push(&mut s, ServerFrame::Summary { summary: Box::new(summary("c1", 1, None, 1)) });
         let (query, _) = s.request(Request::Query(json!({}))).unwrap();
         let page = QueryPage {
             items: vec![summary("c1", 2, None, 4), summary("c2", 1, None, 0)],
@@ -606,13 +606,13 @@ mod tests {
             summary("c3", 1, Some("a2"), 10),
             summary("c4", 1, None, 7),
         ] {
-            push(&mut s, ServerFrame::Summary { summary });
+            push(&mut s, ServerFrame::Summary { summary: Box::new(summary) });
         }
         assert_eq!(s.unread_total(&agent("a1")), 7);
         assert_eq!(s.unread_total(&agent("a2")), 10);
         assert_eq!(s.unread_total(&agent("a3")), 0);
         // Read on another device: the conversation's next version carries unread 0.
-        push(&mut s, ServerFrame::Summary { summary: summary("c2", 2, Some("a1"), 0) });
+        push(&mut s, ServerFrame::Summary { summary: Box::new(summary("c2", 2, Some("a1"), 0)) });
         assert_eq!(s.unread_total(&agent("a1")), 3);
     }
 

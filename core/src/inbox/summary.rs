@@ -11,6 +11,8 @@ use serde::{Deserialize, Serialize};
 use super::tail::{Reader, Tail};
 use crate::ids::ParticipantId;
 use crate::internal_doc::{CaseField, InternalDoc, Priority};
+use crate::message::Role;
+use crate::workflow::csat::Rating;
 use crate::shared_doc::SharedDoc;
 use crate::workflow::profile::VisitorProfile;
 use crate::workflow::status::{State, Status};
@@ -41,7 +43,16 @@ pub struct Summary {
     /// Since when the visitor has been waiting for staff (ms), if it is.
     pub waiting_since: Option<i64>,
     pub last_message_at: Option<i64>,
+    /// The newest message the visitor or an agent wrote, on one line; the bot's only when
+    /// nobody else has written yet.
     pub last_preview: Option<String>,
+    /// Who wrote the previewed message: `visitor`, `agent`, `admin`, or `server` for an
+    /// auto-reply (the list marks it as one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_preview_role: Option<Role>,
+    /// The visitor's satisfaction rating, once given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rating: Option<Rating>,
     pub created_at: i64,
     pub messages: u32,
 }
@@ -77,6 +88,8 @@ impl Summary {
             waiting_since: None,
             last_message_at: None,
             last_preview: None,
+            last_preview_role: None,
+            rating: None,
             created_at: 0,
             messages: 0,
         }
@@ -117,6 +130,7 @@ impl Summary {
         let reader = assigned.as_ref().map_or(Reader::AnyStaff, Reader::Assignee);
         let marks = doc.read_marks();
         let unread = tail.unread(reader, marks.iter().map(|(p, _, m)| (p, m.as_str())));
+        let shown = tail.last_said().or(tail.last());
         let name = visitor
             .name
             .clone()
@@ -138,7 +152,9 @@ impl Summary {
             unread,
             waiting_since: tail.unanswered_since().filter(|_| status.state.awaits_agent()),
             last_message_at: tail.last().map(|m| m.at),
-            last_preview: tail.last().map(|m| preview(&m.body)),
+            last_preview: shown.map(|m| preview(&m.body)),
+            last_preview_role: shown.map(|m| m.role),
+            rating: Rating::read(doc),
             created_at: tail.created_at().unwrap_or(0),
             messages: u32::try_from(doc.message_count()).unwrap_or(u32::MAX),
         }
@@ -247,6 +263,48 @@ mod tests {
         );
         said(&mut doc, "a1", Role::Agent, "bob", 300);
         assert_eq!(Summary::of("c", &doc, &internal, &visitor).waiting_since, None);
+    }
+
+    #[test]
+    fn the_visitors_mark_on_an_auto_reply_after_their_message_leaves_it_unread() {
+        // Issue 16: the widget, open, marks the bot's answer read; no agent has read anything.
+        let (mut doc, internal) = docs();
+        said(&mut doc, "v1", Role::Visitor, "cust", 0);
+        said(&mut doc, "auto", Role::Server, "edgedesk", 1);
+        read(&mut doc, "cust", "phone", "auto");
+        let s = Summary::of("c", &doc, &internal, &VisitorProfile::default());
+        assert_eq!((s.unread, s.waiting_since), (1, Some(1)));
+    }
+
+    #[test]
+    fn the_preview_is_the_last_message_a_person_wrote_not_the_bots_answer() {
+        let (mut doc, internal) = docs();
+        let visitor = VisitorProfile::default();
+        said(&mut doc, "welcome", Role::Server, "edgedesk", 0);
+        let s = Summary::of("c", &doc, &internal, &visitor);
+        assert_eq!(s.last_preview.as_deref(), Some("body of welcome"), "nobody else wrote yet");
+        assert_eq!(s.last_preview_role, Some(Role::Server));
+        said(&mut doc, "v1", Role::Visitor, "cust", 10);
+        said(&mut doc, "auto", Role::Server, "edgedesk", 11);
+        let s = Summary::of("c", &doc, &internal, &visitor);
+        assert_eq!((s.last_preview.as_deref(), s.last_preview_role), (Some("body of v1"), Some(Role::Visitor)));
+        assert_eq!(s.last_message_at, Some(12), "the list still sorts by the newest message");
+        said(&mut doc, "a1", Role::Agent, "bob", 20);
+        let s = Summary::of("c", &doc, &internal, &visitor);
+        assert_eq!((s.last_preview.as_deref(), s.last_preview_role), (Some("body of a1"), Some(Role::Agent)));
+    }
+
+    #[test]
+    fn the_visitors_rating_is_in_the_summary() {
+        let (mut doc, internal) = docs();
+        said(&mut doc, "v1", Role::Visitor, "cust", 0);
+        assert_eq!(Summary::of("c", &doc, &internal, &VisitorProfile::default()).rating, None);
+        Rating::new(2, Some("太慢了")).unwrap().write(&mut doc, 5).unwrap();
+        let s = Summary::of("c", &doc, &internal, &VisitorProfile::default());
+        assert_eq!(s.rating, Some(Rating { score: 2, comment: Some("太慢了".into()) }));
+        let json = serde_json::to_value(&s).unwrap();
+        assert_eq!(json["rating"], serde_json::json!({"score": 2, "comment": "太慢了"}));
+        assert_eq!(json["last_preview_role"], "visitor");
     }
 
     #[test]

@@ -47,11 +47,12 @@ struct Fact {
     unanswered_through: Option<i64>,
 }
 
-/// The newest message, as the list shows it.
+/// A message as the list shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LastMessage {
     pub at: i64,
     pub body: String,
+    pub role: Role,
 }
 
 /// Who reads for the unread count: the assignee, or any staff member while unassigned.
@@ -75,6 +76,9 @@ pub struct Tail {
     newest_staff: Option<usize>,
     visitor_name: Option<String>,
     last: Option<LastMessage>,
+    /// The newest message a person wrote (visitor or staff), by id: the list previews it
+    /// rather than the bot's auto-reply after it (issue 16).
+    last_said: Option<(String, LastMessage)>,
     created_at: Option<i64>,
     /// Messages read from the document since the tail was made (regression tests count
     /// these: an append must cost a constant number, whatever the conversation's length).
@@ -128,6 +132,9 @@ impl Tail {
             self.created_at = Some(fact.at);
         }
         if let Some(last) = last {
+            if last.role != Role::Server {
+                self.last_said = Some((fact.id.clone(), last.clone()));
+            }
             self.last = Some(last);
         }
         self.place(fact, index);
@@ -158,7 +165,7 @@ impl Tail {
             visitors_through: 0,
             unanswered_through: None,
         };
-        (fact, Some(LastMessage { at, body: m.body }))
+        (fact, Some(LastMessage { at, body: m.body, role }))
     }
 
     /// Appends `fact`, the message at document position `index`, to the window: its running
@@ -226,6 +233,10 @@ impl Tail {
         if let Some((_, _, Some(last))) = found.last().filter(|(i, _, _)| *i == n - 1) {
             self.last = Some(last.clone());
         }
+        let inserted: HashMap<String, LastMessage> = found
+            .iter()
+            .filter_map(|(_, f, last)| Some((f.id.clone(), last.clone()?)))
+            .collect();
         let mut old = self.window.split_off(kept).into_iter();
         let mut new = found.into_iter().peekable();
         for at in index..n {
@@ -238,7 +249,32 @@ impl Tail {
             };
             self.place(fact, at);
         }
+        self.settle_last_said(doc, inserted);
         true
+    }
+
+    /// After an insertion, finds the newest message a person wrote: usually the one already
+    /// known or one just inserted (no read); else one read of the document.
+    fn settle_last_said(&mut self, doc: &SharedDoc, mut inserted: HashMap<String, LastMessage>) {
+        let newest = self.window.iter().enumerate().rev().find(|(_, f)| {
+            matches!(f.author, Some((role, _)) if role != Role::Server)
+        });
+        let Some((offset, fact)) = newest else {
+            self.last_said = None;
+            return;
+        };
+        if self.last_said.as_ref().is_some_and(|(id, _)| *id == fact.id) {
+            return;
+        }
+        let id = fact.id.clone();
+        self.last_said = match inserted.remove(&id) {
+            Some(last) => Some((id, last)),
+            None => {
+                let index = self.base + offset;
+                let (_, last) = self.fact_at(doc, index);
+                last.map(|last| (id, last))
+            }
+        };
     }
 
     fn push(&mut self, fact: Fact) {
@@ -300,8 +336,14 @@ impl Tail {
         self.visitor_name.as_deref()
     }
 
+    /// The newest message, whoever wrote it.
     pub fn last(&self) -> Option<&LastMessage> {
         self.last.as_ref()
+    }
+
+    /// The newest message the visitor or staff wrote, if the window holds one.
+    pub fn last_said(&self) -> Option<&LastMessage> {
+        self.last_said.as_ref().map(|(_, m)| m)
     }
 
     /// When the first message was received.

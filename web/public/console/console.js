@@ -444,14 +444,29 @@ function listRow(s) {
       if (part.hit) before = false;
       preview.append(part.hit ? el("mark", null, text) : document.createTextNode(text));
     }
+  } else if (s.last_preview) {
+    // Who wrote it: the bot's auto-reply is marked as one, an agent's reply is prefixed.
+    const by = s.last_preview_role;
+    if (by === "server") preview.append(el("span", "row-by row-by-bot", "Auto-reply"));
+    else if (by === "agent" || by === "admin") preview.append(el("span", "row-by", "↩"));
+    preview.dataset.by = by || "";
+    preview.append(document.createTextNode(s.last_preview));
   } else {
-    preview.textContent = s.last_preview || "No messages yet";
+    preview.textContent = "No messages yet";
   }
+  preview.dataset.testid = "console-preview";
   const meta = el("div", "row-meta");
   meta.append(el("span", `pill pill-${s.status}`, s.status || "open"));
   if (s.priority && s.priority !== "normal") meta.append(el("span", `prio prio-${s.priority}`, s.priority));
   if (s.assignee) meta.append(el("span", "row-assignee", isMe(s.assignee) ? "You" : s.assignee));
   for (const t of (s.tags || []).slice(0, 2)) meta.append(el("span", "chip chip-sm", t));
+  if (s.rating) {
+    const r = el("span", `row-rating row-rating-${s.rating.score <= 2 ? "low" : "ok"}`, `★${s.rating.score}`);
+    r.dataset.testid = "console-row-rating";
+    r.dataset.score = String(s.rating.score);
+    r.title = s.rating.comment ? `${s.rating.score}/5 — ${s.rating.comment}` : `${s.rating.score}/5`;
+    meta.append(r);
+  }
   if (s.unread > 0) {
     const u = el("span", "unread", s.unread > 99 ? "99+" : String(s.unread));
     u.dataset.testid = "console-unread";

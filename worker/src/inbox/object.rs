@@ -186,7 +186,7 @@ impl Inbox {
         let stored = self.with_open(workspace, |o| o.store.upsert(s))?;
         match stored {
             Ok(true) => {
-                self.broadcast(&ServerFrame::Summary { summary: s.clone() });
+                self.broadcast(&ServerFrame::Summary { summary: Box::new(s.clone()) });
                 Ok(true)
             }
             Ok(false) => Ok(false),

@@ -97,6 +97,8 @@ fn summary(conversation: &str, version: u64) -> Summary {
         waiting_since: None,
         last_message_at: None,
         last_preview: None,
+        last_preview_role: None,
+        rating: None,
         created_at: 0,
         messages: 1,
     }
@@ -184,7 +186,7 @@ async fn a_request_the_inbox_never_answers_times_out_and_its_late_answer_is_igno
 
     let late = serde_json::to_value(summary("c1", 1)).unwrap();
     push(&mut socket, ServerFrame::ok(id, late)).await;
-    push(&mut socket, ServerFrame::Summary { summary: summary("c2", 1) }).await;
+    push(&mut socket, ServerFrame::Summary { summary: Box::new(summary("c2", 1)) }).await;
     inbox.wait_until(PATIENCE, |s| s.summary("c2").is_some()).await.unwrap();
     assert_eq!(inbox.summary(&c1), None, "an answer nobody waits for teaches nothing");
 }
