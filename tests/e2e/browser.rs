@@ -22,8 +22,16 @@ const SCENARIO_LIMIT: Duration = Duration::from_secs(420);
 /// Runs `tests/browser/{scenario}.mjs` against a fresh relay; panics with the scenario's
 /// output and the relay's log unless it exits 0.
 fn run_scenario(scenario: &str) {
+    run_scenario_configured(scenario, None);
+}
+
+/// [`run_scenario`] in a workspace configured with `config` (PROTOCOL.md §9) first.
+fn run_scenario_configured(scenario: &str, config: Option<serde_json::Value>) {
     let dir = tempfile::tempdir().expect("temp dir");
     let relay = Relay::start(&dir.path().join("state"));
+    if let Some(config) = &config {
+        relay.configure(config);
+    }
     let agent = Identity {
         role: Role::Agent,
         participant: ParticipantId::new("agent-grace").expect("participant"),
@@ -96,6 +104,30 @@ fn the_widget_on_a_phone_in_chinese_has_a_16px_textarea_chinese_strings_and_cjk_
 #[test]
 fn the_visitors_rating_shows_in_the_agents_console() {
     run_scenario("csat_visible");
+}
+
+/// Always outside business hours, with an off-hours reply in English and Chinese: every
+/// visitor message the rules answer gets an auto-reply from the relay.
+fn closed_workspace() -> serde_json::Value {
+    serde_json::json!({
+        "default_language": "en",
+        "business_hours": {"time_zone": "Asia/Shanghai", "weekly": {}},
+        "auto_replies": {"off_hours": "closed"},
+        "templates": {"closed": {
+            "en": "We are closed now; we will answer soon.",
+            "zh-CN": "现在是非工作时间，我们会尽快回复。"
+        }}
+    })
+}
+
+#[test]
+fn a_visitors_read_mark_on_the_auto_reply_leaves_the_conversation_unread_for_agents() {
+    run_scenario_configured("auto_reply_unread", Some(closed_workspace()));
+}
+
+#[test]
+fn the_off_hours_reply_comes_once_in_the_visitors_language_while_an_agent_is_chatting() {
+    run_scenario_configured("off_hours_once", Some(closed_workspace()));
 }
 
 #[test]

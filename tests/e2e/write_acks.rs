@@ -112,7 +112,7 @@ fn write(s: &mut ClientSession<MemStore>, kind: &str, i: usize) -> (Channel, Cha
             assert!(s.mark_read(&last, now).unwrap(), "the mark moves");
         }
         "status" => {
-            let state = if i % 2 == 0 { State::Pending } else { State::Open };
+            let state = if i.is_multiple_of(2) { State::Pending } else { State::Open };
             s.set_status(Status { state, snoozed_until: None }, now).unwrap();
         }
         "tag" => assert!(s.add_tag(&format!("t{i}"), now).unwrap()),

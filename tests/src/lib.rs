@@ -260,7 +260,6 @@ impl Relay {
             .expect("config PUT")
     }
 
-    /// `GET`s [`WORKSPACE`]'s configuration with an admin token: (status, body).
     /// Puts `config` as the workspace configuration; panics with the relay's answer if it is
     /// refused.
     pub fn configure(&self, config: &serde_json::Value) {
@@ -268,6 +267,7 @@ impl Relay {
         assert_eq!(status, 200, "config refused: {body}");
     }
 
+    /// `GET`s [`WORKSPACE`]'s configuration with an admin token: (status, body).
     pub fn get_config(&self) -> (u16, String) {
         let token = self.admin_token();
         http_request(self.port, "GET", &config_path(), Some(&token), None).expect("config GET")

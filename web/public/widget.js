@@ -133,6 +133,11 @@
     get conversation() {
       return session ? session.conversation : null;
     },
+    // Whether the relay holds on disk everything this page wrote (messages, read marks,
+    // rating): a page may wait for it before navigating away.
+    get synced() {
+      return client ? Boolean(safe(() => client.inSync())) : false;
+    },
   };
 
   // ---------------------------------------------------------------- storage
@@ -316,7 +321,7 @@
   }
 
   async function fetchSession(previous) {
-    const s = await sdk.widgetSession(BASE, SITE_KEY, previous ? previous.token : undefined);
+    const s = await sdk.widgetSession(BASE, SITE_KEY, previous ? previous.token : undefined, visitorLocale());
     const next = {
       token: s.token,
       workspace: s.workspace,
@@ -327,6 +332,17 @@
     };
     saveSession(next);
     return next;
+  }
+
+  // The visitor's language, for the relay's auto-replies: the browser's first preferred
+  // language that is a plain language tag (PROTOCOL.md §2.5 refuses anything else), or
+  // the widget's own language when the page asked for one with data-lang.
+  function visitorLocale() {
+    const tag = /^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*$/;
+    const preferred = [...(navigator.languages || []), navigator.language];
+    const first = preferred.find((l) => typeof l === "string" && l.length <= 35 && tag.test(l));
+    if (script.dataset.lang) return LANG === "zh" ? "zh-CN" : "en";
+    return first;
   }
 
   let starting = false;

@@ -1,5 +1,6 @@
 //! `widgetSession`: an anonymous visitor's token from a site key (PROTOCOL.md §2.5). Passing
-//! the previous token keeps the visitor's identity and conversation, with a fresh expiry.
+//! the previous token keeps the visitor's identity and conversation, with a fresh expiry;
+//! passing the browser's language makes the relay's auto-replies speak it.
 
 use js_sys::{Promise, Reflect};
 use serde::{Deserialize, Serialize};
@@ -27,12 +28,17 @@ pub fn widget_session(
     base_url: String,
     site_key: String,
     previous_token: Option<String>,
+    locale: Option<String>,
 ) -> Promise {
     future_to_promise(async move {
         let url = format!("{}/v1/widget/session", base_url.trim_end_matches('/'));
         let init = RequestInit::new();
         init.set_method("POST");
-        init.set_body(&json!({ "site_key": site_key }).to_string().into());
+        let mut body = json!({ "site_key": site_key });
+        if let Some(l) = locale.filter(|l| !l.is_empty()) {
+            body["locale"] = l.into();
+        }
+        init.set_body(&body.to_string().into());
         let request = Request::new_with_str_and_init(&url, &init)?;
         request.headers().set("content-type", "application/json")?;
         if let Some(t) = previous_token.filter(|t| !t.is_empty()) {
