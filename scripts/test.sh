@@ -63,8 +63,8 @@ node_modules/.bin/tsc -p examples/web-app/tsconfig.json
 step "tsc: the widget and the console (// @ts-check JS) type-check against the SDK's declarations"
 node_modules/.bin/tsc -p web/tsconfig.json
 
-step "node tests: the console's live order is the server's; the example token minter"
-node --test web/order.test.mjs examples/mint-token.test.mjs
+step "node tests: the console's live order is the server's, its view in the URL; the example token minter"
+node --test web/order.test.mjs web/view_url.test.mjs examples/mint-token.test.mjs
 
 step "cargo test --workspace (unit + e2e incl. browser tests; native rustup toolchain)"
 cargo test --workspace

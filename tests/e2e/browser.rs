@@ -106,6 +106,11 @@ fn the_visitors_rating_shows_in_the_agents_console() {
     run_scenario("csat_visible");
 }
 
+#[test]
+fn the_console_works_on_a_phone_and_keeps_its_view_and_session_across_reloads_and_tabs() {
+    run_scenario("console_phone_url");
+}
+
 /// Always outside business hours, with an off-hours reply in English and Chinese: every
 /// visitor message the rules answer gets an auto-reply from the relay.
 fn closed_workspace() -> serde_json::Value {

@@ -2,9 +2,11 @@
 // edgedesk agent console: plain ES modules, no build step, on the browser SDK the relay
 // serves (/sdk/edgedesk.js). One InboxClient for the conversation list; one ChatClient for the
 // conversation on screen (the previous one is closed when another is opened).
-// The token stays in sessionStorage (this tab); message bodies and tokens are never logged.
+// The token stays in localStorage (this browser, every tab) until sign-out; message bodies and
+// tokens are never logged. The view (open conversation, filters) is in the URL (view_url.js).
 import init, { ChatClient, InboxClient, newDeviceId } from "/sdk/edgedesk.js";
 import { compareSummaries } from "./order.js";
+import { formatView, parseView } from "./view_url.js";
 
 const BASE = location.origin;
 const SESSION_KEY = "edgedesk:console:session";
@@ -157,7 +159,7 @@ function readHash() {
 }
 function storedSession() {
   try {
-    return JSON.parse(sessionStorage.getItem(SESSION_KEY) || "null");
+    return JSON.parse(localStorage.getItem(SESSION_KEY) || "null");
   } catch {
     return null;
   }
@@ -199,7 +201,7 @@ async function signIn(workspace, token) {
   token = token.trim();
   const me = claimsOf(workspace, token);
   await sdkReady;
-  sessionStorage.setItem(SESSION_KEY, JSON.stringify({ workspace, token }));
+  localStorage.setItem(SESSION_KEY, JSON.stringify({ workspace, token }));
   state.workspace = workspace;
   state.token = token;
   state.me = me;
@@ -219,7 +221,7 @@ async function stopInbox() {
 }
 
 async function signOut(message) {
-  sessionStorage.removeItem(SESSION_KEY);
+  localStorage.removeItem(SESSION_KEY);
   await closeConversation();
   await stopInbox();
   state.items.clear();
@@ -258,6 +260,7 @@ async function startConsole() {
     inbox.on("error", (e) => warn("inbox", e)),
   ];
   if (typeof inbox.connectionState === "function") setConnection(safe(() => inbox.connectionState(), "connecting"));
+  await applyView(false);
   await refresh();
 }
 
@@ -265,6 +268,42 @@ function setConnection(s) {
   const node = $("connection");
   node.dataset.state = s;
   node.textContent = s === "connected" ? "Connected" : s === "offline" ? "Offline" : "Connecting…";
+}
+
+// ------------------------------------------------------------------ the view in the URL
+/** The view on screen, as view_url.js writes it. */
+function currentView() {
+  return {
+    conversation: state.selected,
+    status: $("filter-status").value,
+    assignee: $("filter-assignee").value,
+    unread: $("filter-unread").checked,
+    sort: $("sort").value,
+  };
+}
+
+/** Writes the view into the address bar: a new history entry (`push`) or the current one. */
+function saveView(push) {
+  const url = location.pathname + formatView(currentView());
+  if (url === location.pathname + location.search) return;
+  if (push) history.pushState(null, "", url);
+  else history.replaceState(null, "", url);
+}
+
+/**
+ * Shows the view the address bar names (after sign-in, reload, back or forward).
+ * @param {boolean} [refreshList] query the list again if its filters changed
+ */
+async function applyView(refreshList = true) {
+  const v = parseView(location.search);
+  const before = JSON.stringify(filters());
+  $("filter-status").value = v.status;
+  $("filter-assignee").value = v.assignee;
+  $("filter-unread").checked = v.unread;
+  $("sort").value = v.sort;
+  if (refreshList && JSON.stringify(filters()) !== before) refresh();
+  if (v.conversation && v.conversation !== state.selected) await openConversation(v.conversation, false);
+  else if (!v.conversation && state.selected) await closeConversation();
 }
 
 function filters() {
@@ -495,6 +534,7 @@ async function closeConversation() {
   state.typers.forEach((t) => clearTimeout(t));
   state.typers.clear();
   state.selected = null;
+  $("app").classList.remove("has-conv", "show-details");
   msgNodes.clear();
   $("messages").replaceChildren();
   $("conv-main").hidden = true;
@@ -503,12 +543,20 @@ async function closeConversation() {
   if (c) await c.close().catch((e) => warn("close", e));
 }
 
-async function openConversation(conv) {
+/**
+ * Shows `conv`; `remember` adds it to the browser's history (false when the history is what
+ * asked for it).
+ * @param {string} conv
+ * @param {boolean} [remember]
+ */
+async function openConversation(conv, remember = true) {
   if (conv === state.selected && state.client) return;
   const ticket = ++state.opening;
   await closeConversation();
   if (ticket !== state.opening) return;
   state.selected = conv;
+  if (remember) saveView(true);
+  $("app").classList.add("has-conv");
   state.lastMarked = null;
   $("conv-empty").hidden = true;
   $("conv-main").hidden = false;
@@ -858,8 +906,34 @@ function wire() {
     select.dataset.state = select.value;
   });
   for (const id of ["filter-status", "filter-assignee", "filter-unread", "sort"]) {
-    $(id).addEventListener("change", () => refresh());
+    $(id).addEventListener("change", () => {
+      saveView(false);
+      refresh();
+    });
   }
+  window.addEventListener("popstate", () => {
+    if (state.inbox) applyView();
+  });
+  // Signed out in another tab: this one too.
+  window.addEventListener("storage", (e) => {
+    if (e.key === SESSION_KEY && e.newValue === null && state.token) signOut("Signed out in another tab.");
+  });
+  // Narrow screens show one pane at a time (console.css): back to the list, the case details.
+  $("back").addEventListener("click", async () => {
+    await closeConversation();
+    saveView(true);
+    renderList();
+  });
+  const showDetails = (shown) => {
+    $("app").classList.toggle("show-details", shown);
+    $("details-toggle").setAttribute("aria-expanded", String(shown));
+    if (shown) $("details-close").focus();
+  };
+  $("details-toggle").addEventListener("click", () => showDetails(!$("app").classList.contains("show-details")));
+  $("details-close").addEventListener("click", () => {
+    showDetails(false);
+    $("details-toggle").focus();
+  });
   $("search").addEventListener("input", onSearchInput);
   $("more").addEventListener("click", loadMore);
 
@@ -998,7 +1072,7 @@ async function main() {
   try {
     await signIn(stored.workspace, stored.token);
   } catch (e) {
-    sessionStorage.removeItem(SESSION_KEY);
+    localStorage.removeItem(SESSION_KEY);
     showSignin(errText(e));
   }
 }
