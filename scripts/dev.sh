@@ -55,5 +55,27 @@ edgedesk dev server (wrangler dev on workerd), state persisted in .wrangler/stat
 
 MSG
 
+# The demo workspace gets examples/demo-config.json once the relay answers, unless it was
+# ever configured (If-Match: 0 = only if no version exists; 412 otherwise), so the demo shows
+# the workflow (welcome, off-hours, FAQ and handoff replies, tags) and an admin's own
+# configuration is never overwritten. The first build can take minutes: wait up to 20.
+seed_demo_config() {
+  local base="http://127.0.0.1:${PORT}" admin status
+  for _ in $(seq 1 1200); do
+    curl -sf -o /dev/null "$base/health" && break
+    sleep 1
+  done
+  admin="$(set -a; . ./.dev.vars; node examples/mint-token.mjs --workspace demo --sub dev-seed --role admin --ttl 60)" || return 0
+  status="$(curl -s -o /dev/null -w '%{http_code}' -X PUT "$base/v1/workspaces/demo/config" \
+    -H "Authorization: Bearer $admin" -H 'content-type: application/json' -H 'If-Match: 0' \
+    --data-binary @examples/demo-config.json)" || return 0
+  case "$status" in
+    200) echo "[dev] workspace demo configured with examples/demo-config.json (README: Workspace configuration)" ;;
+    412) ;; # configured before: left as it is
+    *) echo "[dev] could not configure workspace demo with examples/demo-config.json (HTTP $status)" ;;
+  esac
+}
+seed_demo_config &
+
 # The same binary `npx wrangler` runs, without npx's lookup/prompt.
 exec "$ROOT/node_modules/.bin/wrangler" dev --ip 127.0.0.1 --port "$PORT" --persist-to .wrangler/state "$@"

@@ -265,3 +265,10 @@ fn rules_without_effect_and_misordered_wait_steps_are_refused() {
     let e = one_error(r#"{"tags": {"replied": "待处理"}}"#);
     assert_eq!(e.path, "tags.replied");
 }
+
+#[test]
+fn the_demo_configuration_that_scripts_dev_sh_installs_is_valid() {
+    let json = include_str!("../../../../examples/demo-config.json");
+    let config = WorkspaceConfig::parse(json).unwrap_or_else(|e| panic!("{e}"));
+    assert!(config.auto_replies.welcome.is_some() && config.business_hours.is_some());
+}
