@@ -32,6 +32,12 @@
     en: {
       title: "Chat with us",
       subtitle: "We usually reply in a few minutes",
+      away: "We'll reply as soon as we can",
+      // Outside business hours: "We'll reply tomorrow from 9:00".
+      backAt: (day, time) => `We'll reply ${day} from ${time}`,
+      today: "today",
+      tomorrow: "tomorrow",
+      onDay: (name) => `on ${name}`,
       placeholder: "Write a message…",
       send: "Send",
       open: "Open chat",
@@ -58,6 +64,11 @@
     zh: {
       title: "在线客服",
       subtitle: "我们通常会在几分钟内回复",
+      away: "我们会尽快回复您",
+      backAt: (day, time) => `我们将在${day} ${time} 后回复`,
+      today: "今天",
+      tomorrow: "明天",
+      onDay: (name) => name,
       placeholder: "输入消息…",
       send: "发送",
       open: "打开聊天",
@@ -190,7 +201,7 @@
       <div class="avatar" aria-hidden="true">${icon("headset")}</div>
       <div class="head-text">
         <div class="title">${esc(TITLE)}</div>
-        <div class="subtitle"><span class="dot"></span><span class="status-text">${esc(SUBTITLE)}</span></div>
+        <div class="subtitle"><span class="dot"></span><span class="status-text" data-testid="edgedesk-availability">${esc(SUBTITLE)}</span></div>
       </div>
       <button class="icon-btn close" type="button" aria-label="${esc(T.close)}">${icon("chevron")}</button>
     </header>
@@ -301,6 +312,7 @@
     launcher.setAttribute("aria-expanded", String(open));
     launcher.setAttribute("aria-label", open ? T.close : T.open);
     if (open) {
+      refreshAvailability();
       render();
       scrollToEnd(true);
       setTimeout(() => input.focus({ preventScroll: true }), 0);
@@ -665,13 +677,59 @@
     ticks.className = `ticks ${state}`;
   }
 
+  // ---------------------------------------------------------------- availability
+  // What the header promises (PROTOCOL.md §2.8): "a few minutes" only within business hours
+  // with an agent online; outside them, when the team is back. data-subtitle overrides it.
+  /** @type {{open: boolean, agents_online: boolean, next_open: number | null} | null} */
+  let availability = null;
+  const AVAILABILITY_EVERY_MS = 5 * 60_000;
+  async function refreshAvailability() {
+    if (script.dataset.subtitle || !navigator.onLine) return;
+    try {
+      const res = await fetch(`${BASE}/v1/widget/availability?site_key=${encodeURIComponent(SITE_KEY)}`);
+      if (!res.ok) return;
+      availability = await res.json();
+      renderConnection();
+    } catch {
+      /* keep the last answer */
+    }
+  }
+  setInterval(() => {
+    if (isOpen) refreshAvailability();
+  }, AVAILABILITY_EVERY_MS);
+
+  /** The header's promise, and which kind it is (open, away, closed). */
+  function promise() {
+    if (script.dataset.subtitle || !availability) return { text: SUBTITLE, kind: "" };
+    if (availability.open) {
+      return availability.agents_online ? { text: T.subtitle, kind: "open" } : { text: T.away, kind: "away" };
+    }
+    if (typeof availability.next_open !== "number") return { text: T.away, kind: "closed" };
+    return { text: T.backAt(...whenParts(availability.next_open)), kind: "closed" };
+  }
+
+  /** "tomorrow" and "9:00" for an instant, in the visitor's own time zone. */
+  function whenParts(ms) {
+    const at = new Date(ms);
+    const locale = LANG === "zh" ? "zh-CN" : undefined;
+    const time = at.toLocaleTimeString(locale, { hour: "numeric", minute: "2-digit", hourCycle: "h23" });
+    const midnight = (d) => new Date(d.getFullYear(), d.getMonth(), d.getDate()).getTime();
+    const days = Math.round((midnight(at) - midnight(new Date())) / 86_400_000);
+    if (days <= 0) return [T.today, time];
+    if (days === 1) return [T.tomorrow, time];
+    const name = at.toLocaleDateString(locale, days < 7 ? { weekday: "long" } : { month: "short", day: "numeric" });
+    return [T.onDay(name), time];
+  }
+
   function renderConnection() {
     const state = client ? safe(() => client.connectionState()) || "connecting" : navigator.onLine ? "connecting" : "offline";
     const offline = !navigator.onLine || state === "offline";
     banner.hidden = !offline;
     dot.dataset.state = offline ? "offline" : state;
     if (!starting || client) {
-      statusText.textContent = offline ? T.offline.split(/[.。]/)[0] : state === "connected" ? SUBTITLE : T.connecting;
+      const promised = promise();
+      statusText.textContent = offline ? T.offline.split(/[.。]/)[0] : state === "connected" ? promised.text : T.connecting;
+      statusText.dataset.availability = state === "connected" && !offline ? promised.kind : "";
     }
   }
 

@@ -57,6 +57,10 @@ pub enum Route {
     WidgetSession {
         preflight: bool,
     },
+    /// `GET /v1/widget/availability?site_key=…`, or its CORS preflight.
+    WidgetAvailability {
+        preflight: bool,
+    },
     Conversation {
         workspace: WorkspaceId,
         conversation: ConversationId,
@@ -81,6 +85,9 @@ pub fn route(method: &str, path: &str) -> Result<Route, Refusal> {
         ["health"] => (Route::Health, &["GET"]),
         ["v1", "widget", "session"] => {
             (Route::WidgetSession { preflight: method == "OPTIONS" }, &["POST", "OPTIONS"])
+        }
+        ["v1", "widget", "availability"] => {
+            (Route::WidgetAvailability { preflight: method == "OPTIONS" }, &["GET", "OPTIONS"])
         }
         ["v1", "workspaces", ws, "conversations", conv, action] => {
             let action = match *action {
@@ -351,6 +358,14 @@ mod tests {
         assert_eq!(
             route("OPTIONS", "/v1/widget/session"),
             Ok(Route::WidgetSession { preflight: true })
+        );
+        assert_eq!(
+            route("GET", "/v1/widget/availability"),
+            Ok(Route::WidgetAvailability { preflight: false })
+        );
+        assert_eq!(
+            route("OPTIONS", "/v1/widget/availability"),
+            Ok(Route::WidgetAvailability { preflight: true })
         );
         assert_eq!(
             route("PUT", "/v1/workspaces/acme/config"),

@@ -27,6 +27,10 @@ async fn route(req: Request, env: Env) -> Result<Response, Refusal> {
         Route::WidgetSession { preflight: false } => {
             Ok(http::cors(widget::session(req, env).await?))
         }
+        Route::WidgetAvailability { preflight: true } => Ok(http::cors(http::no_content())),
+        Route::WidgetAvailability { preflight: false } => {
+            Ok(http::cors(widget::availability(&req, &env).await?))
+        }
         Route::Conversation { workspace, conversation, action } => {
             conversation_request(req, env, workspace, conversation, action).await
         }

@@ -1,12 +1,18 @@
 //! `POST /v1/widget/session`: an anonymous visitor token for a public site key (core's
 //! `auth::widget` decides; this reads the request and the configuration).
+//! `GET /v1/widget/availability`: whether the site key's workspace is within business hours
+//! and has an agent online (core's `workflow::availability` decides).
 
 use edgedesk_core::auth::widget::{mint_visitor, MintError, SessionRequest, MAX_REQUEST_BYTES};
 use edgedesk_core::auth::{authenticate, Keyring};
+use edgedesk_core::workflow::availability::Availability;
 use worker::{Env, Request, Response};
 
 use crate::config;
 use crate::http;
+use crate::inbox::request::AGENTS_ONLINE_PATH;
+use crate::object_call::{Call, INBOX};
+use crate::workspace::client::fetch_config;
 use crate::request::{self, Refusal};
 
 pub async fn session(mut req: Request, env: Env) -> worker::Result<Response> {
@@ -79,4 +85,55 @@ fn presented_claims(
     Ok(request::bearer_token(authorization.as_deref(), &[])
         .ok()
         .and_then(|token| authenticate(token, keys, now).ok()))
+}
+
+pub async fn availability(req: &Request, env: &Env) -> worker::Result<Response> {
+    let url = req.url()?;
+    let site_key = url.query_pairs().find(|(k, _)| k == "site_key").map(|(_, v)| v.into_owned());
+    let Some(site_key) = site_key else {
+        return Ok(http::refusal(&Refusal::new(
+            400,
+            "bad_request",
+            "expected ?site_key=… (the widget's public site key)",
+        )));
+    };
+    let site_keys = match config::site_keys(env) {
+        Ok(s) => s,
+        Err(r) => return Ok(http::refusal(&r)),
+    };
+    let Some(workspace) = site_keys.workspace(&site_key) else {
+        return Ok(http::refusal(&Refusal::new(
+            403,
+            "unknown_site_key",
+            "this site key is not configured (EDGEDESK_SITE_KEYS)",
+        )));
+    };
+    let unavailable = |what: &str, e: String| {
+        worker::console_error!("widget availability: {what}: {e}");
+        http::refusal(&Refusal::new(503, "unavailable", "availability is unknown right now; retry"))
+    };
+    let config = match fetch_config(env, workspace.as_str(), None).await {
+        Ok(Some((_, config))) => config,
+        Ok(None) => edgedesk_core::workflow::config::WorkspaceConfig::default(),
+        Err(e) => return Ok(unavailable("configuration", e.to_string())),
+    };
+    let answer = Call {
+        to: INBOX,
+        name: workspace.as_str(),
+        method: worker::Method::Get,
+        path: AGENTS_ONLINE_PATH,
+        forwarded: String::new(),
+        headers: &[],
+        body: None,
+    }
+    .send(env)
+    .await;
+    let agents_online = match answer {
+        Ok(a) if a.status == 200 => a.json()["online"].as_bool().unwrap_or(false),
+        Ok(a) => return Ok(unavailable("inbox", format!("status {}", a.status))),
+        Err(e) => return Ok(unavailable("inbox", e.message)),
+    };
+    let now = worker::Date::now().as_millis() as i64;
+    let availability = Availability::at(&config, agents_online, now);
+    Ok(http::json(&serde_json::to_value(availability).unwrap_or_default()))
 }

@@ -3,6 +3,7 @@
 //! reminders, snooze and auto-resolve. The Durable Object feeds it the documents, the
 //! workspace configuration and the clock, and carries out what it returns.
 
+pub mod availability;
 pub mod config;
 pub mod csat;
 pub mod event;

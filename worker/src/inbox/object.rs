@@ -391,6 +391,12 @@ impl Inbox {
             let f = Forwarded::from_header(header.as_deref())?;
             return if path == "push" { self.push(f, req).await } else { Ok(self.forget(&f)) };
         }
+        // From the front Worker, for the visitor widget's header: whether any agent is there
+        // to answer (a yes or no, no names).
+        if path == super::request::AGENTS_ONLINE_PATH {
+            let online = self.presence().values().any(|p| *p == Presence::Online);
+            return Ok(crate::http::json(&serde_json::json!({ "online": online })));
+        }
         let who = ForwardedAgent::from_header(header.as_deref())?;
         if path == "connect" {
             return self.accept_agent(who).await;

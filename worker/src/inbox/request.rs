@@ -9,6 +9,11 @@ use serde::{Deserialize, Serialize};
 use crate::forward_header::{forwarded_header, from_forwarded_header};
 use crate::refusal::Refusal;
 
+/// The internal path on which the front Worker asks the Inbox object whether any agent is
+/// online, for the widget (never routed from outside: public inbox routes are parsed into
+/// [`InboxAction`]s).
+pub const AGENTS_ONLINE_PATH: &str = "agents-online";
+
 /// Largest body of a claim or transfer request.
 pub const MAX_INBOX_BODY_BYTES: usize = 1024;
 

@@ -20,6 +20,8 @@ pub const MAX_INTERVALS_PER_DAY: usize = 24;
 pub const MAX_HOLIDAYS: usize = 1000;
 
 const MINUTES_PER_DAY: u16 = 24 * 60;
+/// How far [`BusinessHours::next_open`] looks: past a year of holidays.
+pub const LOOKAHEAD_DAYS: u16 = 400;
 
 /// Weekly opening hours in a time zone, minus holidays.
 #[derive(Debug, Clone)]
@@ -64,6 +66,37 @@ impl BusinessHours {
         let minute = local.hour() as u16 * 60 + local.minute() as u16;
         let day = local.weekday().to_monday_zero_offset() as usize;
         self.weekly[day].iter().any(|i| i.open <= minute && minute < i.close)
+    }
+
+    /// When the workspace next opens, at or after `at_ms`: `at_ms` itself while open, else
+    /// the start of the next interval on a local date that is not a holiday; `None` when
+    /// nothing opens within [`LOOKAHEAD_DAYS`] (no hours at all, or a year of holidays). The
+    /// widget says "we'll reply tomorrow from 9:00" with it.
+    pub fn next_open(&self, at_ms: i64) -> Option<i64> {
+        if self.is_open(at_ms) {
+            return Some(at_ms);
+        }
+        let local = self.time_zone.to_datetime(Timestamp::from_millisecond(at_ms).ok()?);
+        let minute_now = local.hour() as u16 * 60 + local.minute() as u16;
+        let mut date = local.date();
+        for day in 0..LOOKAHEAD_DAYS {
+            let weekday = date.weekday().to_monday_zero_offset() as usize;
+            let first = self.weekly[weekday]
+                .iter()
+                .map(|i| i.open)
+                .filter(|&open| day > 0 || open > minute_now)
+                .min();
+            if let (Some(open), false) = (first, self.holidays.contains(&date)) {
+                let at = date.at((open / 60) as i8, (open % 60) as i8, 0, 0);
+                // A time a daylight-saving switch skips opens when the clock jumps past it.
+                let opens = self.time_zone.to_ambiguous_timestamp(at).compatible().ok()?;
+                if opens.as_millisecond() > at_ms {
+                    return Some(opens.as_millisecond());
+                }
+            }
+            date = date.tomorrow().ok()?;
+        }
+        None
     }
 
     pub fn time_zone(&self) -> &str {
@@ -258,6 +291,28 @@ mod tests {
         assert!(h.is_open(utc("2026-03-09T13:30")), "Monday 09:30 EDT");
         assert!(h.is_open(utc("2026-03-06T21:30")), "Friday 16:30 EST");
         assert!(!h.is_open(utc("2026-03-09T21:30")), "Monday 17:30 EDT");
+    }
+
+    #[test]
+    fn next_open_is_the_next_local_opening_skipping_closed_days_and_holidays() {
+        // Shanghai, weekdays 09:00-18:00; 2026-10-01 (a Thursday) is a holiday.
+        let h = hours(
+            r#"{"time_zone": "Asia/Shanghai", "weekly": {"mon": [["09:00", "18:00"]], "tue": [["09:00", "12:00"], ["13:00", "18:00"]],
+                "wed": [["09:00", "18:00"]], "thu": [["09:00", "18:00"]], "fri": [["09:00", "18:00"]]},
+                "holidays": ["2026-10-01"]}"#,
+        );
+        let open = utc("2026-09-29T02:00"); // Tuesday 10:00 local
+        assert_eq!(h.next_open(open), Some(open), "open now");
+        // Tuesday 12:30 local: the afternoon interval, 13:00 local = 05:00 UTC.
+        assert_eq!(h.next_open(utc("2026-09-29T04:30")), Some(utc("2026-09-29T05:00")));
+        // Wednesday 19:00 local: Thursday is a holiday, so Friday 09:00 local.
+        assert_eq!(h.next_open(utc("2026-09-30T11:00")), Some(utc("2026-10-02T01:00")));
+        // Friday 18:00 local: Monday 09:00 local.
+        assert_eq!(h.next_open(utc("2026-10-02T10:00")), Some(utc("2026-10-05T01:00")));
+        // Monday 07:00 local, before opening: the same day.
+        assert_eq!(h.next_open(utc("2026-10-04T23:00")), Some(utc("2026-10-05T01:00")));
+        let never = hours(r#"{"time_zone": "UTC", "weekly": {}}"#);
+        assert_eq!(never.next_open(open), None);
     }
 
     #[test]
