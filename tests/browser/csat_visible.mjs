@@ -1,6 +1,7 @@
 // Issue 16, day-one bugs: the visitor's rating reaches the agent. The agent resolves the
 // conversation, the visitor rates it in the widget, and the console shows the score and the
 // comment in the conversation and the score in the list.
+// Also the widget's header: no promise of a reply in minutes until an agent is online.
 
 import { nonce, scenario, step, tid, waitFor, waitUntil } from "./lib.mjs";
 import * as ui from "./pages.mjs";
@@ -14,9 +15,20 @@ scenario("csat_visible", async ({ config, newContext }) => {
   const question = `Where is my parcel? ${run}`;
   await ui.send(visitor, "edgedesk", question);
 
+  step("no agent online yet: the widget does not promise a reply in minutes");
+  const header = visitor.locator(tid("edgedesk-availability"));
+  await waitUntil("the header's 'as soon as we can'", async () => (await header.getAttribute("data-availability")) === "away");
+
   step("agent opens the conversation: no rating yet");
   const agent = await (await newContext("agent")).newPage();
   await ui.signInWithLink(agent, config);
+
+  step("with an agent online, the widget opened again promises a reply in minutes");
+  await visitor.locator(tid("edgedesk-launcher")).click();
+  await visitor.locator(tid("edgedesk-launcher")).click();
+  await waitUntil("the header's 'a few minutes'", async () =>
+    (await header.getAttribute("data-availability")) === "open" && (await header.textContent()) === "We usually reply in a few minutes",
+  );
   await ui.openInConsole(agent, conversation);
   await ui.waitForMessage(agent, "console", question, "the visitor's question in the console");
   const rating = agent.locator(tid("console-rating"));

@@ -2,9 +2,12 @@
 // business hours the visitor hears it once, in the browser's language (the widget sends
 // navigator.languages as the visitor's locale); once an agent answers, the chat is live and
 // the bot stays quiet however many times they talk.
-// The workspace is always outside business hours (tests/e2e/browser.rs, closed_workspace).
+// The header says when the team is back ("We'll reply today from 21:00", in the visitor's
+// time zone) instead of promising a reply in minutes.
+// The workspace opens for one hour a day, 12 hours from now (tests/e2e/browser.rs,
+// reopening_workspace).
 
-import { nonce, scenario, step, waitUntil } from "./lib.mjs";
+import { nonce, scenario, step, tid, waitUntil } from "./lib.mjs";
 import * as ui from "./pages.mjs";
 
 const CLOSED_ZH = "现在是非工作时间";
@@ -15,8 +18,18 @@ const HOLD_MS = 3_000;
 scenario("off_hours_once", async ({ config, newContext }) => {
   const run = nonce();
   step("a visitor whose browser prefers Chinese writes off hours");
-  const visitor = await (await newContext("visitor", { locale: "zh-CN" })).newPage();
+  const visitor = await (await newContext("visitor", { locale: "zh-CN", timezoneId: "Asia/Shanghai" })).newPage();
   const conversation = await ui.openWidget(visitor, ui.demoUrl(config), config);
+
+  step("the header names the next opening, in the visitor's time zone");
+  const opensUtc = (new Date().getUTCHours() + 12) % 24;
+  const opensShanghai = `${(opensUtc + 8) % 24}:00`;
+  const header = visitor.locator(tid("edgedesk-availability"));
+  await waitUntil(`the header saying the team is back at ${opensShanghai}`, async () => {
+    const [kind, text] = [await header.getAttribute("data-availability"), await header.textContent()];
+    if (kind === "closed" && /^We'll reply (today|tomorrow) from /.test(text) && text.endsWith(` ${opensShanghai}`)) return true;
+    return null;
+  });
   await ui.send(visitor, "edgedesk", `在吗？${run}`);
   await ui.waitForMessage(visitor, "edgedesk", CLOSED_ZH, "the off-hours reply, in Chinese", (m) => m.kind === "auto_reply");
 

@@ -130,9 +130,24 @@ fn a_visitors_read_mark_on_the_auto_reply_leaves_the_conversation_unread_for_age
     run_scenario_configured("auto_reply_unread", Some(closed_workspace()));
 }
 
+/// Closed now, open for an hour every day starting 12 hours from now (UTC), so the widget
+/// has a next opening to name; otherwise [`closed_workspace`].
+fn reopening_workspace() -> serde_json::Value {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock");
+    let opens = (now.as_secs() / 3600 + 12) % 24;
+    let closes = if opens == 23 { "24:00".to_owned() } else { format!("{:02}:00", opens + 1) };
+    let day = serde_json::json!([[format!("{opens:02}:00"), closes]]);
+    let mut config = closed_workspace();
+    config["business_hours"] = serde_json::json!({
+        "time_zone": "UTC",
+        "weekly": {"mon": day, "tue": day, "wed": day, "thu": day, "fri": day, "sat": day, "sun": day}
+    });
+    config
+}
+
 #[test]
 fn the_off_hours_reply_comes_once_in_the_visitors_language_while_an_agent_is_chatting() {
-    run_scenario_configured("off_hours_once", Some(closed_workspace()));
+    run_scenario_configured("off_hours_once", Some(reopening_workspace()));
 }
 
 #[test]
