@@ -325,6 +325,28 @@ fn the_empty_configuration_reopens_and_tags_but_never_answers_by_itself() {
 }
 
 #[test]
+fn an_agent_replying_to_an_unassigned_conversation_takes_it_unless_the_workspace_turned_that_off() {
+    let assignee = |r: &Relay<MemStore>| r.internal().case_field(CaseField::Assignee);
+    let mut r = relay(WorkspaceConfig::parse("{}").unwrap());
+    let _ = visitor_says(&mut r, "m1", "hello", T0);
+    assert_eq!(assignee(&r), None, "a visitor message assigns nobody");
+    let _ = agent_says(&mut r, "a1", "Hi, I can help", T0 + 1_000);
+    assert_eq!(assignee(&r).as_deref(), Some("a1"));
+    let audit = r.internal().audit();
+    assert!(audit.iter().any(|e| e.role == Role::Server && e.field == "assignee" && e.value.as_deref() == Some("a1")));
+    // Assigned: another agent's reply does not take it away.
+    let _ = says(&mut r, (Role::Agent, "a2", "Bo", "desk2"), "b1", "me too", T0 + 2_000);
+    assert_eq!(assignee(&r).as_deref(), Some("a1"));
+
+    let off = WorkspaceConfig::parse(r#"{"routing": {"assign_on_reply": false}}"#).unwrap();
+    assert_eq!(off.to_json(false)["routing"]["assign_on_reply"], false, "kept when written back");
+    let mut r = relay(off);
+    let _ = visitor_says(&mut r, "m1", "hello", T0);
+    let _ = agent_says(&mut r, "a1", "Hi", T0 + 1_000);
+    assert_eq!(assignee(&r), None);
+}
+
+#[test]
 fn without_a_configuration_the_relay_only_relays() {
     let mut r = Relay::open(MemStore::default(), MemStore::default()).unwrap();
     let out = visitor_says(&mut r, "m1", "人工 退款", T0);

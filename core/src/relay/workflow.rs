@@ -200,6 +200,15 @@ impl<S: ChunkStore> Relay<S> {
                 p.as_str(),
             ));
         }
+        if let Some(agent) = &plan.assign {
+            self.internal.set_case(CaseField::Assignee, Some(agent.as_str()), now)?;
+            audit.push(relay_entry(
+                now,
+                CaseField::Assignee.as_str(),
+                AuditAction::Set,
+                agent.as_str(),
+            ));
+        }
         for (field, value) in &plan.marks {
             audit.push(relay_entry(now, field, AuditAction::Set, value));
         }

@@ -48,6 +48,8 @@ pub struct Plan {
     pub add_tags: BTreeSet<String>,
     pub remove_tags: BTreeSet<String>,
     pub priority: Option<Priority>,
+    /// The agent the conversation is assigned to (only ever set while nobody is).
+    pub assign: Option<ParticipantId>,
     /// Audit markers: (field, value).
     pub marks: Vec<(String, String)>,
     pub events: Vec<Event>,
@@ -109,6 +111,9 @@ impl Plan {
         }
         if other.priority.is_some() {
             self.priority = other.priority;
+        }
+        if other.assign.is_some() {
+            self.assign = other.assign;
         }
         self.marks.extend(other.marks);
         self.events.extend(other.events);

@@ -35,6 +35,10 @@ pub fn react(ctx: &Ctx<'_>, fresh: &[Message]) -> Plan {
             Role::Agent | Role::Admin => {
                 plan.tag(ctx, &ctx.cfg.tags.replied);
                 plan.untag(ctx, &ctx.cfg.tags.to_handle);
+                let unassigned = ctx.facts.assignee.is_none() && plan.assign.is_none();
+                if unassigned && ctx.cfg.routing.assign_on_reply {
+                    plan.assign = Some(m.author.id.clone());
+                }
             }
             Role::Server => {}
         }

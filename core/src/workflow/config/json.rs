@@ -229,6 +229,8 @@ pub struct RawRouting {
     pub rules: Vec<RawRouteRule>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_team: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assign_on_reply: Option<bool>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]

@@ -23,14 +23,23 @@ pub const MAX_OPEN_LIMIT: u32 = 1000;
 pub const MAX_CHANNEL_BYTES: usize = 64;
 
 /// The routing section: empty (the default) routes nothing, and every conversation waits
-/// for an agent to claim it.
-#[derive(Debug, Clone, Default)]
+/// for an agent to claim it or to reply.
+#[derive(Debug, Clone)]
 pub struct Routing {
     pub teams: Vec<Team>,
     /// In order: the first rule that holds names the team.
     pub rules: Vec<RouteRule>,
     /// The team of a conversation no rule matches; without one it stays unrouted.
     pub default_team: Option<TeamId>,
+    /// An agent replying to an unassigned conversation takes it (default on): nobody else
+    /// picks up a conversation someone already answers.
+    pub assign_on_reply: bool,
+}
+
+impl Default for Routing {
+    fn default() -> Self {
+        Routing { teams: Vec::new(), rules: Vec::new(), default_team: None, assign_on_reply: true }
+    }
 }
 
 impl Routing {
@@ -169,7 +178,7 @@ impl Routing {
             .default_team
             .as_deref()
             .and_then(|id| team_ref(id, &field(PATH, "default_team"), errors));
-        Routing { teams, rules, default_team }
+        Routing { teams, rules, default_team, assign_on_reply: raw.assign_on_reply.unwrap_or(true) }
     }
 
     /// `None` when there is nothing to route by, so an empty section is not written back.
@@ -205,8 +214,12 @@ impl Routing {
                 })
                 .collect(),
             default_team: self.default_team.as_ref().map(ToString::to_string),
+            assign_on_reply: Some(self.assign_on_reply),
         };
-        let empty = raw.teams.is_empty() && raw.rules.is_empty() && raw.default_team.is_none();
+        let empty = raw.teams.is_empty()
+            && raw.rules.is_empty()
+            && raw.default_team.is_none()
+            && self.assign_on_reply;
         (!empty).then_some(raw)
     }
 }
