@@ -6,7 +6,8 @@
 //   EDGEDESK_RELAY_URL   http://127.0.0.1:PORT (serves /widget.js, /console/, /demo/, /sdk/)
 //   EDGEDESK_WORKSPACE   the workspace the site key opens
 //   EDGEDESK_SITE_KEY    the widget's public key
-//   EDGEDESK_AGENT_TOKEN a workspace-wide agent token for the console
+//   EDGEDESK_AGENT_TOKEN a workspace-wide agent token for the console (agent-grace, "Grace")
+//   EDGEDESK_SECOND_AGENT_TOKEN the same for a second agent (agent-ada, "Ada")
 //   EDGEDESK_OUTPUT_DIR  where screenshots go (test-output/browser/)
 //   EDGEDESK_DOCS_IMG    optional: a directory the README's screenshots are also copied to
 
@@ -37,6 +38,7 @@ export function readConfig() {
     workspace: required("EDGEDESK_WORKSPACE"),
     siteKey: required("EDGEDESK_SITE_KEY"),
     agentToken: required("EDGEDESK_AGENT_TOKEN"),
+    secondAgentToken: required("EDGEDESK_SECOND_AGENT_TOKEN"),
     outDir: required("EDGEDESK_OUTPUT_DIR"),
     docsImg: process.env.EDGEDESK_DOCS_IMG || null,
   };

@@ -142,9 +142,10 @@ export async function signInWithForm(page, config) {
   await waitFor(page.locator(tid("console-list")), "the console's conversation list after sign-in");
 }
 
-// Signs in to the console through the `#workspace=…&token=…` link.
-export async function signInWithLink(page, config) {
-  const hash = new URLSearchParams({ workspace: config.workspace, token: config.agentToken });
+// Signs in to the console through the `#workspace=…&token=…` link (as the first agent unless
+// another token is given).
+export async function signInWithLink(page, config, token = config.agentToken) {
+  const hash = new URLSearchParams({ workspace: config.workspace, token });
   await page.goto(`${config.relayUrl}/console/#${hash}`, { timeout: WAIT_MS });
   await waitFor(page.locator(tid("console-list")), "the console's conversation list (link sign-in)");
 }

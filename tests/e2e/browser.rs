@@ -39,6 +39,12 @@ fn run_scenario_configured(scenario: &str, config: Option<serde_json::Value>) {
         device: DeviceId::new("console").expect("device"),
     };
     let token = relay.token(&agent, &ConversationId::new("any").expect("conversation id"));
+    let second = Identity {
+        participant: ParticipantId::new("agent-ada").expect("participant"),
+        name: "Ada".into(),
+        ..agent.clone()
+    };
+    let second_token = relay.token(&second, &ConversationId::new("any").expect("conversation id"));
     let out_dir = repo_root().join("test-output/browser");
     std::fs::create_dir_all(&out_dir).expect("create test-output/browser");
     let log_path = dir.path().join(format!("{scenario}.log"));
@@ -52,6 +58,7 @@ fn run_scenario_configured(scenario: &str, config: Option<serde_json::Value>) {
         .env("EDGEDESK_WORKSPACE", WORKSPACE)
         .env("EDGEDESK_SITE_KEY", SITE_KEY)
         .env("EDGEDESK_AGENT_TOKEN", &token)
+        .env("EDGEDESK_SECOND_AGENT_TOKEN", &second_token)
         .env("EDGEDESK_OUTPUT_DIR", &out_dir)
         .env("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
         .stdin(Stdio::null())
@@ -109,6 +116,11 @@ fn the_visitors_rating_shows_in_the_agents_console() {
 #[test]
 fn the_console_works_on_a_phone_and_keeps_its_view_and_session_across_reloads_and_tabs() {
     run_scenario("console_phone_url");
+}
+
+#[test]
+fn a_take_over_is_confirmed_and_told_and_agents_see_each_others_names_and_typing() {
+    run_scenario("take_over");
 }
 
 /// Always outside business hours, with an off-hours reply in English and Chinese: every

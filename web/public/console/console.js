@@ -72,6 +72,8 @@ const state = {
   typingSentAt: 0,
   typingIdle: 0,
   opening: 0, // increments on each open, so a slow open that lost the race closes itself
+  agentNames: new Map(), // participant -> display name, learned from what agents wrote
+  assignees: new Map(), // conversation -> assignee in the newest summary seen
 };
 
 // ------------------------------------------------------------------ helpers
@@ -134,6 +136,35 @@ function tickState(m) {
 }
 const TICKS = { pending: "🕓", delivered: "✓", read: "✓✓" };
 const TICK_TITLE = { pending: "Sending", delivered: "Delivered", read: "Read" };
+/** An agent's name for people: "You", the name it signed its messages with, or its id. */
+function agentName(id) {
+  if (isMe(id)) return "You";
+  return state.agentNames.get(id) || id;
+}
+
+/** Remembers the names agents signed messages and notes with; the list shows them. */
+function learnNames(items) {
+  let learned = false;
+  for (const m of items || []) {
+    const a = m && m.author;
+    if (a && (a.role === "agent" || a.role === "admin") && a.name && state.agentNames.get(a.id) !== a.name) {
+      state.agentNames.set(a.id, a.name);
+      learned = true;
+    }
+  }
+  if (learned) renderList();
+}
+
+/** A short notice at the bottom of the screen (also read out by screen readers). */
+let toastTimer = 0;
+function toast(text) {
+  const t = $("toast");
+  t.textContent = text;
+  t.hidden = false;
+  clearTimeout(toastTimer);
+  toastTimer = setTimeout(() => (t.hidden = true), 8000);
+}
+
 function isMe(id) {
   return state.me && id === state.me.sub;
 }
@@ -389,6 +420,12 @@ function refreshCounts() {
 
 function onSummary(s) {
   if (!s || !s.conversation) return;
+  // Someone took over a conversation this agent held: say so (issue 16).
+  const before = state.assignees.get(s.conversation);
+  state.assignees.set(s.conversation, s.assignee || null);
+  if (before && isMe(before) && s.assignee && !isMe(s.assignee)) {
+    toast(`${agentName(s.assignee)} took over the conversation with ${visitorName(s, s.conversation)}.`);
+  }
   if (state.searching) {
     const known = state.items.get(s.conversation);
     if (known) state.items.set(s.conversation, { ...known, ...s, _hit: known._hit });
@@ -497,7 +534,7 @@ function listRow(s) {
   const meta = el("div", "row-meta");
   meta.append(el("span", `pill pill-${s.status}`, s.status || "open"));
   if (s.priority && s.priority !== "normal") meta.append(el("span", `prio prio-${s.priority}`, s.priority));
-  if (s.assignee) meta.append(el("span", "row-assignee", isMe(s.assignee) ? "You" : s.assignee));
+  if (s.assignee) meta.append(el("span", "row-assignee", agentName(s.assignee)));
   for (const t of (s.tags || []).slice(0, 2)) meta.append(el("span", "chip chip-sm", t));
   if (s.rating) {
     const r = el("span", `row-rating row-rating-${s.rating.score <= 2 ? "low" : "ok"}`, `★${s.rating.score}`);
@@ -531,7 +568,7 @@ async function closeConversation() {
   state.client = null;
   state.clientOff.forEach((off) => off());
   state.clientOff = [];
-  state.typers.forEach((t) => clearTimeout(t));
+  state.typers.forEach((t) => clearTimeout(t.timer));
   state.typers.clear();
   state.selected = null;
   $("app").classList.remove("has-conv", "show-details");
@@ -627,6 +664,8 @@ function renderConversation() {
   const client = state.client;
   if (!client) return;
   const msgs = safe(() => client.messages(), []);
+  learnNames(msgs);
+  learnNames(safe(() => client.internal(), null)?.notes);
   renderMessages(msgs);
   const status = safe(() => client.status(), { state: "open" }) || { state: "open" };
   const pill = $("conv-status");
@@ -736,7 +775,7 @@ function renderInternal() {
   const s = summaryOf(state.selected);
   const assignee = internal ? internal.assignee : s ? s.assignee : null;
   const a = $("assignee");
-  a.textContent = assignee ? (isMe(assignee) ? `${state.me.name} (you)` : assignee) : "Unassigned";
+  a.textContent = assignee ? (isMe(assignee) ? `${state.me.name} (you)` : agentName(assignee)) : "Unassigned";
   a.dataset.assignee = assignee || "";
   a.classList.toggle("none", !assignee);
   const claim = $("claim");
@@ -788,18 +827,23 @@ function renderInternal() {
 }
 
 function renderTyping() {
-  $("typing").hidden = state.typers.size === 0;
+  const who = [...state.typers.entries()].map(([participant, t]) => (t.role === "visitor" ? "Visitor" : agentName(participant)));
+  $("typing").hidden = who.length === 0;
+  $("typing-text").textContent = `${who.join(", ")} ${who.length > 1 ? "are" : "is"} typing…`;
   if (pinned) scrollToEnd();
 }
 
+/** The visitor's typing, and other agents' (two agents should not answer at once). */
 function onTyping(t) {
-  if (!t || t.role !== "visitor") return;
-  clearTimeout(state.typers.get(t.participant));
+  if (!t || isMe(t.participant)) return;
+  const known = state.typers.get(t.participant);
+  if (known) clearTimeout(known.timer);
   if (t.typing) {
-    state.typers.set(t.participant, setTimeout(() => {
+    const timer = setTimeout(() => {
       state.typers.delete(t.participant);
       renderTyping();
-    }, TYPING_SHOW_MS));
+    }, TYPING_SHOW_MS);
+    state.typers.set(t.participant, { timer, role: t.role });
   } else {
     state.typers.delete(t.participant);
   }
@@ -987,7 +1031,9 @@ function wire() {
     const current = internal ? internal.assignee : summaryOf(conv)?.assignee;
     try {
       if (current && !isMe(current)) {
-        await state.client.setAssignee(state.me.sub); // take over: audited under this agent
+        // Taking over someone's conversation: ask first; they are told (see onSummary).
+        if (!confirm(`Take over this conversation from ${agentName(current)}? They will be told.`)) return;
+        await state.client.setAssignee(state.me.sub); // audited under this agent
       } else {
         const s = await state.inbox.claim(conv);
         if (s && s.conversation) onSummary(s);
