@@ -177,6 +177,15 @@ impl SharedDoc {
         self.delivered_at(&m.id).unwrap_or(m.sent_at)
     }
 
+    /// Every delivery receipt, by message id, read in one pass (for a whole-conversation scan:
+    /// one [`SharedDoc::delivered_at`] per message costs a lookup each).
+    pub fn delivered_times(&self) -> HashMap<String, i64> {
+        self.doc
+            .map_range(&self.delivered, ..)
+            .filter_map(|e| Some((e.key.to_string(), automerge::Value::from(e.value).as_i64()?)))
+            .collect()
+    }
+
     pub fn delivered_at(&self, id: &MessageId) -> Option<i64> {
         self.doc.get(&self.delivered, id.as_str()).ok().flatten().and_then(|(v, _)| v.as_i64())
     }

@@ -42,11 +42,12 @@ impl Timeline {
     /// Builds the timeline of a loaded conversation.
     pub fn scan(doc: &SharedDoc, internal: &InternalDoc) -> Self {
         let mut tl = Timeline::default();
+        let delivered = doc.delivered_times();
         let mut msgs: Vec<(i64, usize, Message)> = doc
             .messages()
             .into_iter()
             .enumerate()
-            .map(|(i, m)| (doc.received_at(&m), i, m))
+            .map(|(i, m)| (delivered.get(m.id.as_str()).copied().unwrap_or(m.sent_at), i, m))
             .collect();
         msgs.sort_by_key(|(at, i, _)| (*at, *i));
         for (at, _, m) in &msgs {
