@@ -1,5 +1,5 @@
 //! The rules that answer accepted messages: reopening, default and keyword tags, priority,
-//! and at most one auto-reply per visitor message.
+//! the assignee on an agent's first reply, and at most one auto-reply per visitor message.
 //!
 //! Which auto-reply, in order: outside business hours the off-hours reply (once, then not
 //! again while the conversation is live: see [`Quiet`]);
