@@ -11,6 +11,10 @@ bash scripts/setup.sh
 
 PORT="${PORT:-8787}"
 export WRANGLER_SEND_METRICS=false
+# wrangler dev fetches data for request.cf from workers.cloudflare.com at start; offline that
+# prints "Unable to fetch the Request.cf object" and a getaddrinfo error. edgedesk does not read
+# request.cf, so the fetch is off (a placeholder is used); set it to true to have it back.
+export CLOUDFLARE_CF_FETCH_ENABLED="${CLOUDFLARE_CF_FETCH_ENABLED:-false}"
 
 # Local secrets: wrangler dev reads .dev.vars (gitignored). Made once with fresh random keys;
 # delete it to get new ones. Production sets the same names with `wrangler secret put`.

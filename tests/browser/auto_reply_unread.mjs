@@ -47,8 +47,12 @@ scenario("auto_reply_unread", async ({ config, newContext }) => {
     await agent.waitForTimeout(200);
   }
 
+  step("the tab's title counts the unread conversation");
+  await waitUntil("'(1)' in the console's title", async () => (await agent.title()).startsWith("(1) "));
+
   step("the agent opens it: now it is read, and leaves the Unread filter");
   await ui.openInConsole(agent, conversation);
   await ui.waitForMessage(agent, "console", question, "the visitor's question in the console");
   await waitUntil("the conversation gone from the Unread list", async () => (await row.count()) === 0);
+  await waitUntil("no count in the title", async () => (await agent.title()) === "edgedesk · Agent console");
 });

@@ -4,7 +4,7 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { scenario, step, tid } from "./lib.mjs";
+import { scenario, step, tid, waitFor } from "./lib.mjs";
 import * as ui from "./pages.mjs";
 
 scenario("widget_phone_zh", async ({ config, newContext }) => {
@@ -44,4 +44,11 @@ scenario("widget_phone_zh", async ({ config, newContext }) => {
   for (const font of ["Noto Sans CJK SC", "WenQuanYi Micro Hei"]) {
     assert.ok(family.includes(font), `${font} missing from the widget's fonts: ${family}`);
   }
+
+  step("Escape closes the panel and puts the focus back on the launcher");
+  await input.focus();
+  await phone.keyboard.press("Escape");
+  await waitFor(panel, "the panel closed by Escape", "hidden");
+  const focused = await phone.locator(tid("edgedesk-launcher")).evaluate((el) => el.getRootNode().activeElement === el);
+  assert.ok(focused, "the launcher has the focus after Escape");
 });

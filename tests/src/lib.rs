@@ -165,6 +165,9 @@ impl Relay {
         }
         cmd.env("WRANGLER_SEND_METRICS", "false")
             .env("CI", "true")
+            // No fetch of request.cf's data from workers.cloudflare.com (offline: one error
+            // per start in the log); edgedesk does not read request.cf.
+            .env("CLOUDFLARE_CF_FETCH_ENABLED", "false")
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log fd"))
             .stderr(log)

@@ -267,6 +267,14 @@
 
   launcher.addEventListener("click", () => setOpen(!isOpen));
   $(".close").addEventListener("click", () => setOpen(false));
+  // Escape closes the open panel and gives the focus back to the launcher.
+  panel.addEventListener("keydown", (e) => {
+    if (e.key === "Escape" && isOpen) {
+      e.preventDefault();
+      setOpen(false);
+      launcher.focus();
+    }
+  });
   form.addEventListener("submit", (e) => {
     e.preventDefault();
     send();

@@ -398,6 +398,8 @@ function refreshCounts() {
     try {
       const c = await state.inbox.counts();
       const st = c.status || {};
+      // New work shows in the tab's title, seen from any other tab.
+      document.title = `${c.unread ? `(${c.unread}) ` : ""}edgedesk · Agent console`;
       const box = $("counts");
       box.replaceChildren(
         ...[
