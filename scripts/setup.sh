@@ -9,7 +9,7 @@
 #      records the choice in target/toolchain.env (sourced by scripts/build-worker.sh)
 #   b. worker-build (cargo install, pinned)
 #   c. wasm-bindgen-cli, exactly the wasm-bindgen version in Cargo.lock
-#   d. npm ci (wrangler/workerd, esbuild, binaryen's wasm-opt, playwright-core, typescript)
+#   d. npm ci (wrangler/workerd, esbuild, binaryen's wasm-opt, playwright-core, axe-core, typescript)
 #   e. Debian's chromium at /usr/bin/chromium (the browser tests drive it with playwright-core)
 #   f. local dirs
 #

@@ -123,6 +123,11 @@ fn a_take_over_is_confirmed_and_told_and_agents_see_each_others_names_and_typing
     run_scenario("take_over");
 }
 
+#[test]
+fn axe_core_finds_no_serious_or_critical_violation_in_the_widget_or_the_console() {
+    run_scenario("accessibility");
+}
+
 /// Always outside business hours, with an off-hours reply in English and Chinese: every
 /// visitor message the rules answer gets an auto-reply from the relay.
 fn closed_workspace() -> serde_json::Value {

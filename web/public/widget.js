@@ -912,7 +912,7 @@ svg { width: 22px; height: 22px; flex: none; }
 .kind-auto_reply .bubble { background: color-mix(in srgb, var(--accent) 5%, white);
   border-color: color-mix(in srgb, var(--accent) 22%, white); }
 .sys { font-size: 12px; color: var(--muted); background: #eef2f7; padding: 4px 12px; border-radius: 99px; }
-.meta { display: flex; gap: 5px; align-items: center; font-size: 11px; color: #94a3b8; margin: 3px 4px 0; }
+.meta { display: flex; gap: 5px; align-items: center; font-size: 11px; color: #5b6b80; margin: 3px 4px 0; }
 .ticks { font-size: 11px; letter-spacing: -2px; padding-right: 2px; }
 .ticks.pending { letter-spacing: 0; filter: grayscale(1); opacity: .8; }
 .ticks.delivered { color: #94a3b8; }
@@ -950,8 +950,8 @@ textarea:focus { border-color: color-mix(in srgb, var(--accent) 60%, white); bac
 .send svg { width: 20px; height: 20px; }
 .send:disabled { opacity: .35; cursor: default; }
 .send:not(:disabled):hover { transform: translateY(-1px); }
-.foot { text-align: center; font-size: 11px; color: #94a3b8; padding: 0 0 8px; background: #fff; }
-.foot b { color: #64748b; font-weight: 600; }
+.foot { text-align: center; font-size: 11px; color: #5b6b80; padding: 0 0 8px; background: #fff; }
+.foot b { color: #334155; font-weight: 600; }
 
 @media (max-width: 480px) {
   .panel { right: 0; bottom: 0; width: 100vw; height: 100%; border-radius: 0; }

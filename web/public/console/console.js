@@ -501,7 +501,9 @@ function listRow(s) {
   li.dataset.id = s.conversation;
   li.dataset.status = s.status;
   li.tabIndex = 0;
-  li.setAttribute("role", "button");
+  // A selectable list: options of a listbox (a list item with a button role is no list item).
+  li.setAttribute("role", "option");
+  li.setAttribute("aria-selected", String(s.conversation === state.selected));
   if (s.conversation === state.selected) li.classList.add("selected");
   if (s.unread > 0) li.classList.add("has-unread");
 
@@ -957,6 +959,17 @@ function wire() {
       refresh();
     });
   }
+  // A sign-in link opened in a tab that already shows the console changes only the
+  // fragment: sign in from it as on a fresh load.
+  window.addEventListener("hashchange", async () => {
+    const link = readHash();
+    if (!link) return;
+    try {
+      await signIn(link.workspace, link.token);
+    } catch (e) {
+      showSignin(errText(e));
+    }
+  });
   window.addEventListener("popstate", () => {
     if (state.inbox) applyView();
   });
