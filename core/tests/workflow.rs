@@ -301,7 +301,11 @@ fn the_off_hours_reply_is_sent_once_in_a_live_chat_and_again_after_a_resolve_or_
     assert_eq!(closed(&r), 2, "told a minute ago");
     // Resolved: a visitor coming back starts over, whenever that is.
     let _ = agent_says(&mut r, "bye", "Solved, goodbye", quiet + 2 * MIN);
-    let _ = agent_sets_status(&mut r, Status { state: State::Resolved, snoozed_until: None }, quiet + 3 * MIN);
+    let _ = agent_sets_status(
+        &mut r,
+        Status { state: State::Resolved, snoozed_until: None },
+        quiet + 3 * MIN,
+    );
     let _ = visitor_says(&mut r, "again", "one more question", quiet + 4 * MIN);
     assert_eq!(closed(&r), 3);
     assert!(auto_replies(&r).iter().all(|m| m.body == "We are closed now."));
@@ -319,7 +323,11 @@ fn the_empty_configuration_reopens_and_tags_but_never_answers_by_itself() {
     assert_eq!(r.internal().tags().into_iter().collect::<Vec<_>>(), ["待处理"]);
     let _ = agent_says(&mut r, "a1", "Hi", T0 + 1_000);
     assert_eq!(r.internal().tags().into_iter().collect::<Vec<_>>(), ["已回复"]);
-    let _ = agent_sets_status(&mut r, Status { state: State::Resolved, snoozed_until: None }, T0 + 2_000);
+    let _ = agent_sets_status(
+        &mut r,
+        Status { state: State::Resolved, snoozed_until: None },
+        T0 + 2_000,
+    );
     let _ = visitor_says(&mut r, "m2", "one more thing", T0 + 3_000);
     assert_eq!(Status::read(r.doc()).state, State::Open, "a visitor message reopens");
 }
@@ -333,7 +341,9 @@ fn an_agent_replying_to_an_unassigned_conversation_takes_it_unless_the_workspace
     let _ = agent_says(&mut r, "a1", "Hi, I can help", T0 + 1_000);
     assert_eq!(assignee(&r).as_deref(), Some("a1"));
     let audit = r.internal().audit();
-    assert!(audit.iter().any(|e| e.role == Role::Server && e.field == "assignee" && e.value.as_deref() == Some("a1")));
+    assert!(audit.iter().any(|e| e.role == Role::Server
+        && e.field == "assignee"
+        && e.value.as_deref() == Some("a1")));
     // Assigned: another agent's reply does not take it away.
     let _ = says(&mut r, (Role::Agent, "a2", "Bo", "desk2"), "b1", "me too", T0 + 2_000);
     assert_eq!(assignee(&r).as_deref(), Some("a1"));

@@ -97,7 +97,8 @@ async fn agents_see_internal_data_on_every_device_and_a_visitor_socket_receives_
 
     // Byte level: no internal frame type, none of the internal content.
     assert!(!spy.received.iter().any(|f| is_internal_frame(f)), "internal frame sent to a visitor");
-    for secret in [SECRET_TAG, SECRET_NOTE, SECRET_TEAM, "退款", "urgent", TO_HANDLE, "已回复"] {
+    for secret in [SECRET_TAG, SECRET_NOTE, SECRET_TEAM, "退款", "urgent", TO_HANDLE, "已回复"]
+    {
         assert!(!spy.received_contains(secret.as_bytes()), "{secret:?} reached a visitor socket");
     }
     // Control: an agent's raw socket, searched the same way, does receive them.

@@ -310,7 +310,9 @@ mod tests {
             last_message_at: Some(2_000),
             last_preview: Some("我要退款".into()),
             last_preview_role: Some(crate::message::Role::Visitor),
-            rating: Some(crate::workflow::csat::Rating { score: 4, comment: Some("很好".into()) }),
+            rating: Some(crate::workflow::csat::Rating {
+                score: 4, comment: Some("很好".into())
+            }),
             created_at: 500,
             messages: 3,
         }

@@ -12,8 +12,8 @@ use super::tail::{Reader, Tail};
 use crate::ids::ParticipantId;
 use crate::internal_doc::{CaseField, InternalDoc, Priority};
 use crate::message::Role;
-use crate::workflow::csat::Rating;
 use crate::shared_doc::SharedDoc;
+use crate::workflow::csat::Rating;
 use crate::workflow::profile::VisitorProfile;
 use crate::workflow::status::{State, Status};
 
@@ -287,11 +287,17 @@ mod tests {
         said(&mut doc, "v1", Role::Visitor, "cust", 10);
         said(&mut doc, "auto", Role::Server, "edgedesk", 11);
         let s = Summary::of("c", &doc, &internal, &visitor);
-        assert_eq!((s.last_preview.as_deref(), s.last_preview_role), (Some("body of v1"), Some(Role::Visitor)));
+        assert_eq!(
+            (s.last_preview.as_deref(), s.last_preview_role),
+            (Some("body of v1"), Some(Role::Visitor))
+        );
         assert_eq!(s.last_message_at, Some(12), "the list still sorts by the newest message");
         said(&mut doc, "a1", Role::Agent, "bob", 20);
         let s = Summary::of("c", &doc, &internal, &visitor);
-        assert_eq!((s.last_preview.as_deref(), s.last_preview_role), (Some("body of a1"), Some(Role::Agent)));
+        assert_eq!(
+            (s.last_preview.as_deref(), s.last_preview_role),
+            (Some("body of a1"), Some(Role::Agent))
+        );
     }
 
     #[test]

@@ -233,10 +233,8 @@ impl Tail {
         if let Some((_, _, Some(last))) = found.last().filter(|(i, _, _)| *i == n - 1) {
             self.last = Some(last.clone());
         }
-        let inserted: HashMap<String, LastMessage> = found
-            .iter()
-            .filter_map(|(_, f, last)| Some((f.id.clone(), last.clone()?)))
-            .collect();
+        let inserted: HashMap<String, LastMessage> =
+            found.iter().filter_map(|(_, f, last)| Some((f.id.clone(), last.clone()?))).collect();
         let mut old = self.window.split_off(kept).into_iter();
         let mut new = found.into_iter().peekable();
         for at in index..n {
@@ -256,9 +254,12 @@ impl Tail {
     /// After an insertion, finds the newest message a person wrote: usually the one already
     /// known or one just inserted (no read); else one read of the document.
     fn settle_last_said(&mut self, doc: &SharedDoc, mut inserted: HashMap<String, LastMessage>) {
-        let newest = self.window.iter().enumerate().rev().find(|(_, f)| {
-            matches!(f.author, Some((role, _)) if role != Role::Server)
-        });
+        let newest = self
+            .window
+            .iter()
+            .enumerate()
+            .rev()
+            .find(|(_, f)| matches!(f.author, Some((role, _)) if role != Role::Server));
         let Some((offset, fact)) = newest else {
             self.last_said = None;
             return;

@@ -42,7 +42,8 @@ mod tests {
     }
 
     #[test]
-    fn open_hours_with_an_agent_online_promise_a_quick_reply_and_closed_ones_name_the_next_opening() {
+    fn open_hours_with_an_agent_online_promise_a_quick_reply_and_closed_ones_name_the_next_opening()
+    {
         let open = Availability::at(&weekdays(), true, MONDAY_10_SHANGHAI);
         assert_eq!(open, Availability { open: true, agents_online: true, next_open: None });
         // Monday 19:00 local: Tuesday 09:00 local, 14 hours later.
