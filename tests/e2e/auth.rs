@@ -186,6 +186,21 @@ async fn a_widget_session_mints_a_working_visitor_token_for_a_site_key_and_renew
     let big = format!(r#"{{"site_key":"{}"}}"#, "k".repeat(4096));
     let (status, text) = http_request(relay.port, "POST", path, None, Some(&big)).unwrap();
     assert_eq!(status, 413, "{text}");
+
+    // The widget's availability (PROTOCOL.md §2.8): public by site key, refused like a session.
+    let (status, text) =
+        http_get(relay.port, &format!("/v1/widget/availability?site_key={SITE_KEY}")).unwrap();
+    assert_eq!(status, 200, "{text}");
+    let answer: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(
+        (answer["open"].as_bool(), answer["agents_online"].as_bool()),
+        (Some(true), Some(false))
+    );
+    let (status, text) = http_get(relay.port, "/v1/widget/availability?site_key=nope").unwrap();
+    assert_eq!(status, 403, "{text}");
+    assert!(text.contains("unknown_site_key"), "{text}");
+    let (status, text) = http_get(relay.port, "/v1/widget/availability").unwrap();
+    assert_eq!(status, 400, "{text}");
     c.shutdown().await;
 }
 

@@ -3,8 +3,11 @@
 //! `GET /v1/widget/availability`: whether the site key's workspace is within business hours
 //! and has an agent online (core's `workflow::availability` decides).
 
-use edgedesk_core::auth::widget::{mint_visitor, MintError, SessionRequest, MAX_REQUEST_BYTES};
+use edgedesk_core::auth::widget::{
+    mint_visitor, MintError, SessionRequest, SiteKeys, MAX_REQUEST_BYTES,
+};
 use edgedesk_core::auth::{authenticate, Keyring};
+use edgedesk_core::ids::WorkspaceId;
 use edgedesk_core::workflow::availability::Availability;
 use worker::{Env, Request, Response};
 
@@ -12,8 +15,8 @@ use crate::config;
 use crate::http;
 use crate::inbox::request::AGENTS_ONLINE_PATH;
 use crate::object_call::{Call, INBOX};
-use crate::workspace::client::fetch_config;
 use crate::request::{self, Refusal};
+use crate::workspace::client::fetch_config;
 
 pub async fn session(mut req: Request, env: Env) -> worker::Result<Response> {
     Ok(match mint(&mut req, &env).await? {
@@ -51,12 +54,9 @@ async fn mint(
             (Ok(k), Ok(s), Ok(t)) => (k, s, t),
             (Err(r), _, _) | (_, Err(r), _) | (_, _, Err(r)) => return Ok(Err(r)),
         };
-    let Some(workspace) = site_keys.workspace(&site_key) else {
-        return Ok(Err(Refusal::new(
-            403,
-            "unknown_site_key",
-            "this site key is not configured (EDGEDESK_SITE_KEYS)",
-        )));
+    let workspace = match workspace_of(&site_keys, &site_key) {
+        Ok(ws) => ws,
+        Err(r) => return Ok(Err(r)),
     };
     let now = config::now_seconds();
     let presented = presented_claims(req, &keys, now)?;
@@ -87,30 +87,42 @@ fn presented_claims(
         .and_then(|token| authenticate(token, keys, now).ok()))
 }
 
-pub async fn availability(req: &Request, env: &Env) -> worker::Result<Response> {
-    let url = req.url()?;
-    let site_key = url.query_pairs().find(|(k, _)| k == "site_key").map(|(_, v)| v.into_owned());
-    let Some(site_key) = site_key else {
-        return Ok(http::refusal(&Refusal::new(
-            400,
-            "bad_request",
-            "expected ?site_key=… (the widget's public site key)",
-        )));
-    };
-    let site_keys = match config::site_keys(env) {
-        Ok(s) => s,
-        Err(r) => return Ok(http::refusal(&r)),
-    };
-    let Some(workspace) = site_keys.workspace(&site_key) else {
-        return Ok(http::refusal(&Refusal::new(
+/// The workspace a public site key opens (403 `unknown_site_key` for any other).
+fn workspace_of<'k>(site_keys: &'k SiteKeys, site_key: &str) -> Result<&'k WorkspaceId, Refusal> {
+    site_keys.workspace(site_key).ok_or_else(|| {
+        Refusal::new(
             403,
             "unknown_site_key",
             "this site key is not configured (EDGEDESK_SITE_KEYS)",
-        )));
+        )
+    })
+}
+
+pub async fn availability(req: &Request, env: &Env) -> worker::Result<Response> {
+    Ok(match availability_of(req, env).await? {
+        Ok(a) => http::json(&serde_json::to_value(a).unwrap_or_default()),
+        Err(refusal) => http::refusal(&refusal),
+    })
+}
+
+async fn availability_of(
+    req: &Request,
+    env: &Env,
+) -> worker::Result<Result<Availability, Refusal>> {
+    let url = req.url()?;
+    let site_key = url.query_pairs().find(|(k, _)| k == "site_key").map(|(_, v)| v.into_owned());
+    let Some(site_key) = site_key else {
+        let m = "expected ?site_key=… (the widget's public site key)";
+        return Ok(Err(Refusal::new(400, "bad_request", m)));
+    };
+    let workspace = match config::site_keys(env).and_then(|k| workspace_of(&k, &site_key).cloned())
+    {
+        Ok(ws) => ws,
+        Err(r) => return Ok(Err(r)),
     };
     let unavailable = |what: &str, e: String| {
         worker::console_error!("widget availability: {what}: {e}");
-        http::refusal(&Refusal::new(503, "unavailable", "availability is unknown right now; retry"))
+        Err(Refusal::new(503, "unavailable", "availability is unknown right now; retry"))
     };
     let config = match fetch_config(env, workspace.as_str(), None).await {
         Ok(Some((_, config))) => config,
@@ -134,6 +146,5 @@ pub async fn availability(req: &Request, env: &Env) -> worker::Result<Response> 
         Err(e) => return Ok(unavailable("inbox", e.message)),
     };
     let now = worker::Date::now().as_millis() as i64;
-    let availability = Availability::at(&config, agents_online, now);
-    Ok(http::json(&serde_json::to_value(availability).unwrap_or_default()))
+    Ok(Ok(Availability::at(&config, agents_online, now)))
 }

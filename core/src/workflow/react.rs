@@ -50,7 +50,7 @@ pub fn react(ctx: &Ctx<'_>, fresh: &[Message]) -> Plan {
 pub fn welcome(ctx: &Ctx<'_>) -> Plan {
     let mut plan = Plan::default();
     let Some(template) = &ctx.cfg.auto_replies.welcome else { return plan };
-    if ctx.tl.auto_replied_since("welcome", i64::MIN) {
+    if ctx.tl.last_auto_reply("welcome").is_some() {
         return plan;
     }
     if let Some(text) = ctx.cfg.render(template, ctx.visitor.locale.as_deref(), &vars(ctx)) {

@@ -146,11 +146,6 @@ impl Timeline {
     pub fn last_auto_reply(&self, rule: &str) -> Option<i64> {
         self.auto_replies.iter().filter(|(_, r)| r == rule).map(|(at, _)| *at).max()
     }
-
-    /// Whether an auto-reply by `rule` was sent after `t`.
-    pub fn auto_replied_since(&self, rule: &str, t: i64) -> bool {
-        self.auto_replies.iter().any(|(at, r)| r == rule && *at > t)
-    }
 }
 
 /// Inserts keeping `v` ordered by time (messages arrive in time order; a merge may not).
