@@ -177,6 +177,7 @@ fn token(relay: &FakeRelay, role: Role, who: &str, exp_in: i64) -> String {
         vip: false,
         attrs: Default::default(),
         channel: None,
+        sid: None,
     };
     jwt::sign(relay.keys.signing(), &claims).unwrap()
 }

@@ -5,6 +5,7 @@
 //! move those bytes between these machines and their platform, which keeps every rule testable
 //! natively and deterministically.
 
+pub mod accounts;
 pub mod ack;
 pub mod at_rest;
 pub mod audit;

@@ -421,6 +421,7 @@ pub fn claims_for(who: &Identity, conv: &ConversationId) -> Claims {
         vip: false,
         attrs: Default::default(),
         channel: None,
+        sid: None,
     }
 }
 

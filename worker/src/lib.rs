@@ -21,6 +21,8 @@ pub mod request;
 pub mod workspace;
 
 #[cfg(target_arch = "wasm32")]
+mod account_routes;
+#[cfg(target_arch = "wasm32")]
 mod authorize;
 #[cfg(target_arch = "wasm32")]
 mod config;

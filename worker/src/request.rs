@@ -2,7 +2,7 @@
 //! natively. Every refusal carries the HTTP status and a message a client developer can act on.
 
 use edgedesk_core::auth::{Access, AuthError, Claims, Keyring};
-use edgedesk_core::ids::{ConversationId, DeviceId, WorkspaceId};
+use edgedesk_core::ids::{ConversationId, DeviceId, ParticipantId, WorkspaceId};
 use edgedesk_core::message::Role;
 use edgedesk_core::relay::PeerInfo;
 use edgedesk_core::workflow::profile::VisitorProfile;
@@ -76,6 +76,36 @@ pub enum Route {
         workspace: WorkspaceId,
         action: crate::inbox::request::InboxAction,
     },
+    /// `POST /v1/workspaces/{ws}/auth/{sign-in|refresh|sign-out}`: no token, the body is the
+    /// credential (PROTOCOL.md §2.9).
+    Auth {
+        workspace: WorkspaceId,
+        action: AuthAction,
+    },
+    /// `GET /v1/workspaces/{ws}/agents` or `PUT …/agents/{id}`: admins only.
+    Agents {
+        workspace: WorkspaceId,
+        agent: Option<ParticipantId>,
+    },
+}
+
+/// What a `…/auth/…` request does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthAction {
+    SignIn,
+    Refresh,
+    SignOut,
+}
+
+impl AuthAction {
+    /// The `Workspace` object's internal path.
+    pub fn path(self) -> &'static str {
+        match self {
+            AuthAction::SignIn => "auth/sign-in",
+            AuthAction::Refresh => "auth/refresh",
+            AuthAction::SignOut => "auth/sign-out",
+        }
+    }
 }
 
 /// Maps method and path to a route.
@@ -111,6 +141,23 @@ pub fn route(method: &str, path: &str) -> Result<Route, Refusal> {
                 .map_err(|e| Refusal::new(400, "bad_workspace_id", e.to_string()))?;
             (Route::WorkspaceConfig { workspace, write: method == "PUT" }, &["GET", "PUT"])
         }
+        ["v1", "workspaces", ws, "auth", action] => {
+            let action = match *action {
+                "sign-in" => AuthAction::SignIn,
+                "refresh" => AuthAction::Refresh,
+                "sign-out" => AuthAction::SignOut,
+                _ => return Err(not_found(path)),
+            };
+            (Route::Auth { workspace: workspace_id(ws)?, action }, &["POST"])
+        }
+        ["v1", "workspaces", ws, "agents"] => {
+            (Route::Agents { workspace: workspace_id(ws)?, agent: None }, &["GET"])
+        }
+        ["v1", "workspaces", ws, "agents", id] => {
+            let agent = ParticipantId::new(*id)
+                .map_err(|e| Refusal::new(400, "bad_participant_id", e.to_string()))?;
+            (Route::Agents { workspace: workspace_id(ws)?, agent: Some(agent) }, &["PUT"])
+        }
         ["v1", "workspaces", ws, "inbox", rest @ ..] => {
             let Some((action, one)) = crate::inbox::request::InboxAction::parse(rest)? else {
                 return Err(not_found(path));
@@ -130,6 +177,10 @@ pub fn route(method: &str, path: &str) -> Result<Route, Refusal> {
         ));
     }
     Ok(route)
+}
+
+fn workspace_id(ws: &str) -> Result<WorkspaceId, Refusal> {
+    WorkspaceId::new(ws).map_err(|e| Refusal::new(400, "bad_workspace_id", e.to_string()))
 }
 
 fn not_found(path: &str) -> Refusal {
@@ -334,6 +385,7 @@ mod tests {
             vip: false,
             attrs: Default::default(),
             channel: None,
+            sid: None,
         }
     }
 
@@ -375,6 +427,33 @@ mod tests {
             route("GET", "/v1/workspaces/acme/config"),
             Ok(Route::WorkspaceConfig { workspace: ws("acme"), write: false })
         );
+    }
+
+    #[test]
+    fn routes_sign_in_and_the_admins_agent_pages() {
+        assert_eq!(
+            route("POST", "/v1/workspaces/acme/auth/sign-in"),
+            Ok(Route::Auth { workspace: ws("acme"), action: AuthAction::SignIn })
+        );
+        assert_eq!(
+            route("POST", "/v1/workspaces/acme/auth/sign-out"),
+            Ok(Route::Auth { workspace: ws("acme"), action: AuthAction::SignOut })
+        );
+        assert_eq!(route("GET", "/v1/workspaces/acme/auth/refresh").unwrap_err().status, 405);
+        assert_eq!(route("POST", "/v1/workspaces/acme/auth/nope").unwrap_err().status, 404);
+        assert_eq!(
+            route("GET", "/v1/workspaces/acme/agents"),
+            Ok(Route::Agents { workspace: ws("acme"), agent: None })
+        );
+        assert_eq!(
+            route("PUT", "/v1/workspaces/acme/agents/agent-ada"),
+            Ok(Route::Agents {
+                workspace: ws("acme"),
+                agent: Some(ParticipantId::new("agent-ada").unwrap())
+            })
+        );
+        assert_eq!(route("PUT", "/v1/workspaces/acme/agents/a%2Fb").unwrap_err().status, 400);
+        assert_eq!(route("PUT", "/v1/workspaces/acme/agents").unwrap_err().status, 405);
     }
 
     #[test]

@@ -40,6 +40,12 @@ async fn route(req: Request, env: Env) -> Result<Response, Refusal> {
         Route::Inbox { workspace, action } => {
             crate::inbox::routes::forward(req, env, workspace, action).await
         }
+        Route::Auth { workspace, action } => {
+            crate::account_routes::auth(req, env, workspace, action).await
+        }
+        Route::Agents { workspace, agent } => {
+            crate::account_routes::agents(req, env, workspace, agent).await
+        }
     }
 }
 
@@ -113,6 +119,7 @@ async fn conversation_request(
     let headers = Headers::new();
     let peer = if action == ConversationAction::Connect {
         request::check_upgrade(req.headers().get("upgrade")?.as_deref())?;
+        crate::account_routes::check_access(&env, &claims).await?;
         headers.set("upgrade", "websocket")?;
         Some(request::connecting_peer(&claims, &query)?)
     } else {

@@ -362,14 +362,15 @@ async fn send_all(socket: &mut Socket, frames: Vec<Vec<u8>>) -> Result<(), Strin
 }
 
 /// The other end sent a close frame: its code and reason (`peer` names it when the frame
-/// has none), once tungstenite has answered the close and seen the socket end.
+/// has none), once tungstenite has sent its answer to the close.
 pub(super) async fn closed_by_peer(
     socket: &mut Socket,
     frame: Option<CloseFrame>,
     peer: &str,
 ) -> (Option<u16>, String) {
-    let _ =
-        tokio::time::timeout(CLOSE_GRACE, async { while socket.next().await.is_some() {} }).await;
+    // Send tungstenite's queued answer to the close and let go: waiting for the peer to end
+    // the TCP connection (workerd takes about a second) would only delay telling the app.
+    let _ = tokio::time::timeout(CLOSE_GRACE, socket.flush()).await;
     match frame {
         Some(f) => (Some(u16::from(f.code)), f.reason.to_string()),
         None => (None, format!("{peer} closed the connection")),

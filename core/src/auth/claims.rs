@@ -12,6 +12,7 @@
 //! | `locale` | no | the visitor's language tag (`zh-CN`), for auto-reply templates |
 //! | `vip` | no | `true` for a VIP customer: the workspace's VIP priority applies |
 //! | `attrs` | no | custom attributes (string values) for templates: `{attributes.plan}` |
+//! | `sid` | no | the relay's own sign-in session (`core::accounts::session`) |
 //!
 //! Unknown claims (`iss`, `aud`, `jti`, …) are ignored, so operators may add their own.
 
@@ -59,6 +60,10 @@ pub struct Claims {
     /// by it. `web` when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub channel: Option<String>,
+    /// The relay's own session (PROTOCOL.md §2.9) that minted this access token: checked at
+    /// every connect, so a revoked session opens no new socket. Operators do not set it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
 }
 
 /// What a request wants to do with a conversation.
@@ -76,6 +81,8 @@ pub enum Access {
     /// Work the workspace's inbox (list, search, claim, transfer, presence): agents and
     /// admins, with a token for the whole workspace.
     Inbox,
+    /// List, add, change and disable agents' accounts: admins only, workspace-wide.
+    ManageAgents,
 }
 
 impl Access {
@@ -83,7 +90,7 @@ impl Access {
         match self {
             Access::Connect => matches!(role, Role::Visitor | Role::Agent | Role::Admin),
             Access::Stats | Access::Inbox => matches!(role, Role::Agent | Role::Admin),
-            Access::Erase | Access::Configure => role == Role::Admin,
+            Access::Erase | Access::Configure | Access::ManageAgents => role == Role::Admin,
         }
     }
 
@@ -93,6 +100,7 @@ impl Access {
             Access::Stats => "read conversation stats",
             Access::Erase => "erase the conversation",
             Access::Configure => "configure the workspace",
+            Access::ManageAgents => "manage agents",
             Access::Inbox => "use the inbox",
         }
     }
@@ -287,6 +295,7 @@ mod tests {
             vip: false,
             attrs: Default::default(),
             channel: None,
+            sid: None,
         }
     }
 

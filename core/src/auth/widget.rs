@@ -173,6 +173,7 @@ pub fn mint_visitor(
         vip: false,
         attrs: Default::default(),
         channel: None,
+        sid: None,
     };
     claims.validate()?;
     let token = jwt::sign(keys.signing(), &claims)?;

@@ -397,11 +397,34 @@ impl Inbox {
             let online = self.presence().values().any(|p| *p == Presence::Online);
             return Ok(crate::http::json(&serde_json::json!({ "online": online })));
         }
+        // From the workspace object, when an admin disables an account.
+        if path == crate::workspace::accounts::DISCONNECT_PATH {
+            return self.disconnect(req).await;
+        }
         let who = ForwardedAgent::from_header(header.as_deref())?;
         if path == "connect" {
             return self.accept_agent(who).await;
         }
         self.http_command(who, &path, req).await
+    }
+}
+
+impl Inbox {
+    /// Closes every inbox socket of the agent named in the body (`{"agent": id}`) with 4403:
+    /// the account was disabled. The console signs out on that code.
+    async fn disconnect(&self, mut req: Request) -> Result<Response, Refusal> {
+        let body: serde_json::Value = serde_json::from_slice(&req.bytes().await?)
+            .map_err(|_| Refusal::new(400, "invalid_request", "expected {\"agent\": id}"))?;
+        let agent = ParticipantId::new(body["agent"].as_str().unwrap_or_default())
+            .map_err(|e| Refusal::new(400, "bad_participant_id", e.to_string()))?;
+        let seats = self.seats_of(&agent);
+        for (ws, _) in &seats {
+            refuse(ws, 4403, "account_disabled", "this account was disabled; sign in again");
+        }
+        for (ws, _) in &seats {
+            self.seat_gone(ws).await;
+        }
+        Ok(crate::http::json(&serde_json::json!({ "closed": seats.len() })))
     }
 }
 

@@ -28,6 +28,7 @@ pub async fn forward(
     match &action {
         InboxAction::Connect => {
             request::check_upgrade(req.headers().get("upgrade")?.as_deref())?;
+            crate::account_routes::check_access(&env, &claims).await?;
             headers.set("upgrade", "websocket")?;
             device = Some(request::device_param(&query)?);
             init.with_method(Method::Get);

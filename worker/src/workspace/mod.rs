@@ -5,6 +5,10 @@
 pub mod request;
 
 #[cfg(target_arch = "wasm32")]
+pub(crate) mod account_store;
+#[cfg(target_arch = "wasm32")]
+pub(crate) mod accounts;
+#[cfg(target_arch = "wasm32")]
 pub mod client;
 #[cfg(target_arch = "wasm32")]
 mod object;

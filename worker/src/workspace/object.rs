@@ -8,11 +8,18 @@
 //! redacted is filled in from the stored configuration. A `PUT` reads, checks and stores
 //! without an `await` in between, so concurrent `PUT`s are serialized by the object and
 //! `If-Match` is exact.
+//!
+//! It also holds the workspace's agent accounts and sign-in sessions ([`super::accounts`]).
 
+use std::cell::{RefCell, RefMut};
+
+use edgedesk_core::accounts::RateWindow;
 use edgedesk_core::at_rest::MASTER_KEYS_VAR;
+use edgedesk_core::ids::ParticipantId;
 use edgedesk_core::workflow::config::{WorkspaceConfig, REDACTED_SECRET};
 use worker::{
-    durable_object, DurableObject, Env, Method, Request, Response, ResponseBuilder, State,
+    durable_object, DurableObject, Env, Method, Request, Response, ResponseBuilder, SqlStorage,
+    State,
 };
 
 use crate::http;
@@ -26,11 +33,33 @@ use crate::workspace::store::{ConfigTable, StoreError, StoredConfig};
 pub struct Workspace {
     state: State,
     env: Env,
+    /// Password attempts of the last minute, all accounts together.
+    sign_in_window: RefCell<RateWindow>,
 }
 
 impl Workspace {
-    fn master_keys(&self) -> Option<String> {
+    pub(super) fn master_keys(&self) -> Option<String> {
         self.env.secret(MASTER_KEYS_VAR).ok().map(|k| k.to_string())
+    }
+
+    pub(super) fn env(&self) -> &Env {
+        &self.env
+    }
+
+    pub(super) fn sql(&self) -> SqlStorage {
+        self.state.storage().sql()
+    }
+
+    pub(super) fn sign_in_window(&self) -> RefMut<'_, RateWindow> {
+        self.sign_in_window.borrow_mut()
+    }
+
+    /// Waits until what was written is on disk: an answer never promises what a crash loses.
+    pub(super) async fn synced(&self) -> Result<(), Refusal> {
+        self.state.storage().sync().await.map_err(|e| {
+            worker::console_error!("storage sync failed: {e}");
+            Refusal::new(503, "unavailable", "the change is not confirmed on disk; retry")
+        })
     }
 
     fn table(&self, workspace: &str) -> Result<ConfigTable, StoreError> {
@@ -162,7 +191,7 @@ fn store_failure(e: &StoreError) -> Response {
 
 impl DurableObject for Workspace {
     fn new(state: State, env: Env) -> Self {
-        Self { state, env }
+        Self { state, env, sign_in_window: RefCell::new(RateWindow::default()) }
     }
 
     async fn fetch(&self, req: Request) -> worker::Result<Response> {
@@ -171,11 +200,36 @@ impl DurableObject for Workspace {
 }
 
 impl Workspace {
-    async fn route(&self, req: Request) -> Result<Response, Refusal> {
+    async fn route(&self, mut req: Request) -> Result<Response, Refusal> {
         let forwarded =
             ForwardedWorkspace::from_header(req.headers().get(FORWARDED_HEADER)?.as_deref())?;
         let workspace = forwarded.workspace.to_string();
         let path = req.path();
+        let ws = &forwarded.workspace;
+        match (req.method(), path.trim_start_matches('/')) {
+            (Method::Post, "auth/sign-in") => return self.sign_in(ws, &req.bytes().await?).await,
+            (Method::Post, "auth/refresh") => return self.refresh(ws, &req.bytes().await?).await,
+            (Method::Post, "auth/sign-out") => return self.sign_out(ws, &req.bytes().await?).await,
+            (Method::Get, "access") => {
+                let url = req.url()?;
+                let param = |name: &str| {
+                    url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
+                };
+                let agent = ParticipantId::new(param("agent").unwrap_or_default())
+                    .map_err(|e| Refusal::new(400, "bad_participant_id", e.to_string()))?;
+                return self.check_access(ws, &agent, param("sid").as_deref());
+            }
+            (Method::Get, "agents") => return self.list_agents(ws),
+            (Method::Put, p) if p.starts_with("agents/") => {
+                let id = ParticipantId::new(&p["agents/".len()..])
+                    .map_err(|e| Refusal::new(400, "bad_participant_id", e.to_string()))?;
+                let admin = forwarded.admin.clone().ok_or_else(|| {
+                    Refusal::new(403, "role_not_allowed", "only an admin may manage agents")
+                })?;
+                return self.put_agent(ws, &admin, id, &req.bytes().await?).await;
+            }
+            _ => {}
+        }
         let answer = match (req.method(), path.trim_start_matches('/')) {
             (Method::Put, "config") => return self.put(req, forwarded).await,
             (Method::Get, "config/admin") => self.admin_get(&workspace),
