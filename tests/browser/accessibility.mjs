@@ -41,7 +41,7 @@ scenario("accessibility", async ({ config, newContext }) => {
     step(`${label}: the console`);
     const agent = await (await newContext(`agent-${label}`, options)).newPage();
     await agent.goto(`${config.relayUrl}/console/`);
-    await waitFor(agent.locator(tid("console-token")), "the sign-in form");
+    await waitFor(agent.locator(tid("console-signin")), "the sign-in form");
     await expectNone(agent, `${label} console sign-in`);
     await ui.signInWithLink(agent, config);
     await waitFor(agent.locator(tid("console-conversation")).first(), "a conversation in the list");

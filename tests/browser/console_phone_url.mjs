@@ -53,7 +53,7 @@ scenario("console_phone_url", async ({ config, newContext }) => {
   step("a reload keeps the session and the open conversation");
   await phone.reload();
   await ui.waitForMessage(phone, "console", question, "the conversation after a reload");
-  assert.equal(await phone.locator(tid("console-token")).isVisible(), false, "no sign-in form after a reload");
+  assert.equal(await phone.locator(tid("console-signin")).isVisible(), false, "no sign-in form after a reload");
 
   step("back shows the list, forward the conversation again");
   await phone.locator(tid("console-back")).tap();
@@ -76,6 +76,6 @@ scenario("console_phone_url", async ({ config, newContext }) => {
   await tab.goto(`${config.relayUrl}/console/?c=${conversation}`);
   await ui.waitForMessage(tab, "console", question, "the conversation in a new tab, from its link");
   await tab.locator("#signout").click();
-  await waitFor(tab.locator(tid("console-token")), "the sign-in form in the tab that signed out");
-  await waitFor(phone.locator(tid("console-token")), "the sign-in form in the other tab");
+  await waitFor(tab.locator(tid("console-signin")), "the sign-in form in the tab that signed out");
+  await waitFor(phone.locator(tid("console-signin")), "the sign-in form in the other tab");
 });

@@ -8,6 +8,7 @@
 //   EDGEDESK_SITE_KEY    the widget's public key
 //   EDGEDESK_AGENT_TOKEN a workspace-wide agent token for the console (agent-grace, "Grace")
 //   EDGEDESK_SECOND_AGENT_TOKEN the same for a second agent (agent-ada, "Ada")
+//   EDGEDESK_ADMIN_TOKEN a workspace-wide admin token (harness-admin), to create accounts
 //   EDGEDESK_OUTPUT_DIR  where screenshots go (test-output/browser/)
 //   EDGEDESK_DOCS_IMG    optional: a directory the README's screenshots are also copied to
 
@@ -39,6 +40,7 @@ export function readConfig() {
     siteKey: required("EDGEDESK_SITE_KEY"),
     agentToken: required("EDGEDESK_AGENT_TOKEN"),
     secondAgentToken: required("EDGEDESK_SECOND_AGENT_TOKEN"),
+    adminToken: required("EDGEDESK_ADMIN_TOKEN"),
     outDir: required("EDGEDESK_OUTPUT_DIR"),
     docsImg: process.env.EDGEDESK_DOCS_IMG || null,
   };

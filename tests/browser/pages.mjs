@@ -132,11 +132,12 @@ export async function send(page, prefix, body) {
   await page.locator(tid(`${prefix}-send`)).click();
 }
 
-// Signs in to the console with the workspace and token typed into its form.
+// Signs in to the console with the workspace and a token typed into its form.
 export async function signInWithForm(page, config) {
   await page.goto(`${config.relayUrl}/console/`, { timeout: WAIT_MS });
-  await waitFor(page.locator(tid("console-token")), "the console's sign-in form");
+  await waitFor(page.locator(tid("console-signin")), "the console's sign-in form");
   await page.locator(tid("console-workspace")).fill(config.workspace);
+  await page.locator(tid("console-token-signin")).locator("summary").click();
   await page.locator(tid("console-token")).fill(config.agentToken);
   await page.locator(tid("console-signin")).click();
   await waitFor(page.locator(tid("console-list")), "the console's conversation list after sign-in");

@@ -59,6 +59,7 @@ fn run_scenario_configured(scenario: &str, config: Option<serde_json::Value>) {
         .env("EDGEDESK_SITE_KEY", SITE_KEY)
         .env("EDGEDESK_AGENT_TOKEN", &token)
         .env("EDGEDESK_SECOND_AGENT_TOKEN", &second_token)
+        .env("EDGEDESK_ADMIN_TOKEN", relay.admin_token())
         .env("EDGEDESK_OUTPUT_DIR", &out_dir)
         .env("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
         .stdin(Stdio::null())
@@ -165,6 +166,11 @@ fn reopening_workspace() -> serde_json::Value {
 #[test]
 fn the_off_hours_reply_comes_once_in_the_visitors_language_while_an_agent_is_chatting() {
     run_scenario_configured("off_hours_once", Some(reopening_workspace()));
+}
+
+#[test]
+fn agents_sign_in_with_passwords_stay_signed_in_across_reloads_and_are_signed_out_when_disabled() {
+    run_scenario("accounts");
 }
 
 #[test]

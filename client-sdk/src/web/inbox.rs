@@ -204,6 +204,13 @@ impl InboxClient {
         self.inbox.link.borrow().state().to_owned()
     }
 
+    /// A fresh token (say, after a refresh): used from the next connection, and a pending
+    /// retry happens now. The open socket keeps going until its old token expires.
+    #[wasm_bindgen(js_name = setToken)]
+    pub fn set_token(&self, token: String) {
+        Link::set_token(&self.inbox.link, token);
+    }
+
     pub fn close(&self) {
         Link::close(&self.inbox.link);
         self.inbox.listeners.clear();
@@ -303,7 +310,10 @@ impl Inbox {
                 InboxEvent::Backlog(list) => self.listeners.emit("backlog", &to_js(&list)),
                 InboxEvent::Hello { .. } => {}
                 InboxEvent::ServerError { code, message } => {
-                    let e = json!({ "message": format!("the inbox closed the socket ({code}): {message}") });
+                    let e = json!({
+                        "code": code,
+                        "message": format!("the inbox closed the socket ({code}): {message}"),
+                    });
                     self.listeners.emit("error", &to_js(&e));
                 }
             }

@@ -164,7 +164,9 @@ export interface InboxEvents {
   presence: { agent: string; state: "online" | "away" | "offline" };
   backlog: Summary[];
   connection: ConnectionEvent;
-  error: { message: string };
+  /** `code` is the relay's error code when the relay closed the socket (PROTOCOL.md §15),
+   *  e.g. `account_disabled`. */
+  error: { message: string; code?: string };
 }
 
 export interface InboxClient {

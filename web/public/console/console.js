@@ -7,6 +7,8 @@
 import init, { ChatClient, InboxClient, newDeviceId } from "/sdk/edgedesk.js";
 import { compareSummaries } from "./order.js";
 import { formatView, parseView } from "./view_url.js";
+import { passwordSignIn, refreshDelay, refreshSession, revokeSession, withRefreshLock } from "./session.js";
+import { openAgents } from "./agents.js";
 
 const BASE = location.origin;
 const SESSION_KEY = "edgedesk:console:session";
@@ -57,6 +59,8 @@ const el = (tag, cls, text) => {
 const state = {
   workspace: "",
   token: "",
+  session: null, // the stored session (session.js): token, and refresh token after a password sign-in
+  refreshTimer: 0,
   me: null, // { sub, name, role }
   device: "",
   inbox: null,
@@ -227,21 +231,64 @@ function claimsOf(workspace, token) {
   return { sub: c.sub, name: typeof c.name === "string" && c.name ? c.name : c.sub, role: c.role };
 }
 
-async function signIn(workspace, token) {
+async function signIn(workspace, token, session = null) {
   workspace = workspace.trim();
   token = token.trim();
   const me = claimsOf(workspace, token);
   await sdkReady;
-  localStorage.setItem(SESSION_KEY, JSON.stringify({ workspace, token }));
+  state.session = session || { workspace, token };
+  localStorage.setItem(SESSION_KEY, JSON.stringify(state.session));
   state.workspace = workspace;
   state.token = token;
   state.me = me;
+  scheduleRefresh();
   try {
     await startConsole();
   } catch (e) {
     await stopInbox();
     throw e;
   }
+}
+
+/** A password session refreshes a minute before its access token expires. */
+function scheduleRefresh() {
+  clearTimeout(state.refreshTimer);
+  const delay = refreshDelay(state.session);
+  if (delay === null) return;
+  state.refreshTimer = window.setTimeout(() => refreshNow().catch((e) => warn("refresh", e)), delay);
+}
+
+/** Takes fresh tokens: from another tab that just refreshed, or from the relay. */
+async function refreshNow() {
+  await withRefreshLock(async () => {
+    const stored = storedSession();
+    if (!state.session) return;
+    const fresh = (s) => s && s.token !== state.token && refreshDelay(s) !== null && refreshDelay(s) > 0;
+    let next = stored;
+    if (!fresh(stored)) {
+      try {
+        next = await refreshSession(BASE, stored && stored.refresh ? stored : state.session);
+      } catch (e) {
+        if (/** @type {any} */ (e).status === 401 || /** @type {any} */ (e).status === 403) {
+          await signOut(`Your session ended: ${errText(e)}`);
+          return;
+        }
+        throw e;
+      }
+      localStorage.setItem(SESSION_KEY, JSON.stringify(next));
+    }
+    adoptSession(next);
+  });
+}
+
+/** Uses a refreshed session's token from now on (the open sockets reconnect with it). */
+function adoptSession(next) {
+  if (!state.session || !next || next.workspace !== state.workspace) return;
+  state.session = next;
+  state.token = next.token;
+  safe(() => state.inbox && state.inbox.setToken(next.token));
+  safe(() => state.client && state.client.setToken(next.token));
+  scheduleRefresh();
 }
 
 async function stopInbox() {
@@ -252,7 +299,12 @@ async function stopInbox() {
 }
 
 async function signOut(message) {
+  const ending = state.session;
+  state.session = null;
+  clearTimeout(state.refreshTimer);
   localStorage.removeItem(SESSION_KEY);
+  // Revoked on the relay too: the refresh token no longer works anywhere.
+  revokeSession(BASE, ending);
   await closeConversation();
   await stopInbox();
   state.items.clear();
@@ -268,6 +320,7 @@ async function startConsole() {
   $("me-name").textContent = state.me.name;
   $("me-role").textContent = state.me.role;
   paintAvatar($("me-avatar"), state.me.name, state.me.sub);
+  $("agents-open").hidden = state.me.role !== "admin";
   setConnection("connecting");
 
   await stopInbox();
@@ -288,7 +341,10 @@ async function startConsole() {
       if (s === "connected") refresh();
     }),
     inbox.on("backlog", (list) => (Array.isArray(list) ? list : []).forEach(onSummary)),
-    inbox.on("error", (e) => warn("inbox", e)),
+    inbox.on("error", (e) => {
+      if (e && e.code === "account_disabled") signOut("Your account was disabled. Ask an admin.");
+      else warn("inbox", e);
+    }),
   ];
   if (typeof inbox.connectionState === "function") setConnection(safe(() => inbox.connectionState(), "connecting"));
   await applyView(false);
@@ -938,8 +994,20 @@ function wire() {
     const btn = /** @type {HTMLButtonElement} */ (f.querySelector("button[type=submit]"));
     btn.disabled = true;
     try {
-      await signIn(field(f, "workspace").value, field(f, "token").value);
+      const workspace = field(f, "workspace").value.trim();
+      const token = field(f, "token").value.trim();
+      if (token) {
+        await signIn(workspace, token);
+      } else {
+        const email = field(f, "email").value.trim();
+        const password = field(f, "password").value;
+        if (!email || !password) throw new Error("Enter your email and password (or a token from your backend).");
+        await sdkReady;
+        const session = await passwordSignIn(BASE, workspace, email, password);
+        await signIn(workspace, session.token, session);
+      }
       field(f, "token").value = "";
+      field(f, "password").value = "";
     } catch (err) {
       showSignin(errText(err));
     } finally {
@@ -947,6 +1015,9 @@ function wire() {
     }
   });
   $("signout").addEventListener("click", () => signOut());
+  $("agents-open").addEventListener("click", () =>
+    openAgents({ base: BASE, workspace: state.workspace, token: () => state.token, me: state.me.sub }),
+  );
   $("presence").addEventListener("change", (e) => {
     const select = control(e);
     const presence = select.value === "away" ? "away" : "online";
@@ -975,7 +1046,9 @@ function wire() {
   });
   // Signed out in another tab: this one too.
   window.addEventListener("storage", (e) => {
-    if (e.key === SESSION_KEY && e.newValue === null && state.token) signOut("Signed out in another tab.");
+    if (e.key !== SESSION_KEY || !state.token) return;
+    if (e.newValue === null) signOut("Signed out in another tab.");
+    else safe(() => adoptSession(JSON.parse(e.newValue)));
   });
   // Narrow screens show one pane at a time (console.css): back to the list, the case details.
   $("back").addEventListener("click", async () => {
@@ -1131,7 +1204,18 @@ async function main() {
   if (!stored) return;
   state.workspace = stored.workspace;
   try {
-    await signIn(stored.workspace, stored.token);
+    let session = stored;
+    // A password session whose access token ran out while the console was closed.
+    if (refreshDelay(stored) === 0) {
+      session = await withRefreshLock(async () => {
+        const now = storedSession();
+        if (now && refreshDelay(now) !== 0) return now; // another tab just did it
+        const next = await refreshSession(BASE, now || stored);
+        localStorage.setItem(SESSION_KEY, JSON.stringify(next));
+        return next;
+      });
+    }
+    await signIn(session.workspace, session.token, session.refresh ? session : null);
   } catch (e) {
     localStorage.removeItem(SESSION_KEY);
     showSignin(errText(e));

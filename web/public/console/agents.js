@@ -1,0 +1,125 @@
+// @ts-check
+// The admins' Agents page (PROTOCOL.md §2.9): every account of the workspace, and a form to
+// add one, change it (name, email, role, a new password) or disable it. Disabling signs the
+// agent out everywhere at once.
+
+/** @typedef {{ id: string, email: string, name: string, role: string, disabled: boolean, has_password: boolean }} Account */
+
+const $ = (id) => /** @type {HTMLElement} */ (document.getElementById(id));
+const input = (name) => /** @type {HTMLInputElement} */ ($("agents-form").querySelector(`[name="${name}"]`));
+
+let ctx = { base: "", workspace: "", token: () => "", me: "" };
+/** @type {Account[]} */
+let accounts = [];
+
+function url(id) {
+  const ws = encodeURIComponent(ctx.workspace);
+  return `${ctx.base}/v1/workspaces/${ws}/agents${id ? `/${encodeURIComponent(id)}` : ""}`;
+}
+
+async function call(method, id, body) {
+  const r = await fetch(url(id), {
+    method,
+    headers: { authorization: `Bearer ${ctx.token()}`, "content-type": "application/json" },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  const json = await r.json().catch(() => ({}));
+  if (!r.ok) throw new Error(json.message || `HTTP ${r.status}`);
+  return json;
+}
+
+function showError(text) {
+  const e = $("agents-error");
+  e.hidden = !text;
+  e.textContent = text || "";
+}
+
+function render() {
+  const body = $("agents-rows");
+  body.replaceChildren(
+    ...accounts.map((a) => {
+      const row = document.createElement("tr");
+      row.dataset.testid = "agents-row";
+      row.dataset.id = a.id;
+      for (const text of [a.name, a.email, a.role, a.disabled ? "Disabled" : "Active"]) {
+        const td = document.createElement("td");
+        td.textContent = text;
+        row.append(td);
+      }
+      const td = document.createElement("td");
+      const edit = document.createElement("button");
+      edit.type = "button";
+      edit.className = "btn btn-sm";
+      edit.textContent = "Edit";
+      edit.setAttribute("aria-label", `Edit ${a.name}`);
+      edit.dataset.testid = "agents-edit";
+      edit.addEventListener("click", () => fill(a));
+      td.append(edit);
+      row.append(td);
+      return row;
+    }),
+  );
+}
+
+/** Puts an account (or a blank one) in the form. @param {Account | null} a */
+function fill(a) {
+  input("id").value = a ? a.id : "";
+  input("id").readOnly = !!a;
+  input("name").value = a ? a.name : "";
+  input("email").value = a ? a.email : "";
+  /** @type {HTMLSelectElement} */ ($("agents-role")).value = a ? a.role : "agent";
+  input("password").value = "";
+  input("password").placeholder = a && a.has_password ? "Unchanged" : "At least 10 characters";
+  input("disabled").checked = a ? a.disabled : false;
+  showError("");
+  input(a ? "name" : "id").focus();
+}
+
+async function load() {
+  try {
+    accounts = (await call("GET")).agents || [];
+    render();
+  } catch (e) {
+    showError(`Could not list agents: ${e.message}`);
+  }
+}
+
+async function save(e) {
+  e.preventDefault();
+  const id = input("id").value.trim();
+  const body = {
+    email: input("email").value.trim(),
+    name: input("name").value.trim(),
+    role: /** @type {HTMLSelectElement} */ ($("agents-role")).value,
+    disabled: input("disabled").checked,
+  };
+  const password = input("password").value;
+  if (password) body.password = password;
+  if (!id) return showError("Give the agent an id (letters, digits, - _ . : @), e.g. agent-ada.");
+  if (body.disabled && id === ctx.me) return showError("You cannot disable your own account.");
+  try {
+    await call("PUT", id, body);
+    fill(null);
+    await load();
+    $("agents-status").textContent = `Saved ${body.name}.`;
+  } catch (err) {
+    showError(err.message);
+  }
+}
+
+let wired = false;
+
+/** Opens the page. @param {{ base: string, workspace: string, token: () => string, me: string }} c */
+export async function openAgents(c) {
+  ctx = c;
+  if (!wired) {
+    wired = true;
+    $("agents-form").addEventListener("submit", save);
+    $("agents-new").addEventListener("click", () => fill(null));
+    $("agents-close").addEventListener("click", () => /** @type {HTMLDialogElement} */ ($("agents")).close());
+  }
+  /** @type {HTMLDialogElement} */ ($("agents")).showModal();
+  fill(null);
+  $("agents-status").textContent = "";
+  await load();
+}
