@@ -45,7 +45,8 @@ cat <<MSG
 edgedesk dev server (wrangler dev on workerd), state persisted in .wrangler/state
   listening on  http://127.0.0.1:${PORT}
   demo shop     http://127.0.0.1:${PORT}/demo/     (a page with the visitor widget)
-  agent console http://127.0.0.1:${PORT}/console/  (workspace "demo", an agent token from below)
+  agent console http://127.0.0.1:${PORT}/console/  (workspace "demo"; the sign-in emails and
+                passwords are printed below once the relay answers, or use an agent token)
   health        curl http://127.0.0.1:${PORT}/health
   visitor token curl -s -X POST http://127.0.0.1:${PORT}/v1/widget/session \\
                   -H 'content-type: application/json' -d '{"site_key":"demo-site"}'
@@ -78,6 +79,8 @@ seed_demo_config() {
     412) ;; # configured before: left as it is
     *) echo "[dev] could not configure workspace demo with examples/demo-config.json (HTTP $status)" ;;
   esac
+  node scripts/demo-accounts.mjs "$base" "$admin" .wrangler/state/demo-accounts.json ||
+    echo "[dev] could not create the demo's accounts (see above)"
 }
 seed_demo_config &
 
