@@ -27,7 +27,8 @@ const have = new Set(((await listed.json()).agents || []).map((a) => a.id));
 for (const a of WANTED) {
   if (have.has(a.id)) continue;
   const password = randomBytes(9).toString("base64url");
-  const r = await fetch(url(a.id), { method: "PUT", headers, body: JSON.stringify({ ...a, password }) });
+  const { id, ...account } = a;
+  const r = await fetch(url(id), { method: "PUT", headers, body: JSON.stringify({ ...account, password }) });
   if (!r.ok) throw new Error(`creating ${a.id}: HTTP ${r.status} ${await r.text()}`);
   known[a.email] = password;
 }
