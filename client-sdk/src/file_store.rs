@@ -264,6 +264,7 @@ mod tests {
             kind: MessageKind::Text,
             body: format!("message {i}"),
             sent_at: i as i64,
+            attachment: None,
         }
     }
 

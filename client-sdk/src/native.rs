@@ -274,6 +274,18 @@ impl Client {
         Ok(msg)
     }
 
+    /// Writes a message carrying `attachment` (uploaded first: PROTOCOL.md §2.10).
+    pub async fn send_attachment(
+        &self,
+        caption: &str,
+        attachment: edgedesk_core::attachment::AttachmentRef,
+    ) -> Result<Message, ClientError> {
+        let msg = self.shared.session().send_attachment(caption, attachment, now_ms())?;
+        self.shared.flush.notify_one();
+        self.shared.emit(SdkEvent::MessageSent(msg.clone()));
+        Ok(msg)
+    }
+
     /// Moves this device's read mark to `id` (never backwards), durably. Returns whether it moved.
     pub async fn mark_read(&self, id: &MessageId) -> Result<bool, ClientError> {
         let moved = self.shared.session().mark_read(id, now_ms())?;

@@ -82,6 +82,8 @@ pub enum ClientError<E: std::error::Error + 'static> {
     NoInternalDoc,
     #[error("the relay sent an unreadable ack: {0}")]
     Ack(#[from] crate::ack::AckError),
+    #[error("attachment: {0}")]
+    Attachment(#[from] crate::attachment::AttachmentError),
 }
 
 struct Link {
@@ -183,6 +185,7 @@ impl<S: ChunkStore> ClientSession<S> {
             kind: MessageKind::Text,
             body: body.to_owned(),
             sent_at: now_ms,
+            attachment: None,
         }
     }
 
@@ -201,6 +204,21 @@ impl<S: ChunkStore> ClientSession<S> {
     /// Writes a text message into the local replica, durably, and returns it.
     pub fn send_text(&mut self, body: &str, now_ms: i64) -> Result<Message, ClientError<S::Error>> {
         let msg = self.new_message(body, now_ms);
+        self.doc.append(&msg, now_ms)?;
+        self.persister.persist(&self.doc)?;
+        Ok(msg)
+    }
+
+    /// Writes a message carrying `attachment` (already uploaded, or to be uploaded before
+    /// the message syncs: PROTOCOL.md §2.10), with `caption` as its body (may be empty).
+    pub fn send_attachment(
+        &mut self,
+        caption: &str,
+        attachment: crate::attachment::AttachmentRef,
+        now_ms: i64,
+    ) -> Result<Message, ClientError<S::Error>> {
+        attachment.check()?;
+        let msg = Message { attachment: Some(attachment), ..self.new_message(caption, now_ms) };
         self.doc.append(&msg, now_ms)?;
         self.persister.persist(&self.doc)?;
         Ok(msg)

@@ -383,6 +383,7 @@ mod tests {
             kind: MessageKind::Text,
             body: "customer is a reseller".into(),
             sent_at: 5,
+            attachment: None,
         };
         d.add_note(&note, 5).unwrap();
         assert_eq!(d.notes(), vec![note]);

@@ -8,6 +8,7 @@
 pub mod accounts;
 pub mod ack;
 pub mod at_rest;
+pub mod attachment;
 pub mod audit;
 pub mod auth;
 pub mod chunk;

@@ -97,4 +97,7 @@ pub struct Message {
     /// Milliseconds since the Unix epoch, by the writer's clock (informational: the order of
     /// a conversation is the document's list order, which every replica agrees on).
     pub sent_at: i64,
+    /// A file sent with the message (its bytes are fetched through a link, PROTOCOL.md §2.10).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attachment: Option<crate::attachment::AttachmentRef>,
 }

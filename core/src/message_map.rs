@@ -4,12 +4,25 @@
 
 use automerge::{transaction::Transactable, ObjId, ObjType, ReadDoc, Value};
 
+use crate::attachment::AttachmentRef;
 use crate::doc_error::DocError;
 use crate::ids::{DeviceId, MessageId, ParticipantId};
 use crate::message::{Author, Message, MessageKind, Role, MAX_BODY_BYTES, MAX_NAME_BYTES};
 
-/// The fields of a message map, and of its `author` map.
-pub const MESSAGE_KEYS: [&str; 6] = ["id", "author", "device", "kind", "body", "sent_at"];
+/// The fields of a message map (the attachment's four are optional, all or none), and of its
+/// `author` map.
+pub const MESSAGE_KEYS: [&str; 10] = [
+    "id",
+    "author",
+    "device",
+    "kind",
+    "body",
+    "sent_at",
+    "attachment_id",
+    "attachment_name",
+    "attachment_type",
+    "attachment_size",
+];
 pub const AUTHOR_KEYS: [&str; 3] = ["role", "id", "name"];
 
 /// Appends `msg` at the end of `list` within the caller's transaction.
@@ -31,6 +44,12 @@ pub fn insert(tx: &mut impl Transactable, list: &ObjId, msg: &Message) -> Result
     tx.put(&m, "kind", msg.kind.as_str())?;
     tx.put(&m, "body", msg.body.as_str())?;
     tx.put(&m, "sent_at", msg.sent_at)?;
+    if let Some(a) = &msg.attachment {
+        tx.put(&m, "attachment_id", a.id.as_str())?;
+        tx.put(&m, "attachment_name", a.name.as_str())?;
+        tx.put(&m, "attachment_type", a.content_type.as_str())?;
+        tx.put(&m, "attachment_size", i64::try_from(a.size).unwrap_or(i64::MAX))?;
+    }
     Ok(())
 }
 
@@ -57,9 +76,21 @@ pub fn read(doc: &impl ReadDoc, obj: &ObjId) -> Option<Message> {
             "kind" => m.kind = text(v),
             "body" => m.body = text(v),
             "sent_at" => m.sent_at = v.as_i64(),
+            "attachment_id" => m.attachment.0 = Some(text(v)),
+            "attachment_name" => m.attachment.1 = Some(text(v)),
+            "attachment_type" => m.attachment.2 = Some(text(v)),
+            "attachment_size" => m.attachment.3 = Some(v.as_i64()),
             _ => {}
         }
     }
+    // All four attachment fields, of the right types, or none.
+    let attachment = match m.attachment {
+        (None, None, None, None) => None,
+        (Some(Some(id)), Some(Some(name)), Some(Some(content_type)), Some(Some(size))) => {
+            Some(AttachmentRef { id, name, content_type, size: u64::try_from(size).ok()? })
+        }
+        _ => return None,
+    };
     let (mut role, mut id, mut name) = (None, None, None);
     for e in doc.map_range(&m.author?, ..) {
         let key = e.key.clone();
@@ -82,6 +113,7 @@ pub fn read(doc: &impl ReadDoc, obj: &ObjId) -> Option<Message> {
         kind: MessageKind::parse(&m.kind?)?,
         body: m.body?,
         sent_at: m.sent_at?,
+        attachment,
     })
 }
 
@@ -94,6 +126,14 @@ struct Fields {
     kind: Option<String>,
     body: Option<String>,
     sent_at: Option<i64>,
+    /// id, name, type, size; each `Some(None)` when present with the wrong type.
+    #[allow(clippy::type_complexity)]
+    attachment: (
+        Option<Option<String>>,
+        Option<Option<String>>,
+        Option<Option<String>>,
+        Option<Option<i64>>,
+    ),
 }
 
 fn text(v: Value<'_>) -> Option<String> {

@@ -133,6 +133,7 @@ mod tests {
             kind: MessageKind::Text,
             body: format!("你好 {id}"),
             sent_at: 5,
+            attachment: None,
         }
     }
 

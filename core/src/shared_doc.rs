@@ -301,6 +301,7 @@ mod tests {
             kind: MessageKind::Text,
             body: body.to_owned(),
             sent_at: 1_700_000_000_000,
+            attachment: None,
         }
     }
 

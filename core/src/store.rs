@@ -263,6 +263,7 @@ mod tests {
             kind: MessageKind::Text,
             body: format!("message number {i}"),
             sent_at: 1_700_000_000_000 + i as i64,
+            attachment: None,
         }
     }
 

@@ -473,6 +473,7 @@ mod tests {
             kind: MessageKind::Text,
             body: format!("hello {i}"),
             sent_at: i as i64,
+            attachment: None,
         }
     }
 

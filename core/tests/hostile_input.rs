@@ -37,6 +37,7 @@ fn message(id: &str, body: usize) -> Message {
         kind: MessageKind::Text,
         body: "b".repeat(body),
         sent_at: 1,
+        attachment: None,
     }
 }
 

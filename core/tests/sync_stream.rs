@@ -68,6 +68,7 @@ impl Writer {
             kind: MessageKind::Text,
             body: format!("message {} 你好", self.written),
             sent_at: step as i64,
+            attachment: None,
         };
         self.doc.append(&msg, step as i64).unwrap();
         self.written += 1;

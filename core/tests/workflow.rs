@@ -88,6 +88,7 @@ fn says(
         kind: MessageKind::Text,
         body: body.into(),
         sent_at: now,
+        attachment: None,
     };
     raw.append(&m, now).unwrap();
     let connection = if role == Role::Visitor { 1 } else { 2 };

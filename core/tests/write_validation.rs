@@ -430,3 +430,65 @@ fn close_reasons_name_the_role_with_its_article_and_the_read_mark_rule_exactly()
         "{err}"
     );
 }
+
+/// A visitor's message with an attachment, its fields set as given (`size` as an integer).
+fn append_with_attachment(
+    doc: &mut Automerge,
+    view: &SharedDoc,
+    fields: &[(&str, &str)],
+    size: Option<i64>,
+) {
+    append_raw(
+        doc,
+        view,
+        &[("id", "m-file"), ("device", "v2-dev"), ("kind", "text"), ("body", "")],
+        &[("role", "visitor"), ("id", "v2"), ("name", "V2")],
+    );
+    let mut tx = doc.transaction();
+    let list = view.messages_obj().clone();
+    let end = tx.length(&list);
+    let (_, m) = tx.get(&list, end - 1).unwrap().unwrap();
+    for (k, v) in fields {
+        tx.put(&m, *k, *v).unwrap();
+    }
+    if let Some(size) = size {
+        tx.put(&m, "attachment_size", size).unwrap();
+    }
+    tx.commit_with(CommitOptions::default().with_time(1));
+}
+
+const FILE: [(&str, &str); 3] = [
+    ("attachment_id", "0123456789abcdef01234567"),
+    ("attachment_name", "截图.png"),
+    ("attachment_type", "image/png"),
+];
+
+#[test]
+fn a_message_with_a_well_formed_attachment_is_accepted() {
+    let mut relay = relay_with_history();
+    offer(&mut relay, visitor("v2"), |doc, view| {
+        append_with_attachment(doc, view, &FILE, Some(2048))
+    })
+    .unwrap();
+    let messages = relay.doc().messages();
+    let file = messages[1].attachment.as_ref().expect("the attachment reads back");
+    assert_eq!((file.name.as_str(), file.size), ("截图.png", 2048));
+}
+
+#[test]
+fn an_attachment_missing_a_field_or_out_of_bounds_is_refused() {
+    refused(visitor("v2"), "malformed-message", |doc, view| {
+        append_with_attachment(doc, view, &FILE, None)
+    });
+    refused(visitor("v2"), "field-bounds", |doc, view| {
+        let html = [FILE[0], FILE[1], ("attachment_type", "text/html; charset=utf-8")];
+        append_with_attachment(doc, view, &html, Some(10))
+    });
+    refused(visitor("v2"), "field-bounds", |doc, view| {
+        let sneaky = [FILE[0], ("attachment_name", "../../etc/passwd"), FILE[2]];
+        append_with_attachment(doc, view, &sneaky, Some(10))
+    });
+    refused(visitor("v2"), "malformed-message", |doc, view| {
+        append_with_attachment(doc, view, &FILE, Some(-1))
+    });
+}

@@ -63,6 +63,7 @@ async fn each_bound_closes_only_the_offender_with_its_code_and_reason() {
         kind: MessageKind::Text,
         body: "x".repeat(150),
         sent_at: 0,
+        attachment: None,
     };
     raw.shared.append(&long, 0).unwrap();
     let (code, reason) = raw.exchange().await.expect("closed");

@@ -373,6 +373,7 @@ fn legacy_message(i: usize) -> Message {
         kind: MessageKind::Text,
         body: format!("written before encryption {i}"),
         sent_at: 1_700_000_000_000 + i as i64,
+        attachment: None,
     }
 }
 

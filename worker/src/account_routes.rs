@@ -17,21 +17,7 @@ use crate::workspace::request::ForwardedWorkspace;
 const MAX_BODY_BYTES: usize = edgedesk_core::accounts::account::MAX_UPDATE_BYTES;
 
 async fn bounded_body(req: &mut Request) -> Result<String, Refusal> {
-    let too_large = || {
-        Refusal::new(
-            413,
-            "body_too_large",
-            format!("the body is limited to {MAX_BODY_BYTES} bytes"),
-        )
-    };
-    let declared = req.headers().get("content-length")?.and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|n| n > MAX_BODY_BYTES) {
-        return Err(too_large());
-    }
-    let bytes = req.bytes().await?;
-    if bytes.len() > MAX_BODY_BYTES {
-        return Err(too_large());
-    }
+    let bytes = crate::http::bounded_body(req, MAX_BODY_BYTES).await?;
     String::from_utf8(bytes)
         .map_err(|_| Refusal::new(400, "invalid_request", "the body is not UTF-8 JSON"))
 }

@@ -1,6 +1,6 @@
 //! JSON responses for refusals and failures, and the CORS headers of browser-facing endpoints.
 
-use worker::{Response, ResponseBuilder};
+use worker::{Request, Response, ResponseBuilder};
 
 use crate::request::Refusal;
 
@@ -45,7 +45,7 @@ pub fn cors(mut response: Response) -> Response {
     let headers = response.headers_mut();
     for (name, value) in [
         ("access-control-allow-origin", "*"),
-        ("access-control-allow-methods", "POST, OPTIONS"),
+        ("access-control-allow-methods", "GET, POST, PUT, OPTIONS"),
         ("access-control-allow-headers", "authorization, content-type"),
         ("access-control-max-age", "86400"),
     ] {
@@ -78,4 +78,20 @@ impl From<worker::Error> for Refusal {
 /// The response of a handler that answers with [`Refusal`]s.
 pub fn answer(result: Result<Response, Refusal>) -> Response {
     result.unwrap_or_else(|r| refusal(&r))
+}
+
+/// The request's body, at most `max` bytes: a declared oversize body is refused before it is
+/// read (413 `body_too_large`).
+pub async fn bounded_body(req: &mut Request, max: usize) -> Result<Vec<u8>, Refusal> {
+    let too_large =
+        || Refusal::new(413, "body_too_large", format!("the body is limited to {max} bytes"));
+    let declared = req.headers().get("content-length")?.and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > max) {
+        return Err(too_large());
+    }
+    let body = req.bytes().await?;
+    if body.len() > max {
+        return Err(too_large());
+    }
+    Ok(body)
 }

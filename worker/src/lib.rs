@@ -23,6 +23,8 @@ pub mod workspace;
 #[cfg(target_arch = "wasm32")]
 mod account_routes;
 #[cfg(target_arch = "wasm32")]
+mod attachments;
+#[cfg(target_arch = "wasm32")]
 mod authorize;
 #[cfg(target_arch = "wasm32")]
 mod config;

@@ -82,11 +82,33 @@ pub enum Route {
         workspace: WorkspaceId,
         action: AuthAction,
     },
+    /// `PUT …/conversations/{conv}/attachments/{id}?name=…` (upload) or
+    /// `GET …/attachments/{id}/link` (a short-lived link), or a CORS preflight: participants.
+    Attachment {
+        workspace: WorkspaceId,
+        conversation: ConversationId,
+        id: String,
+        op: AttachmentOp,
+    },
+    /// `GET /v1/files/{ws}/{conv}/{id}?exp=…&kid=…&sig=…`: an attachment through its link.
+    File {
+        workspace: WorkspaceId,
+        conversation: ConversationId,
+        id: String,
+    },
     /// `GET /v1/workspaces/{ws}/agents` or `PUT …/agents/{id}`: admins only.
     Agents {
         workspace: WorkspaceId,
         agent: Option<ParticipantId>,
     },
+}
+
+/// What an attachment request does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttachmentOp {
+    Upload,
+    Link,
+    Preflight,
 }
 
 /// What a `…/auth/…` request does.
@@ -140,6 +162,28 @@ pub fn route(method: &str, path: &str) -> Result<Route, Refusal> {
             let workspace = WorkspaceId::new(*ws)
                 .map_err(|e| Refusal::new(400, "bad_workspace_id", e.to_string()))?;
             (Route::WorkspaceConfig { workspace, write: method == "PUT" }, &["GET", "PUT"])
+        }
+        ["v1", "workspaces", ws, "conversations", conv, "attachments", id, rest @ ..] => {
+            let (op, methods): (AttachmentOp, &[&str]) = match (rest, method) {
+                (_, "OPTIONS") => (AttachmentOp::Preflight, &["OPTIONS"]),
+                ([], _) => (AttachmentOp::Upload, &["PUT", "OPTIONS"]),
+                (["link"], _) => (AttachmentOp::Link, &["GET", "OPTIONS"]),
+                _ => return Err(not_found(path)),
+            };
+            let conversation = ConversationId::new(*conv)
+                .map_err(|e| Refusal::new(400, "bad_conversation_id", e.to_string()))?;
+            edgedesk_core::attachment::check_id(id)
+                .map_err(|e| Refusal::new(400, e.code(), e.to_string()))?;
+            let workspace = workspace_id(ws)?;
+            (Route::Attachment { workspace, conversation, id: (*id).to_owned(), op }, methods)
+        }
+        ["v1", "files", ws, conv, id] => {
+            let conversation = ConversationId::new(*conv)
+                .map_err(|e| Refusal::new(400, "bad_conversation_id", e.to_string()))?;
+            edgedesk_core::attachment::check_id(id)
+                .map_err(|e| Refusal::new(400, e.code(), e.to_string()))?;
+            let workspace = workspace_id(ws)?;
+            (Route::File { workspace, conversation, id: (*id).to_owned() }, &["GET"])
         }
         ["v1", "workspaces", ws, "auth", action] => {
             let action = match *action {
@@ -454,6 +498,33 @@ mod tests {
         );
         assert_eq!(route("PUT", "/v1/workspaces/acme/agents/a%2Fb").unwrap_err().status, 400);
         assert_eq!(route("PUT", "/v1/workspaces/acme/agents").unwrap_err().status, 405);
+    }
+
+    #[test]
+    fn routes_attachment_uploads_links_and_files() {
+        let id = "0123456789abcdef01234567";
+        let base = format!("/v1/workspaces/acme/conversations/c-1/attachments/{id}");
+        let attachment = |op| Route::Attachment {
+            workspace: ws("acme"),
+            conversation: conv("c-1"),
+            id: id.into(),
+            op,
+        };
+        assert_eq!(route("PUT", &base), Ok(attachment(AttachmentOp::Upload)));
+        assert_eq!(route("OPTIONS", &base), Ok(attachment(AttachmentOp::Preflight)));
+        assert_eq!(route("GET", &format!("{base}/link")), Ok(attachment(AttachmentOp::Link)));
+        assert_eq!(route("GET", &base).unwrap_err().status, 405);
+        assert_eq!(
+            route("PUT", "/v1/workspaces/acme/conversations/c-1/attachments/XYZ")
+                .unwrap_err()
+                .status,
+            400
+        );
+        assert_eq!(
+            route("GET", &format!("/v1/files/acme/c-1/{id}")),
+            Ok(Route::File { workspace: ws("acme"), conversation: conv("c-1"), id: id.into() })
+        );
+        assert_eq!(route("PUT", &format!("/v1/files/acme/c-1/{id}")).unwrap_err().status, 405);
     }
 
     #[test]

@@ -40,6 +40,12 @@ async fn route(req: Request, env: Env) -> Result<Response, Refusal> {
         Route::Inbox { workspace, action } => {
             crate::inbox::routes::forward(req, env, workspace, action).await
         }
+        Route::Attachment { workspace, conversation, id, op } => {
+            crate::attachments::attachment(req, env, workspace, conversation, id, op).await
+        }
+        Route::File { workspace, conversation, id } => {
+            crate::attachments::file(req, env, workspace, conversation, id).await
+        }
         Route::Auth { workspace, action } => {
             crate::account_routes::auth(req, env, workspace, action).await
         }

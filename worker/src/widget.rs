@@ -29,22 +29,10 @@ async fn mint(
     req: &mut Request,
     env: &Env,
 ) -> worker::Result<Result<edgedesk_core::auth::widget::WidgetSession, Refusal>> {
-    let too_large = || {
-        Refusal::new(
-            413,
-            "body_too_large",
-            format!("the body is limited to {MAX_REQUEST_BYTES} bytes"),
-        )
+    let body = match http::bounded_body(req, MAX_REQUEST_BYTES).await {
+        Ok(b) => b,
+        Err(r) => return Ok(Err(r)),
     };
-    // Refuse a declared oversize body before reading it.
-    let declared = req.headers().get("content-length")?.and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|n| n > MAX_REQUEST_BYTES) {
-        return Ok(Err(too_large()));
-    }
-    let body = req.bytes().await?;
-    if body.len() > MAX_REQUEST_BYTES {
-        return Ok(Err(too_large()));
-    }
     let (site_key, locale) = match SessionRequest::parse(&body) {
         Ok(r) => (r.site_key, r.locale),
         Err(m) => return Ok(Err(Refusal::new(400, "bad_request", m))),

@@ -17,6 +17,7 @@ fn msg(id: &str, role: Role, who: &str, kind: MessageKind) -> Message {
         kind,
         body: format!("body of {id}"),
         sent_at: 1,
+        attachment: None,
     }
 }
 

@@ -231,6 +231,7 @@ mod tests {
             kind: MessageKind::Text,
             body: body.into(),
             sent_at: i as i64,
+            attachment: None,
         }
     }
 

@@ -83,12 +83,16 @@ pub enum Access {
     Inbox,
     /// List, add, change and disable agents' accounts: admins only, workspace-wide.
     ManageAgents,
+    /// Upload an attachment to the conversation or get a link to one: every participant.
+    Attachments,
 }
 
 impl Access {
     fn allows(self, role: Role) -> bool {
         match self {
-            Access::Connect => matches!(role, Role::Visitor | Role::Agent | Role::Admin),
+            Access::Connect | Access::Attachments => {
+                matches!(role, Role::Visitor | Role::Agent | Role::Admin)
+            }
             Access::Stats | Access::Inbox => matches!(role, Role::Agent | Role::Admin),
             Access::Erase | Access::Configure | Access::ManageAgents => role == Role::Admin,
         }
@@ -101,6 +105,7 @@ impl Access {
             Access::Erase => "erase the conversation",
             Access::Configure => "configure the workspace",
             Access::ManageAgents => "manage agents",
+            Access::Attachments => "use attachments",
             Access::Inbox => "use the inbox",
         }
     }

@@ -95,6 +95,7 @@ impl Device {
             kind,
             body: body.to_owned(),
             sent_at: now,
+            attachment: None,
         };
         self.doc.append(&msg, now).expect("honest append");
     }

@@ -362,6 +362,7 @@ impl Run<'_> {
             kind,
             body: "b".repeat(usize::from(body) % (MAX_BODY_BYTES + 1)),
             sent_at: self.now,
+            attachment: None,
         };
         doc.append(&msg, self.now).expect("an honest append");
         if read {
@@ -406,6 +407,7 @@ impl Run<'_> {
             kind: MessageKind::Text,
             body: "still there?".into(),
             sent_at: self.now,
+            attachment: None,
         };
         doc.append(&msg, self.now).expect("append");
         self.now += 1;

@@ -35,6 +35,7 @@ fn message(id: &str, body: &str) -> Message {
         kind: MessageKind::Text,
         body: body.into(),
         sent_at: 1,
+        attachment: None,
     }
 }
 

@@ -194,6 +194,7 @@ mod tests {
             kind: MessageKind::Text,
             body: format!("body of {id}"),
             sent_at: at,
+            attachment: None,
         };
         doc.append(&m, at).unwrap();
         doc.stamp_delivered(&[m.id], at + 1).unwrap();

@@ -398,6 +398,7 @@ mod tests {
             kind: MessageKind::Text,
             body: format!("body of {id}"),
             sent_at: at,
+            attachment: None,
         }
     }
 

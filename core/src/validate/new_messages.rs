@@ -116,6 +116,9 @@ impl NewMessages {
             if m.body.len() > max {
                 return Err(Violation::BodyTooLarge { len: m.body.len(), max });
             }
+            if let Some(a) = &m.attachment {
+                a.check().map_err(|e| Violation::FieldBounds(format!("attachment: {e}")))?;
+            }
             if known.contains(m.id.as_str()) || out.iter().any(|o| o.id == m.id) {
                 return Err(Violation::DuplicateId(m.id.to_string()));
             }

@@ -148,6 +148,7 @@ pub fn relay_message(cfg: &WorkspaceConfig, id: MessageId, mut body: String, now
         kind: MessageKind::AutoReply,
         body,
         sent_at: now,
+        attachment: None,
     }
 }
 

@@ -172,6 +172,7 @@ pub(crate) mod tests {
             kind,
             body: "hi".into(),
             sent_at: 0,
+            attachment: None,
         }
     }
 

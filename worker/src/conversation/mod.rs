@@ -29,6 +29,7 @@ use crate::outbox::Outbox;
 use crate::request::{Forwarded, Refusal, FORWARDED_HEADER};
 use edgedesk_core::inbox::feed::{FeedState, InboxFeed};
 mod assign;
+pub(crate) mod attachments;
 mod commit;
 mod inbox_push;
 mod workflow_shell;
@@ -312,6 +313,19 @@ impl Conversation {
         for ws in self.state.get_websockets() {
             Self::refuse(&ws, CLOSE_ERASED, "conversation erased");
         }
+        // The attachments' key is gone with the data key; their objects go too.
+        if let Err(e) = attachments::delete_all(&self.env, name).await {
+            worker::console_error!(
+                "erased conversation's attachments not yet deleted: {}",
+                e.message
+            );
+            return Err(Refusal::new(
+                503,
+                "unavailable",
+                "the conversation is erased, but its attachments are not all deleted; retry \
+                 (erasing again is harmless)",
+            ));
+        }
         // The inbox holds the summary and a search index of the messages: they go too, or
         // the erasure is not done. Erasing again retries this part.
         if let Err(e) = inbox_push::forget(&self.env, name).await {
@@ -328,10 +342,23 @@ impl Conversation {
 }
 
 impl Conversation {
-    async fn route(&self, req: Request) -> Result<Response, Refusal> {
+    async fn route(&self, mut req: Request) -> Result<Response, Refusal> {
         let url = req.url()?;
         let forwarded = Forwarded::from_header(req.headers().get(FORWARDED_HEADER)?.as_deref())?;
         let name = forwarded.object_name();
+        if let Some(id) = url.path().trim_start_matches('/').strip_prefix("attachments/") {
+            let id = id.to_owned();
+            edgedesk_core::attachment::check_id(&id)
+                .map_err(|e| Refusal::new(400, e.code(), e.to_string()))?;
+            if req.method() == worker::Method::Put {
+                let header = |h: &str| req.headers().get(h).ok().flatten().unwrap_or_default();
+                let uploader = header(attachments::UPLOADER_HEADER);
+                let content_type = header(attachments::CONTENT_TYPE_HEADER);
+                let body = req.bytes().await?;
+                return self.put_attachment(&name, &id, &uploader, &content_type, body).await;
+            }
+            return self.get_attachment(&name, &id).await;
+        }
         match url.path().trim_start_matches('/') {
             "connect" => self.accept_peer(forwarded).await,
             "stats" => self.stats(&name),

@@ -4,7 +4,10 @@
 //! the workspace's data key, like the configuration ([`super::store`]), and for lookups a
 //! blind index of the email (a MAC keyed from the same data key): no address is stored in the
 //! clear, and none can be confirmed from the database alone. Sessions hold the
-//! SHA-256 of their refresh secrets only (`core::accounts::session`).
+//! SHA-256 of their refresh secrets only (`core::accounts::session`). Whether an account is
+//! disabled is also a plain column: the check every staff socket passes
+//! ([`SessionTable::disabled`]) needs no key, so a workspace whose key is unavailable does not
+//! also lock its agents out of conversations that open.
 
 use edgedesk_core::accounts::{Account, Attempts, Session};
 use edgedesk_core::at_rest::{BlindIndex, ValueCipher};
@@ -21,6 +24,7 @@ const SCHEMA: [&str; 3] = [
         id TEXT PRIMARY KEY,
         email_hash TEXT NOT NULL UNIQUE,
         sealed BLOB NOT NULL,
+        disabled INTEGER NOT NULL DEFAULT 0,
         failures INTEGER NOT NULL DEFAULT 0,
         locked_until INTEGER
     )",
@@ -57,6 +61,19 @@ pub struct AccountTable {
     sql: SqlStorage,
     cipher: ValueCipher,
     emails: BlindIndex,
+    sessions: SessionTable,
+}
+
+/// Sessions, and the disabled flag of accounts: readable without the workspace's key.
+pub struct SessionTable {
+    sql: SqlStorage,
+}
+
+fn create_schema(sql: &SqlStorage) -> Result<(), StoreError> {
+    for statement in SCHEMA {
+        sql.exec(statement, None)?;
+    }
+    Ok(())
 }
 
 impl AccountTable {
@@ -65,13 +82,15 @@ impl AccountTable {
         workspace: &str,
         master_keys: Option<&str>,
     ) -> Result<Self, StoreError> {
-        for statement in SCHEMA {
-            sql.exec(statement, None)?;
-        }
+        create_schema(&sql)?;
         let opened = owner_key::<StoreError>(&sql, master_keys, workspace)?;
         let cipher = ValueCipher::new(&opened.key, &opened.conversation);
         let emails = BlindIndex::new(&opened.key, &format!("{workspace}/accounts"));
-        Ok(Self { sql, cipher, emails })
+        Ok(Self { sessions: SessionTable { sql: sql.clone() }, sql, cipher, emails })
+    }
+
+    pub fn sessions(&self) -> &SessionTable {
+        &self.sessions
     }
 
     fn email_hash(&self, email: &str) -> String {
@@ -155,12 +174,14 @@ impl AccountTable {
             .seal(&label(&account.id), &plain)
             .map_err(edgedesk_core::at_rest::KeyError::from)?;
         self.sql.exec(
-            "INSERT INTO accounts (id, email_hash, sealed) VALUES (?, ?, ?)
-             ON CONFLICT (id) DO UPDATE SET email_hash = excluded.email_hash, sealed = excluded.sealed",
+            "INSERT INTO accounts (id, email_hash, sealed, disabled) VALUES (?, ?, ?, ?)
+             ON CONFLICT (id) DO UPDATE SET email_hash = excluded.email_hash,
+                 sealed = excluded.sealed, disabled = excluded.disabled",
             vec![
                 account.id.as_str().into(),
                 self.email_hash(&account.email).into(),
                 SqlStorageValue::Blob(sealed),
+                SqlStorageValue::Integer(i64::from(account.disabled)),
             ],
         )?;
         Ok(())
@@ -173,6 +194,22 @@ impl AccountTable {
             vec![SqlStorageValue::Integer(i64::from(a.failures)), locked, id.as_str().into()],
         )?;
         Ok(())
+    }
+}
+
+impl SessionTable {
+    pub fn open(sql: SqlStorage) -> Result<Self, StoreError> {
+        create_schema(&sql)?;
+        Ok(Self { sql })
+    }
+
+    /// Whether the account `id` exists and is disabled.
+    pub fn disabled(&self, id: &ParticipantId) -> Result<bool, StoreError> {
+        let cursor = self
+            .sql
+            .exec("SELECT disabled FROM accounts WHERE id = ?", Some(vec![id.as_str().into()]))?;
+        let Some(row) = cursor.raw().next() else { return Ok(false) };
+        Ok(matches!(row?.as_slice(), [SqlStorageValue::Integer(d)] if *d != 0))
     }
 
     pub fn session(&self, id: &str) -> Result<Option<Session>, StoreError> {

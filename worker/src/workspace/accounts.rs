@@ -11,7 +11,7 @@ use edgedesk_core::accounts::{
 use edgedesk_core::ids::{ParticipantId, WorkspaceId};
 use worker::{Response, ResponseBuilder};
 
-use super::account_store::AccountTable;
+use super::account_store::{AccountTable, SessionTable};
 use super::object::Workspace;
 use super::store::StoreError;
 use crate::config::{self, now_seconds};
@@ -80,10 +80,18 @@ impl Workspace {
         }
         let refresh = RefreshToken::new().map_err(|e| session_refusal(&e))?;
         let session = Session::start(&stored.account, &refresh, now);
-        table.prune_sessions(now)?;
-        table.put_session(&session)?;
-        let tokens = Tokens::issue(&keys, workspace, &stored.account, &session, &refresh, now)
-            .map_err(|e| Refusal::new(503, "unavailable", e.to_string()))?;
+        table.sessions().prune_sessions(now)?;
+        table.sessions().put_session(&session)?;
+        let tokens = Tokens::issue(&keys, workspace, &stored.account, &session, &refresh, now);
+        self.answer_tokens(tokens).await
+    }
+
+    /// The tokens as the answer, once the session they belong to is on disk.
+    async fn answer_tokens(
+        &self,
+        tokens: Result<Tokens, edgedesk_core::auth::jwt::SignError>,
+    ) -> Result<Response, Refusal> {
+        let tokens = tokens.map_err(|e| Refusal::new(503, "unavailable", e.to_string()))?;
         self.synced().await?;
         Ok(http::json(&serde_json::to_value(&tokens).unwrap_or_default()))
     }
@@ -99,6 +107,7 @@ impl Workspace {
         let now = now_seconds();
         let table = self.accounts(workspace)?;
         let session = table
+            .sessions()
             .session(&presented.session)?
             .ok_or_else(|| session_refusal(&SessionError::Unknown))?;
         let next =
@@ -106,7 +115,7 @@ impl Workspace {
         let rotated = match session.refresh(&presented, &next, now) {
             Ok(r) => r,
             Err(SessionError::Reused) => {
-                table.revoke_session(&session.id)?;
+                table.sessions().revoke_session(&session.id)?;
                 self.synced().await?;
                 worker::console_log!("refresh token reused: session revoked");
                 return Err(session_refusal(&SessionError::Reused));
@@ -116,16 +125,13 @@ impl Workspace {
         let account = match table.by_id(&session.agent)? {
             Some(a) if !a.account.disabled => a.account,
             _ => {
-                table.revoke_session(&session.id)?;
+                table.sessions().revoke_session(&session.id)?;
                 self.synced().await?;
                 return Err(session_refusal(&SessionError::Revoked));
             }
         };
-        table.put_session(&rotated)?;
-        let tokens = Tokens::issue(&keys, workspace, &account, &rotated, &next, now)
-            .map_err(|e| Refusal::new(503, "unavailable", e.to_string()))?;
-        self.synced().await?;
-        Ok(http::json(&serde_json::to_value(&tokens).unwrap_or_default()))
+        table.sessions().put_session(&rotated)?;
+        self.answer_tokens(Tokens::issue(&keys, workspace, &account, &rotated, &next, now)).await
     }
 
     /// `POST auth/sign-out`: the session revoked. Answers 204 whatever was presented, so it
@@ -137,10 +143,10 @@ impl Workspace {
     ) -> Result<Response, Refusal> {
         let presented = parse_refresh_body(body).map_err(|e| session_refusal(&e))?;
         let table = self.accounts(workspace)?;
-        if let Some(session) = table.session(&presented.session)? {
+        if let Some(session) = table.sessions().session(&presented.session)? {
             let hash = presented.secret_hash();
             if hash == session.secret_hash || session.previous_hash.as_deref() == Some(&hash) {
-                table.revoke_session(&session.id)?;
+                table.sessions().revoke_session(&session.id)?;
                 self.synced().await?;
             }
         }
@@ -151,12 +157,12 @@ impl Workspace {
     /// 204 if the account (if any) is enabled and the session (if any) live.
     pub(super) fn check_access(
         &self,
-        workspace: &WorkspaceId,
         agent: &ParticipantId,
         sid: Option<&str>,
     ) -> Result<Response, Refusal> {
-        let table = self.accounts(workspace)?;
-        if table.by_id(agent)?.is_some_and(|a| a.account.disabled) {
+        // No key needed: a workspace whose key is unavailable does not block its agents.
+        let table = SessionTable::open(self.sql())?;
+        if table.disabled(agent)? {
             return Err(Refusal::new(
                 403,
                 "account_disabled",
@@ -213,7 +219,7 @@ impl Workspace {
         };
         table.put(&account, password_hash.as_deref())?;
         if update.ends_sessions(before.as_ref().map(|b| &b.account)) {
-            table.revoke_sessions_of(&account.id)?;
+            table.sessions().revoke_sessions_of(&account.id)?;
         }
         self.synced().await?;
         worker::console_log!("account {} stored by {admin}", account.id);

@@ -217,7 +217,7 @@ impl Workspace {
                 };
                 let agent = ParticipantId::new(param("agent").unwrap_or_default())
                     .map_err(|e| Refusal::new(400, "bad_participant_id", e.to_string()))?;
-                return self.check_access(ws, &agent, param("sid").as_deref());
+                return self.check_access(&agent, param("sid").as_deref());
             }
             (Method::Get, "agents") => return self.list_agents(ws),
             (Method::Put, p) if p.starts_with("agents/") => {

@@ -38,6 +38,17 @@ pub struct RawConfig {
     pub webhooks: Vec<RawWebhook>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub routing: Option<RawRouting>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attachments: Option<RawAttachments>,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAttachments {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_bytes: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub types: Option<Vec<String>>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]

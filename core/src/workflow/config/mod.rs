@@ -15,6 +15,7 @@
 //! - [`webhooks`]: endpoints, their secrets and events.
 //! - [`routing`]: teams, the rules that pick one, how a team picks an agent.
 
+pub mod attachments;
 mod errors;
 pub mod hours;
 mod json;
@@ -26,6 +27,7 @@ pub mod templates;
 mod tests;
 pub mod webhooks;
 
+pub use attachments::AttachmentPolicy;
 pub use errors::{ConfigError, ConfigErrors, MAX_REPORTED_ERRORS};
 pub use hours::BusinessHours;
 pub use matcher::Matcher;
@@ -62,6 +64,7 @@ pub struct WorkspaceConfig {
     pub tags: DefaultTags,
     pub webhooks: Vec<WebhookEndpoint>,
     pub routing: Routing,
+    pub attachments: AttachmentPolicy,
 }
 
 impl Default for WorkspaceConfig {
@@ -79,6 +82,7 @@ impl Default for WorkspaceConfig {
             tags: DefaultTags::default(),
             webhooks: Vec::new(),
             routing: Routing::default(),
+            attachments: AttachmentPolicy::default(),
         }
     }
 }
@@ -142,6 +146,7 @@ impl WorkspaceConfig {
             tags: Some(self.tags.to_raw()),
             webhooks: self.webhooks.iter().map(|w| w.to_raw(redact_secrets)).collect(),
             routing: self.routing.to_raw(),
+            attachments: Some(self.attachments.to_raw()),
         };
         // Maps with string keys and plain values: serializing cannot fail.
         serde_json::to_value(raw).unwrap_or_default()
@@ -210,6 +215,11 @@ fn check(
         tags: raw.tags.as_ref().map(|t| DefaultTags::from_raw(t, errors)).unwrap_or_default(),
         webhooks: webhooks::from_raw(&raw.webhooks, stored_secret, errors),
         routing: raw.routing.as_ref().map(|r| Routing::from_raw(r, errors)).unwrap_or_default(),
+        attachments: raw
+            .attachments
+            .as_ref()
+            .map(|a| AttachmentPolicy::from_raw(a, errors))
+            .unwrap_or_default(),
         default_language,
         bot_name,
         business_hours,
