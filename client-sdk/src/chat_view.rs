@@ -34,6 +34,20 @@ pub struct MessageView {
     pub read_by: Vec<String>,
     /// Written by this participant (on any of its devices).
     pub own: bool,
+    /// The file sent with the message: fetch it with `attachmentUrl(id)`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attachment: Option<AttachmentView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AttachmentView {
+    pub id: String,
+    pub name: String,
+    #[serde(rename = "type")]
+    pub content_type: String,
+    pub size: u64,
+    /// A raster image a browser may show inline.
+    pub image: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -75,6 +89,13 @@ fn view(m: Message, me: &str, delivered_at: Option<i64>, read_by: Vec<String>) -
         sent_at: m.sent_at,
         delivered_at,
         read_by,
+        attachment: m.attachment.map(|a| AttachmentView {
+            image: a.is_inline_image(),
+            id: a.id,
+            name: a.name,
+            content_type: a.content_type,
+            size: a.size,
+        }),
     }
 }
 

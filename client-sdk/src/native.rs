@@ -280,7 +280,8 @@ impl Client {
         caption: &str,
         attachment: edgedesk_core::attachment::AttachmentRef,
     ) -> Result<Message, ClientError> {
-        let msg = self.shared.session().send_attachment(caption, attachment, now_ms())?;
+        let id = MessageId::random();
+        let msg = self.shared.session().send_attachment(id, caption, attachment, now_ms())?;
         self.shared.flush.notify_one();
         self.shared.emit(SdkEvent::MessageSent(msg.clone()));
         Ok(msg)

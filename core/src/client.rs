@@ -209,19 +209,26 @@ impl<S: ChunkStore> ClientSession<S> {
         Ok(msg)
     }
 
-    /// Writes a message carrying `attachment` (already uploaded, or to be uploaded before
-    /// the message syncs: PROTOCOL.md §2.10), with `caption` as its body (may be empty).
+    /// Writes message `id` carrying `attachment` (uploaded first: PROTOCOL.md §2.10), with
+    /// `caption` as its body (may be empty). The id is the caller's so an upload outbox can
+    /// tell, after a restart, whether it already wrote the message ([`Self::has_message`]).
     pub fn send_attachment(
         &mut self,
+        id: MessageId,
         caption: &str,
         attachment: crate::attachment::AttachmentRef,
         now_ms: i64,
     ) -> Result<Message, ClientError<S::Error>> {
         attachment.check()?;
-        let msg = Message { attachment: Some(attachment), ..self.new_message(caption, now_ms) };
+        let msg = Message { id, attachment: Some(attachment), ..self.new_message(caption, now_ms) };
         self.doc.append(&msg, now_ms)?;
         self.persister.persist(&self.doc)?;
         Ok(msg)
+    }
+
+    /// Whether the replica holds message `id`.
+    pub fn has_message(&self, id: &MessageId) -> bool {
+        self.doc.messages().iter().any(|m| m.id == *id)
     }
 
     /// Moves this device's read mark to `msg` (never backwards), durably.

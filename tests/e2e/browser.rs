@@ -174,6 +174,11 @@ fn agents_sign_in_with_passwords_stay_signed_in_across_reloads_and_are_signed_ou
 }
 
 #[test]
+fn images_go_both_ways_are_previewed_and_one_picked_offline_is_sent_once() {
+    run_scenario("attachments");
+}
+
+#[test]
 fn the_widget_and_the_console_are_captured_for_the_readme() {
     run_scenario("screenshots");
 }

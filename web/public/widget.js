@@ -40,6 +40,9 @@
       onDay: (name) => `on ${name}`,
       placeholder: "Write a message…",
       send: "Send",
+      attach: "Attach a file",
+      sending: "Sending…",
+      uploadFailed: (name, why) => `${name} was not sent: ${why}`,
       open: "Open chat",
       close: "Close chat",
       offline: "You're offline. Messages will be sent when you reconnect.",
@@ -71,6 +74,9 @@
       onDay: (name) => name,
       placeholder: "输入消息…",
       send: "发送",
+      attach: "发送文件",
+      sending: "发送中…",
+      uploadFailed: (name, why) => `${name} 未能发送：${why}`,
       open: "打开聊天",
       close: "关闭聊天",
       offline: "您已离线，消息将在恢复连接后发送。",
@@ -116,6 +122,8 @@
   // ---------------------------------------------------------------- state
   /** @type {typeof import("./sdk/edgedesk.js") | null} the imported module */
   let sdk = null;
+  /** @type {typeof import("./attachments.js") | null} how files in the chat are shown */
+  let attachments = null;
   /** @type {import("./sdk/edgedesk.js").ChatClient | null} */
   let client = null;
   let session = null; // the stored session
@@ -227,6 +235,10 @@
     </div>
     <div class="csat-thanks" data-testid="edgedesk-csat-thanks" hidden>${icon("check")}<span>${esc(T.thanks)}</span></div>
     <form class="composer">
+      <button type="button" class="attach" data-testid="edgedesk-attach" aria-label="${esc(T.attach)}" title="${esc(
+        T.attach,
+      )}">${icon("clip")}</button>
+      <input type="file" data-testid="edgedesk-file" accept="image/*,application/pdf,text/plain" hidden>
       <textarea data-testid="edgedesk-input" rows="1" placeholder="${esc(T.placeholder)}" aria-label="${esc(
         T.placeholder,
       )}" maxlength="5000"></textarea>
@@ -256,6 +268,8 @@
   const form = $(".composer");
   const input = $("textarea");
   const sendBtn = $(".send");
+  const attachBtn = $(".attach");
+  const fileInput = /** @type {HTMLInputElement} */ ($("input[type=file]"));
   const statusText = $(".status-text");
   const dot = $(".dot");
 
@@ -278,6 +292,12 @@
   form.addEventListener("submit", (e) => {
     e.preventDefault();
     send();
+  });
+  attachBtn.addEventListener("click", () => fileInput.click());
+  fileInput.addEventListener("change", () => {
+    const file = fileInput.files && fileInput.files[0];
+    fileInput.value = "";
+    if (file) sendFile(file);
   });
   input.addEventListener("keydown", (e) => {
     if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
@@ -336,6 +356,7 @@
     if (sdk) return sdk;
     const mod = await import(`${BASE}/sdk/edgedesk.js`);
     await mod.default();
+    attachments = await import(`${BASE}/attachments.js`);
     sdk = mod;
     return sdk;
   }
@@ -418,6 +439,7 @@
       client.on("connection", renderConnection),
       client.on("authRefused", onAuthRefused),
       client.on("error", reportError),
+      client.on("uploadFailed", onUploadFailed),
     ];
     updateSendEnabled();
     scheduleRenew();
@@ -508,6 +530,33 @@
     scrollToEnd(true);
   }
 
+  /** A file from the picker: into the SDK's outbox (IndexedDB), sent when online. */
+  async function sendFile(file) {
+    if (!client) return;
+    justRated = false;
+    try {
+      await client.sendAttachment(file, { name: file.name });
+    } catch (e) {
+      showUploadFailed(file.name, e && e.message ? e.message : String(e));
+    }
+    render();
+    scrollToEnd(true);
+  }
+
+  function onUploadFailed(f) {
+    showUploadFailed((f && f.name) || "file", (f && f.message) || (f && f.code) || "refused");
+  }
+
+  function showUploadFailed(name, why) {
+    const note = document.createElement("div");
+    note.className = "upload-failed";
+    note.dataset.testid = "edgedesk-upload-failed";
+    note.setAttribute("role", "alert");
+    note.textContent = T.uploadFailed(name, why);
+    list.append(note);
+    scrollToEnd(true);
+  }
+
   function noteTyping() {
     if (!client) return;
     if (!input.value.trim()) {
@@ -589,6 +638,7 @@
     }
     const msgs = safe(() => client.messages()) || [];
     renderMessages(msgs);
+    renderUploads();
     renderConnection();
     renderCsat();
     renderTyping();
@@ -620,6 +670,33 @@
         nodes.delete(id);
       }
     }
+  }
+
+  const uploadNodes = new Map(); // upload id -> element
+  /** Files still in the outbox, after the messages, as the visitor's own. */
+  function renderUploads() {
+    const waiting = safe(() => client.pendingUploads()) || [];
+    const ids = new Set(waiting.map((u) => u.id));
+    for (const [id, el] of uploadNodes) {
+      if (!ids.has(id)) {
+        el.remove();
+        uploadNodes.delete(id);
+      }
+    }
+    for (const u of waiting) {
+      let el = uploadNodes.get(u.id);
+      if (!el && attachments) {
+        el = document.createElement("div");
+        el.className = "msg me";
+        const bubble = document.createElement("div");
+        bubble.className = "bubble bubble-att";
+        bubble.append(attachments.pendingNode(u, "edgedesk", T.sending));
+        el.append(bubble);
+        uploadNodes.set(u.id, el);
+      }
+      if (el) list.append(el);
+    }
+    if (attachments) attachments.releasePreviews(ids);
   }
 
   function messageNode(m) {
@@ -655,6 +732,10 @@
     const bubble = document.createElement("div");
     bubble.className = "bubble";
     bubble.textContent = m.body;
+    if (m.attachment && attachments && client) {
+      bubble.classList.add("bubble-att");
+      bubble.append(attachments.attachmentNode(client, m.attachment, "edgedesk"));
+    }
     el.append(bubble);
     const meta = document.createElement("div");
     meta.className = "meta";
@@ -829,6 +910,7 @@
       cloudOff: '<path d="M3 3l18 18" stroke-linecap="round"/><path d="M7.5 8.2A5 5 0 0 0 6.5 18H17m3.2-1.6A4 4 0 0 0 17 9.5h-.3A6 6 0 0 0 9.8 5.5" stroke-linecap="round"/>',
       check: '<path d="M5 12.5l4.5 4.5L19 7.5" stroke-linecap="round" stroke-linejoin="round"/>',
       bolt: '<path d="M13 3L5 13.5h6L10 21l8-10.5h-6z" stroke-linejoin="round"/>',
+      clip: '<path d="M20 11.5l-7.8 7.8a5 5 0 0 1-7.1-7.1l8.5-8.5a3.3 3.3 0 0 1 4.7 4.7l-8.5 8.5a1.7 1.7 0 0 1-2.4-2.4l7.8-7.8" stroke-linecap="round" stroke-linejoin="round"/>',
     };
     return `<svg viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="1.8" aria-hidden="true">${paths[name]}</svg>`;
   }
@@ -945,6 +1027,20 @@ textarea { flex: 1; resize: none; border: 1px solid var(--line); border-radius: 
   transition: border-color .15s ease, box-shadow .15s ease, background .15s ease; }
 textarea:focus { border-color: color-mix(in srgb, var(--accent) 60%, white); background: #fff;
   box-shadow: 0 0 0 3px color-mix(in srgb, var(--accent) 15%, transparent); }
+.bubble-att { padding: 4px; }
+.bubble-att .att-img img { max-width: 100%; }
+.attach { width: 42px; height: 42px; border: 0; border-radius: 12px; background: transparent; color: var(--muted);
+  display: grid; place-items: center; }
+.attach:hover { color: var(--accent); background: var(--bg); }
+.attach svg { width: 20px; height: 20px; }
+.att { display: block; margin-top: 4px; border-radius: 12px; overflow: hidden; color: inherit; text-decoration: none; }
+.att-img img, .att-pending img { display: block; max-width: 220px; max-height: 220px; border-radius: 12px; background: var(--bg); }
+.att-file { display: flex; align-items: center; gap: 8px; padding: 10px 12px; background: #fff; border: 1px solid var(--line); }
+.att-name { font-weight: 600; overflow-wrap: anywhere; }
+.att-size, .att-sending { font-size: 12px; color: var(--muted); }
+.att-pending { opacity: .8; display: flex; flex-direction: column; align-items: flex-end; gap: 4px; }
+.att-missing { opacity: .5; }
+.upload-failed { margin: 6px 16px; padding: 8px 10px; border-radius: 10px; background: #fef2f2; color: #b91c1c; font-size: 13px; }
 .send { width: 42px; height: 42px; border: 0; border-radius: 12px; background: var(--accent); color: #fff;
   display: grid; place-items: center; transition: opacity .15s ease, transform .15s ease; }
 .send svg { width: 20px; height: 20px; }

@@ -6,7 +6,8 @@
 //! page was told is sent survives the tab closing; the relay gets it on this connection or,
 //! through the sync protocol, on a later one: exactly once, whatever happens in between.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
 use std::rc::Rc;
 
 use edgedesk_core::client::{ClientSession, Event, Identity};
@@ -27,12 +28,22 @@ use super::idb::Idb;
 use super::js::{error, from_js, now_ms, to_js};
 use super::link::{Link, SocketEvent};
 use super::listeners::Listeners;
+use super::uploads::Pending;
 use crate::chat_view;
 use crate::connect_url;
 use crate::journal_store::JournalStore;
 
-const EVENTS: &[&str] =
-    &["change", "message", "note", "typing", "connection", "authRefused", "notice", "error"];
+const EVENTS: &[&str] = &[
+    "change",
+    "message",
+    "note",
+    "typing",
+    "connection",
+    "authRefused",
+    "notice",
+    "error",
+    "uploadFailed",
+];
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -62,19 +73,28 @@ struct Waiter {
     done: oneshot::Sender<Result<(), String>>,
 }
 
-struct ChatState {
-    session: ClientSession<JournalStore>,
+pub(super) struct ChatState {
+    pub(super) session: ClientSession<JournalStore>,
     flushing: bool,
     waiters: Vec<Waiter>,
 }
 
 pub(super) struct Chat {
-    state: RefCell<ChatState>,
-    link: Rc<RefCell<Link>>,
-    listeners: Rc<Listeners>,
-    idb: Idb,
+    pub(super) state: RefCell<ChatState>,
+    pub(super) link: Rc<RefCell<Link>>,
+    pub(super) listeners: Rc<Listeners>,
+    pub(super) idb: Idb,
     /// IndexedDB names of the shared and internal replicas.
     replicas: [String; 2],
+    /// Where uploads and links go: the relay, the workspace, the conversation.
+    pub(super) base_url: String,
+    pub(super) workspace: String,
+    pub(super) conversation: String,
+    /// The upload outbox, oldest first ([`super::uploads`]).
+    pub(super) uploads: RefCell<Vec<Pending>>,
+    pub(super) draining: Cell<bool>,
+    /// Links to attachments and when they expire (s).
+    pub(super) links: RefCell<HashMap<String, (String, i64)>>,
 }
 
 #[wasm_bindgen]
@@ -126,12 +146,21 @@ impl ChatClient {
                 ClientSession::open(shared, me)
             }
             .map_err(|e| error(format!("the local replica is unreadable: {e}")))?;
+            let mut uploads: Vec<Pending> =
+                idb.uploads(&replicas[0]).await?.iter().filter_map(Pending::from_record).collect();
+            uploads.sort_by(|a, b| a.at.total_cmp(&b.at));
             let chat = Rc::new_cyclic(|weak: &std::rc::Weak<Chat>| Chat {
                 state: RefCell::new(ChatState { session, flushing: false, waiters: Vec::new() }),
                 link: Link::owned_by(weak, url, o.token, Chat::on_socket),
                 listeners: Listeners::new(EVENTS),
                 idb,
                 replicas,
+                base_url: o.base_url.trim_end_matches('/').to_owned(),
+                workspace: workspace.to_string(),
+                conversation: conversation.to_string(),
+                uploads: RefCell::new(uploads),
+                draining: Cell::new(false),
+                links: RefCell::new(HashMap::new()),
             });
             Link::start(&chat.link, o.online.unwrap_or(true));
             Ok(ChatClient { chat }.into())
@@ -286,6 +315,55 @@ impl ChatClient {
     #[wasm_bindgen(js_name = setToken)]
     pub fn set_token(&self, token: String) {
         Link::set_token(&self.chat.link, token);
+        self.drain_later();
+    }
+
+    /// Takes a file into the upload outbox (IndexedDB) and resolves once it is saved there;
+    /// it becomes a message once uploaded (see `PendingUpload`).
+    #[wasm_bindgen(js_name = sendAttachment, unchecked_return_type = "Promise<PendingUpload>")]
+    pub fn send_attachment(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "Blob")] file: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "{ name?: string; caption?: string } | undefined")]
+        options: JsValue,
+    ) -> Promise {
+        let chat = self.chat.clone();
+        future_to_promise(async move {
+            let text = |v: &JsValue, k: &str| {
+                js_sys::Reflect::get(v, &k.into()).ok().and_then(|x| x.as_string())
+            };
+            let name = text(&options, "name").or_else(|| text(&file, "name")).unwrap_or_default();
+            let name = if name.is_empty() { "file".to_owned() } else { name };
+            let caption = text(&options, "caption").unwrap_or_default();
+            let blob: web_sys::Blob =
+                file.dyn_into().map_err(|_| error("sendAttachment takes a Blob or a File"))?;
+            let pending = Pending::new(blob, name, caption)?;
+            chat.idb.put_upload(&pending.id, &pending.to_record(&chat.replicas[0])?).await?;
+            let shown = pending.to_js();
+            chat.uploads.borrow_mut().push(pending);
+            chat.listeners.emit("change", &JsValue::UNDEFINED);
+            let drainer = chat.clone();
+            wasm_bindgen_futures::spawn_local(async move { drainer.drain_uploads().await });
+            Ok(shown)
+        })
+    }
+
+    /// Files in the outbox, oldest first.
+    #[wasm_bindgen(js_name = pendingUploads, unchecked_return_type = "PendingUpload[]")]
+    pub fn pending_uploads(&self) -> JsValue {
+        self.chat.uploads.borrow().iter().map(Pending::to_js).collect::<js_sys::Array>().into()
+    }
+
+    /// A link to attachment `id` for an `<img src>` or a download (valid for minutes).
+    #[wasm_bindgen(js_name = attachmentUrl, unchecked_return_type = "Promise<string>")]
+    pub fn attachment_url(&self, id: String) -> Promise {
+        let chat = self.chat.clone();
+        future_to_promise(async move { Ok(chat.attachment_url(&id).await?.into()) })
+    }
+
+    fn drain_later(&self) {
+        let chat = self.chat.clone();
+        wasm_bindgen_futures::spawn_local(async move { chat.drain_uploads().await });
     }
 
     /// Closes the socket and stops reconnecting; resolves once every write is in IndexedDB.
@@ -336,6 +414,9 @@ impl Chat {
                 let frames = self.state.borrow_mut().session.connected();
                 self.link.borrow().send_binary(&frames);
                 Link::report(&self.link, &self.listeners, None, None);
+                // Back online: files picked meanwhile go now.
+                let chat = self.clone();
+                wasm_bindgen_futures::spawn_local(async move { chat.drain_uploads().await });
             }
             SocketEvent::Binary(data) => self.on_frame(&data),
             SocketEvent::Text(_) => {}
@@ -391,7 +472,7 @@ impl Chat {
     }
 
     /// Resolves once every write made so far is committed to IndexedDB.
-    async fn durable(self: &Rc<Self>) -> Result<(), String> {
+    pub(super) async fn durable(self: &Rc<Self>) -> Result<(), String> {
         let rx = {
             let mut st = self.state.borrow_mut();
             let (shared, internal) = st.session.stores_mut();

@@ -2,6 +2,9 @@
 //! under keys from IndexedDB's generator, with an index by replica. Every batch of a
 //! [`JournalStore`](crate::journal_store::JournalStore) is one readwrite transaction, so a tab
 //! closed mid-write leaves the batch whole or absent.
+//!
+//! A second store, `uploads`, holds the files waiting to be uploaded (`super::uploads`):
+//! one record per attachment id, with the file as a `Blob`.
 
 use edgedesk_core::store::ChunkKind;
 use js_sys::{Array, Object, Reflect, Uint8Array};
@@ -16,8 +19,10 @@ use super::js::{describe, error, settle};
 use crate::journal_store::{Flush, Row};
 
 const DB_NAME: &str = "edgedesk";
-const DB_VERSION: u32 = 1;
+/// 2 added the `uploads` store.
+const DB_VERSION: u32 = 2;
 const STORE: &str = "chunks";
+const UPLOADS: &str = "uploads";
 const BY_REPLICA: &str = "replica";
 
 pub struct Idb {
@@ -47,6 +52,7 @@ impl Idb {
                 };
                 let params = IdbObjectStoreParameters::new();
                 params.set_auto_increment(true);
+                // Each creation fails harmlessly when an earlier version made the store.
                 if let Ok(store) = db.create_object_store_with_optional_parameters(STORE, &params) {
                     let _ = store.create_index_with_str_and_optional_parameters(
                         BY_REPLICA,
@@ -54,6 +60,7 @@ impl Idb {
                         &IdbIndexParameters::new(),
                     );
                 }
+                let _ = db.create_object_store(UPLOADS);
             }
         });
         request.set_onupgradeneeded(Some(upgrade.as_ref().unchecked_ref()));
@@ -134,6 +141,46 @@ impl Idb {
                     .collect()
             })
             .collect()
+    }
+}
+
+impl Idb {
+    /// Stores (or replaces) the upload record under `key`, durably.
+    pub async fn put_upload(&self, key: &str, record: &JsValue) -> Result<(), JsValue> {
+        let tx = self
+            .db
+            .transaction_with_str_and_mode(UPLOADS, IdbTransactionMode::Readwrite)
+            .map_err(idb_error("write"))?;
+        let store = tx.object_store(UPLOADS).map_err(idb_error("write"))?;
+        store.put_with_key(record, &key.into()).map_err(idb_error("write"))?;
+        done(&tx).await.map_err(idb_error("save the upload"))
+    }
+
+    pub async fn delete_upload(&self, key: &str) -> Result<(), JsValue> {
+        let tx = self
+            .db
+            .transaction_with_str_and_mode(UPLOADS, IdbTransactionMode::Readwrite)
+            .map_err(idb_error("write"))?;
+        let store = tx.object_store(UPLOADS).map_err(idb_error("write"))?;
+        store.delete(&key.into()).map_err(idb_error("write"))?;
+        done(&tx).await.map_err(idb_error("forget the upload"))
+    }
+
+    /// Every upload record whose `r` is `replica`, oldest key first.
+    pub async fn uploads(&self, replica: &str) -> Result<Vec<JsValue>, JsValue> {
+        let tx = self
+            .db
+            .transaction_with_str_and_mode(UPLOADS, IdbTransactionMode::Readonly)
+            .map_err(idb_error("read"))?;
+        let all = tx.object_store(UPLOADS).and_then(|s| s.get_all()).map_err(idb_error("read"))?;
+        done(&tx).await.map_err(idb_error("read the uploads"))?;
+        Ok(result_array(&all)?
+            .iter()
+            .filter(|v| {
+                Reflect::get(v, &"r".into()).ok().and_then(|r| r.as_string()).as_deref()
+                    == Some(replica)
+            })
+            .collect())
     }
 }
 

@@ -126,6 +126,16 @@ impl Link {
         Link::set_online(this, online);
     }
 
+    /// The token requests beside the socket carry (uploads, links).
+    pub fn token(&self) -> &str {
+        &self.token
+    }
+
+    /// Whether the app and the browser want the network (uploads wait otherwise).
+    pub fn wants_network(&self) -> bool {
+        !self.closed && self.wanted && browser_online()
+    }
+
     /// `connected`, `connecting` or `offline` (the app or the browser is offline, or closed).
     pub fn state(&self) -> &'static str {
         match &self.socket {

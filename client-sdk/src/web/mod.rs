@@ -8,6 +8,7 @@ mod inbox;
 mod js;
 mod link;
 mod listeners;
+mod uploads;
 mod widget_session;
 
 pub use chat::ChatClient;
@@ -63,6 +64,31 @@ export interface ChatMessage {
   readBy: string[];
   /** Written by this participant. */
   own: boolean;
+  /** A file sent with the message: show it with `attachmentUrl(attachment.id)`. */
+  attachment?: Attachment;
+}
+
+export interface Attachment {
+  id: string;
+  name: string;
+  /** Its media type, e.g. `image/png`. */
+  type: string;
+  size: number;
+  /** A raster image a page may show inline (the relay serves only these inline). */
+  image: boolean;
+}
+
+/** A file `sendAttachment` took that is not a message yet: it waits (in IndexedDB, across
+ *  restarts) until it is uploaded, then becomes message `message` exactly once. */
+export interface PendingUpload {
+  id: string;
+  message: string;
+  name: string;
+  type: string;
+  size: number;
+  caption: string;
+  /** The file itself, e.g. for a preview with URL.createObjectURL. */
+  blob: Blob;
 }
 
 export type StatusState = "open" | "pending" | "snoozed" | "resolved";
@@ -96,6 +122,9 @@ export interface ChatEvents {
   authRefused: { status: number; code: string; message: string };
   notice: { type: string; code: number; message: string };
   error: { message: string };
+  /** The relay refused a pending upload for good (e.g. `type_not_allowed`,
+   *  `attachment_too_large`): it is dropped, no message is written. */
+  uploadFailed: { id: string; name: string; status: number; code: string; message: string };
 }
 
 export interface ChatClient {

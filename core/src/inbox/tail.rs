@@ -165,7 +165,13 @@ impl Tail {
             visitors_through: 0,
             unanswered_through: None,
         };
-        (fact, Some(LastMessage { at, body: m.body, role }))
+        let body = match &m.attachment {
+            // A file, with its caption if it has one: what the list can show of it.
+            Some(a) if m.body.is_empty() => format!("📎 {}", a.name),
+            Some(a) => format!("📎 {} {}", a.name, m.body),
+            None => m.body,
+        };
+        (fact, Some(LastMessage { at, body, role }))
     }
 
     /// Appends `fact`, the message at document position `index`, to the window: its running
@@ -432,6 +438,34 @@ mod tests {
             costs.push(tail.reads() - before);
         }
         costs
+    }
+
+    #[test]
+    fn a_file_is_previewed_by_its_name_and_caption() {
+        let mut doc = SharedDoc::new(ActorId::random()).unwrap();
+        let mut tail = Tail::new();
+        let file = crate::attachment::AttachmentRef {
+            id: "0123456789abcdef01234567".into(),
+            name: "破损.png".into(),
+            content_type: "image/png".into(),
+            size: 10,
+        };
+        let photo = Message {
+            body: String::new(),
+            attachment: Some(file.clone()),
+            ..message("m1", Role::Visitor, VISITOR, 1)
+        };
+        doc.append(&photo, 1).unwrap();
+        tail.update(&doc);
+        assert_eq!(tail.last_said().map(|m| m.body.as_str()), Some("📎 破损.png"));
+        let captioned = Message {
+            body: "see this".into(),
+            attachment: Some(file),
+            ..message("m2", Role::Visitor, VISITOR, 2)
+        };
+        doc.append(&captioned, 2).unwrap();
+        tail.update(&doc);
+        assert_eq!(tail.last_said().map(|m| m.body.as_str()), Some("📎 破损.png see this"));
     }
 
     #[test]

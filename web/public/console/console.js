@@ -9,6 +9,7 @@ import { compareSummaries } from "./order.js";
 import { formatView, parseView } from "./view_url.js";
 import { passwordSignIn, refreshDelay, refreshSession, revokeSession, withRefreshLock } from "./session.js";
 import { openAgents } from "./agents.js";
+import { attachmentNode, pendingNode, releasePreviews } from "/attachments.js";
 
 const BASE = location.origin;
 const SESSION_KEY = "edgedesk:console:session";
@@ -688,6 +689,7 @@ async function openConversation(conv, remember = true) {
     client.on("connection", (c) => setConvConnection((c && c.state) || "connecting")),
     client.on("authRefused", (r) => signOut(`The relay refused the token (${(r && r.code) || "refused"}). Sign in again.`)),
     client.on("error", (e) => warn("conversation", e)),
+    client.on("uploadFailed", (f) => showDetailError(`${f.name} was not sent: ${f.message || f.code}`)),
   ];
   setConvConnection(safe(() => client.connectionState(), "connecting"));
   renderConversation();
@@ -727,6 +729,7 @@ function renderConversation() {
   learnNames(msgs);
   learnNames(safe(() => client.internal(), null)?.notes);
   renderMessages(msgs);
+  renderUploads();
   const status = safe(() => client.status(), { state: "open" }) || { state: "open" };
   const pill = $("conv-status");
   pill.textContent = status.state;
@@ -801,6 +804,32 @@ function renderMessages(msgs) {
   }
 }
 
+const uploadNodes = new Map(); // upload id -> element
+/** Files this device is still uploading, after the messages. */
+function renderUploads() {
+  const box = $("messages");
+  const waiting = safe(() => state.client.pendingUploads(), []) || [];
+  const ids = new Set(waiting.map((u) => u.id));
+  for (const [id, node] of uploadNodes) {
+    if (!ids.has(id)) {
+      node.remove();
+      uploadNodes.delete(id);
+    }
+  }
+  for (const u of waiting) {
+    let node = uploadNodes.get(u.id);
+    if (!node) {
+      node = el("div", "msg staff own");
+      const bubble = el("div", "bubble bubble-att");
+      bubble.append(pendingNode(u, "console", "Sending…"));
+      node.append(bubble);
+      uploadNodes.set(u.id, node);
+    }
+    box.append(node);
+  }
+  releasePreviews(ids);
+}
+
 function messageNode(m) {
   const role = m.author ? m.author.role : "";
   const staff = role === "agent" || role === "admin" || role === "server" || m.kind === "auto_reply";
@@ -818,6 +847,10 @@ function messageNode(m) {
   if (m.kind === "auto_reply") who.append(el("span", "auto-label", "Auto-reply"));
   else who.textContent = m.own ? "You" : (m.author && m.author.name) || (m.author && m.author.id) || "";
   const bubble = el("div", "bubble", m.body);
+  if (m.attachment && state.client) {
+    bubble.classList.add("bubble-att");
+    bubble.append(attachmentNode(state.client, m.attachment, "console"));
+  }
   const meta = el("div", "meta");
   const time = el("time", null, clock(m.sentAt));
   meta.append(time);
@@ -962,6 +995,18 @@ async function send() {
   scrollToEnd(true);
 }
 
+/** A file from the picker: into the SDK's upload outbox, sent when online. */
+async function sendFile(file) {
+  if (!state.client) return;
+  try {
+    await state.client.sendAttachment(file, { name: file.name });
+  } catch (e) {
+    showDetailError(`Not sent: ${errText(e)}`);
+  }
+  renderConversation();
+  scrollToEnd(true);
+}
+
 function noteTyping() {
   const client = state.client;
   if (!client) return;
@@ -1015,6 +1060,13 @@ function wire() {
     }
   });
   $("signout").addEventListener("click", () => signOut());
+  $("attach").addEventListener("click", () => $("file").click());
+  $("file").addEventListener("change", () => {
+    const input = /** @type {HTMLInputElement} */ ($("file"));
+    const file = input.files && input.files[0];
+    input.value = "";
+    if (file) sendFile(file);
+  });
   $("agents-open").addEventListener("click", () =>
     openAgents({ base: BASE, workspace: state.workspace, token: () => state.token, me: state.me.sub }),
   );
