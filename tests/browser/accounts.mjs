@@ -6,26 +6,11 @@
 
 import assert from "node:assert/strict";
 import { nonce, scenario, step, tid, waitFor, waitUntil } from "./lib.mjs";
+import * as ui from "./pages.mjs";
 
 const SESSION_KEY = "edgedesk:console:session";
 
-async function api(config, method, path, body, token = config.adminToken) {
-  const r = await fetch(`${config.relayUrl}/v1/workspaces/${config.workspace}${path}`, {
-    method,
-    headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  return { status: r.status, json: await r.json().catch(() => null) };
-}
-
-async function passwordSignIn(page, config, email, password) {
-  await page.goto(`${config.relayUrl}/console/`);
-  await waitFor(page.locator(tid("console-signin")), "the sign-in form");
-  await page.locator(tid("console-workspace")).fill(config.workspace);
-  await page.locator(tid("console-email")).fill(email);
-  await page.locator(tid("console-password")).fill(password);
-  await page.locator(tid("console-signin")).click();
-}
+const { api, passwordSignIn } = ui;
 
 const stored = (page) => page.evaluate((k) => JSON.parse(localStorage.getItem(k) || "null"), SESSION_KEY);
 

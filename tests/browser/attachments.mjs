@@ -5,50 +5,11 @@
 // online; a type the workspace does not take is refused with a message.
 
 import assert from "node:assert/strict";
-import zlib from "node:zlib";
-import { nonce, scenario, step, tid, waitFor, waitUntil } from "./lib.mjs";
+import { nonce, scenario, step, tid, waitFor } from "./lib.mjs";
 import * as ui from "./pages.mjs";
 
 const PHONE = { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true };
-
-/** A solid-colour PNG, `size` pixels square. */
-function png(size, [r, g, b]) {
-  const chunk = (type, data) => {
-    const len = Buffer.alloc(4);
-    len.writeUInt32BE(data.length);
-    const body = Buffer.concat([Buffer.from(type), data]);
-    const crc = Buffer.alloc(4);
-    crc.writeUInt32BE(zlib.crc32(body) >>> 0);
-    return Buffer.concat([len, body, crc]);
-  };
-  const header = Buffer.alloc(13);
-  header.writeUInt32BE(size, 0);
-  header.writeUInt32BE(size, 4);
-  header[8] = 8; // bit depth
-  header[9] = 2; // truecolour
-  const row = Buffer.concat([Buffer.from([0]), Buffer.from(Array(size).fill([r, g, b]).flat())]);
-  const pixels = zlib.deflateSync(Buffer.concat(Array(size).fill(row)));
-  return Buffer.concat([
-    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
-    chunk("IHDR", header),
-    chunk("IDAT", pixels),
-    chunk("IEND", Buffer.alloc(0)),
-  ]);
-}
-
-/** Waits until the page shows exactly `n` loaded images among `prefix`'s attachments. */
-async function loadedImages(page, prefix, n, what) {
-  return waitUntil(what, async () => {
-    const widths = await page
-      .locator(`${tid(`${prefix}-attachment`)} img`)
-      .evaluateAll((imgs) => imgs.map((i) => (i.complete ? i.naturalWidth : 0)));
-    return widths.length === n && widths.every((w) => w > 0) ? widths : null;
-  });
-}
-
-async function attach(page, prefix, name, buffer, mimeType = "image/png") {
-  await page.locator(tid(`${prefix}-file`)).setInputFiles({ name, mimeType, buffer });
-}
+const { attach, loadedImages, png } = ui;
 
 scenario("attachments", async ({ config, newContext }) => {
   const run = nonce();

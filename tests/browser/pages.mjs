@@ -1,7 +1,11 @@
 // The widget and the console as a person uses them, through the data-testids of the
 // contract (notes/issue6.md): open, type, send, read what is shown.
 
-import { Fatal, tid, waitFor, waitUntil, WAIT_MS } from "./lib.mjs";
+import assert from "node:assert/strict";
+import { copyFileSync, mkdirSync, statSync } from "node:fs";
+import { join } from "node:path";
+import zlib from "node:zlib";
+import { Fatal, step, tid, waitFor, waitUntil, WAIT_MS } from "./lib.mjs";
 
 // A `data-color` that is not a colour but markup: the widget must neither render it nor run
 // it (it used to be pasted into the shadow root's stylesheet).
@@ -157,4 +161,78 @@ export async function openInConsole(page, conversation) {
   await waitFor(item, `conversation ${conversation} in the console's list`);
   await item.first().click();
   await waitFor(page.locator(tid("console-messages")), "the console's message view");
+}
+
+// A screenshot into EDGEDESK_OUTPUT_DIR, also copied to EDGEDESK_DOCS_IMG when set.
+export async function shoot(page, config, name) {
+  const file = join(config.outDir, name);
+  await page.screenshot({ path: file });
+  assert.ok(statSync(file).size > 10_000, `${file} is suspiciously small`);
+  step(`saved ${file}`);
+  if (config.docsImg) {
+    mkdirSync(config.docsImg, { recursive: true });
+    copyFileSync(file, join(config.docsImg, name));
+    step(`copied to ${join(config.docsImg, name)}`);
+  }
+}
+
+// A call to the relay's HTTP API of the test workspace: (status, JSON). `token` defaults to
+// the harness's admin; null sends none.
+export async function api(config, method, path, body, token = config.adminToken) {
+  const r = await fetch(`${config.relayUrl}/v1/workspaces/${config.workspace}${path}`, {
+    method,
+    headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  return { status: r.status, json: await r.json().catch(() => null) };
+}
+
+// Signs in to the console with an email and a password typed into its form.
+export async function passwordSignIn(page, config, email, password) {
+  await page.goto(`${config.relayUrl}/console/`);
+  await waitFor(page.locator(tid("console-signin")), "the sign-in form");
+  await page.locator(tid("console-workspace")).fill(config.workspace);
+  await page.locator(tid("console-email")).fill(email);
+  await page.locator(tid("console-password")).fill(password);
+  await page.locator(tid("console-signin")).click();
+}
+
+// A solid-colour PNG, `size` pixels square, as bytes.
+export function png(size, [r, g, b]) {
+  const chunk = (type, data) => {
+    const len = Buffer.alloc(4);
+    len.writeUInt32BE(data.length);
+    const body = Buffer.concat([Buffer.from(type), data]);
+    const crc = Buffer.alloc(4);
+    crc.writeUInt32BE(zlib.crc32(body) >>> 0);
+    return Buffer.concat([len, body, crc]);
+  };
+  const header = Buffer.alloc(13);
+  header.writeUInt32BE(size, 0);
+  header.writeUInt32BE(size, 4);
+  header[8] = 8; // bit depth
+  header[9] = 2; // truecolour
+  const row = Buffer.concat([Buffer.from([0]), Buffer.from(Array(size).fill([r, g, b]).flat())]);
+  const pixels = zlib.deflateSync(Buffer.concat(Array(size).fill(row)));
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk("IHDR", header),
+    chunk("IDAT", pixels),
+    chunk("IEND", Buffer.alloc(0)),
+  ]);
+}
+
+// Picks `buffer` as file `name` in `prefix`'s file input (the widget's or the console's).
+export async function attach(page, prefix, name, buffer, mimeType = "image/png") {
+  await page.locator(tid(`${prefix}-file`)).setInputFiles({ name, mimeType, buffer });
+}
+
+// Waits until `prefix`'s view shows exactly `n` attachment images, all loaded.
+export async function loadedImages(page, prefix, n, what) {
+  return waitUntil(what, async () => {
+    const widths = await page
+      .locator(`${tid(`${prefix}-attachment`)} img`)
+      .evaluateAll((imgs) => imgs.map((i) => (i.complete ? i.naturalWidth : 0)));
+    return widths.length === n && widths.every((w) => w > 0) ? widths : null;
+  });
 }

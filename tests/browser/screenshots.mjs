@@ -3,8 +3,6 @@
 // EDGEDESK_OUTPUT_DIR; also copied to EDGEDESK_DOCS_IMG when set (to refresh docs/img/).
 
 import assert from "node:assert/strict";
-import { copyFileSync, mkdirSync, statSync } from "node:fs";
-import { join } from "node:path";
 import { scenario, step, tid, waitFor } from "./lib.mjs";
 import * as ui from "./pages.mjs";
 
@@ -18,17 +16,7 @@ async function assertOnScreen(locator, what) {
     box.y + box.height <= VIEWPORT.height + 1, `${what} is not inside the viewport: ${JSON.stringify(box)}`);
 }
 
-async function shoot(page, config, name) {
-  const file = join(config.outDir, name);
-  await page.screenshot({ path: file });
-  assert.ok(statSync(file).size > 10_000, `${file} is suspiciously small`);
-  step(`saved ${file}`);
-  if (config.docsImg) {
-    mkdirSync(config.docsImg, { recursive: true });
-    copyFileSync(file, join(config.docsImg, name));
-    step(`copied to ${join(config.docsImg, name)}`);
-  }
-}
+const { shoot } = ui;
 
 scenario("screenshots", async ({ config, newContext }) => {
   const visitor = await (await newContext("visitor", { viewport: VIEWPORT })).newPage();

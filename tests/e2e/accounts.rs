@@ -123,7 +123,7 @@ fn admins_manage_accounts_and_agents_sign_in_lock_out_refresh_and_sign_out() {
         .collect();
     assert_eq!(ids, ["agent-ada", "agent-bo"]);
     assert!(!text.contains("argon2") && !text.contains(PASSWORD), "{text}");
-    // Agents may not manage accounts.
+    // Agents see the directory (who is who), not addresses; they may not change accounts.
     let (status, text) = http_request(
         relay.port,
         "GET",
@@ -132,6 +132,18 @@ fn admins_manage_accounts_and_agents_sign_in_lock_out_refresh_and_sign_out() {
         None,
     )
     .expect("GET");
+    assert_eq!(status, 200, "{text}");
+    let directory: Value = serde_json::from_str(&text).expect("json");
+    assert_eq!(directory["agents"][1]["name"], "Bo 博");
+    assert!(!text.contains("@shop.example") && !text.contains("has_password"), "{text}");
+    let (status, text) = http_request(
+        relay.port,
+        "PUT",
+        &agents_path(Some("agent-cy")),
+        Some(&relay.agent_token("agent-ada")),
+        Some(&agent("cy@shop.example", "Cy").to_string()),
+    )
+    .expect("PUT");
     assert_eq!(status, 403, "{text}");
 
     // Five wrong passwords lock the account, even against the right one.

@@ -179,6 +179,11 @@ fn images_go_both_ways_are_previewed_and_one_picked_offline_is_sent_once() {
 }
 
 #[test]
+fn two_agents_with_passwords_and_a_phone_visitor_complete_a_conversation_with_images() {
+    run_scenario("day_one");
+}
+
+#[test]
 fn the_widget_and_the_console_are_captured_for_the_readme() {
     run_scenario("screenshots");
 }

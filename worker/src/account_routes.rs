@@ -58,17 +58,20 @@ pub async fn auth(
     to_workspace(&env, forwarded, Method::Post, action.path(), Some(body)).await
 }
 
-/// `GET /v1/workspaces/{ws}/agents` and `PUT …/agents/{id}`: admins only.
+/// `GET /v1/workspaces/{ws}/agents` (every staff member: the directory; admins: the
+/// accounts) and `PUT …/agents/{id}` (admins).
 pub async fn agents(
     mut req: Request,
     env: Env,
     workspace: WorkspaceId,
     agent: Option<ParticipantId>,
 ) -> Result<Response, Refusal> {
-    let claims =
-        workspace_claims(&req, &env, &workspace, Access::ManageAgents, &[], "agents request")?;
+    let access = if agent.is_none() { Access::Inbox } else { Access::ManageAgents };
+    let claims = workspace_claims(&req, &env, &workspace, access, &[], "agents request")?;
     check_access(&env, &claims).await?;
-    let forwarded = ForwardedWorkspace { workspace, admin: Some(claims.sub) };
+    // Only an admin is forwarded as one: the object shows others the directory alone.
+    let admin = (claims.role == edgedesk_core::message::Role::Admin).then_some(claims.sub);
+    let forwarded = ForwardedWorkspace { workspace, admin };
     match agent {
         None => to_workspace(&env, forwarded, Method::Get, "agents", None).await,
         Some(id) => {

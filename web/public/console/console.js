@@ -141,7 +141,8 @@ function tickState(m) {
 }
 const TICKS = { pending: "🕓", delivered: "✓", read: "✓✓" };
 const TICK_TITLE = { pending: "Sending", delivered: "Delivered", read: "Read" };
-/** An agent's name for people: "You", the name it signed its messages with, or its id. */
+/** An agent's name for people: "You", its name in the directory or the name it signed its
+ *  messages with, or its id. */
 function agentName(id) {
   if (isMe(id)) return "You";
   return state.agentNames.get(id) || id;
@@ -158,6 +159,19 @@ function learnNames(items) {
     }
   }
   if (learned) renderList();
+}
+
+/** The workspace's agents (PROTOCOL.md §2.9): names for colleagues who never wrote here. */
+async function loadDirectory() {
+  try {
+    const url = `${BASE}/v1/workspaces/${encodeURIComponent(state.workspace)}/agents`;
+    const r = await fetch(url, { headers: { authorization: `Bearer ${state.token}` } });
+    if (!r.ok) return;
+    const { agents } = await r.json();
+    learnNames((agents || []).map((a) => ({ author: a })));
+  } catch (e) {
+    warn("directory", e);
+  }
 }
 
 /** A short notice at the bottom of the screen (also read out by screen readers). */
@@ -348,6 +362,7 @@ async function startConsole() {
     }),
   ];
   if (typeof inbox.connectionState === "function") setConnection(safe(() => inbox.connectionState(), "connecting"));
+  loadDirectory();
   await applyView(false);
   await refresh();
 }

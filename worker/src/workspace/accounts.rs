@@ -180,10 +180,27 @@ impl Workspace {
         Ok(http::no_content())
     }
 
-    /// `GET agents`: every account, for admins.
-    pub(super) fn list_agents(&self, workspace: &WorkspaceId) -> Result<Response, Refusal> {
-        let agents: Vec<_> =
-            self.accounts(workspace)?.all()?.into_iter().map(|s| s.account).collect();
+    /// `GET agents`: every account for admins; for agents the directory (who is who: id,
+    /// name, role, disabled), so a console names colleagues who never wrote to it.
+    pub(super) fn list_agents(
+        &self,
+        workspace: &WorkspaceId,
+        full: bool,
+    ) -> Result<Response, Refusal> {
+        let accounts = self.accounts(workspace)?.all()?;
+        let agents: Vec<serde_json::Value> = accounts
+            .into_iter()
+            .map(|s| {
+                let a = s.account;
+                if full {
+                    serde_json::to_value(a).unwrap_or_default()
+                } else {
+                    serde_json::json!({
+                        "id": a.id, "name": a.name, "role": a.role, "disabled": a.disabled,
+                    })
+                }
+            })
+            .collect();
         Ok(http::json(&serde_json::json!({ "agents": agents })))
     }
 

@@ -219,7 +219,7 @@ impl Workspace {
                     .map_err(|e| Refusal::new(400, "bad_participant_id", e.to_string()))?;
                 return self.check_access(&agent, param("sid").as_deref());
             }
-            (Method::Get, "agents") => return self.list_agents(ws),
+            (Method::Get, "agents") => return self.list_agents(ws, forwarded.admin.is_some()),
             (Method::Put, p) if p.starts_with("agents/") => {
                 let id = ParticipantId::new(&p["agents/".len()..])
                     .map_err(|e| Refusal::new(400, "bad_participant_id", e.to_string()))?;
