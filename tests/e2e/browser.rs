@@ -184,6 +184,11 @@ fn two_agents_with_passwords_and_a_phone_visitor_complete_a_conversation_with_im
 }
 
 #[test]
+fn keyboard_shortcuts_emoji_and_new_work_signals_help_an_agent_work() {
+    run_scenario("comfort");
+}
+
+#[test]
 fn the_widget_and_the_console_are_captured_for_the_readme() {
     run_scenario("screenshots");
 }

@@ -9,6 +9,8 @@ import { compareSummaries } from "./order.js";
 import { formatView, parseView } from "./view_url.js";
 import { passwordSignIn, refreshDelay, refreshSession, revokeSession, withRefreshLock } from "./session.js";
 import { openAgents } from "./agents.js";
+import { askDesktopPermission, installShortcuts, loadPrefs, savePrefs, SHORTCUTS, signalNewWork } from "./comfort.js";
+import { installEmojiPicker } from "./emoji.js";
 import { attachmentNode, pendingNode, releasePreviews } from "/attachments.js";
 
 const BASE = location.origin;
@@ -78,6 +80,7 @@ const state = {
   typingIdle: 0,
   opening: 0, // increments on each open, so a slow open that lost the race closes itself
   agentNames: new Map(), // participant -> display name, learned from what agents wrote
+  prefs: loadPrefs(), // sound and desktop notifications on new work (comfort.js)
   assignees: new Map(), // conversation -> assignee in the newest summary seen
 };
 
@@ -500,6 +503,7 @@ function onSummary(s) {
   if (before && isMe(before) && s.assignee && !isMe(s.assignee)) {
     toast(`${agentName(s.assignee)} took over the conversation with ${visitorName(s, s.conversation)}.`);
   }
+  noticeNewWork(state.items.get(s.conversation), s);
   if (state.searching) {
     const known = state.items.get(s.conversation);
     if (known) state.items.set(s.conversation, { ...known, ...s, _hit: known._hit });
@@ -512,6 +516,25 @@ function onSummary(s) {
   renderList();
   if (s.conversation === state.selected) renderHeader();
   refreshCounts();
+}
+
+/** More unread in a conversation this agent should answer (theirs or nobody's), not the one
+ *  they are looking at: a chime and a desktop notification, as they chose. */
+function noticeNewWork(before, s) {
+  if (!before || !(s.unread > (before.unread || 0))) return;
+  if (s.assignee && !isMe(s.assignee)) return;
+  if (s.conversation === state.selected && document.visibilityState === "visible" && document.hasFocus()) return;
+  const preview = s.last_preview || "";
+  signalNewWork(state.prefs, visitorName(s, s.conversation), preview, s.conversation, () => openConversation(s.conversation));
+}
+
+/** The conversation `step` rows after (1) or before (-1) the open one in the list. */
+function stepConversation(step) {
+  const rows = [...document.querySelectorAll("#list [data-id]")].map((r) => /** @type {HTMLElement} */ (r).dataset.id);
+  if (!rows.length) return;
+  const at = rows.indexOf(state.selected || "");
+  const next = at < 0 ? (step > 0 ? 0 : rows.length - 1) : Math.min(rows.length - 1, Math.max(0, at + step));
+  if (rows[next] && rows[next] !== state.selected) openConversation(rows[next]);
 }
 
 function onRemoved(id) {
@@ -1075,6 +1098,38 @@ function wire() {
     }
   });
   $("signout").addEventListener("click", () => signOut());
+  installShortcuts({
+    next: () => stepConversation(1),
+    previous: () => stepConversation(-1),
+    reply: () => state.client && $("input").focus(),
+    resolve: () => state.client && act(() => state.client.setStatus("resolved")),
+    search: () => $("search").focus(),
+    help: () => /** @type {HTMLDialogElement} */ (document.getElementById("shortcuts")).showModal(),
+  });
+  $("shortcuts-list").replaceChildren(
+    ...SHORTCUTS.flatMap(([keys, what]) => [el("dt", null, keys), el("dd", null, what)]),
+  );
+  $("shortcuts-open").addEventListener("click", () => /** @type {HTMLDialogElement} */ (document.getElementById("shortcuts")).showModal());
+  const sound = /** @type {HTMLInputElement} */ ($("pref-sound"));
+  const desktop = /** @type {HTMLInputElement} */ ($("pref-desktop"));
+  sound.checked = state.prefs.sound;
+  desktop.checked = state.prefs.desktop && typeof Notification !== "undefined" && Notification.permission === "granted";
+  sound.addEventListener("change", () => {
+    state.prefs = { ...state.prefs, sound: sound.checked };
+    savePrefs(state.prefs);
+  });
+  desktop.addEventListener("change", async () => {
+    const on = desktop.checked && (await askDesktopPermission());
+    if (desktop.checked && !on) toast("The browser did not allow notifications; allow them in the site settings.");
+    desktop.checked = on;
+    state.prefs = { ...state.prefs, desktop: on };
+    savePrefs(state.prefs);
+  });
+  installEmojiPicker(
+    /** @type {HTMLButtonElement} */ (document.getElementById("emoji-open")),
+    $("emoji-panel"),
+    /** @type {HTMLTextAreaElement} */ (document.getElementById("input")),
+  );
   $("attach").addEventListener("click", () => $("file").click());
   $("file").addEventListener("change", () => {
     const input = /** @type {HTMLInputElement} */ ($("file"));
