@@ -43,6 +43,8 @@ export function readConfig() {
     adminToken: required("EDGEDESK_ADMIN_TOKEN"),
     outDir: required("EDGEDESK_OUTPUT_DIR"),
     docsImg: process.env.EDGEDESK_DOCS_IMG || null,
+    // [{conversation, token}]: one visitor identity in two conversations.
+    returningVisitor: JSON.parse(process.env.EDGEDESK_RETURNING_VISITOR || "[]"),
   };
 }
 

@@ -53,9 +53,10 @@ export function demoUrl(config) {
   return `${config.relayUrl}/demo/?site_key=${encodeURIComponent(config.siteKey)}`;
 }
 
-// Loads `url`, waits for the widget, opens its panel; returns the conversation id. Fails at
+// Loads `url` (with playwright's `goto` options, e.g. a referer), waits for the widget, opens
+// its panel; returns the conversation id. Fails at
 // once if the widget's script or the SDK cannot be loaded from the relay.
-export async function openWidget(page, url, config) {
+export async function openWidget(page, url, config, goto = {}) {
   const broken = [];
   const assets = /\/(widget\.js|sdk\/)/;
   page.on("response", (r) => {
@@ -67,7 +68,7 @@ export async function openWidget(page, url, config) {
   const loaded = () => {
     if (broken.length) throw new Fatal(`the widget could not load: ${broken.join("; ")}`);
   };
-  await page.goto(url, { timeout: WAIT_MS });
+  await page.goto(url, { timeout: WAIT_MS, ...goto });
   await waitUntil("window.EdgedeskWidget on the host page", () => {
     loaded();
     return page.evaluate(() => Boolean(window.EdgedeskWidget));

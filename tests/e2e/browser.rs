@@ -45,6 +45,21 @@ fn run_scenario_configured(scenario: &str, config: Option<serde_json::Value>) {
         ..agent.clone()
     };
     let second_token = relay.token(&second, &ConversationId::new("any").expect("conversation id"));
+    // A returning visitor: one identity (as a site's own login would mint it) in two
+    // conversations, for the console's "earlier conversations".
+    let returning = Identity {
+        role: Role::Visitor,
+        participant: ParticipantId::new("v-returning").expect("participant"),
+        name: "Mei Chen".into(),
+        device: DeviceId::new("phone").expect("device"),
+    };
+    let returning_tokens: Vec<serde_json::Value> = ["earlier-1", "earlier-2"]
+        .iter()
+        .map(|c| {
+            let conv = ConversationId::new(c).expect("conversation id");
+            serde_json::json!({"conversation": c, "token": relay.token(&returning, &conv)})
+        })
+        .collect();
     let out_dir = repo_root().join("test-output/browser");
     std::fs::create_dir_all(&out_dir).expect("create test-output/browser");
     let log_path = dir.path().join(format!("{scenario}.log"));
@@ -60,6 +75,7 @@ fn run_scenario_configured(scenario: &str, config: Option<serde_json::Value>) {
         .env("EDGEDESK_AGENT_TOKEN", &token)
         .env("EDGEDESK_SECOND_AGENT_TOKEN", &second_token)
         .env("EDGEDESK_ADMIN_TOKEN", relay.admin_token())
+        .env("EDGEDESK_RETURNING_VISITOR", serde_json::json!(returning_tokens).to_string())
         .env("EDGEDESK_OUTPUT_DIR", &out_dir)
         .env("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
         .stdin(Stdio::null())
@@ -87,6 +103,11 @@ fn run_scenario_configured(scenario: &str, config: Option<serde_json::Value>) {
             panic!("{scenario}.mjs ran past {SCENARIO_LIMIT:?}; relay log:\n{}", relay.log_tail())
         }
     }
+}
+
+#[test]
+fn the_visitor_panel_shows_the_page_the_referrer_and_the_visitors_earlier_conversations() {
+    run_scenario("visitor_panel");
 }
 
 #[test]

@@ -361,8 +361,25 @@
     return sdk;
   }
 
+  /** A URL without its query and fragment: those may hold the visitor's secrets. */
+  function pageOnly(url) {
+    try {
+      const u = new URL(url);
+      return u.protocol === "http:" || u.protocol === "https:" ? `${u.origin}${u.pathname}` : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
   async function fetchSession(previous) {
-    const s = await sdk.widgetSession(BASE, SITE_KEY, previous ? previous.token : undefined, visitorLocale());
+    const s = await sdk.widgetSession(
+      BASE,
+      SITE_KEY,
+      previous ? previous.token : undefined,
+      visitorLocale(),
+      pageOnly(location.href),
+      pageOnly(document.referrer),
+    );
     const next = {
       token: s.token,
       workspace: s.workspace,

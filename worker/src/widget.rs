@@ -33,8 +33,8 @@ async fn mint(
         Ok(b) => b,
         Err(r) => return Ok(Err(r)),
     };
-    let (site_key, locale) = match SessionRequest::parse(&body) {
-        Ok(r) => (r.site_key, r.locale),
+    let (site_key, visit) = match SessionRequest::parse(&body) {
+        Ok(r) => (r.site_key.clone(), r.visit()),
         Err(m) => return Ok(Err(Refusal::new(400, "bad_request", m))),
     };
     let (keys, site_keys, ttl) =
@@ -48,18 +48,16 @@ async fn mint(
     };
     let now = config::now_seconds();
     let presented = presented_claims(req, &keys, now)?;
-    Ok(mint_visitor(&keys, workspace, presented.as_ref(), locale.as_deref(), now, ttl).map_err(
-        |e| {
-            match e {
-                // A locale that is not a language tag: the caller's mistake, said as such.
-                MintError::Claims(e) => Refusal::new(400, "bad_request", e.to_string()),
-                e => {
-                    worker::console_error!("widget session: {e}");
-                    Refusal::new(500, "internal", "could not mint a token; retry later")
-                }
+    Ok(mint_visitor(&keys, workspace, presented.as_ref(), &visit, now, ttl).map_err(|e| {
+        match e {
+            // A locale that is not a language tag: the caller's mistake, said as such.
+            MintError::Claims(e) => Refusal::new(400, "bad_request", e.to_string()),
+            e => {
+                worker::console_error!("widget session: {e}");
+                Refusal::new(500, "internal", "could not mint a token; retry later")
             }
-        },
-    ))
+        }
+    }))
 }
 
 /// The claims of a still-valid token the request carries, to renew it; an absent, invalid or

@@ -155,6 +155,10 @@ export interface Summary {
   last_preview_role?: Role;
   /** The visitor's satisfaction rating, once given. */
   rating?: { score: number; comment: string | null };
+  /** The visitor's participant id (list their conversations with `visitor`). */
+  visitor?: string;
+  /** The visitor token's custom attributes; the widget adds `page_url` and `referrer`. */
+  attributes?: Record<string, string>;
   created_at: number;
   messages: number;
   snoozed_until?: number;
@@ -169,6 +173,8 @@ export interface InboxQuery {
   priority?: Priority | Priority[];
   unread?: boolean;
   channel?: string;
+  /** Only this visitor's conversations. */
+  visitor?: string;
   since?: number;
   until?: number;
   sort?: "priority" | "waiting" | "activity";

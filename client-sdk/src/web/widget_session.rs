@@ -29,6 +29,8 @@ pub fn widget_session(
     site_key: String,
     previous_token: Option<String>,
     locale: Option<String>,
+    page_url: Option<String>,
+    referrer: Option<String>,
 ) -> Promise {
     future_to_promise(async move {
         let url = format!("{}/v1/widget/session", base_url.trim_end_matches('/'));
@@ -37,6 +39,12 @@ pub fn widget_session(
         let mut body = json!({ "site_key": site_key });
         if let Some(l) = locale.filter(|l| !l.is_empty()) {
             body["locale"] = l.into();
+        }
+        // Where the chat happens, for the agent's visitor panel (PROTOCOL.md §2.5).
+        for (key, value) in [("page_url", page_url), ("referrer", referrer)] {
+            if let Some(v) = value.filter(|v| !v.is_empty()) {
+                body[key] = v.into();
+            }
         }
         init.set_body(&body.to_string().into());
         let request = Request::new_with_str_and_init(&url, &init)?;

@@ -149,6 +149,7 @@ impl Claims {
             vip: self.vip,
             attributes: self.attrs.clone(),
             channel: self.channel.clone(),
+            id: Some(self.sub.to_string()),
         }
     }
 

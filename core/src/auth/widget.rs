@@ -15,6 +15,7 @@ use super::keys::Keyring;
 use super::{jwt, AuthError};
 use crate::ids::{try_random_hex, ConversationId, ParticipantId, WorkspaceId};
 use crate::message::Role;
+use crate::workflow::profile::MAX_ATTRIBUTE_VALUE_BYTES;
 
 /// How long a widget token lasts unless `EDGEDESK_WIDGET_TOKEN_TTL_SECONDS` says otherwise.
 pub const DEFAULT_TTL_SECONDS: i64 = 86_400;
@@ -24,7 +25,7 @@ pub const MAX_TTL_SECONDS: i64 = 30 * 86_400;
 /// Longest site key.
 pub const MAX_SITE_KEY_LEN: usize = 128;
 /// Largest request body accepted by the session endpoint.
-pub const MAX_REQUEST_BYTES: usize = 1024;
+pub const MAX_REQUEST_BYTES: usize = 4096;
 
 /// Why `EDGEDESK_SITE_KEYS` could not be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -104,6 +105,44 @@ pub struct SessionRequest {
     /// The browser's language (`navigator.language`), so auto-replies speak it.
     #[serde(default)]
     pub locale: Option<String>,
+    /// The page the chat is on, and the page that led there: for the agent's visitor panel.
+    #[serde(default)]
+    pub page_url: Option<String>,
+    #[serde(default)]
+    pub referrer: Option<String>,
+}
+
+/// What the widget tells about the visit: the language for replies, and the page and
+/// referrer, kept as the visitor's attributes `page_url` and `referrer` (cut to
+/// [`MAX_ATTRIBUTE_VALUE_BYTES`], control characters dropped).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Visit {
+    pub locale: Option<String>,
+    pub page_url: Option<String>,
+    pub referrer: Option<String>,
+}
+
+impl SessionRequest {
+    pub fn visit(&self) -> Visit {
+        Visit {
+            locale: self.locale.clone(),
+            page_url: self.page_url.clone(),
+            referrer: self.referrer.clone(),
+        }
+    }
+}
+
+/// `v` without control characters, at most [`MAX_ATTRIBUTE_VALUE_BYTES`] bytes (cut at a
+/// character boundary); `None` if nothing is left.
+fn attribute_value(v: &str) -> Option<String> {
+    let mut out = String::new();
+    for c in v.trim().chars().filter(|c| !c.is_control()) {
+        if out.len() + c.len_utf8() > MAX_ATTRIBUTE_VALUE_BYTES {
+            break;
+        }
+        out.push(c);
+    }
+    (!out.is_empty()).then_some(out)
 }
 
 impl SessionRequest {
@@ -149,10 +188,15 @@ pub fn mint_visitor(
     keys: &Keyring,
     workspace: &WorkspaceId,
     presented: Option<&Claims>,
-    locale: Option<&str>,
+    visit: &Visit,
     now: i64,
     ttl: i64,
 ) -> Result<WidgetSession, MintError> {
+    let locale = visit.locale.as_deref();
+    let attrs = [("page_url", &visit.page_url), ("referrer", &visit.referrer)]
+        .into_iter()
+        .filter_map(|(k, v)| Some((k.to_owned(), attribute_value(v.as_deref()?)?)))
+        .collect();
     let renewable = presented.filter(|c| c.role == Role::Visitor && &c.workspace == workspace);
     let (sub, conversation, name) = match renewable {
         Some(Claims { sub, conversation: Some(conv), name, .. }) => {
@@ -171,7 +215,7 @@ pub fn mint_visitor(
         name,
         locale: locale.map(str::to_owned).or_else(|| renewable.and_then(|c| c.locale.clone())),
         vip: false,
-        attrs: Default::default(),
+        attrs,
         channel: None,
         sid: None,
     };
@@ -234,14 +278,14 @@ mod tests {
     fn a_fresh_session_is_an_anonymous_visitor_in_a_new_conversation() {
         let ring = ring();
         let acme = WorkspaceId::new("acme").unwrap();
-        let s = mint_visitor(&ring, &acme, None, None, NOW, 600).unwrap();
+        let s = mint_visitor(&ring, &acme, None, &Visit::default(), NOW, 600).unwrap();
         assert!(s.subject.as_str().starts_with("v-"));
         assert_eq!(s.expires_at, NOW + 600);
         let claims = authenticate(&s.token, &ring, NOW).unwrap();
         assert_eq!(claims.role, Role::Visitor);
         assert_eq!(claims.conversation.as_ref(), Some(&s.conversation));
         assert_eq!(claims.workspace, acme);
-        let other = mint_visitor(&ring, &acme, None, None, NOW, 600).unwrap();
+        let other = mint_visitor(&ring, &acme, None, &Visit::default(), NOW, 600).unwrap();
         assert_ne!(other.subject, s.subject);
         assert_ne!(other.conversation, s.conversation);
     }
@@ -250,9 +294,11 @@ mod tests {
     fn a_valid_visitor_token_of_the_workspace_is_renewed_for_the_same_identity() {
         let ring = ring();
         let acme = WorkspaceId::new("acme").unwrap();
-        let first = mint_visitor(&ring, &acme, None, None, NOW, 600).unwrap();
+        let first = mint_visitor(&ring, &acme, None, &Visit::default(), NOW, 600).unwrap();
         let presented = authenticate(&first.token, &ring, NOW + 500).unwrap();
-        let renewed = mint_visitor(&ring, &acme, Some(&presented), None, NOW + 500, 600).unwrap();
+        let renewed =
+            mint_visitor(&ring, &acme, Some(&presented), &Visit::default(), NOW + 500, 600)
+                .unwrap();
         assert_eq!(
             (&renewed.subject, &renewed.conversation),
             (&first.subject, &first.conversation)
@@ -260,10 +306,29 @@ mod tests {
         assert_eq!(renewed.expires_at, NOW + 1100);
         // Another workspace's token, or an agent's, is not carried over.
         let other = WorkspaceId::new("other").unwrap();
-        let fresh = mint_visitor(&ring, &other, Some(&presented), None, NOW, 600).unwrap();
+        let fresh =
+            mint_visitor(&ring, &other, Some(&presented), &Visit::default(), NOW, 600).unwrap();
         assert_ne!(fresh.subject, first.subject);
         let agent = Claims { role: Role::Agent, ..presented };
-        let fresh = mint_visitor(&ring, &acme, Some(&agent), None, NOW, 600).unwrap();
+        let fresh = mint_visitor(&ring, &acme, Some(&agent), &Visit::default(), NOW, 600).unwrap();
         assert_ne!(fresh.subject, first.subject);
+    }
+
+    #[test]
+    fn the_page_and_referrer_become_bounded_attributes() {
+        let ring = Keyring::new(vec![Key::new("k1", vec![9u8; 32]).unwrap()]).unwrap();
+        let acme = WorkspaceId::new("acme").unwrap();
+        let visit = Visit {
+            locale: Some("zh-CN".into()),
+            page_url: Some(format!("https://shop.example/p?q={}", "x".repeat(400))),
+            referrer: Some("https://search.example/?q=退款\n".into()),
+        };
+        let s = mint_visitor(&ring, &acme, None, &visit, NOW, 600).unwrap();
+        let claims = authenticate(&s.token, &ring, NOW).unwrap();
+        assert_eq!(claims.attrs["page_url"].len(), MAX_ATTRIBUTE_VALUE_BYTES);
+        assert_eq!(claims.attrs["referrer"], "https://search.example/?q=退款");
+        assert_eq!(claims.locale.as_deref(), Some("zh-CN"));
+        let none = mint_visitor(&ring, &acme, None, &Visit::default(), NOW, 600).unwrap();
+        assert!(authenticate(&none.token, &ring, NOW).unwrap().attrs.is_empty());
     }
 }

@@ -305,6 +305,8 @@ mod tests {
             language: Some("zh-CN".into()),
             visitor_name: Some("李雷".into()),
             vip: true,
+            visitor: None,
+            attributes: Default::default(),
             unread: 2,
             waiting_since: Some(1_000),
             last_message_at: Some(2_000),

@@ -27,6 +27,12 @@ pub const SCHEMA: &[&str] = &[
         created_at INTEGER NOT NULL,
         sealed BLOB NOT NULL
     )",
+    // Whose conversation it is (a blind term of the visitor's id), for `visitor=`.
+    "CREATE TABLE IF NOT EXISTS summary_visitors (
+        conversation TEXT PRIMARY KEY,
+        visitor TEXT NOT NULL
+    )",
+    "CREATE INDEX IF NOT EXISTS summary_visitors_by_visitor ON summary_visitors (visitor)",
     "CREATE TABLE IF NOT EXISTS summary_tags (
         conversation TEXT NOT NULL,
         tag TEXT NOT NULL,

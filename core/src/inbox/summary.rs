@@ -38,6 +38,14 @@ pub struct Summary {
     pub language: Option<String>,
     pub visitor_name: Option<String>,
     pub vip: bool,
+    /// The visitor's participant id, when the visitor has connected (the console lists the
+    /// visitor's earlier conversations by it: `visitor=` in the inbox query).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub visitor: Option<String>,
+    /// The custom attributes of the visitor's token (and, from the widget, the page and
+    /// referrer the chat started on), for the agent's visitor panel.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub attributes: std::collections::BTreeMap<String, String>,
     /// Visitor messages after the assignee's read mark (after any agent's, if unassigned).
     pub unread: u32,
     /// Since when the visitor has been waiting for staff (ms), if it is.
@@ -84,6 +92,8 @@ impl Summary {
             language: None,
             visitor_name: None,
             vip: false,
+            visitor: None,
+            attributes: Default::default(),
             unread: 0,
             waiting_since: None,
             last_message_at: None,
@@ -149,6 +159,8 @@ impl Summary {
             language: visitor.locale.clone(),
             visitor_name: name,
             vip: visitor.vip,
+            visitor: visitor.id.clone(),
+            attributes: visitor.attributes.clone(),
             unread,
             waiting_since: tail.unanswered_since().filter(|_| status.state.awaits_agent()),
             last_message_at: tail.last().map(|m| m.at),

@@ -29,6 +29,10 @@ pub struct VisitorProfile {
     /// The visitor's channel (`web`, `app`, …), for the inbox's filters and routing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub channel: Option<String>,
+    /// The visitor's participant id (the token's subject): the inbox finds the visitor's
+    /// earlier conversations by it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
 }
 
 impl VisitorProfile {

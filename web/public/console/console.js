@@ -11,6 +11,7 @@ import { passwordSignIn, refreshDelay, refreshSession, revokeSession, withRefres
 import { openAgents } from "./agents.js";
 import { askDesktopPermission, installShortcuts, loadPrefs, savePrefs, SHORTCUTS, signalNewWork } from "./comfort.js";
 import { installEmojiPicker } from "./emoji.js";
+import { renderEarlier, renderFacts } from "./visitor_panel.js";
 import { attachmentNode, pendingNode, releasePreviews } from "/attachments.js";
 
 const BASE = location.origin;
@@ -758,6 +759,24 @@ function renderHeader() {
   if (s && s.language) bits.push(s.language);
   if (s && s.team) bits.push(`team ${s.team}`);
   $("conv-sub").textContent = bits.join(" · ");
+  renderFacts($("visitor-facts"), s);
+  loadEarlier(conv, s && s.visitor);
+}
+
+/** The visitor's earlier conversations, asked once per opened conversation. */
+let earlierFor = "";
+async function loadEarlier(conv, visitor) {
+  const key = `${conv}|${visitor || ""}`;
+  if (earlierFor === key || !state.inbox) return;
+  earlierFor = key;
+  const list = $("earlier");
+  if (!visitor) return renderEarlier(list, [], conv, openConversation);
+  try {
+    const page = await state.inbox.query({ visitor, sort: "activity", limit: 10 });
+    if (earlierFor === key) renderEarlier(list, page.items || [], conv, openConversation);
+  } catch (e) {
+    warn("earlier conversations", e);
+  }
 }
 
 function renderConversation() {

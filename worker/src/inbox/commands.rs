@@ -114,6 +114,7 @@ impl Inbox {
                 let page = self.with_open(ws, |o| {
                     // Tags are stored as blind terms: the filter asks for the term.
                     q.tag = q.tag.as_deref().map(|t| o.store.tag_term(t));
+                    q.visitor = q.visitor.as_deref().map(|v| o.store.visitor_term(v));
                     let rows = o.store.run(&q.statement(me))?;
                     let keys = |r: &Vec<SqlStorageValue>| KeyRow {
                         conversation: match r.first() {

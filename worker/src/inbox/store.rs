@@ -70,6 +70,11 @@ impl InboxStore {
         self.blind.term(&format!("tag:{tag}"))
     }
 
+    /// A visitor's id as stored: a blind term, like tags.
+    pub fn visitor_term(&self, visitor: &str) -> String {
+        self.blind.term(&format!("visitor:{visitor}"))
+    }
+
     /// The tag a stored term stands for.
     pub fn tag_name(&self, term: &str) -> Option<String> {
         let rows =
@@ -118,6 +123,7 @@ impl InboxStore {
         for statement in [
             "DELETE FROM summaries WHERE conversation = ?",
             "DELETE FROM summary_tags WHERE conversation = ?",
+            "DELETE FROM summary_visitors WHERE conversation = ?",
             "INSERT OR IGNORE INTO erased (conversation) VALUES (?)",
         ] {
             sql.exec(statement, vec![conversation.into()])?;
@@ -167,6 +173,12 @@ impl InboxStore {
                 SqlStorageValue::Blob(sealed),
             ],
         )?;
+        if let Some(visitor) = &s.visitor {
+            self.sql.exec(
+                "INSERT OR REPLACE INTO summary_visitors (conversation, visitor) VALUES (?, ?)",
+                vec![s.conversation.as_str().into(), self.visitor_term(visitor).as_str().into()],
+            )?;
+        }
         self.sql.exec(
             "DELETE FROM summary_tags WHERE conversation = ?",
             vec![s.conversation.as_str().into()],

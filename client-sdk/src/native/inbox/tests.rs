@@ -93,6 +93,8 @@ fn summary(conversation: &str, version: u64) -> Summary {
         language: None,
         visitor_name: None,
         vip: false,
+        visitor: None,
+        attributes: Default::default(),
         unread: 1,
         waiting_since: None,
         last_message_at: None,

@@ -4,9 +4,9 @@
 use super::Sort;
 
 /// The parameters a list query knows, in the order error messages list them.
-pub const PARAMETERS: [&str; 12] = [
+pub const PARAMETERS: [&str; 13] = [
     "status", "tag", "assignee", "team", "priority", "unread", "channel", "since", "until", "sort",
-    "limit", "cursor",
+    "limit", "cursor", "visitor",
 ];
 
 /// Longest piece of user input an error message repeats.

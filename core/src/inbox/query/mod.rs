@@ -115,6 +115,9 @@ pub struct ListQuery {
     pub priority: Vec<Priority>,
     pub unread: bool,
     pub channel: Option<String>,
+    /// Only the conversations of this visitor (participant id); the store matches its blind
+    /// term, so the worker replaces it with the term before building the statement.
+    pub visitor: Option<String>,
     pub since: Option<i64>,
     pub until: Option<i64>,
     pub sort: Sort,
@@ -134,6 +137,7 @@ impl Default for ListQuery {
             priority: Vec::new(),
             unread: false,
             channel: None,
+            visitor: None,
             since: None,
             until: None,
             sort: Sort::default(),

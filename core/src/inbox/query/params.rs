@@ -19,7 +19,7 @@ impl ListQuery {
     /// From a decoded query string, in order. Lists are comma-separated
     /// (`status=open,pending`); an empty value is the same as leaving the parameter out.
     pub fn from_pairs(pairs: &[(String, String)]) -> Result<ListQuery, QueryError> {
-        let mut given: [Option<&str>; 12] = [None; 12];
+        let mut given: [Option<&str>; 13] = [None; 13];
         for (name, value) in pairs {
             let i = index_of(name)?;
             if given[i].is_some() {
@@ -27,7 +27,7 @@ impl ListQuery {
             }
             given[i] = Some(value.as_str());
         }
-        let [status, tag, assignee, team, priority, unread, channel, since, until, sort, limit, cursor] =
+        let [status, tag, assignee, team, priority, unread, channel, since, until, sort, limit, cursor, visitor] =
             given.map(|v| v.filter(|v| !v.is_empty()));
         let sort = match sort {
             None => Sort::default(),
@@ -43,6 +43,13 @@ impl ListQuery {
             priority: list("priority", priority, Priority::parse, PRIORITIES)?,
             unread: unread.map(parse_bool).transpose()?.unwrap_or(false),
             channel: channel.map(|c| text("channel", c)).transpose()?,
+            visitor: visitor
+                .map(|v| {
+                    crate::ids::ParticipantId::new(v).map(|p| p.to_string()).map_err(|_| {
+                        QueryError::invalid("visitor", v, "a participant id (PROTOCOL.md §3)")
+                    })
+                })
+                .transpose()?,
             since: since.map(|s| time("since", s)).transpose()?,
             until: until.map(|u| time("until", u)).transpose()?,
             sort,

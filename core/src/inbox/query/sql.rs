@@ -71,6 +71,13 @@ impl ListQuery {
         if let Some(channel) = &self.channel {
             f.add("channel = ?", [Text(channel.clone())]);
         }
+        if let Some(visitor) = &self.visitor {
+            f.add(
+                "EXISTS (SELECT 1 FROM summary_visitors WHERE summary_visitors.conversation = \
+                 summaries.conversation AND summary_visitors.visitor = ?)",
+                [Text(visitor.clone())],
+            );
+        }
         if let Some(since) = self.since {
             f.add("last_at >= ?", [Int(since)]);
         }

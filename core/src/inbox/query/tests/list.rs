@@ -17,6 +17,8 @@ const CASES: &[&str] = &[
     "unread=true",
     "unread=false",
     "channel=app",
+    "visitor=v-3",
+    "visitor=v-1&status=open,pending",
     "since=40000",
     "until=30000",
     "since=20000&until=60000",

@@ -35,6 +35,8 @@ struct Row {
     waiting_key: i64,
     last_at: i64,
     tags: Vec<String>,
+    /// The visitor's id as the store keeps it (the worker's blind term; plain here).
+    visitor: Option<String>,
 }
 
 /// Deterministic pseudo-random numbers (xorshift64*), so a failure replays.
@@ -71,6 +73,7 @@ fn generate(rng: &mut Rng, i: usize) -> Row {
         waiting_key: if rng.chance(40) { NOT_WAITING } else { 1000 + rng.below(40) as i64 },
         last_at: if rng.chance(10) { 0 } else { 10_000 + 1000 * rng.below(60) as i64 },
         tags: TAGS.iter().filter(|_| rng.chance(30)).map(|t| (*t).to_owned()).collect(),
+        visitor: (!rng.chance(20)).then(|| format!("v-{}", rng.below(6))),
     }
 }
 
@@ -123,6 +126,11 @@ impl Db {
         for tag in &r.tags {
             self.conn
                 .execute("INSERT INTO summary_tags VALUES (?1, ?2)", [&r.conversation, tag])
+                .unwrap();
+        }
+        if let Some(v) = &r.visitor {
+            self.conn
+                .execute("INSERT INTO summary_visitors VALUES (?1, ?2)", [&r.conversation, v])
                 .unwrap();
         }
         self.rows.push(r);
@@ -196,6 +204,7 @@ fn matches(q: &ListQuery, r: &Row) -> bool {
         && q.team.as_ref().is_none_or(|t| r.team.as_deref() == Some(t.as_str()))
         && (!q.unread || r.unread > 0)
         && q.channel.as_ref().is_none_or(|c| &r.channel == c)
+        && q.visitor.as_ref().is_none_or(|v| r.visitor.as_ref() == Some(v))
         && q.since.is_none_or(|s| r.last_at >= s)
         && q.until.is_none_or(|u| r.last_at < u)
 }
