@@ -285,3 +285,112 @@ async fn disabling_an_agent_closes_their_inbox_within_a_second_and_no_token_reop
     // Other agents are untouched.
     let _ada = relay.inbox("agent-ada", "d-ada").await;
 }
+
+/// The agents list as `who` sees it (admin: full accounts; agent: the directory).
+fn agents_as(relay: &Relay, token: &str) -> Vec<Value> {
+    let (status, text) =
+        http_request(relay.port, "GET", &agents_path(None), Some(token), None).expect("agents GET");
+    assert_eq!(status, 200, "{text}");
+    let list: Value = serde_json::from_str(&text).expect("agents JSON");
+    list["agents"].as_array().cloned().unwrap_or_default()
+}
+
+fn stored_config(relay: &Relay) -> Value {
+    let (status, text) = relay.get_config();
+    assert_eq!(status, 200, "{text}");
+    serde_json::from_str(&text).expect("config JSON")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agents_teams_skills_and_own_limit_are_set_on_the_account_and_routing_follows_them() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let relay = Relay::start(&dir.path().join("state"));
+    relay.configure(&json!({ "routing": {
+        "teams": [
+            { "id": "billing", "name": "账务", "members": [], "max_open": 5 },
+            { "id": "general", "members": ["bob"] },
+        ],
+        "default_team": "billing",
+    }}));
+    let version = stored_config(&relay)["version"].as_u64().expect("version");
+
+    // Joining a team, skills and an own limit of one conversation, on the account.
+    let mut ada = agent("ada@shop.example", "Ada");
+    ada["teams"] = json!(["billing"]);
+    ada["skills"] = json!(["退款", "English"]);
+    ada["max_open"] = json!(1);
+    let (status, account) = put_agent(&relay, "ada", ada.clone());
+    assert_eq!(status, 201, "{account}");
+    assert_eq!(
+        (&account["teams"], &account["skills"], &account["max_open"]),
+        (&json!(["billing"]), &json!(["退款", "English"]), &json!(1))
+    );
+    // Written into the routing configuration, as the next version by the admin.
+    let stored = stored_config(&relay);
+    assert_eq!(stored["version"].as_u64(), Some(version + 1));
+    assert_eq!(stored["updated_by"].as_str(), Some("harness-admin"));
+    let routing = &stored["config"]["routing"];
+    assert_eq!(routing["teams"][0]["members"], json!(["ada"]));
+    assert_eq!(
+        routing["agents"],
+        json!([{"id": "ada", "skills": ["退款", "English"], "max_open": 1}])
+    );
+
+    // A team the configuration does not have, or a bad skill, changes nothing.
+    let mut wrong = ada.clone();
+    wrong["teams"] = json!(["billing", "vip"]);
+    let (status, refused) = put_agent(&relay, "ada", wrong);
+    assert_eq!((status, refused["error"].as_str()), (422, Some("unknown_team")), "{refused}");
+    assert!(
+        refused["message"].as_str().is_some_and(|m| m.contains("billing, general")),
+        "{refused}"
+    );
+    let mut wrong = ada.clone();
+    wrong["skills"] = json!(["x".repeat(65)]);
+    let (status, refused) = put_agent(&relay, "ada", wrong);
+    assert_eq!((status, refused["error"].as_str()), (422, Some("invalid_routing")), "{refused}");
+    assert_eq!(stored_config(&relay)["version"].as_u64(), Some(version + 1), "nothing stored");
+
+    // Colleagues see teams and skills in the directory, never the address.
+    let colleague = relay.agent_token("bob");
+    let directory = agents_as(&relay, &colleague);
+    let entry = directory.iter().find(|a| a["id"] == "ada").expect("ada in the directory");
+    assert_eq!(
+        (&entry["teams"], &entry["skills"]),
+        (&json!(["billing"]), &json!(["退款", "English"]))
+    );
+    assert!(entry.get("email").is_none() && entry.get("max_open").is_none(), "{entry}");
+
+    // Routing: billing's limit is 5, Ada's own is 1, so of two new conversations she gets
+    // one and the other waits in the team's queue.
+    let desk = relay.inbox("ada", "ada-desk").await;
+    let web = edgedesk_e2e::inbox::VisitorClaims::default();
+    let mut visitors = Vec::new();
+    for i in 0..2 {
+        let conv = conversation(&format!("limit-{i}"));
+        visitors.push(
+            relay.visitor_writes(&conv, &web, "发票", &dir.path().join(format!("v{i}"))).await,
+        );
+    }
+    relay.wait_list("ada", "team=billing&assignee=unassigned", 1).await;
+    relay.wait_list("ada", "assignee=me", 1).await;
+    let (_, mine) = relay.inbox_get("ada", "conversations?assignee=me");
+    assert_eq!(mine["items"].as_array().map(Vec::len), Some(1), "{mine}");
+
+    // Leaving every team and going back to the teams' limit empties the agent's routing.
+    let mut out = ada.clone();
+    out["teams"] = json!([]);
+    out["skills"] = json!([]);
+    out["max_open"] = Value::Null;
+    let (status, account) = put_agent(&relay, "ada", out);
+    assert_eq!(status, 200, "{account}");
+    assert_eq!((&account["teams"], account.get("max_open")), (&json!([]), None));
+    let routing = &stored_config(&relay)["config"]["routing"];
+    // (An empty member list is written back without its `members` field.)
+    assert_eq!(routing["teams"][0].get("members"), None, "{routing}");
+    assert!(routing.get("agents").is_none(), "{routing}");
+    for v in visitors {
+        v.shutdown().await;
+    }
+    desk.shutdown().await;
+}

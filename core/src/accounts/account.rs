@@ -2,12 +2,14 @@
 //!
 //! The account's id is the participant id its tokens carry as `sub`, so the messages, notes,
 //! assignments and audit entries of an agent signed in with a password and of the same agent
-//! signed in through the operator's backend are one person's. Teams stay in the routing
-//! configuration (PROTOCOL.md §9.10), the one place routing reads them from.
+//! signed in through the operator's backend are one person's. Teams, skills and the agent's
+//! own limit of open conversations are set here too but stored in the routing configuration
+//! (PROTOCOL.md §9.10), the one place routing reads them from ([`super::routing`]).
 
 use serde::{Deserialize, Serialize};
 
 use super::password::{self, PasswordError};
+use super::routing::RoutingUpdate;
 use crate::ids::ParticipantId;
 use crate::message::{Role, MAX_NAME_BYTES};
 
@@ -53,6 +55,10 @@ pub enum AccountError {
     EmailTaken(String, String),
     #[error("an admin cannot disable or demote their own account; ask another admin")]
     SelfLockout,
+    #[error("no team with id {0:?} in the workspace's routing configuration (teams: {1}); add it under routing.teams first")]
+    UnknownTeam(String, String),
+    #[error("{0}")]
+    Routing(String),
 }
 
 impl AccountError {
@@ -75,6 +81,8 @@ impl AccountError {
             AccountError::Password(_) => "weak_password",
             AccountError::EmailTaken(..) => "email_taken",
             AccountError::SelfLockout => "self_lockout",
+            AccountError::UnknownTeam(..) => "unknown_team",
+            AccountError::Routing(_) => "invalid_routing",
         }
     }
 }
@@ -90,6 +98,13 @@ struct UpdateJson {
     /// Absent: keep the current password (or none, for a new account).
     #[serde(default)]
     password: Option<String>,
+    /// Absent: keep the agent's teams, skills, limit (see [`RoutingUpdate`]).
+    #[serde(default)]
+    teams: Option<Vec<String>>,
+    #[serde(default)]
+    skills: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "super::routing::present")]
+    max_open: Option<Option<u64>>,
 }
 
 /// A checked update: the account as it will be stored and, if one was sent, the new
@@ -102,6 +117,7 @@ pub struct AccountUpdate {
     pub role: Role,
     pub disabled: bool,
     pub password: Option<String>,
+    pub routing: RoutingUpdate,
 }
 
 impl AccountUpdate {
@@ -129,6 +145,11 @@ impl AccountUpdate {
             role: json.role,
             disabled: json.disabled,
             password: json.password,
+            routing: RoutingUpdate {
+                teams: json.teams,
+                skills: json.skills,
+                max_open: json.max_open,
+            },
         })
     }
 
@@ -199,6 +220,18 @@ mod tests {
     }
 
     #[test]
+    fn routing_fields_left_out_are_kept_and_a_null_limit_means_the_teams() {
+        let base = r#""email":"a@b.cn","name":"A","role":"agent""#;
+        let r = |extra: &str| update(&format!("{{{base}{extra}}}")).unwrap().routing;
+        assert!(r("").is_empty());
+        let set = r(r#","teams":["sales"],"skills":["退款"],"max_open":3"#);
+        assert_eq!(set.teams, Some(vec!["sales".to_owned()]));
+        assert_eq!(set.skills, Some(vec!["退款".to_owned()]));
+        assert_eq!(set.max_open, Some(Some(3)));
+        assert_eq!(r(r#","max_open":null"#).max_open, Some(None));
+    }
+
+    #[test]
     fn bad_fields_are_refused_with_what_to_fix() {
         let cases = [
             (r#"{"email":"ada","name":"A","role":"agent"}"#, "invalid_email"),
@@ -207,7 +240,8 @@ mod tests {
             (r#"{"email":"a@b.cn","name":"  ","role":"agent"}"#, "invalid_name"),
             (r#"{"email":"a@b.cn","name":"A","role":"visitor"}"#, "invalid_role"),
             (r#"{"email":"a@b.cn","name":"A","role":"server"}"#, "invalid_role"),
-            (r#"{"email":"a@b.cn","name":"A","role":"agent","teams":[]}"#, "invalid_account"),
+            (r#"{"email":"a@b.cn","name":"A","role":"agent","team":"sales"}"#, "invalid_account"),
+            (r#"{"email":"a@b.cn","name":"A","role":"agent","max_open":"3"}"#, "invalid_account"),
             ("[]", "invalid_account"),
         ];
         for (body, code) in cases {

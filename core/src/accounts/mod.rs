@@ -3,6 +3,7 @@
 //!
 //! - [`account`]: what an admin manages (name, email, role, disabled) and its checks.
 //! - [`password`]: argon2id hashes and the password policy.
+//! - [`routing`]: the agent's teams, skills and own limit, kept in the routing configuration.
 //! - [`lockout`]: failed sign-ins lock an account; a workspace-wide window slows guessing
 //!   across accounts.
 //! - [`sign_in`]: the decision on one sign-in attempt.
@@ -17,10 +18,12 @@
 pub mod account;
 pub mod lockout;
 pub mod password;
+pub mod routing;
 pub mod session;
 pub mod sign_in;
 
 pub use account::{Account, AccountError, AccountUpdate};
 pub use lockout::{Attempts, RateWindow};
+pub use routing::{AgentRoutingView, RoutingUpdate};
 pub use session::{RefreshToken, Session, SessionError};
 pub use sign_in::{SignInRefusal, SignInRequest};

@@ -28,6 +28,14 @@ pub struct Candidate {
     pub online: bool,
     /// Conversations assigned to the agent and not resolved.
     pub open: u32,
+    /// The agent's own limit of open conversations (`routing.agents`), over the team's.
+    pub max_open: Option<u32>,
+}
+
+impl Candidate {
+    fn has_room(&self, team: &Team) -> bool {
+        self.online && self.open < self.max_open.unwrap_or(team.max_open)
+    }
 }
 
 /// Whether the inbox routes `s` now: a visitor waits in an open conversation nobody holds,
@@ -37,10 +45,12 @@ pub fn wants_routing(s: &Summary, order_in_flight: bool) -> bool {
     s.assignee.is_none() && s.waiting_since.is_some() && s.status == State::Open && !order_in_flight
 }
 
-/// Every member of `team` as routing weighs it: online or not, and its load, the open
-/// conversations it holds (`open`, per agent) plus the assignments on their way to it
-/// (`in_flight`, one agent per order), so that orders not yet answered count too.
+/// Every member of `team` as routing weighs it: online or not, its own limit (from
+/// `routing`), and its load, the open conversations it holds (`open`, per agent) plus the
+/// assignments on their way to it (`in_flight`, one agent per order), so that orders not yet
+/// answered count too.
 pub fn candidates<'a>(
+    routing: &Routing,
     team: &Team,
     online: impl Fn(&str) -> bool,
     open: &[(String, u32)],
@@ -55,6 +65,7 @@ pub fn candidates<'a>(
                 agent: m.to_string(),
                 online: online(m.as_str()),
                 open: held.saturating_add(u32::try_from(coming).unwrap_or(u32::MAX)),
+                max_open: routing.agent(m.as_str()).and_then(|a| a.max_open),
             }
         })
         .collect()
@@ -93,16 +104,15 @@ pub fn language_matches(range: &str, tag: &str) -> bool {
 }
 
 /// The agent of `team` to give the next conversation, or `None` if no member is online with
-/// room under `max_open` (the conversation waits in the team's queue). Members missing from
+/// room under its `max_open` (the conversation waits in the team's queue). Members missing from
 /// `candidates` count as offline; candidates outside the team are ignored.
 pub fn pick_agent(
     team: &Team,
     candidates: &[Candidate],
     last_assigned: Option<&str>,
 ) -> Option<String> {
-    let available = |member: &str| {
-        candidates.iter().find(|c| c.agent == member).filter(|c| c.online && c.open < team.max_open)
-    };
+    let available =
+        |member: &str| candidates.iter().find(|c| c.agent == member).filter(|c| c.has_room(team));
     let members = &team.members;
     match team.strategy {
         Strategy::RoundRobin => {
@@ -269,7 +279,7 @@ mod tests {
     }
 
     fn candidate(agent: &str, online: bool, open: u32) -> Candidate {
-        Candidate { agent: agent.to_owned(), online, open }
+        Candidate { agent: agent.to_owned(), online, open, max_open: None }
     }
 
     /// Assigns `n` conversations one at a time, as the inbox does, returning who got each.
@@ -408,12 +418,29 @@ mod tests {
         let t = team("least_busy", 5, &["a1", "a2", "a3"]);
         let open = [("a1".to_owned(), 2), ("a3".to_owned(), 1), ("gone".to_owned(), 9)];
         let in_flight = ["a2", "a3", "a3"];
-        let got = candidates(&t, |a| a != "a2", &open, in_flight.iter().copied());
+        let got =
+            candidates(&Routing::default(), &t, |a| a != "a2", &open, in_flight.iter().copied());
         assert_eq!(
             got,
             [candidate("a1", true, 2), candidate("a2", false, 1), candidate("a3", true, 3)]
         );
         // With that load, least-busy picks a1 (2) over a3 (3); a2 is offline.
         assert_eq!(pick_agent(&t, &got, None).as_deref(), Some("a1"));
+    }
+
+    #[test]
+    fn an_agents_own_max_open_wins_over_the_teams_either_way() {
+        let r = routing(
+            r#"{"teams": [{"id": "t", "strategy": "round_robin", "max_open": 3, "members": ["small", "big", "plain"]}],
+                "agents": [{"id": "small", "max_open": 1}, {"id": "big", "max_open": 8, "skills": ["退款"]}]}"#,
+        );
+        let t = &r.teams[0];
+        assert_eq!(r.max_open_of(t, "small"), 1);
+        assert_eq!(r.max_open_of(t, "plain"), 3);
+        let cands = candidates(&r, t, |_| true, &[], std::iter::empty());
+        let got = assign_queue(t, &cands, None, 20);
+        // small takes 1, plain 3 (the team's), big 8: 12 in all, the rest wait.
+        assert_eq!((count(&got, "small"), count(&got, "plain"), count(&got, "big")), (1, 3, 8));
+        assert_eq!(got.len(), 12);
     }
 }

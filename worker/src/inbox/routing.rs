@@ -11,7 +11,7 @@ use edgedesk_core::inbox::routing::{
     assign_queue, candidates, pick_agent, pick_team, teams_of, wants_routing, Candidate, RouteFacts,
 };
 use edgedesk_core::inbox::summary::Summary;
-use edgedesk_core::workflow::config::routing::Team;
+use edgedesk_core::workflow::config::routing::{Routing, Team};
 use worker::Method;
 
 use crate::inbox::request::ForwardedAgent;
@@ -21,7 +21,7 @@ use crate::request::{Forwarded, Refusal};
 
 impl Inbox {
     /// Every member of `team` with its presence and load (in-flight orders included).
-    fn candidates(&self, workspace: &str, team: &Team) -> Vec<Candidate> {
+    fn candidates(&self, workspace: &str, routing: &Routing, team: &Team) -> Vec<Candidate> {
         let presence = self.presence();
         let open = self.with_open(workspace, |o| o.store.open_counts()).ok().and_then(Result::ok);
         let in_flight = self.in_flight.borrow().clone();
@@ -31,7 +31,13 @@ impl Inbox {
             .map(|(a, _)| a.to_string())
             .collect();
         let open = open.unwrap_or_default();
-        candidates(team, |m| online.contains(m), &open, in_flight.values().map(String::as_str))
+        candidates(
+            routing,
+            team,
+            |m| online.contains(m),
+            &open,
+            in_flight.values().map(String::as_str),
+        )
     }
 
     /// Routes a conversation that nobody holds: picks its team (unless it has one) and an
@@ -60,7 +66,7 @@ impl Inbox {
             .ok()
             .and_then(Result::ok)
             .flatten();
-        let agent = pick_agent(team, &self.candidates(workspace, team), last.as_deref());
+        let agent = pick_agent(team, &self.candidates(workspace, routing, team), last.as_deref());
         let new_team = s.team.as_deref() != Some(team.id.as_str());
         if agent.is_none() && !new_team {
             return;
@@ -95,7 +101,7 @@ impl Inbox {
                 .flatten();
             let picks = assign_queue(
                 team,
-                &self.candidates(workspace, team),
+                &self.candidates(workspace, &config.routing, team),
                 last.as_deref(),
                 queued.len(),
             );

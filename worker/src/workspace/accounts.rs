@@ -6,14 +6,16 @@
 use edgedesk_core::accounts::session::{parse_refresh_body, Tokens};
 use edgedesk_core::accounts::sign_in::{decide, Candidate};
 use edgedesk_core::accounts::{
-    password, AccountUpdate, RefreshToken, Session, SessionError, SignInRefusal, SignInRequest,
+    password, Account, AccountUpdate, AgentRoutingView, RefreshToken, Session, SessionError,
+    SignInRefusal, SignInRequest,
 };
 use edgedesk_core::ids::{ParticipantId, WorkspaceId};
+use edgedesk_core::workflow::config::{Routing, WorkspaceConfig};
 use worker::{Response, ResponseBuilder};
 
 use super::account_store::{AccountTable, SessionTable};
 use super::object::Workspace;
-use super::store::StoreError;
+use super::store::{StoreError, StoredConfig};
 use crate::config::{self, now_seconds};
 use crate::http;
 use crate::object_call::{Call, INBOX};
@@ -188,15 +190,18 @@ impl Workspace {
         full: bool,
     ) -> Result<Response, Refusal> {
         let accounts = self.accounts(workspace)?.all()?;
+        let routing = self.routing(workspace)?;
         let agents: Vec<serde_json::Value> = accounts
             .into_iter()
             .map(|s| {
                 let a = s.account;
                 if full {
-                    serde_json::to_value(a).unwrap_or_default()
+                    with_routing(&a, &routing)
                 } else {
+                    let r = AgentRoutingView::of(&routing, a.id.as_str());
                     serde_json::json!({
                         "id": a.id, "name": a.name, "role": a.role, "disabled": a.disabled,
+                        "teams": r.teams, "skills": r.skills,
                     })
                 }
             })
@@ -220,6 +225,7 @@ impl Workspace {
             .check(admin, table.email_owner(&update.email)?.as_ref())
             .map_err(|e| Refusal::new(e.status(), e.code(), e.to_string()))?;
         let before = table.by_id(&update.id)?;
+        let routing = self.routing_change(workspace, &update, admin)?;
         let password_hash = match &update.password {
             Some(p) => Some(
                 password::hash(p).map_err(|e| Refusal::new(422, "weak_password", e.to_string()))?,
@@ -235,6 +241,9 @@ impl Workspace {
             has_password: password_hash.is_some(),
         };
         table.put(&account, password_hash.as_deref())?;
+        if let Some(next) = &routing {
+            self.config_table(workspace.as_str())?.store(self.master_keys().as_deref(), next)?;
+        }
         if update.ends_sessions(before.as_ref().map(|b| &b.account)) {
             table.sessions().revoke_sessions_of(&account.id)?;
         }
@@ -244,10 +253,56 @@ impl Workspace {
             self.disconnect(workspace, &account.id).await;
         }
         let status = if before.is_some() { 200 } else { 201 };
+        let view = with_routing(&account, &self.routing(workspace)?);
         Ok(ResponseBuilder::new()
             .with_status(status)
-            .from_json(&account)
+            .from_json(&view)
             .unwrap_or_else(|_| http::no_content()))
+    }
+
+    /// The configuration with the update's teams, skills and limit written in, as the next
+    /// version to store; `None` if the update changes none of them. Refused (422) if the
+    /// result does not pass the configuration's checks. Reads only: no `await`.
+    fn routing_change(
+        &self,
+        workspace: &WorkspaceId,
+        update: &AccountUpdate,
+        admin: &ParticipantId,
+    ) -> Result<Option<StoredConfig>, Refusal> {
+        if update.routing.is_empty() {
+            return Ok(None);
+        }
+        let current = self.config_table(workspace.as_str())?.load(self.master_keys().as_deref())?;
+        let (version, mut json) = match &current {
+            Some(c) => {
+                (c.version, serde_json::from_str(&c.json).unwrap_or(serde_json::Value::Null))
+            }
+            None => (0, serde_json::json!({})),
+        };
+        let changed = update
+            .routing
+            .apply(&update.id, &mut json)
+            .map_err(|e| Refusal::new(e.status(), e.code(), e.to_string()))?;
+        if !changed {
+            return Ok(None);
+        }
+        let config = WorkspaceConfig::parse(&json.to_string())
+            .map_err(|errors| Refusal::new(422, "invalid_routing", errors.to_string()))?;
+        Ok(Some(StoredConfig {
+            version: version + 1,
+            json: config.to_json(false).to_string(),
+            updated_at: worker::Date::now().as_millis() as i64,
+            updated_by: admin.to_string(),
+        }))
+    }
+
+    /// The workspace's routing as configured now (the default if unconfigured or unreadable).
+    fn routing(&self, workspace: &WorkspaceId) -> Result<Routing, Refusal> {
+        let stored = self.config_table(workspace.as_str())?.load(self.master_keys().as_deref())?;
+        Ok(stored
+            .and_then(|c| WorkspaceConfig::parse(&c.json).ok())
+            .map(|c| c.routing)
+            .unwrap_or_default())
     }
 
     /// Asks the inbox to close the agent's sockets now; their access tokens can no longer
@@ -272,4 +327,16 @@ impl Workspace {
             );
         }
     }
+}
+
+/// An account as admins see it: its fields and its routing (teams, skills, own limit).
+fn with_routing(account: &Account, routing: &Routing) -> serde_json::Value {
+    let mut v = serde_json::to_value(account).unwrap_or_default();
+    if let (Some(fields), Ok(serde_json::Value::Object(r))) = (
+        v.as_object_mut(),
+        serde_json::to_value(AgentRoutingView::of(routing, account.id.as_str())),
+    ) {
+        fields.extend(r);
+    }
+    v
 }

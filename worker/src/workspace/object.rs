@@ -62,7 +62,7 @@ impl Workspace {
         })
     }
 
-    fn table(&self, workspace: &str) -> Result<ConfigTable, StoreError> {
+    pub(super) fn config_table(&self, workspace: &str) -> Result<ConfigTable, StoreError> {
         ConfigTable::new(self.state.storage().sql(), workspace)
     }
 
@@ -102,7 +102,7 @@ impl Workspace {
         admin: String,
     ) -> Result<Result<u64, Response>, StoreError> {
         let keys = self.master_keys();
-        let table = self.table(workspace)?;
+        let table = self.config_table(workspace)?;
         let current = table.load(keys.as_deref())?;
         let version = current.as_ref().map_or(0, |c| c.version);
         if let Err(refusal) = wr::check_version(expected, version) {
@@ -129,7 +129,8 @@ impl Workspace {
 
     /// The admin's view: secrets redacted.
     fn admin_get(&self, workspace: &str) -> Result<Response, StoreError> {
-        let Some(stored) = self.table(workspace)?.load(self.master_keys().as_deref())? else {
+        let Some(stored) = self.config_table(workspace)?.load(self.master_keys().as_deref())?
+        else {
             return Ok(http::refusal(&Refusal::new(
                 404,
                 "no_config",
@@ -153,7 +154,7 @@ impl Workspace {
     /// A conversation object's view: unredacted, or 304 if it already holds this version.
     /// Version 0 (never configured) comes with an empty configuration, the default.
     fn internal_get(&self, workspace: &str, known: Option<u64>) -> Result<Response, StoreError> {
-        let table = self.table(workspace)?;
+        let table = self.config_table(workspace)?;
         let version = table.version()?;
         if known == Some(version) {
             return Ok(ResponseBuilder::new().with_status(304).empty());

@@ -242,6 +242,18 @@ pub struct RawRouting {
     pub default_team: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assign_on_reply: Option<bool>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub agents: Vec<RawAgent>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAgent {
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skills: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_open: Option<u64>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]

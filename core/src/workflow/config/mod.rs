@@ -13,8 +13,10 @@
 //! - [`templates`]: reply texts per language, variables, locale fallback.
 //! - [`rules`]: auto-replies, keyword rules, priority, SLA, reminders, default tags.
 //! - [`webhooks`]: endpoints, their secrets and events.
-//! - [`routing`]: teams, the rules that pick one, how a team picks an agent.
+//! - [`routing`]: teams, the rules that pick one, how a team picks an agent;
+//!   [`agent_routing`]: single agents' own limits and skills.
 
+pub mod agent_routing;
 pub mod attachments;
 mod errors;
 pub mod hours;

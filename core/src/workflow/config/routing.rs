@@ -2,6 +2,7 @@
 //! team picks an agent. Checked from its JSON form here and written back by `to_raw`; the
 //! selection itself is [`crate::inbox::routing`].
 
+use super::agent_routing::{agents, AgentRouting};
 use super::errors::{field, index, quoted, Errors};
 use super::json::{RawRouteRule, RawRouteWhen, RawRouting, RawTeam};
 use super::matcher::Matcher;
@@ -34,17 +35,35 @@ pub struct Routing {
     /// An agent replying to an unassigned conversation takes it (default on): nobody else
     /// picks up a conversation someone already answers.
     pub assign_on_reply: bool,
+    /// Settings of single agents (their own `max_open`, their skills).
+    pub agents: Vec<AgentRouting>,
 }
 
 impl Default for Routing {
     fn default() -> Self {
-        Routing { teams: Vec::new(), rules: Vec::new(), default_team: None, assign_on_reply: true }
+        Routing {
+            teams: Vec::new(),
+            rules: Vec::new(),
+            default_team: None,
+            assign_on_reply: true,
+            agents: Vec::new(),
+        }
     }
 }
 
 impl Routing {
     pub fn team(&self, id: &str) -> Option<&Team> {
         self.teams.iter().find(|t| t.id.as_str() == id)
+    }
+
+    pub fn agent(&self, id: &str) -> Option<&AgentRouting> {
+        self.agents.iter().find(|a| a.id.as_str() == id)
+    }
+
+    /// How many conversations `agent` may hold open when `team` routes to it: the agent's own
+    /// limit if it has one, else the team's.
+    pub fn max_open_of(&self, team: &Team, agent: &str) -> u32 {
+        self.agent(agent).and_then(|a| a.max_open).unwrap_or(team.max_open)
     }
 }
 
@@ -120,7 +139,7 @@ pub fn is_channel(s: &str) -> bool {
         && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
 }
 
-const PATH: &str = "routing";
+pub(super) const PATH: &str = "routing";
 
 impl Routing {
     pub(super) fn from_raw(raw: &RawRouting, errors: &mut Errors) -> Self {
@@ -178,7 +197,13 @@ impl Routing {
             .default_team
             .as_deref()
             .and_then(|id| team_ref(id, &field(PATH, "default_team"), errors));
-        Routing { teams, rules, default_team, assign_on_reply: raw.assign_on_reply.unwrap_or(true) }
+        Routing {
+            teams,
+            rules,
+            default_team,
+            assign_on_reply: raw.assign_on_reply.unwrap_or(true),
+            agents: agents(&raw.agents, errors),
+        }
     }
 
     /// `None` when there is nothing to route by, so an empty section is not written back.
@@ -215,9 +240,11 @@ impl Routing {
                 .collect(),
             default_team: self.default_team.as_ref().map(ToString::to_string),
             assign_on_reply: Some(self.assign_on_reply),
+            agents: self.agents.iter().map(AgentRouting::to_raw).collect(),
         };
         let empty = raw.teams.is_empty()
             && raw.rules.is_empty()
+            && raw.agents.is_empty()
             && raw.default_team.is_none()
             && self.assign_on_reply;
         (!empty).then_some(raw)
@@ -252,7 +279,7 @@ fn teams(raw: &[RawTeam], errors: &mut Errors) -> Vec<Team> {
             (Ok(id), None) => Some(id),
         };
         let name = team_name(t.name.as_deref(), &t.id, &field(&here, "name"), errors);
-        let skills_ok = skills(&t.skills, &field(&here, "skills"), errors);
+        let skills_ok = check_skills(&t.skills, &field(&here, "skills"), errors);
         let members = members(&t.members, &field(&here, "members"), errors);
         let strategy = match t.strategy.as_deref().map(|s| (s, Strategy::parse(s))) {
             None => Some(Strategy::default()),
@@ -267,16 +294,7 @@ fn teams(raw: &[RawTeam], errors: &mut Errors) -> Vec<Team> {
         };
         let max_open = match t.max_open {
             None => Some(DEFAULT_MAX_OPEN),
-            Some(n) if (1..=u64::from(MAX_OPEN_LIMIT)).contains(&n) => u32::try_from(n).ok(),
-            Some(n) => {
-                errors.push(
-                    field(&here, "max_open"),
-                    format!(
-                        "{n}; give 1 to {MAX_OPEN_LIMIT}: how many conversations one member may hold open at once"
-                    ),
-                );
-                None
-            }
+            Some(n) => check_max_open(n, &field(&here, "max_open"), errors),
         };
         if let (Some(id), Some(name), true, Some(members), Some(strategy), Some(max_open)) =
             (id, name, skills_ok, members, strategy, max_open)
@@ -298,7 +316,19 @@ fn team_name(name: Option<&str>, id: &str, path: &str, errors: &mut Errors) -> O
     Some(name.to_owned())
 }
 
-fn skills(skills: &[String], path: &str, errors: &mut Errors) -> bool {
+/// `n` as a limit of open conversations, if it is 1 to [`MAX_OPEN_LIMIT`].
+pub(super) fn check_max_open(n: u64, path: &str, errors: &mut Errors) -> Option<u32> {
+    if (1..=u64::from(MAX_OPEN_LIMIT)).contains(&n) {
+        return u32::try_from(n).ok();
+    }
+    errors.push(
+        path,
+        format!("{n}; give 1 to {MAX_OPEN_LIMIT}: how many conversations one agent may hold open at once"),
+    );
+    None
+}
+
+pub(super) fn check_skills(skills: &[String], path: &str, errors: &mut Errors) -> bool {
     if skills.len() > MAX_SKILLS {
         errors.push(path, format!("{} skills; the limit is {MAX_SKILLS}", skills.len()));
         return false;
