@@ -88,5 +88,5 @@ scenario("visitor_panel", async ({ config, newContext }) => {
     const ids = await earlier.evaluateAll((els) => els.map((el) => el.dataset.id));
     return ids.length === 1 && ids[0] === second;
   });
-  await ui.shoot(agent, config, "visitor-panel-1440x900");
+  await ui.shoot(agent, config, "visitor-panel-1440x900.png");
 });
