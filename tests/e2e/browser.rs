@@ -56,7 +56,7 @@ fn run_scenario_configured(scenario: &str, config: Option<serde_json::Value>) {
     let returning_tokens: Vec<serde_json::Value> = ["earlier-1", "earlier-2"]
         .iter()
         .map(|c| {
-            let conv = ConversationId::new(c).expect("conversation id");
+            let conv = ConversationId::new(*c).expect("conversation id");
             serde_json::json!({"conversation": c, "token": relay.token(&returning, &conv)})
         })
         .collect();
@@ -128,6 +128,11 @@ fn an_agents_internal_note_and_tag_never_reach_the_visitors_page() {
 #[test]
 fn the_widget_on_a_phone_in_chinese_has_a_16px_textarea_chinese_strings_and_cjk_fonts() {
     run_scenario("widget_phone_zh");
+}
+
+#[test]
+fn the_console_speaks_chinese_to_a_chinese_browser_and_remembers_a_switch_to_english() {
+    run_scenario("console_zh");
 }
 
 #[test]

@@ -1,7 +1,9 @@
 // @ts-check
 // The admins' Agents page (PROTOCOL.md §2.9): every account of the workspace, and a form to
 // add one, change it (name, email, role, a new password) or disable it. Disabling signs the
-// agent out everywhere at once.
+// agent out everywhere at once. Its static labels are index.html's (data-i18n); names,
+// addresses and ids are data.
+import { onLangChange, t } from "./i18n.js";
 
 /** @typedef {{ id: string, email: string, name: string, role: string, disabled: boolean, has_password: boolean }} Account */
 
@@ -41,17 +43,18 @@ function render() {
       const row = document.createElement("tr");
       row.dataset.testid = "agents-row";
       row.dataset.id = a.id;
-      for (const text of [a.name, a.email, a.role, a.disabled ? "Disabled" : "Active"]) {
+      for (const [text, data] of [[a.name, true], [a.email, true], [t(`role.${a.role}`), false], [t(a.disabled ? "agents.disabled" : "agents.active"), false]]) {
         const td = document.createElement("td");
-        td.textContent = text;
+        td.textContent = String(text);
+        td.toggleAttribute("data-user-content", !!data);
         row.append(td);
       }
       const td = document.createElement("td");
       const edit = document.createElement("button");
       edit.type = "button";
       edit.className = "btn btn-sm";
-      edit.textContent = "Edit";
-      edit.setAttribute("aria-label", `Edit ${a.name}`);
+      edit.textContent = t("agents.edit");
+      edit.setAttribute("aria-label", t("agents.editLabel", { name: a.name }));
       edit.dataset.testid = "agents-edit";
       edit.addEventListener("click", () => fill(a));
       td.append(edit);
@@ -69,7 +72,7 @@ function fill(a) {
   input("email").value = a ? a.email : "";
   /** @type {HTMLSelectElement} */ ($("agents-role")).value = a ? a.role : "agent";
   input("password").value = "";
-  input("password").placeholder = a && a.has_password ? "Unchanged" : "At least 10 characters";
+  input("password").placeholder = t(a && a.has_password ? "agents.unchanged" : "agents.minLength");
   input("disabled").checked = a ? a.disabled : false;
   showError("");
   input(a ? "name" : "id").focus();
@@ -80,7 +83,7 @@ async function load() {
     accounts = (await call("GET")).agents || [];
     render();
   } catch (e) {
-    showError(`Could not list agents: ${e.message}`);
+    showError(t("agents.listFailed", { why: e.message }));
   }
 }
 
@@ -95,13 +98,13 @@ async function save(e) {
   };
   const password = input("password").value;
   if (password) body.password = password;
-  if (!id) return showError("Give the agent an id (letters, digits, - _ . : @), e.g. agent-ada.");
-  if (body.disabled && id === ctx.me) return showError("You cannot disable your own account.");
+  if (!id) return showError(t("agents.needId"));
+  if (body.disabled && id === ctx.me) return showError(t("agents.notSelf"));
   try {
     await call("PUT", id, body);
     fill(null);
     await load();
-    $("agents-status").textContent = `Saved ${body.name}.`;
+    $("agents-status").textContent = t("agents.saved", { name: body.name });
   } catch (err) {
     showError(err.message);
   }
@@ -117,6 +120,12 @@ export async function openAgents(c) {
     $("agents-form").addEventListener("submit", save);
     $("agents-new").addEventListener("click", () => fill(null));
     $("agents-close").addEventListener("click", () => /** @type {HTMLDialogElement} */ ($("agents")).close());
+    onLangChange(() => {
+      render();
+      const id = input("id").value;
+      const shown = accounts.find((a) => a.id === id);
+      input("password").placeholder = t(shown && shown.has_password ? "agents.unchanged" : "agents.minLength");
+    });
   }
   /** @type {HTMLDialogElement} */ ($("agents")).showModal();
   fill(null);

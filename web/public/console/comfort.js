@@ -5,16 +5,16 @@
 
 const PREFS_KEY = "edgedesk:console:alerts";
 
-/** The shortcuts, as the help dialog lists them. */
+/** The shortcuts, as the help dialog lists them: keys, and what they do (an i18n.js key). */
 export const SHORTCUTS = [
-  ["j  /  Alt+↓", "Next conversation"],
-  ["k  /  Alt+↑", "Previous conversation"],
-  ["r", "Focus the reply box"],
-  ["Enter", "Send (Shift+Enter: new line)"],
-  ["e", "Resolve the open conversation"],
-  ["/", "Search"],
-  ["Esc", "Leave the reply box"],
-  ["?", "This list"],
+  ["j  /  Alt+↓", "shortcuts.next"],
+  ["k  /  Alt+↑", "shortcuts.previous"],
+  ["r", "shortcuts.reply"],
+  ["Enter", "shortcuts.send"],
+  ["e", "shortcuts.resolve"],
+  ["/", "shortcuts.search"],
+  ["Esc", "shortcuts.leave"],
+  ["?", "shortcuts.help"],
 ];
 
 function typing(target) {

@@ -12,6 +12,7 @@ import { openAgents } from "./agents.js";
 import { askDesktopPermission, installShortcuts, loadPrefs, savePrefs, SHORTCUTS, signalNewWork } from "./comfort.js";
 import { installEmojiPicker } from "./emoji.js";
 import { renderEarlier, renderFacts } from "./visitor_panel.js";
+import { applyStatic, has, lang, locale, onLangChange, setLang, t } from "./i18n.js";
 import { attachmentNode, pendingNode, releasePreviews } from "/attachments.js";
 
 const BASE = location.origin;
@@ -22,13 +23,15 @@ const TYPING_RESEND_MS = 2500;
 const TYPING_SHOW_MS = 6000;
 const PAGE = 50;
 
+// Canned replies are content, in the language the visitor reads: both sets are offered,
+// the agent's own language first.
 const CANNED = [
-  { group: "English", items: [
+  { group: "composer.cannedEnglish", lang: "en", items: [
     ["Greeting", "Hi! Thanks for reaching out. How can I help you today?"],
     ["Please wait", "Thanks for your patience. Let me check that for you, one moment please."],
     ["Closing", "Is there anything else I can help you with? Have a great day!"],
   ] },
-  { group: "中文", items: [
+  { group: "composer.cannedChinese", lang: "zh", items: [
     ["问候", "您好！感谢您的咨询，请问有什么可以帮您？"],
     ["请稍候", "感谢您的耐心等待，我正在为您查询，请稍候。"],
     ["结束语", "请问还有其他可以帮您的吗？祝您生活愉快！"],
@@ -73,6 +76,7 @@ const state = {
   cursor: null,
   searching: false,
   selected: null, // conversation id
+  target: null, // the conversation last asked for: the one on screen, or the one still opening
   client: null,
   clientOff: [],
   lastMarked: null,
@@ -87,8 +91,10 @@ const state = {
 
 // ------------------------------------------------------------------ helpers
 function errText(e) {
-  if (!e) return "Something went wrong";
+  if (!e) return t("error.generic");
   if (typeof e === "string") return e;
+  // The relay explains refusals in English; known codes have the agent's language.
+  if (e.code && has(`error.${e.code}`)) return t(`error.${e.code}`);
   if (e.message) return e.message;
   if (e.code) return e.code;
   return String(e);
@@ -98,11 +104,17 @@ function warn(where, e) {
 }
 function decodeJwt(token) {
   const parts = token.split(".");
-  if (parts.length !== 3) throw new Error("That is not a token (expected three dot-separated parts).");
+  if (parts.length !== 3) throw new Error(t("token.notJwt"));
   const b64 = parts[1].replace(/-/g, "+").replace(/_/g, "/");
   const bin = atob(b64 + "=".repeat((4 - (b64.length % 4)) % 4));
   const bytes = Uint8Array.from(bin, (c) => c.charCodeAt(0));
   return JSON.parse(new TextDecoder().decode(bytes));
+}
+/** Marks `node` as showing people's data (names, messages, tags): never translated, and
+ *  skipped by the check that the Chinese console shows no English (console_zh.mjs). */
+function userContent(node) {
+  node.toggleAttribute("data-user-content", true);
+  return node;
 }
 function initials(name) {
   // Letters only: "Visitor 1408" is "V", "Ada Lovelace" "AL", "王小明" "王".
@@ -124,31 +136,33 @@ function paintAvatar(node, name, seed) {
 function ago(ms) {
   if (!ms) return "";
   const s = Math.max(0, (Date.now() - ms) / 1000);
-  if (s < 45) return "now";
-  if (s < 3600) return `${Math.round(s / 60)}m`;
-  if (s < 86400) return `${Math.round(s / 3600)}h`;
-  return new Date(ms).toLocaleDateString(undefined, { month: "short", day: "numeric" });
+  if (s < 45) return t("time.now");
+  if (s < 3600) return t("time.minutes", { n: Math.round(s / 60) });
+  if (s < 86400) return t("time.hours", { n: Math.round(s / 3600) });
+  return new Date(ms).toLocaleDateString(locale(), { month: "short", day: "numeric" });
 }
 function clock(ms) {
   if (!ms) return "";
   const d = new Date(ms);
   const today = d.toDateString() === new Date().toDateString();
-  return d.toLocaleString(undefined, today
+  return d.toLocaleString(locale(), today
     ? { hour: "2-digit", minute: "2-digit" }
     : { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
 }
 function visitorName(s, conv) {
-  return (s && s.visitor_name) || `Visitor ${String(conv).replace(/^c-/, "").slice(0, 6)}`;
+  return (s && s.visitor_name) || t("visitor.fallback", { id: String(conv).replace(/^c-/, "").slice(0, 6) });
 }
 function tickState(m) {
   return m.deliveredAt == null ? "pending" : m.readBy && m.readBy.length ? "read" : "delivered";
 }
 const TICKS = { pending: "🕓", delivered: "✓", read: "✓✓" };
-const TICK_TITLE = { pending: "Sending", delivered: "Delivered", read: "Read" };
+/** A status or priority value (the protocol's) as the agent reads it. */
+const statusName = (v) => t(`status.${v || "open"}`);
+const priorityName = (v) => t(`priority.${v}`);
 /** An agent's name for people: "You", its name in the directory or the name it signed its
  *  messages with, or its id. */
 function agentName(id) {
-  if (isMe(id)) return "You";
+  if (isMe(id)) return t("msg.you");
   return state.agentNames.get(id) || id;
 }
 
@@ -181,11 +195,11 @@ async function loadDirectory() {
 /** A short notice at the bottom of the screen (also read out by screen readers). */
 let toastTimer = 0;
 function toast(text) {
-  const t = $("toast");
-  t.textContent = text;
-  t.hidden = false;
+  const box = $("toast");
+  box.textContent = text;
+  box.hidden = false;
   clearTimeout(toastTimer);
-  toastTimer = setTimeout(() => (t.hidden = true), 8000);
+  toastTimer = setTimeout(() => (box.hidden = true), 8000);
 }
 
 function isMe(id) {
@@ -236,17 +250,15 @@ function claimsOf(workspace, token) {
   try {
     c = decodeJwt(token.trim());
   } catch (e) {
-    throw new Error(`Could not read the token: ${errText(e)}`);
+    throw new Error(t("token.unreadable", { why: errText(e) }));
   }
-  if (!c || typeof c.sub !== "string") throw new Error("The token has no subject (sub).");
-  if (c.role !== "agent" && c.role !== "admin") {
-    throw new Error(`This console is for agents and admins; the token's role is "${c.role}".`);
-  }
+  if (!c || typeof c.sub !== "string") throw new Error(t("token.noSub"));
+  if (c.role !== "agent" && c.role !== "admin") throw new Error(t("token.role", { role: c.role }));
   if (c.workspace && c.workspace !== workspace) {
-    throw new Error(`The token is for workspace "${c.workspace}", not "${workspace}".`);
+    throw new Error(t("token.workspace", { token: c.workspace, workspace }));
   }
-  if (c.conversation) throw new Error("The token is limited to one conversation; the inbox needs a workspace-wide token.");
-  if (typeof c.exp === "number" && c.exp * 1000 < Date.now()) throw new Error("The token has expired: get a new one.");
+  if (c.conversation) throw new Error(t("token.conversation"));
+  if (typeof c.exp === "number" && c.exp * 1000 < Date.now()) throw new Error(t("token.expired"));
   return { sub: c.sub, name: typeof c.name === "string" && c.name ? c.name : c.sub, role: c.role };
 }
 
@@ -289,7 +301,7 @@ async function refreshNow() {
         next = await refreshSession(BASE, stored && stored.refresh ? stored : state.session);
       } catch (e) {
         if (/** @type {any} */ (e).status === 401 || /** @type {any} */ (e).status === 403) {
-          await signOut(`Your session ended: ${errText(e)}`);
+          await signOut(t("session.ended", { why: errText(e) }));
           return;
         }
         throw e;
@@ -337,7 +349,7 @@ async function startConsole() {
   $("app").hidden = false;
   $("workspace-name").textContent = state.workspace;
   $("me-name").textContent = state.me.name;
-  $("me-role").textContent = state.me.role;
+  $("me-role").textContent = t(`role.${state.me.role}`);
   paintAvatar($("me-avatar"), state.me.name, state.me.sub);
   $("agents-open").hidden = state.me.role !== "admin";
   setConnection("connecting");
@@ -361,7 +373,7 @@ async function startConsole() {
     }),
     inbox.on("backlog", (list) => (Array.isArray(list) ? list : []).forEach(onSummary)),
     inbox.on("error", (e) => {
-      if (e && e.code === "account_disabled") signOut("Your account was disabled. Ask an admin.");
+      if (e && e.code === "account_disabled") signOut(t("session.disabled"));
       else warn("inbox", e);
     }),
   ];
@@ -374,7 +386,7 @@ async function startConsole() {
 function setConnection(s) {
   const node = $("connection");
   node.dataset.state = s;
-  node.textContent = s === "connected" ? "Connected" : s === "offline" ? "Offline" : "Connecting…";
+  node.textContent = t(s === "connected" ? "conn.connected" : s === "offline" ? "conn.offline" : "conn.connecting");
 }
 
 // ------------------------------------------------------------------ the view in the URL
@@ -475,18 +487,18 @@ function refreshCounts() {
       const c = await state.inbox.counts();
       const st = c.status || {};
       // New work shows in the tab's title, seen from any other tab.
-      document.title = `${c.unread ? `(${c.unread}) ` : ""}edgedesk · Agent console`;
+      document.title = c.unread ? t("title.unread", { n: c.unread }) : t("title");
       const box = $("counts");
       box.replaceChildren(
         ...[
-          ["Open", st.open || 0],
-          ["Pending", st.pending || 0],
-          ["Mine", c.mine || 0],
-          ["Unassigned", c.unassigned || 0],
-          ["Unread", c.unread || 0],
+          ["counts.open", st.open || 0],
+          ["counts.pending", st.pending || 0],
+          ["counts.mine", c.mine || 0],
+          ["counts.unassigned", c.unassigned || 0],
+          ["counts.unread", c.unread || 0],
         ].map(([label, n]) => {
           const chip = el("span", "count");
-          chip.append(el("b", null, String(n)), ` ${label}`);
+          chip.append(el("b", null, String(n)), ` ${t(String(label))}`);
           return chip;
         }),
       );
@@ -502,7 +514,7 @@ function onSummary(s) {
   const before = state.assignees.get(s.conversation);
   state.assignees.set(s.conversation, s.assignee || null);
   if (before && isMe(before) && s.assignee && !isMe(s.assignee)) {
-    toast(`${agentName(s.assignee)} took over the conversation with ${visitorName(s, s.conversation)}.`);
+    toast(t("details.tookOver", { agent: agentName(s.assignee), visitor: visitorName(s, s.conversation) }));
   }
   noticeNewWork(state.items.get(s.conversation), s);
   if (state.searching) {
@@ -533,9 +545,14 @@ function noticeNewWork(before, s) {
 function stepConversation(step) {
   const rows = [...document.querySelectorAll("#list [data-id]")].map((r) => /** @type {HTMLElement} */ (r).dataset.id);
   if (!rows.length) return;
-  const at = rows.indexOf(state.selected || "");
+  // From the one asked for last: while it opens nothing is selected, and quick presses
+  // would otherwise start again from the top of the list.
+  const at = rows.indexOf(state.target || "");
   const next = at < 0 ? (step > 0 ? 0 : rows.length - 1) : Math.min(rows.length - 1, Math.max(0, at + step));
-  if (rows[next] && rows[next] !== state.selected) openConversation(rows[next]);
+  // j and k leave the focus outside the reply box, so the next j or k moves on instead of
+  // being typed; Alt+arrows pressed in the reply box keep it there.
+  const inReply = document.activeElement === $("input");
+  if (rows[next] && rows[next] !== state.target) openConversation(rows[next], true, inReply);
 }
 
 function onRemoved(id) {
@@ -587,7 +604,7 @@ function renderList() {
   const rows = items.map(listRow);
   list.replaceChildren(...rows);
   $("list-empty").hidden = items.length > 0;
-  $("list-empty").textContent = state.searching ? "No messages match." : "No conversations here.";
+  $("list-empty").textContent = t(state.searching ? "list.noMatch" : "list.empty");
   $("more").hidden = !state.cursor || state.searching;
 }
 
@@ -607,7 +624,7 @@ function listRow(s) {
   paintAvatar(avatar, visitorName(s, s.conversation), s.conversation);
   const body = el("div", "row-body");
   const top = el("div", "row-top");
-  top.append(el("span", "row-name", visitorName(s, s.conversation)));
+  top.append(userContent(el("span", "row-name", visitorName(s, s.conversation))));
   if (s.vip) top.append(el("span", "vip", "VIP"));
   top.append(el("span", "row-time", ago(s.last_message_at || s.created_at)));
   const preview = el("div", "row-preview");
@@ -623,19 +640,20 @@ function listRow(s) {
   } else if (s.last_preview) {
     // Who wrote it: the bot's auto-reply is marked as one, an agent's reply is prefixed.
     const by = s.last_preview_role;
-    if (by === "server") preview.append(el("span", "row-by row-by-bot", "Auto-reply"));
+    if (by === "server") preview.append(el("span", "row-by row-by-bot", t("list.autoReply")));
     else if (by === "agent" || by === "admin") preview.append(el("span", "row-by", "↩"));
     preview.dataset.by = by || "";
     preview.append(document.createTextNode(s.last_preview));
   } else {
-    preview.textContent = "No messages yet";
+    preview.textContent = t("list.noMessages");
   }
+  if (s._hit || s.last_preview) userContent(preview);
   preview.dataset.testid = "console-preview";
   const meta = el("div", "row-meta");
-  meta.append(el("span", `pill pill-${s.status}`, s.status || "open"));
-  if (s.priority && s.priority !== "normal") meta.append(el("span", `prio prio-${s.priority}`, s.priority));
-  if (s.assignee) meta.append(el("span", "row-assignee", agentName(s.assignee)));
-  for (const t of (s.tags || []).slice(0, 2)) meta.append(el("span", "chip chip-sm", t));
+  meta.append(el("span", `pill pill-${s.status}`, statusName(s.status)));
+  if (s.priority && s.priority !== "normal") meta.append(el("span", `prio prio-${s.priority}`, priorityName(s.priority)));
+  if (s.assignee) meta.append(userContent(el("span", "row-assignee", agentName(s.assignee))));
+  for (const tag of (s.tags || []).slice(0, 2)) meta.append(userContent(el("span", "chip chip-sm", tag)));
   if (s.rating) {
     const r = el("span", `row-rating row-rating-${s.rating.score <= 2 ? "low" : "ok"}`, `★${s.rating.score}`);
     r.dataset.testid = "console-row-rating";
@@ -662,7 +680,9 @@ function listRow(s) {
 }
 
 // ------------------------------------------------------------------ conversation
-async function closeConversation() {
+/** @param {boolean} [switching] another conversation is being opened (state.target is it) */
+async function closeConversation(switching = false) {
+  if (!switching) state.target = null;
   stopTyping();
   const c = state.client;
   state.client = null;
@@ -685,11 +705,13 @@ async function closeConversation() {
  * asked for it).
  * @param {string} conv
  * @param {boolean} [remember]
+ * @param {boolean} [focusReply] put the focus in the reply box once it is open
  */
-async function openConversation(conv, remember = true) {
+async function openConversation(conv, remember = true, focusReply = true) {
   if (conv === state.selected && state.client) return;
   const ticket = ++state.opening;
-  await closeConversation();
+  state.target = conv;
+  await closeConversation(true);
   if (ticket !== state.opening) return;
   state.selected = conv;
   if (remember) saveView(true);
@@ -714,7 +736,7 @@ async function openConversation(conv, remember = true) {
     });
   } catch (e) {
     warn("open", e);
-    showDetailError(`Could not open the conversation: ${errText(e)}`);
+    showDetailError(t("conv.openFailed", { why: errText(e) }));
     return;
   }
   if (ticket !== state.opening) {
@@ -726,21 +748,21 @@ async function openConversation(conv, remember = true) {
     client.on("change", renderConversation),
     client.on("typing", onTyping),
     client.on("connection", (c) => setConvConnection((c && c.state) || "connecting")),
-    client.on("authRefused", (r) => signOut(`The relay refused the token (${(r && r.code) || "refused"}). Sign in again.`)),
+    client.on("authRefused", (r) => signOut(t("session.refused", { code: (r && r.code) || "refused" }))),
     client.on("error", (e) => warn("conversation", e)),
-    client.on("uploadFailed", (f) => showDetailError(`${f.name} was not sent: ${f.message || f.code}`)),
+    client.on("uploadFailed", (f) => showDetailError(t("composer.fileNotSent", { name: f.name, why: f.message || f.code }))),
   ];
   setConvConnection(safe(() => client.connectionState(), "connecting"));
   renderConversation();
   scrollToEnd(true);
   $("send").disabled = !$("input").value.trim();
-  $("input").focus();
+  if (focusReply) $("input").focus();
 }
 
 function setConvConnection(s) {
   const dot = $("conv-conn");
   dot.dataset.state = s;
-  dot.title = s === "connected" ? "Live" : s === "offline" ? "Offline" : "Connecting";
+  dot.title = t(s === "connected" ? "conv.live" : s === "offline" ? "conv.offline" : "conv.connecting");
 }
 
 function summaryOf(conv) {
@@ -755,9 +777,9 @@ function renderHeader() {
   $("conv-name").textContent = name;
   paintAvatar($("conv-avatar"), name, conv);
   const bits = [conv];
-  if (s && s.channel) bits.push(s.channel);
+  if (s && s.channel) bits.push(has(`channel.${s.channel}`) ? t(`channel.${s.channel}`) : s.channel);
   if (s && s.language) bits.push(s.language);
-  if (s && s.team) bits.push(`team ${s.team}`);
+  if (s && s.team) bits.push(t("conv.team", { team: s.team }));
   $("conv-sub").textContent = bits.join(" · ");
   renderFacts($("visitor-facts"), s);
   loadEarlier(conv, s && s.visitor);
@@ -789,7 +811,7 @@ function renderConversation() {
   renderUploads();
   const status = safe(() => client.status(), { state: "open" }) || { state: "open" };
   const pill = $("conv-status");
-  pill.textContent = status.state;
+  pill.textContent = statusName(status.state);
   pill.className = `pill pill-${status.state}`;
   if (document.activeElement !== $("status")) $("status").value = status.state;
   renderRating(safe(() => client.rating(), null));
@@ -822,7 +844,7 @@ function renderMessages(msgs) {
   let prev = null;
   let prevKey = null;
   if (!msgs.length) {
-    if (!box.querySelector(".messages-empty")) box.replaceChildren(el("div", "messages-empty", "No messages yet."));
+    if (!box.querySelector(".messages-empty")) box.replaceChildren(el("div", "messages-empty", t("conv.noMessages")));
     msgNodes.clear();
     return;
   }
@@ -843,7 +865,7 @@ function renderMessages(msgs) {
       const ticks = node.querySelector(".ticks");
       if (ticks) {
         ticks.textContent = TICKS[st];
-        ticks.title = TICK_TITLE[st];
+        ticks.title = t(`tick.${st}`);
         ticks.className = `ticks ${st}`;
       }
     }
@@ -878,7 +900,7 @@ function renderUploads() {
     if (!node) {
       node = el("div", "msg staff own");
       const bubble = el("div", "bubble bubble-att");
-      bubble.append(pendingNode(u, "console", "Sending…"));
+      bubble.append(pendingNode(u, "console", t("composer.sending")));
       node.append(bubble);
       uploadNodes.set(u.id, node);
     }
@@ -901,8 +923,8 @@ function messageNode(m) {
     return node;
   }
   const who = el("div", "who");
-  if (m.kind === "auto_reply") who.append(el("span", "auto-label", "Auto-reply"));
-  else who.textContent = m.own ? "You" : (m.author && m.author.name) || (m.author && m.author.id) || "";
+  if (m.kind === "auto_reply") who.append(el("span", "auto-label", t("msg.autoReply")));
+  else who.textContent = m.own ? t("msg.you") : (m.author && m.author.name) || (m.author && m.author.id) || "";
   const bubble = el("div", "bubble", m.body);
   if (m.attachment && state.client) {
     bubble.classList.add("bubble-att");
@@ -925,12 +947,13 @@ function renderInternal() {
   const s = summaryOf(state.selected);
   const assignee = internal ? internal.assignee : s ? s.assignee : null;
   const a = $("assignee");
-  a.textContent = assignee ? (isMe(assignee) ? `${state.me.name} (you)` : agentName(assignee)) : "Unassigned";
+  a.textContent = assignee ? (isMe(assignee) ? t("details.you", { name: state.me.name }) : agentName(assignee)) : t("details.unassigned");
   a.dataset.assignee = assignee || "";
+  a.toggleAttribute("data-user-content", !!assignee);
   a.classList.toggle("none", !assignee);
   const claim = $("claim");
   claim.hidden = isMe(assignee);
-  claim.textContent = assignee ? "Take over" : "Assign to me";
+  claim.textContent = t(assignee ? "details.takeOver" : "details.claim");
 
   const priority = internal ? internal.priority : s ? s.priority : null;
   if (document.activeElement !== $("priority")) $("priority").value = priority || "";
@@ -938,20 +961,20 @@ function renderInternal() {
   const tags = internal ? internal.tags : s ? s.tags || [] : [];
   $("tags").replaceChildren(
     ...(tags.length
-      ? [...tags].sort().map((t) => {
-          const chip = el("span", "chip");
+      ? [...tags].sort().map((tag) => {
+          const chip = userContent(el("span", "chip"));
           chip.dataset.testid = "console-tag";
-          chip.dataset.tag = t;
-          chip.append(el("span", null, t));
+          chip.dataset.tag = tag;
+          chip.append(el("span", null, tag));
           const x = el("button", "chip-x", "×");
           x.type = "button";
-          x.title = `Remove ${t}`;
-          x.setAttribute("aria-label", `Remove tag ${t}`);
-          x.addEventListener("click", () => act(() => state.client.removeTag(t)));
+          x.title = t("details.tagRemove", { tag });
+          x.setAttribute("aria-label", t("details.tagRemoveLabel", { tag }));
+          x.addEventListener("click", () => act(() => state.client.removeTag(tag)));
           chip.append(x);
           return chip;
         })
-      : [el("span", "muted", "No tags")]),
+      : [el("span", "muted", t("details.noTags"))]),
   );
 
   const notes = internal ? internal.notes || [] : [];
@@ -960,26 +983,26 @@ function renderInternal() {
   box.replaceChildren(
     ...(notes.length
       ? notes.map((n) => {
-          const node = el("div", "note");
+          const node = userContent(el("div", "note"));
           node.dataset.testid = "console-note";
           node.dataset.id = n.id;
           const head = el("div", "note-head");
           head.append(
-            el("b", null, n.own ? "You" : (n.author && n.author.name) || (n.author && n.author.id) || ""),
+            el("b", null, n.own ? t("msg.you") : (n.author && n.author.name) || (n.author && n.author.id) || ""),
             el("time", null, clock(n.sentAt)),
           );
           node.append(head, el("div", "note-body", n.body));
           return node;
         })
-      : [el("p", "muted", internal ? "No notes yet." : "Loading…")]),
+      : [el("p", "muted", t(internal ? "details.noNotes" : "details.loading"))]),
   );
   if (nearEnd) box.scrollTop = box.scrollHeight;
 }
 
 function renderTyping() {
-  const who = [...state.typers.entries()].map(([participant, t]) => (t.role === "visitor" ? "Visitor" : agentName(participant)));
+  const who = [...state.typers.entries()].map(([participant, x]) => (x.role === "visitor" ? t("visitor.typing") : agentName(participant)));
   $("typing").hidden = who.length === 0;
-  $("typing-text").textContent = `${who.join(", ")} ${who.length > 1 ? "are" : "is"} typing…`;
+  $("typing-text").textContent = t(who.length > 1 ? "typing.many" : "typing.one", { who: who.join(lang() === "zh" ? "、" : ", ") });
   if (pinned) scrollToEnd();
 }
 
@@ -1047,7 +1070,7 @@ async function send() {
   } catch (e) {
     input.value = body;
     $("send").disabled = false;
-    showDetailError(`Not sent: ${errText(e)}`);
+    showDetailError(t("composer.notSent", { why: errText(e) }));
   }
   scrollToEnd(true);
 }
@@ -1058,7 +1081,7 @@ async function sendFile(file) {
   try {
     await state.client.sendAttachment(file, { name: file.name });
   } catch (e) {
-    showDetailError(`Not sent: ${errText(e)}`);
+    showDetailError(t("composer.notSent", { why: errText(e) }));
   }
   renderConversation();
   scrollToEnd(true);
@@ -1088,8 +1111,58 @@ function validTag(t) {
   return t && new TextEncoder().encode(t).length <= 64 && !/[\u0000-\u001f\u007f]/.test(t);
 }
 
+// ------------------------------------------------------------------ language
+function renderShortcuts() {
+  $("shortcuts-list").replaceChildren(
+    ...SHORTCUTS.flatMap(([keys, what]) => [el("dt", null, keys), el("dd", null, t(what))]),
+  );
+}
+
+/** The canned replies, the set in the agent's language first. */
+function renderCanned() {
+  const canned = $("canned");
+  canned.querySelectorAll("optgroup").forEach((g) => g.remove());
+  for (const { group, lang: l, items } of [...CANNED].sort((a, b) => Number(b.lang === lang()) - Number(a.lang === lang()))) {
+    const og = document.createElement("optgroup");
+    og.label = t(group);
+    og.lang = l === "zh" ? "zh-CN" : "en";
+    for (const [label, text] of items) {
+      const o = el("option", null, label);
+      o.value = text;
+      og.append(o);
+    }
+    canned.append(og);
+  }
+}
+
+/** After a language switch: everything drawn with `t` is drawn again (index.html's static
+ *  text was re-labelled by i18n.js already). */
+function relabel() {
+  renderShortcuts();
+  renderCanned();
+  setConnection($("connection").dataset.state || "connecting");
+  if (state.me) $("me-role").textContent = t(`role.${state.me.role}`);
+  if (state.inbox) {
+    renderList();
+    refreshCounts();
+  }
+  if (state.selected) {
+    setConvConnection($("conv-conn").dataset.state || "connecting");
+    earlierFor = ""; // the earlier conversations show statuses and dates: ask again
+    renderHeader();
+    // Message nodes are kept between renders; their labels ("You", ticks) are rebuilt.
+    msgNodes.clear();
+    $("messages").replaceChildren();
+    renderConversation();
+  }
+}
+
 // ------------------------------------------------------------------ wiring
 function wire() {
+  for (const node of document.querySelectorAll("select[data-lang-select]")) {
+    node.addEventListener("change", (e) => setLang(control(e).value));
+  }
+  onLangChange(relabel);
   $("signin-form").addEventListener("submit", async (e) => {
     e.preventDefault();
     const f = /** @type {HTMLFormElement} */ (e.currentTarget);
@@ -1103,7 +1176,7 @@ function wire() {
       } else {
         const email = field(f, "email").value.trim();
         const password = field(f, "password").value;
-        if (!email || !password) throw new Error("Enter your email and password (or a token from your backend).");
+        if (!email || !password) throw new Error(t("signin.needCredentials"));
         await sdkReady;
         const session = await passwordSignIn(BASE, workspace, email, password);
         await signIn(workspace, session.token, session);
@@ -1120,14 +1193,12 @@ function wire() {
   installShortcuts({
     next: () => stepConversation(1),
     previous: () => stepConversation(-1),
-    reply: () => state.client && $("input").focus(),
+    reply: () => state.selected && $("input").focus(), // shown before its client is open
     resolve: () => state.client && act(() => state.client.setStatus("resolved")),
     search: () => $("search").focus(),
     help: () => /** @type {HTMLDialogElement} */ (document.getElementById("shortcuts")).showModal(),
   });
-  $("shortcuts-list").replaceChildren(
-    ...SHORTCUTS.flatMap(([keys, what]) => [el("dt", null, keys), el("dd", null, what)]),
-  );
+  renderShortcuts();
   $("shortcuts-open").addEventListener("click", () => /** @type {HTMLDialogElement} */ (document.getElementById("shortcuts")).showModal());
   const sound = /** @type {HTMLInputElement} */ ($("pref-sound"));
   const desktop = /** @type {HTMLInputElement} */ ($("pref-desktop"));
@@ -1139,7 +1210,7 @@ function wire() {
   });
   desktop.addEventListener("change", async () => {
     const on = desktop.checked && (await askDesktopPermission());
-    if (desktop.checked && !on) toast("The browser did not allow notifications; allow them in the site settings.");
+    if (desktop.checked && !on) toast(t("prefs.denied"));
     desktop.checked = on;
     state.prefs = { ...state.prefs, desktop: on };
     savePrefs(state.prefs);
@@ -1188,7 +1259,7 @@ function wire() {
   // Signed out in another tab: this one too.
   window.addEventListener("storage", (e) => {
     if (e.key !== SESSION_KEY || !state.token) return;
-    if (e.newValue === null) signOut("Signed out in another tab.");
+    if (e.newValue === null) signOut(t("session.otherTab"));
     else safe(() => adoptSession(JSON.parse(e.newValue)));
   });
   // Narrow screens show one pane at a time (console.css): back to the list, the case details.
@@ -1227,16 +1298,7 @@ function wire() {
   });
 
   const canned = $("canned");
-  for (const { group, items } of CANNED) {
-    const og = document.createElement("optgroup");
-    og.label = group;
-    for (const [label, text] of items) {
-      const o = el("option", null, label);
-      o.value = text;
-      og.append(o);
-    }
-    canned.append(og);
-  }
+  renderCanned();
   canned.addEventListener("change", () => {
     if (!canned.value) return;
     input.value = input.value.trim() ? `${input.value.trimEnd()} ${canned.value}` : canned.value;
@@ -1261,25 +1323,25 @@ function wire() {
     try {
       if (current && !isMe(current)) {
         // Taking over someone's conversation: ask first; they are told (see onSummary).
-        if (!confirm(`Take over this conversation from ${agentName(current)}? They will be told.`)) return;
+        if (!confirm(t("details.takeOverConfirm", { name: agentName(current) }))) return;
         await state.client.setAssignee(state.me.sub); // audited under this agent
       } else {
         const s = await state.inbox.claim(conv);
         if (s && s.conversation) onSummary(s);
       }
     } catch (e) {
-      showDetailError(/\(taken\)/.test(errText(e)) ? "Someone else took it a moment ago." : errText(e));
+      showDetailError(/\(taken\)/.test(errText(e)) ? t("details.taken") : errText(e));
     }
   });
   $("tag-form").addEventListener("submit", (e) => {
     e.preventDefault();
-    const t = $("tag-input").value.trim();
-    if (!validTag(t)) {
-      showDetailError("A tag is 1 to 64 bytes without control characters.");
+    const tag = $("tag-input").value.trim();
+    if (!validTag(tag)) {
+      showDetailError(t("details.tagInvalid"));
       return;
     }
     $("tag-input").value = "";
-    act(() => state.client.addTag(t));
+    act(() => state.client.addTag(tag));
   });
   const noteInput = $("note-input");
   const addNote = () => {
@@ -1332,6 +1394,7 @@ const sdkReady = (async () => {
 sdkReady.catch(() => {}); // reported by main
 
 async function main() {
+  applyStatic();
   wire();
   const fromHash = readHash();
   const stored = fromHash || storedSession();
@@ -1339,7 +1402,7 @@ async function main() {
   try {
     await sdkReady;
   } catch (e) {
-    showSignin(`Could not load the edgedesk SDK: ${errText(e)}`);
+    showSignin(t("signin.sdkFailed", { why: errText(e) }));
     return;
   }
   if (!stored) return;

@@ -1,6 +1,7 @@
 // @ts-check
 // A small emoji picker for the reply box: the faces and signs support chats use most, put
 // in at the cursor.
+import { onLangChange, t } from "./i18n.js";
 
 export const EMOJI = [
   "😀", "😊", "🙂", "😉", "😍", "🤔", "😅", "😂", "😢", "🙏", "👍", "👌",
@@ -20,7 +21,7 @@ export function installEmojiPicker(button, panel, input) {
       b.type = "button";
       b.className = "emoji";
       b.textContent = e;
-      b.setAttribute("aria-label", `Insert ${e}`);
+      b.setAttribute("aria-label", t("composer.emojiInsert", { emoji: e }));
       b.dataset.testid = "console-emoji";
       b.addEventListener("click", () => {
         const at = input.selectionStart ?? input.value.length;
@@ -33,6 +34,9 @@ export function installEmojiPicker(button, panel, input) {
       return b;
     }),
   );
+  onLangChange(() => {
+    for (const b of panel.children) b.setAttribute("aria-label", t("composer.emojiInsert", { emoji: b.textContent || "" }));
+  });
   const close = () => {
     panel.hidden = true;
     button.setAttribute("aria-expanded", "false");
