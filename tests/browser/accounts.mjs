@@ -1,5 +1,6 @@
 // Issue 16, accounts: an admin (created through the API with the operator's token) signs in
-// to the console with a password and adds an agent on the Agents page; the agent signs in
+// to the console with a password and adds an agent on the Agents page (with a team, skills
+// and her own limit of open conversations); the agent signs in
 // with her password, five wrong passwords lock an account, a reload keeps the session by
 // refreshing the access token with the refresh token, sign-out revokes the refresh token,
 // and disabling the agent takes her console back to the sign-in form within one second.
@@ -25,6 +26,12 @@ scenario("accounts", async ({ config, newContext }) => {
   });
   assert.equal(created.status, 201, JSON.stringify(created.json));
 
+  step("the workspace has two teams (routing configuration)");
+  const configured = await api(config, "PUT", "/config", {
+    routing: { teams: [{ id: "billing", name: "账务 Billing" }, { id: "general", name: "General" }], default_team: "general" },
+  });
+  assert.equal(configured.status, 200, JSON.stringify(configured.json));
+
   step("the admin signs in with a password and adds an agent on the Agents page");
   const admin = await (await newContext("admin")).newPage();
   await passwordSignIn(admin, config, `LIN-${run}@shop.example`, adminPassword);
@@ -35,9 +42,26 @@ scenario("accounts", async ({ config, newContext }) => {
   await admin.locator(tid("agents-name")).fill("Mei 美");
   await admin.locator(tid("agents-email")).fill(`mei-${run}@shop.example`);
   await admin.locator(tid("agents-password")).fill(agentPassword);
+  await admin.locator(tid("agents-team", `[value="billing"]`)).check();
+  await admin.locator(tid("agents-skills")).fill("退款，English");
+  await admin.locator(tid("agents-max-open")).fill("3");
   await admin.locator(tid("agents-save")).click();
   await waitFor(admin.locator(tid("agents-row", `[data-id="agent-mei"]`)), "Mei in the agents list");
-  assert.match((await admin.locator(tid("agents-row", `[data-id="agent-mei"]`)).textContent()) ?? "", /Mei 美.*agent.*Active/);
+  assert.match((await admin.locator(tid("agents-row", `[data-id="agent-mei"]`)).textContent()) ?? "", /Mei 美.*agent.*账务 Billing.*Active/);
+
+  step("her teams, skills and own limit are stored in routing, and shown again on Edit");
+  const listed = await api(config, "GET", "/agents");
+  const account = listed.json.agents.find((a) => a.id === "agent-mei");
+  assert.deepEqual([account.teams, account.skills, account.max_open], [["billing"], ["退款", "English"], 3]);
+  const routing = (await api(config, "GET", "/config")).json.config.routing;
+  assert.deepEqual(routing.teams.find((t) => t.id === "billing").members, ["agent-mei"]);
+  await admin.locator(tid("agents-row", `[data-id="agent-mei"]`)).locator(tid("agents-edit")).click();
+  assert.equal(await admin.locator(tid("agents-team", `[value="billing"]`)).isChecked(), true);
+  assert.equal(await admin.locator(tid("agents-team", `[value="general"]`)).isChecked(), false);
+  assert.equal(await admin.locator(tid("agents-skills")).inputValue(), "退款, English");
+  assert.equal(await admin.locator(tid("agents-max-open")).inputValue(), "3");
+  await ui.shoot(admin, config, "agents-page-1280x800.png");
+  await admin.locator(tid("agents-new")).click();
 
   step("five wrong passwords lock an account, even against the right one");
   const guesser = await (await newContext("guesser")).newPage();

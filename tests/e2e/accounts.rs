@@ -351,6 +351,11 @@ async fn an_agents_teams_skills_and_own_limit_are_set_on_the_account_and_routing
     assert_eq!((status, refused["error"].as_str()), (422, Some("invalid_routing")), "{refused}");
     assert_eq!(stored_config(&relay)["version"].as_u64(), Some(version + 1), "nothing stored");
 
+    // Saving the account again as it is stores no new configuration version.
+    let (status, _) = put_agent(&relay, "ada", ada.clone());
+    assert_eq!(status, 200);
+    assert_eq!(stored_config(&relay)["version"].as_u64(), Some(version + 1), "nothing changed");
+
     // Colleagues see teams and skills in the directory, never the address.
     let colleague = relay.agent_token("bob");
     let directory = agents_as(&relay, &colleague);

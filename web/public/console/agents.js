@@ -1,11 +1,13 @@
 // @ts-check
 // The admins' Agents page (PROTOCOL.md §2.9): every account of the workspace, and a form to
-// add one, change it (name, email, role, a new password) or disable it. Disabling signs the
+// add one, change it (name, email, role, a new password, teams, skills, its own limit of open
+// conversations) or disable it. Disabling signs the
 // agent out everywhere at once. Its static labels are index.html's (data-i18n); names,
 // addresses and ids are data.
 import { onLangChange, t } from "./i18n.js";
 
-/** @typedef {{ id: string, email: string, name: string, role: string, disabled: boolean, has_password: boolean }} Account */
+/** @typedef {{ id: string, email: string, name: string, role: string, disabled: boolean, has_password: boolean, teams?: string[], skills?: string[], max_open?: number }} Account */
+/** @typedef {{ id: string, name: string }} TeamInfo */
 
 const $ = (id) => /** @type {HTMLElement} */ (document.getElementById(id));
 const input = (name) => /** @type {HTMLInputElement} */ ($("agents-form").querySelector(`[name="${name}"]`));
@@ -13,6 +15,8 @@ const input = (name) => /** @type {HTMLInputElement} */ ($("agents-form").queryS
 let ctx = { base: "", workspace: "", token: () => "", me: "" };
 /** @type {Account[]} */
 let accounts = [];
+/** The routing configuration's teams, which an agent may join. @type {TeamInfo[]} */
+let teams = [];
 
 function url(id) {
   const ws = encodeURIComponent(ctx.workspace);
@@ -43,7 +47,15 @@ function render() {
       const row = document.createElement("tr");
       row.dataset.testid = "agents-row";
       row.dataset.id = a.id;
-      for (const [text, data] of [[a.name, true], [a.email, true], [t(`role.${a.role}`), false], [t(a.disabled ? "agents.disabled" : "agents.active"), false]]) {
+      const teamNames = (a.teams || []).map((id) => (teams.find((x) => x.id === id) || { name: id }).name).join(", ");
+      const cells = [
+        [a.name, true],
+        [a.email, true],
+        [t(`role.${a.role}`), false],
+        [teamNames || t("agents.teamsNone"), !!teamNames],
+        [t(a.disabled ? "agents.disabled" : "agents.active"), false],
+      ];
+      for (const [text, data] of cells) {
         const td = document.createElement("td");
         td.textContent = String(text);
         td.toggleAttribute("data-user-content", !!data);
@@ -74,12 +86,55 @@ function fill(a) {
   input("password").value = "";
   input("password").placeholder = t(a && a.has_password ? "agents.unchanged" : "agents.minLength");
   input("disabled").checked = a ? a.disabled : false;
+  renderTeams(a ? a.teams || [] : []);
+  input("skills").value = a ? (a.skills || []).join(", ") : "";
+  input("max_open").value = a && a.max_open ? String(a.max_open) : "";
   showError("");
   input(a ? "name" : "id").focus();
 }
 
+/** One checkbox per team of the routing configuration, `member` ticked. @param {string[]} member */
+function renderTeams(member) {
+  $("agents-no-teams").hidden = teams.length > 0;
+  $("agents-team-list").replaceChildren(
+    ...teams.map((team) => {
+      const label = document.createElement("label");
+      label.className = "check";
+      const box = document.createElement("input");
+      box.type = "checkbox";
+      box.name = "team";
+      box.value = team.id;
+      box.checked = member.includes(team.id);
+      box.dataset.testid = "agents-team";
+      const name = document.createElement("span");
+      name.textContent = team.name;
+      name.toggleAttribute("data-user-content", true);
+      label.append(box, " ", name);
+      return label;
+    }),
+  );
+}
+
+/** The teams ticked in the form. @returns {string[]} */
+function tickedTeams() {
+  return [...$("agents-team-list").querySelectorAll('input[name="team"]:checked')].map((b) => /** @type {HTMLInputElement} */ (b).value);
+}
+
+/** The teams an agent can join: the admin's view of the configuration (none if unconfigured). */
+async function loadTeams() {
+  const ws = encodeURIComponent(ctx.workspace);
+  const r = await fetch(`${ctx.base}/v1/workspaces/${ws}/config`, { headers: { authorization: `Bearer ${ctx.token()}` } });
+  if (r.status === 404) return [];
+  const json = await r.json().catch(() => ({}));
+  if (!r.ok) throw new Error(json.message || `HTTP ${r.status}`);
+  const configured = (json.config && json.config.routing && json.config.routing.teams) || [];
+  return configured.map((x) => ({ id: String(x.id), name: String(x.name || x.id) }));
+}
+
 async function load() {
   try {
+    teams = await loadTeams();
+    renderTeams(tickedTeams());
     accounts = (await call("GET")).agents || [];
     render();
   } catch (e) {
@@ -98,6 +153,10 @@ async function save(e) {
   };
   const password = input("password").value;
   if (password) body.password = password;
+  body.teams = tickedTeams();
+  body.skills = input("skills").value.split(/[,，、]/).map((x) => x.trim()).filter(Boolean);
+  const max = input("max_open").value.trim();
+  body.max_open = max ? Number(max) : null;
   if (!id) return showError(t("agents.needId"));
   if (body.disabled && id === ctx.me) return showError(t("agents.notSelf"));
   try {

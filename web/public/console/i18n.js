@@ -222,6 +222,13 @@ const en = {
   "agents.needId": "Give the agent an id (letters, digits, - _ . : @), e.g. agent-ada.",
   "agents.notSelf": "You cannot disable your own account.",
   "agents.saved": "Saved {name}.",
+  "agents.teams": "Teams",
+  "agents.noTeams": "No teams yet: add them under routing in the workspace configuration.",
+  "agents.skills": "Skills",
+  "agents.skillsPlaceholder": "Refunds, English",
+  "agents.maxOpen": "Open conversations at most",
+  "agents.maxOpenPlaceholder": "The team's",
+  "agents.teamsNone": "—",
 };
 
 /** @type {Record<keyof typeof en, string> & Record<string, string>} */
@@ -431,6 +438,13 @@ const zh = {
   "agents.needId": "请填写客服 ID（字母、数字及 - _ . : @），例如 agent-ada。",
   "agents.notSelf": "不能停用你自己的账号。",
   "agents.saved": "已保存 {name}。",
+  "agents.teams": "所属团队",
+  "agents.noTeams": "还没有团队：请先在工作区配置的路由设置中添加。",
+  "agents.skills": "技能",
+  "agents.skillsPlaceholder": "退款，英语",
+  "agents.maxOpen": "最多同时接待会话数",
+  "agents.maxOpenPlaceholder": "按团队设置",
+  "agents.teamsNone": "—",
 };
 
 /** @type {Record<Lang, Record<string, string>>} */
