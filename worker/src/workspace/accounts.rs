@@ -288,19 +288,19 @@ impl Workspace {
         }
         let config = WorkspaceConfig::parse(&json.to_string())
             .map_err(|errors| Refusal::new(422, "invalid_routing", errors.to_string()))?;
-        let next = config.to_json(false).to_string();
+        let next = config.to_json(false);
         // Written back in its canonical form: a save that changes nothing routing reads (an
         // empty team list where there are no teams) stores no new version.
         let before = match &current {
             Some(c) => WorkspaceConfig::parse(&c.json).ok(),
             None => WorkspaceConfig::parse("{}").ok(),
         };
-        if before.is_some_and(|c| c.to_json(false).to_string() == next) {
+        if before.is_some_and(|c| c.to_json(false) == next) {
             return Ok(None);
         }
         Ok(Some(StoredConfig {
             version: version + 1,
-            json: next,
+            json: next.to_string(),
             updated_at: worker::Date::now().as_millis() as i64,
             updated_by: admin.to_string(),
         }))
