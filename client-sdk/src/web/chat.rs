@@ -28,7 +28,7 @@ use super::idb::Idb;
 use super::js::{error, from_js, now_ms, to_js};
 use super::link::{Link, SocketEvent};
 use super::listeners::Listeners;
-use super::uploads::Pending;
+use super::pending_upload::Pending;
 use crate::chat_view;
 use crate::connect_url;
 use crate::journal_store::JournalStore;

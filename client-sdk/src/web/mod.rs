@@ -8,6 +8,7 @@ mod inbox;
 mod js;
 mod link;
 mod listeners;
+mod pending_upload;
 mod uploads;
 mod widget_session;
 

@@ -5,7 +5,7 @@
 
 use super::errors::{field, index, quoted, Errors};
 use super::json::RawAgent;
-use super::routing::{check_max_open, check_skills, PATH};
+use super::routing_limits::{check_max_open, check_skills, PATH};
 use crate::ids::ParticipantId;
 
 /// Most agents with settings of their own.

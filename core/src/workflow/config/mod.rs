@@ -23,6 +23,7 @@ pub mod hours;
 mod json;
 pub mod matcher;
 pub mod routing;
+mod routing_limits;
 pub mod rules;
 pub mod templates;
 #[cfg(test)]

@@ -6,6 +6,8 @@ use super::agent_routing::{agents, AgentRouting};
 use super::errors::{field, index, quoted, Errors};
 use super::json::{RawRouteRule, RawRouteWhen, RawRouting, RawTeam};
 use super::matcher::Matcher;
+use super::routing_limits::{check_max_open, check_skills};
+pub use super::routing_limits::{MAX_OPEN_LIMIT, MAX_SKILLS, MAX_SKILL_BYTES};
 use super::templates::is_language_tag;
 use crate::ids::{ParticipantId, TeamId};
 
@@ -13,13 +15,8 @@ use crate::ids::{ParticipantId, TeamId};
 pub const MAX_TEAMS: usize = 50;
 pub const MAX_MEMBERS: usize = 200;
 pub const MAX_ROUTE_RULES: usize = 100;
-/// Most skills per team, and bytes per skill.
-pub const MAX_SKILLS: usize = 20;
-pub const MAX_SKILL_BYTES: usize = 64;
 /// Conversations an agent of a team may hold open at once when the team names no maximum.
 pub const DEFAULT_MAX_OPEN: u32 = 10;
-/// Highest `max_open`.
-pub const MAX_OPEN_LIMIT: u32 = 1000;
 /// Longest channel name (`web`, `app`, `wechat`, ...).
 pub const MAX_CHANNEL_BYTES: usize = 64;
 
@@ -139,7 +136,7 @@ pub fn is_channel(s: &str) -> bool {
         && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
 }
 
-pub(super) const PATH: &str = "routing";
+use super::routing_limits::PATH;
 
 impl Routing {
     pub(super) fn from_raw(raw: &RawRouting, errors: &mut Errors) -> Self {
@@ -314,42 +311,6 @@ fn team_name(name: Option<&str>, id: &str, path: &str, errors: &mut Errors) -> O
         return None;
     }
     Some(name.to_owned())
-}
-
-/// `n` as a limit of open conversations, if it is 1 to [`MAX_OPEN_LIMIT`].
-pub(super) fn check_max_open(n: u64, path: &str, errors: &mut Errors) -> Option<u32> {
-    if (1..=u64::from(MAX_OPEN_LIMIT)).contains(&n) {
-        return u32::try_from(n).ok();
-    }
-    errors.push(
-        path,
-        format!("{n}; give 1 to {MAX_OPEN_LIMIT}: how many conversations one agent may hold open at once"),
-    );
-    None
-}
-
-pub(super) fn check_skills(skills: &[String], path: &str, errors: &mut Errors) -> bool {
-    if skills.len() > MAX_SKILLS {
-        errors.push(path, format!("{} skills; the limit is {MAX_SKILLS}", skills.len()));
-        return false;
-    }
-    let mut ok = true;
-    for (i, s) in skills.iter().enumerate() {
-        let problem = if s.is_empty() || s.len() > MAX_SKILL_BYTES {
-            Some(format!("must be 1 to {MAX_SKILL_BYTES} bytes"))
-        } else if s.chars().any(char::is_control) || s.trim() != s {
-            Some("may not hold control characters or surrounding whitespace".to_owned())
-        } else if skills[..i].contains(s) {
-            Some("is listed twice".to_owned())
-        } else {
-            None
-        };
-        if let Some(p) = problem {
-            errors.push(index(path, i), format!("skill {} {p}", quoted(s)));
-            ok = false;
-        }
-    }
-    ok
 }
 
 fn members(raw: &[String], path: &str, errors: &mut Errors) -> Option<Vec<ParticipantId>> {
