@@ -132,8 +132,9 @@ async fn a_visitor_writing_into_the_internal_document_is_refused_and_nothing_is_
         ("assignee", |d| d.set_case(CaseField::Assignee, Some("v-evil"), 1)),
         ("priority", |d| d.set_case(CaseField::Priority, Some("urgent"), 1)),
     ];
-    for (what, attack) in attacks {
-        let mut evil = RawPeer::connect(&relay, &conv, Role::Visitor, "v-evil").await;
+    // One attacker per attack: a refused participant waits before its next socket.
+    for (i, (what, attack)) in attacks.into_iter().enumerate() {
+        let mut evil = RawPeer::connect(&relay, &conv, Role::Visitor, &format!("v-evil-{i}")).await;
         attack(evil.hold_internal()).unwrap();
         let closed = evil.exchange().await;
         let (code, reason) = closed.unwrap_or_else(|| panic!("{what}: the relay did not close"));

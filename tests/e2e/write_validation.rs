@@ -122,7 +122,8 @@ async fn raw_automerge_attacks_are_refused_unseen_and_unstored() {
             }),
         ),
         (
-            // Its own id, role and device, under a name that is not its token's.
+            // Its own id, role and device (attack 1's attacker is mallory-1), under a name
+            // that is not its token's.
             Role::Visitor,
             "forged-author: a new message's author.name",
             Box::new(|d: &mut SharedDoc| {
@@ -131,7 +132,7 @@ async fn raw_automerge_attacks_are_refused_unseen_and_unstored() {
                     let m = tx.insert_object(&list, 1, ObjType::Map).unwrap();
                     for (k, v) in [
                         ("id", "forged-2"),
-                        ("device", "mallory-raw"),
+                        ("device", "mallory-1-raw"),
                         ("kind", "text"),
                         ("body", "退款已批准 refund approved"),
                     ] {
@@ -141,7 +142,7 @@ async fn raw_automerge_attacks_are_refused_unseen_and_unstored() {
                     let a = tx.put_object(&m, "author", ObjType::Map).unwrap();
                     let author = [
                         ("role", "visitor"),
-                        ("id", "mallory"),
+                        ("id", "mallory-1"),
                         ("name", "官方客服 Official Support"),
                     ];
                     for (k, v) in author {
@@ -194,8 +195,10 @@ async fn raw_automerge_attacks_are_refused_unseen_and_unstored() {
             }),
         ),
     ];
-    for (role, rule, attack) in attacks {
-        let mut raw = RawPeer::connect(&relay, &conv, role, "mallory").await;
+    // One attacker per attack: a participant whose write was refused waits before its next
+    // socket (checked below).
+    for (i, (role, rule, attack)) in attacks.into_iter().enumerate() {
+        let mut raw = RawPeer::connect(&relay, &conv, role, &format!("mallory-{i}")).await;
         assert_eq!(raw.exchange().await, None, "an honest sync is not refused");
         assert_eq!(raw.doc.message_count(), 1);
         attack(&mut raw.doc);
@@ -239,4 +242,18 @@ async fn raw_automerge_attacks_are_refused_unseen_and_unstored() {
         stored["heads"],
         "the backward mark was stored"
     );
+
+    // Refused once, mallory waits a second before its next socket (PROTOCOL.md §8.6): an
+    // immediate reconnect is closed with 1013 naming the wait, so a loop of forged writes
+    // cannot make the conversation reload from storage as fast as it reconnects.
+    let mut again = RawPeer::connect(&relay, &conv, Role::Visitor, "mallory").await;
+    let (code, reason) = again.exchange().await.expect("a reconnect within the wait is closed");
+    assert_eq!(code, 1013, "{reason}");
+    assert!(reason.contains("wait 1 s"), "{reason:?}");
+    // Others are not kept waiting, and after the wait mallory is let in again.
+    let mut honest = RawPeer::connect(&relay, &conv, Role::Visitor, "v2").await;
+    assert_eq!(honest.exchange().await, None, "another participant connects at once");
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    let mut later = RawPeer::connect(&relay, &conv, Role::Visitor, "mallory").await;
+    assert_eq!(later.exchange().await, None, "after the wait mallory syncs again");
 }

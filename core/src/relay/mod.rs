@@ -36,6 +36,7 @@ use crate::workflow::timeline::Timeline;
 
 mod assign;
 mod output;
+pub mod penalty;
 mod workflow;
 
 pub use crate::peer::PeerInfo;
@@ -109,6 +110,12 @@ impl<E: std::error::Error + 'static> RelayError<E> {
                 | RelayError::Store(_)
                 | RelayError::Doc(_)
         )
+    }
+
+    /// Whether the peer broke a write rule (PROTOCOL.md §8.6): its participant waits before
+    /// its next socket ([`penalty`]).
+    pub fn is_violation(&self) -> bool {
+        matches!(self, RelayError::Rejected(_))
     }
 
     /// A close reason: the error's text cut to the WebSocket limit of 123 bytes.

@@ -14,6 +14,7 @@
 use std::cell::RefCell;
 
 use edgedesk_core::auth::claims::expired;
+use edgedesk_core::relay::penalty::{reason as penalty_reason, PenaltyBox};
 use edgedesk_core::relay::{close_reason, notice_frame, Outgoing, PeerId, PeerInfo, Relay};
 use serde::{Deserialize, Serialize};
 use worker::{
@@ -66,6 +67,8 @@ pub struct Conversation {
     /// A push to the inbox is in flight; another change asks it to go on.
     pushing: std::cell::Cell<bool>,
     push_again: std::cell::Cell<bool>,
+    /// Participants whose writes were refused wait before their next socket.
+    penalties: RefCell<PenaltyBox>,
 }
 
 /// A conversation open in memory: the relay and what its workflow keeps beside it.
@@ -248,6 +251,13 @@ impl Conversation {
         let peer = random_peer_id();
         let pair = WebSocketPair::new()?;
         self.state.accept_web_socket(&pair.server);
+        let now = worker::Date::now().as_millis() as i64;
+        if let Some(wait) = self.penalties.borrow().wait_ms(&info.participant, now) {
+            // Answered on the socket, like a full conversation: clients back off and retry.
+            let reason = penalty_reason(wait);
+            Self::refuse(&pair.server, 1013, &reason);
+            return Ok(Response::from_websocket(pair.client)?);
+        }
         if open >= max_sockets {
             // Answered on the socket (1013, try again later) so clients see a close code and
             // back off as they do after any close.
@@ -263,7 +273,6 @@ impl Conversation {
             expires_at: Some(expires_at),
             closing: false,
         })?;
-        let now = worker::Date::now().as_millis() as i64;
         let profile = peer_info.profile;
         let connected = self.with_live(Some(&name), |live| {
             let mut out = live.relay.connect(peer, info);
@@ -395,6 +404,7 @@ impl DurableObject for Conversation {
             armed: std::cell::Cell::new(None),
             pushing: std::cell::Cell::new(false),
             push_again: std::cell::Cell::new(false),
+            penalties: RefCell::new(PenaltyBox::default()),
         }
     }
 
@@ -437,7 +447,7 @@ impl DurableObject for Conversation {
             match live.relay.receive(me.peer, &data, now) {
                 // The workflow's timers and webhooks commit with the change they follow.
                 Ok(out) => Ok(commit::commit(live, out, now)),
-                Err(e) => Err((e.close_code(), e.to_string(), e.must_reload())),
+                Err(e) => Err((e.close_code(), e.to_string(), e.must_reload(), e.is_violation())),
             }
         });
         match result {
@@ -446,9 +456,12 @@ impl DurableObject for Conversation {
                 self.arm(next).await;
                 self.push_inbox().await;
             }
-            Ok(Err((code, text, reload))) => {
+            Ok(Err((code, text, reload, violation))) => {
                 // Log the kind of failure only: never payloads.
                 worker::console_log!("closing peer: code {code}");
+                if violation {
+                    self.penalties.borrow_mut().strike(&me.info.participant, now);
+                }
                 if reload {
                     self.reload();
                 } else {
