@@ -300,6 +300,7 @@ impl Conversation {
         let stats = opened(self.with_live(Some(name), |live| {
             let mut stats = serde_json::to_value(live.relay.stats()).unwrap_or_default();
             stats["workflow"] = workflow_shell::stats(live);
+            stats["wasm_memory_bytes"] = wasm_memory_bytes().into();
             stats
         }))?;
         Ok(http::json(&stats))
@@ -512,4 +513,17 @@ fn random_peer_id() -> PeerId {
         return worker::Date::now().as_millis() & JS_SAFE;
     }
     u64::from_le_bytes(b) & JS_SAFE
+}
+
+/// The isolate's wasm linear memory now (it only grows): what a soak watches for leaks, and
+/// what must stay under the isolate's 128 MB.
+fn wasm_memory_bytes() -> u64 {
+    #[cfg(target_arch = "wasm32")]
+    {
+        core::arch::wasm32::memory_size::<0>() as u64 * 65_536
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        0
+    }
 }
