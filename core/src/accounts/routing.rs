@@ -8,7 +8,7 @@ use serde_json::{json, Map, Value};
 
 use super::AccountError;
 use crate::ids::ParticipantId;
-use crate::workflow::config::Routing;
+use crate::workflow::config::{Routing, WorkspaceConfig};
 
 /// What an account update says about routing; `None` leaves that part as it is.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -48,6 +48,35 @@ impl RoutingUpdate {
             self.set_own(routing, agent.as_str())?;
         }
         Ok(*config != before)
+    }
+
+    /// The configuration to store after this update, from the one stored now (`None`: never
+    /// configured). `Ok(None)` when routing would read nothing new (the same configuration in
+    /// its canonical form, e.g. an empty team list where there are no teams), so a save that
+    /// changes nothing stores no new version; refused when the result does not pass the
+    /// configuration's checks.
+    pub fn next_config(
+        &self,
+        agent: &ParticipantId,
+        stored: Option<&str>,
+    ) -> Result<Option<WorkspaceConfig>, AccountError> {
+        if self.is_empty() {
+            return Ok(None);
+        }
+        let mut json = match stored {
+            Some(s) => serde_json::from_str(s).map_err(|_| shape("JSON"))?,
+            None => json!({}),
+        };
+        if !self.apply(agent, &mut json)? {
+            return Ok(None);
+        }
+        let next = WorkspaceConfig::parse(&json.to_string())
+            .map_err(|errors| AccountError::Routing(errors.to_string()))?;
+        let before = WorkspaceConfig::parse(stored.unwrap_or("{}")).ok();
+        if before.is_some_and(|b| b.to_json(false) == next.to_json(false)) {
+            return Ok(None);
+        }
+        Ok(Some(next))
     }
 
     fn set_own(&self, routing: &mut Map<String, Value>, agent: &str) -> Result<(), AccountError> {
@@ -147,7 +176,6 @@ impl AgentRoutingView {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::workflow::config::WorkspaceConfig;
 
     fn config() -> Value {
         json!({
@@ -208,6 +236,26 @@ mod tests {
         RoutingUpdate { skills: Some(vec![]), ..Default::default() }.apply(&ada(), &mut c).unwrap();
         assert!(c["routing"].get("agents").is_none());
         assert_eq!(AgentRoutingView::of(&parsed(&c).routing, "ada").max_open, None);
+    }
+
+    #[test]
+    fn the_next_configuration_is_stored_only_when_routing_reads_something_new() {
+        let stored = config().to_string();
+        let join = RoutingUpdate { teams: Some(vec!["billing".into()]), ..Default::default() };
+        let next = join.next_config(&ada(), Some(&stored)).unwrap().expect("a new version");
+        assert!(next.routing.teams[1].has_member("ada"));
+        let canonical = next.to_json(false).to_string();
+        assert!(join.next_config(&ada(), Some(&canonical)).unwrap().is_none(), "already a member");
+        // No teams anywhere and none asked for: nothing to store, even never configured.
+        let none =
+            RoutingUpdate { teams: Some(vec![]), max_open: Some(None), ..Default::default() };
+        assert!(none.next_config(&ada(), None).unwrap().is_none());
+        assert!(none.next_config(&ada(), Some("{}")).unwrap().is_none());
+        // A skill the configuration refuses refuses the update.
+        let long = RoutingUpdate { skills: Some(vec!["x".repeat(65)]), ..Default::default() };
+        let e = long.next_config(&ada(), Some(&stored)).unwrap_err();
+        assert_eq!((e.code(), e.status()), ("invalid_routing", 422));
+        assert!(e.to_string().contains("routing.agents[0].skills[0]"), "{e}");
     }
 
     #[test]

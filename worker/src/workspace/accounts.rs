@@ -261,8 +261,8 @@ impl Workspace {
     }
 
     /// The configuration with the update's teams, skills and limit written in, as the next
-    /// version to store; `None` if the update changes none of them. Refused (422) if the
-    /// result does not pass the configuration's checks. Reads only: no `await`.
+    /// version to store (`None` if routing would read nothing new; core decides). Reads only:
+    /// no `await`.
     fn routing_change(
         &self,
         workspace: &WorkspaceId,
@@ -273,34 +273,13 @@ impl Workspace {
             return Ok(None);
         }
         let current = self.config_table(workspace.as_str())?.load(self.master_keys().as_deref())?;
-        let (version, mut json) = match &current {
-            Some(c) => {
-                (c.version, serde_json::from_str(&c.json).unwrap_or(serde_json::Value::Null))
-            }
-            None => (0, serde_json::json!({})),
-        };
-        let changed = update
+        let next = update
             .routing
-            .apply(&update.id, &mut json)
+            .next_config(&update.id, current.as_ref().map(|c| c.json.as_str()))
             .map_err(|e| Refusal::new(e.status(), e.code(), e.to_string()))?;
-        if !changed {
-            return Ok(None);
-        }
-        let config = WorkspaceConfig::parse(&json.to_string())
-            .map_err(|errors| Refusal::new(422, "invalid_routing", errors.to_string()))?;
-        let next = config.to_json(false);
-        // Written back in its canonical form: a save that changes nothing routing reads (an
-        // empty team list where there are no teams) stores no new version.
-        let before = match &current {
-            Some(c) => WorkspaceConfig::parse(&c.json).ok(),
-            None => WorkspaceConfig::parse("{}").ok(),
-        };
-        if before.is_some_and(|c| c.to_json(false) == next) {
-            return Ok(None);
-        }
-        Ok(Some(StoredConfig {
-            version: version + 1,
-            json: next.to_string(),
+        Ok(next.map(|config| StoredConfig {
+            version: current.as_ref().map_or(0, |c| c.version) + 1,
+            json: config.to_json(false).to_string(),
             updated_at: worker::Date::now().as_millis() as i64,
             updated_by: admin.to_string(),
         }))
