@@ -235,6 +235,12 @@ impl Conversation {
             ));
         };
         let (info, expires_at) = (peer_info.info.clone(), peer_info.expires_at);
+        // Before the conversation is opened: the wait after a refused write exists to spare
+        // the reload from storage that opening would cost.
+        let asked_at = worker::Date::now().as_millis() as i64;
+        if let Some(wait) = self.penalties.borrow().wait_ms(&info.participant, asked_at) {
+            return self.closed_at_once(&penalty_reason(wait));
+        }
         // Opened before the upgrade, so an erased or locked conversation is an HTTP answer.
         let max_sockets =
             opened(self.with_relay(Some(&name), |r| r.limits().max_sockets_per_conversation))?;
@@ -248,31 +254,21 @@ impl Conversation {
             .count();
         // Before the socket exists, so no frame of it can wait behind this fetch.
         self.refresh_config(&name).await;
+        if open >= max_sockets {
+            return self.closed_at_once(&format!(
+                "conversation has {open} sockets, the limit is {max_sockets}; try again later"
+            ));
+        }
         let peer = random_peer_id();
         let pair = WebSocketPair::new()?;
         self.state.accept_web_socket(&pair.server);
-        let now = worker::Date::now().as_millis() as i64;
-        if let Some(wait) = self.penalties.borrow().wait_ms(&info.participant, now) {
-            // Answered on the socket, like a full conversation: clients back off and retry.
-            let reason = penalty_reason(wait);
-            Self::refuse(&pair.server, 1013, &reason);
-            return Ok(Response::from_websocket(pair.client)?);
-        }
-        if open >= max_sockets {
-            // Answered on the socket (1013, try again later) so clients see a close code and
-            // back off as they do after any close.
-            let reason = format!(
-                "conversation has {open} sockets, the limit is {max_sockets}; try again later"
-            );
-            Self::refuse(&pair.server, 1013, &reason);
-            return Ok(Response::from_websocket(pair.client)?);
-        }
         pair.server.serialize_attachment(Attachment {
             peer,
             info: info.clone(),
             expires_at: Some(expires_at),
             closing: false,
         })?;
+        let now = worker::Date::now().as_millis() as i64;
         let profile = peer_info.profile;
         let connected = self.with_live(Some(&name), |live| {
             let mut out = live.relay.connect(peer, info);
@@ -293,6 +289,15 @@ impl Conversation {
                 Self::refuse(&pair.server, code, &message);
             }
         }
+        Ok(Response::from_websocket(pair.client)?)
+    }
+
+    /// A socket accepted and closed at once with 1013 (try again later): answered on the
+    /// socket, not over HTTP, so clients see a close code and back off as after any close.
+    fn closed_at_once(&self, reason: &str) -> Result<Response, Refusal> {
+        let pair = WebSocketPair::new()?;
+        self.state.accept_web_socket(&pair.server);
+        Self::refuse(&pair.server, 1013, reason);
         Ok(Response::from_websocket(pair.client)?)
     }
 
