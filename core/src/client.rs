@@ -37,6 +37,9 @@ pub struct Notice {
     pub kind: String,
     pub code: u16,
     pub message: String,
+    /// With a `rollover` notice: the live document's epoch (PROTOCOL.md §16).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epoch: Option<u64>,
 }
 
 /// Something the application shows.
@@ -275,6 +278,42 @@ impl<S: ChunkStore> ClientSession<S> {
             .map(|m| m.id)
             .collect();
         self.doc.undelivered().into_iter().filter(|id| mine.contains(id)).collect()
+    }
+
+    /// Own messages the relay has not acknowledged yet, in conversation order, whole: what a
+    /// device moves into the next epoch after a rollover ([`crate::rollover::migrate`]).
+    pub fn pending_messages(&self) -> Vec<Message> {
+        let unacked: std::collections::HashSet<MessageId> =
+            self.doc.undelivered().into_iter().collect();
+        self.doc
+            .messages()
+            .into_iter()
+            .filter(|m| m.device == self.me.device && unacked.contains(&m.id))
+            .collect()
+    }
+
+    /// Writes `messages` (this device's, from a sealed epoch's replica) into this replica
+    /// unchanged: same ids, times and bodies, each as its own change, durably. Ids the replica
+    /// already holds are skipped, so a move interrupted by a crash can be run again. Returns
+    /// how many were written.
+    pub fn carry_over(
+        &mut self,
+        messages: &[Message],
+        now_ms: i64,
+    ) -> Result<usize, ClientError<S::Error>> {
+        let held = self.doc.message_ids();
+        let mut written = 0;
+        for m in messages.iter().filter(|m| !held.contains(m.id.as_str())) {
+            if m.device != self.me.device || m.author.id != self.me.participant {
+                continue;
+            }
+            self.doc.append(m, now_ms)?;
+            written += 1;
+        }
+        if written > 0 {
+            self.persister.persist(&self.doc)?;
+        }
+        Ok(written)
     }
 
     /// A connection to the relay is open: start a fresh sync session.

@@ -30,6 +30,7 @@ pub mod message_map;
 pub mod op_patches;
 pub mod peer;
 pub mod relay;
+pub mod rollover;
 pub mod schema;
 pub mod shared_doc;
 pub mod sql;

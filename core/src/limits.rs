@@ -10,6 +10,11 @@ pub const MAX_FRAME_BYTES_VAR: &str = "EDGEDESK_MAX_FRAME_BYTES";
 pub const MAX_BODY_BYTES_VAR: &str = "EDGEDESK_MAX_BODY_BYTES";
 pub const MAX_MESSAGES_PER_SECOND_VAR: &str = "EDGEDESK_MAX_MESSAGES_PER_SECOND";
 pub const MAX_SOCKETS_VAR: &str = "EDGEDESK_MAX_SOCKETS_PER_CONVERSATION";
+pub const ROLLOVER_MESSAGES_VAR: &str = "EDGEDESK_ROLLOVER_MESSAGES";
+/// Messages the live document holds before it is sealed into an archive segment
+/// (PROTOCOL.md §16): a 1,000-message document loads in a few milliseconds and holds a few MB
+/// of the isolate's 128 MB, whatever the conversation's length.
+pub const DEFAULT_ROLLOVER_MESSAGES: usize = 1_000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
@@ -26,6 +31,9 @@ pub struct Limits {
     pub max_messages_per_second: u32,
     /// Open sockets one conversation serves at once.
     pub max_sockets_per_conversation: usize,
+    /// Messages in the live document at which it rolls over into an archive segment; 0 never
+    /// rolls over (the document grows without end, as before issue 17).
+    pub rollover_messages: usize,
 }
 
 impl Default for Limits {
@@ -36,6 +44,7 @@ impl Default for Limits {
             max_body_bytes: MAX_BODY_BYTES,
             max_messages_per_second: 500,
             max_sockets_per_conversation: 64,
+            rollover_messages: DEFAULT_ROLLOVER_MESSAGES,
         }
     }
 }
@@ -80,6 +89,18 @@ impl Limits {
                 10_000,
                 d.max_sockets_per_conversation,
             )?,
+            rollover_messages: match read(ROLLOVER_MESSAGES_VAR, 0, 1_000_000, d.rollover_messages)?
+            {
+                // Fewer would seal a segment per handful of messages: each costs a key and rows.
+                n @ 1..=9 => {
+                    return Err(LimitsError {
+                        var: ROLLOVER_MESSAGES_VAR,
+                        value: n.to_string(),
+                        expected: "0 (never) or an integer from 10 to 1000000".into(),
+                    })
+                }
+                n => n,
+            },
         })
     }
 }

@@ -71,6 +71,12 @@ pub trait ChunkStore {
     fn chunk_overhead(&self) -> usize {
         0
     }
+    /// The sealed segments kept beside the document (PROTOCOL.md §16), for a relay's store;
+    /// `None` for a store that keeps one document only (a device's replica): the relay then
+    /// never rolls the document over.
+    fn archive(&mut self) -> Option<crate::rollover::archive::Archive<'_>> {
+        None
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -81,6 +87,8 @@ pub enum StoreError<E: std::error::Error + 'static> {
     Corrupt(#[source] automerge::AutomergeError),
     #[error(transparent)]
     Doc(#[from] DocError),
+    #[error(transparent)]
+    Archive(crate::rollover::archive::ArchiveError),
 }
 
 /// Size accounting of what is stored, for compaction and for the stats endpoint.
@@ -214,6 +222,8 @@ pub struct MemStore {
     pub chunks: Vec<(ChunkKind, Vec<u8>)>,
     /// When set, every write fails: lets tests prove nothing is acknowledged unpersisted.
     pub fail_writes: bool,
+    /// Sealed segments, for a relay whose conversations roll over.
+    pub archive: crate::rollover::archive::MemArchive,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -241,6 +251,10 @@ impl ChunkStore for MemStore {
         }
         self.chunks = snapshot.iter().map(|c| (ChunkKind::Snapshot, c.to_vec())).collect();
         Ok(())
+    }
+
+    fn archive(&mut self) -> Option<crate::rollover::archive::Archive<'_>> {
+        Some(self.archive.archive())
     }
 }
 

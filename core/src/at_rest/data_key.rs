@@ -30,6 +30,11 @@ impl DataKey {
         Ok(Self { key: Zeroizing::new(aead::random()?) })
     }
 
+    /// A key unwrapped from storage (a segment's, sealed with its conversation's key).
+    pub(crate) fn from_bytes(bytes: [u8; KEY_BYTES]) -> Self {
+        Self { key: Zeroizing::new(bytes) }
+    }
+
     pub(crate) fn bytes(&self) -> &[u8; KEY_BYTES] {
         &self.key
     }

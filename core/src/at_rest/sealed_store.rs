@@ -32,6 +32,10 @@ pub trait SealedChunkStore {
     fn append(&mut self, doc: DocLabel, chunk: SealedChunk) -> Result<(), Self::Error>;
     /// Replaces every row of the document with `chunks`, atomically.
     fn replace_all(&mut self, doc: DocLabel, chunks: Vec<SealedChunk>) -> Result<(), Self::Error>;
+    /// Where sealed segments go (PROTOCOL.md §16); `None` if this backend keeps none.
+    fn archive_rows(&mut self) -> Option<&mut dyn crate::rollover::archive::ArchiveRows> {
+        None
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -152,6 +156,11 @@ impl<R: SealedChunkStore> ChunkStore for EncryptedStore<R> {
 
     fn chunk_overhead(&self) -> usize {
         OVERHEAD
+    }
+
+    fn archive(&mut self) -> Option<crate::rollover::archive::Archive<'_>> {
+        let cipher = &self.cipher;
+        self.raw.archive_rows().map(|rows| crate::rollover::archive::Archive { rows, cipher })
     }
 }
 

@@ -12,6 +12,7 @@ use super::tail::{Reader, Tail};
 use crate::ids::ParticipantId;
 use crate::internal_doc::{CaseField, InternalDoc, Priority};
 use crate::message::Role;
+use crate::rollover::Carry;
 use crate::shared_doc::SharedDoc;
 use crate::workflow::csat::Rating;
 use crate::workflow::profile::VisitorProfile;
@@ -171,6 +172,69 @@ impl Summary {
             messages: u32::try_from(doc.message_count()).unwrap_or(u32::MAX),
         }
     }
+}
+
+impl Summary {
+    /// [`Summary::with_tail`] of a live document that continues sealed epochs: counts,
+    /// creation time, previews, the visitor's wait and unread messages include what `carry`
+    /// kept of the sealed messages (PROTOCOL.md §16).
+    pub fn with_carry(
+        conversation: &str,
+        doc: &SharedDoc,
+        internal: &InternalDoc,
+        visitor: &VisitorProfile,
+        tail: &Tail,
+        carry: &Carry,
+    ) -> Summary {
+        let mut s = Self::with_tail(conversation, doc, internal, visitor, tail);
+        if carry.epoch == 0 {
+            return s;
+        }
+        let live = u64::try_from(doc.message_count()).unwrap_or(u64::MAX);
+        s.messages = u32::try_from(carry.archived.saturating_add(live)).unwrap_or(u32::MAX);
+        s.created_at = carry.created_at.or(tail.created_at()).unwrap_or(0);
+        if tail.last().is_none() {
+            s.last_message_at = carry.last.as_ref().map(|m| m.at);
+        }
+        let shown =
+            tail.last_said().or(carry.last_said.as_ref()).or(tail.last()).or(carry.last.as_ref());
+        s.last_preview = shown.map(|m| preview(&m.body));
+        s.last_preview_role = shown.map(|m| m.role);
+        if s.visitor_name.is_none() {
+            s.visitor_name = carry.visitor_name.clone();
+        }
+        s.waiting_since = unanswered_since(tail, carry).filter(|_| s.status.awaits_agent());
+        s.unread = unread(doc, tail, carry, s.assignee.as_deref());
+        s
+    }
+}
+
+/// Since when the visitor waits for staff, whatever the status, sealed messages included.
+pub(crate) fn unanswered_since(tail: &Tail, carry: &Carry) -> Option<i64> {
+    if tail.staff_wrote() {
+        tail.unanswered_since()
+    } else {
+        carry.unanswered_since.or(tail.unanswered_since())
+    }
+}
+
+/// Visitor messages `assignee` (any staff member when `None`) has not read, sealed ones
+/// included: those counted at the seal, unless the reader's mark or reply is in the live
+/// document. A reader assigned after the seal inherits the count for any staff member.
+pub(crate) fn unread(doc: &SharedDoc, tail: &Tail, carry: &Carry, assignee: Option<&str>) -> u32 {
+    let assigned = assignee.and_then(|a| ParticipantId::new(a).ok());
+    let reader = assigned.as_ref().map_or(Reader::AnyStaff, Reader::Assignee);
+    let marks = doc.read_marks();
+    let (live, stopped) =
+        tail.unread_and_stop(reader, marks.iter().map(|(p, _, m)| (p, m.as_str())));
+    if stopped {
+        return live;
+    }
+    let sealed = match (&carry.unread_assignee, assignee) {
+        (Some((who, n)), Some(a)) if who == a => *n,
+        _ => carry.unread_any_staff,
+    };
+    live.saturating_add(sealed).min(MAX_UNREAD)
 }
 
 fn profile_name(doc: &SharedDoc) -> Option<String> {

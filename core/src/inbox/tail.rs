@@ -48,7 +48,7 @@ struct Fact {
 }
 
 /// A message as the list shows it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct LastMessage {
     pub at: i64,
     pub body: String,
@@ -310,6 +310,17 @@ impl Tail {
         reader: Reader<'_>,
         marks: impl IntoIterator<Item = (&'m ParticipantId, &'m str)>,
     ) -> u32 {
+        self.unread_and_stop(reader, marks).0
+    }
+
+    /// [`Self::unread`], and whether the reader's stop point (a mark or a message of theirs)
+    /// is in the window: when it is not, the count starts at the window's first message and
+    /// unread messages before it (sealed ones, `rollover`) come on top.
+    pub fn unread_and_stop<'m>(
+        &self,
+        reader: Reader<'_>,
+        marks: impl IntoIterator<Item = (&'m ParticipantId, &'m str)>,
+    ) -> (u32, bool) {
         let counted = |who: &ParticipantId| match reader {
             Reader::Assignee(r) => who == r,
             Reader::AnyStaff => !self.visitors.contains(who),
@@ -323,14 +334,21 @@ impl Tail {
             Reader::Assignee(r) => self.newest_by.get(r).copied(),
             Reader::AnyStaff => self.newest_staff,
         };
-        let after = match marked.max(written).filter(|&stop| stop >= self.base) {
+        let stop = marked.max(written).filter(|&stop| stop >= self.base);
+        let after = match stop {
             Some(stop) => self.window.get(stop - self.base).map_or(0, |f| f.visitors_through),
             None => self.window.front().map_or(0, |f| {
                 f.visitors_through - u64::from(matches!(f.author, Some((Role::Visitor, _))))
             }),
         };
         let (visitors_total, _) = self.running();
-        u32::try_from(visitors_total - after).unwrap_or(u32::MAX).min(MAX_UNREAD)
+        let count = u32::try_from(visitors_total - after).unwrap_or(u32::MAX).min(MAX_UNREAD);
+        (count, stop.is_some())
+    }
+
+    /// Whether an agent or admin wrote any message of the window.
+    pub fn staff_wrote(&self) -> bool {
+        self.newest_staff.is_some()
     }
 
     /// Since when the visitor has waited for a staff reply, whatever the status.

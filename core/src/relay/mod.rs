@@ -26,6 +26,8 @@ use crate::intake::IntakeError;
 use crate::internal_doc::InternalDoc;
 use crate::limits::{Limits, RateLimiter};
 use crate::message::Role;
+use crate::rollover::archive::ArchiveError;
+use crate::rollover::{Carry, Sealed};
 use crate::shared_doc::{DocError, SharedDoc};
 use crate::store::{ChunkStore, Persister, StoreError, StoreStats};
 use crate::sync::{PeerSync, SyncError};
@@ -51,6 +53,21 @@ pub use workflow::WorkflowSetup;
 pub const MAX_INFLATED_BYTES: usize = 2 * MAX_CLIENT_MESSAGE;
 /// Largest ephemeral (typing/presence) payload relayed.
 pub const MAX_EPHEMERAL_BYTES: usize = 4 * 1024;
+
+/// Why a page of history could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum HistoryError {
+    #[error("segment {epoch} does not exist: the conversation's live epoch is {live}")]
+    NoSuchSegment { epoch: u64, live: u64 },
+    #[error("segment {epoch} has expired: retention deleted it")]
+    Shredded { epoch: u64 },
+    #[error("this relay's storage keeps no history")]
+    NoArchive,
+    #[error(transparent)]
+    Archive(#[from] crate::rollover::archive::ArchiveError),
+    #[error("a sealed segment is unreadable: {0}")]
+    Doc(#[from] DocError),
+}
 
 /// A connection's identity within its Durable Object.
 pub type PeerId = u64;
@@ -180,6 +197,9 @@ pub struct RelayStats {
     /// Heads of the internal document (hashes only, no content).
     pub internal_heads: Vec<String>,
     pub internal_store: StoreStats,
+    /// The live document's epoch, and the messages sealed before it (PROTOCOL.md §16).
+    pub epoch: u64,
+    pub archived_messages: u64,
 }
 
 /// One conversation: both documents, the connected peers' sync sessions, the workflow.
@@ -282,6 +302,12 @@ pub struct Relay<S> {
     accepted: Vec<crate::message::Message>,
     /// The newest messages as the inbox summary needs them, extended after each change.
     tail: Tail,
+    /// What the live document inherits from sealed segments (its epoch among it).
+    carry: Carry,
+    /// A segment sealed in the current call, handed over in its [`Output`].
+    sealed: Option<Sealed>,
+    /// The messages of the segment read last, for paging through it page by page.
+    history_cache: Option<(u64, Vec<crate::rollover::history::Archived>)>,
 }
 
 impl<S: ChunkStore> Relay<S> {
@@ -305,7 +331,12 @@ impl<S: ChunkStore> Relay<S> {
         )?;
         let message_ids = doc.message_ids();
         let note_ids = internal.notes().into_iter().map(|n| n.id.to_string()).collect();
-        Ok(Self {
+        let mut persister = persister;
+        let carry = match persister.store_mut().archive() {
+            Some(mut archive) => archive.carry().map_err(StoreError::Archive)?,
+            None => Carry::default(),
+        };
+        let mut relay = Self {
             doc,
             persister,
             internal,
@@ -319,7 +350,121 @@ impl<S: ChunkStore> Relay<S> {
             events: Vec::new(),
             accepted: Vec::new(),
             tail: Tail::new(),
+            carry,
+            sealed: None,
+            history_cache: None,
+        };
+        relay.finish_interrupted_rollover(0)?;
+        Ok(relay)
+    }
+
+    /// A rollover that stored its segment and carry but not the new live document (a crash
+    /// between the writes, [`crate::rollover::archive`]) is finished: the stored document is
+    /// the sealed one, so the new epoch starts from it again.
+    fn finish_interrupted_rollover(&mut self, now_ms: i64) -> Result<(), StoreError<S::Error>> {
+        let heads: Vec<String> = self.doc.heads().iter().map(|h| h.to_string()).collect();
+        if self.carry.epoch == 0 || heads.is_empty() || heads != self.carry.sealed_heads {
+            return Ok(());
+        }
+        let next = self.next_epoch_doc(now_ms)?;
+        self.persister.compact(&next)?;
+        self.doc = next;
+        self.message_ids.clear();
+        Ok(())
+    }
+
+    /// The next epoch's live document: the schema, then the state carried over.
+    fn next_epoch_doc(&self, now_ms: i64) -> Result<SharedDoc, DocError> {
+        let mut next = SharedDoc::new(ActorId::from(crate::schema::RELAY_ACTOR))?;
+        crate::rollover::carry::copy_state(&self.doc, &mut next, now_ms)?;
+        Ok(next)
+    }
+
+    /// Whether a device whose replica is of epoch `theirs` may connect: `Err` with the notice
+    /// frame and close reason (code [`crate::rollover::CLOSE_EPOCH_MOVED`]) when its replica
+    /// is of another epoch than the live document. A device that names none holds epoch 0.
+    pub fn check_epoch(&self, theirs: u64) -> Result<(), (Vec<u8>, String)> {
+        let live = self.carry.epoch;
+        if theirs == live {
+            return Ok(());
+        }
+        Err((crate::rollover::notice(live, theirs), crate::rollover::reason(live, theirs)))
+    }
+
+    /// A page of the sealed history (PROTOCOL.md §16.3): at most `limit` messages before
+    /// `before`, within segment `only` if given.
+    pub fn history(
+        &mut self,
+        before: Option<crate::rollover::history::Cursor>,
+        only: Option<u64>,
+        limit: usize,
+    ) -> Result<crate::rollover::history::Page, HistoryError> {
+        use crate::rollover::history::{self, Archived};
+        let live = self.carry.epoch;
+        let cache = &mut self.history_cache;
+        let store = self.persister.store_mut();
+        history::page(live, before, only, limit, |epoch| -> Result<Vec<Archived>, HistoryError> {
+            if let Some((e, messages)) = cache.as_ref() {
+                if *e == epoch {
+                    return Ok(messages.clone());
+                }
+            }
+            let mut archive = store.archive().ok_or(HistoryError::NoArchive)?;
+            let bytes = archive.segment(epoch)?.ok_or(HistoryError::Shredded { epoch })?;
+            let messages = history::read_segment(epoch, &bytes)?;
+            *cache = Some((epoch, messages.clone()));
+            Ok(messages)
         })
+        .map_err(|e| match e {
+            history::HistoryError::NoSuchSegment { epoch, live } => {
+                HistoryError::NoSuchSegment { epoch, live }
+            }
+            history::HistoryError::Load(e) => e,
+        })
+    }
+
+    /// The live document's epoch (0 until the first rollover).
+    pub fn epoch(&self) -> u64 {
+        self.carry.epoch
+    }
+
+    /// Seals the live document as a segment and starts the next epoch, once it holds
+    /// [`Limits::rollover_messages`]. Called after a frame's writes are persisted and its
+    /// answers computed: they belong to the sealed epoch. Every peer's sync session belonged
+    /// to it too, so they are dropped; the owner closes their sockets with
+    /// [`crate::rollover::CLOSE_EPOCH_MOVED`] after sending the answers.
+    fn maybe_roll_over(&mut self, now_ms: i64) -> Result<(), StoreError<S::Error>> {
+        let limit = self.limits.rollover_messages;
+        if limit == 0 || self.doc.message_count() < limit {
+            return Ok(());
+        }
+        if self.persister.store_mut().archive().is_none() {
+            return Ok(());
+        }
+        self.tail.update(&self.doc);
+        let carry = self.carry.next(&self.doc, &self.internal, &self.tail, self.timeline.as_ref());
+        let next = self.next_epoch_doc(now_ms)?;
+        let epoch = self.carry.epoch;
+        let snapshot = self.doc.automerge().save();
+        let messages = u64::try_from(self.doc.message_count()).unwrap_or(u64::MAX);
+        // Segment, carry, live document: in this order, so no crash loses a sealed message
+        // (crate::rollover::archive).
+        let no_archive = || StoreError::Archive(ArchiveError::Storage("no archive".into()));
+        let mut archive = self.persister.store_mut().archive().ok_or_else(no_archive)?;
+        archive.put_segment(epoch, &snapshot, messages, now_ms).map_err(StoreError::Archive)?;
+        archive.put_carry(&carry).map_err(StoreError::Archive)?;
+        self.persister.compact(&next)?;
+        let sealed = Sealed { epoch, snapshot, messages, carry: carry.clone() };
+        self.doc = next;
+        self.message_ids.clear();
+        self.tail = Tail::new();
+        if let Some(tl) = self.timeline.as_mut() {
+            *tl = tl.compacted();
+        }
+        self.carry = carry;
+        self.peers.clear();
+        self.sealed = Some(sealed);
+        Ok(())
     }
 
     pub fn limits(&self) -> &Limits {
@@ -342,6 +487,8 @@ impl<S: ChunkStore> Relay<S> {
             store: self.persister.stats(),
             internal_heads: self.internal.heads().iter().map(|h| h.to_string()).collect(),
             internal_store: self.internal_persister.stats(),
+            epoch: self.carry.epoch,
+            archived_messages: self.carry.archived,
         }
     }
 
@@ -387,6 +534,7 @@ impl<S: ChunkStore> Relay<S> {
             Err(e) => {
                 self.events.clear();
                 self.accepted.clear();
+                self.sealed = None;
                 Err(e)
             }
         }
@@ -398,6 +546,7 @@ impl<S: ChunkStore> Relay<S> {
             events: std::mem::take(&mut self.events),
             accepted: std::mem::take(&mut self.accepted),
             timers: self.timers(),
+            sealed: self.sealed.take(),
         }
     }
 
@@ -456,6 +605,7 @@ impl<S: ChunkStore> Relay<S> {
         self.persist_both()?;
         let mut out = self.sync_all();
         self.acknowledge(from, Channel::Shared, &mut out);
+        self.maybe_roll_over(now_ms)?;
         Ok(out)
     }
 
@@ -572,7 +722,8 @@ impl<S: ChunkStore> Relay<S> {
     /// opening reads the newest [`crate::inbox::tail::MAX_SCAN`]).
     pub fn summary(&mut self, conversation: &str, visitor: &VisitorProfile) -> Summary {
         self.tail.update(&self.doc);
-        Summary::with_tail(conversation, &self.doc, &self.internal, visitor, &self.tail)
+        let (doc, internal, tail, carry) = (&self.doc, &self.internal, &self.tail, &self.carry);
+        Summary::with_carry(conversation, doc, internal, visitor, tail, carry)
     }
 
     /// Messages the summary has read from the document since the relay opened.

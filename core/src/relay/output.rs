@@ -7,6 +7,7 @@
 
 use super::Outgoing;
 use crate::message::Message;
+use crate::rollover::Sealed;
 use crate::workflow::event::WebhookEvent;
 use crate::workflow::timers::Timer;
 
@@ -27,6 +28,11 @@ pub struct Output {
     /// The conversation's pending timers after the call, earliest first (none without a
     /// workflow): the whole set, which replaces the stored one.
     pub timers: Vec<Timer>,
+    /// The live document reached its bound and was sealed (PROTOCOL.md §16): the owner
+    /// stores the segment and its carry in the same transaction as the documents, then,
+    /// after sending `frames`, closes every socket with
+    /// [`crate::rollover::CLOSE_EPOCH_MOVED`].
+    pub sealed: Option<Sealed>,
 }
 
 impl Output {
@@ -37,6 +43,9 @@ impl Output {
         self.events.extend(later.events);
         self.accepted.extend(later.accepted);
         self.timers = later.timers;
+        if later.sealed.is_some() {
+            self.sealed = later.sealed;
+        }
     }
 
     /// The frames for `peer`, concatenated in order.

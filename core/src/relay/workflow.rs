@@ -40,7 +40,8 @@ impl<S: ChunkStore> Relay<S> {
     /// Turns the workflow on (or off, with `None`) from the next input on.
     pub fn configure(&mut self, setup: Option<WorkflowSetup>) {
         if setup.is_some() && self.timeline.is_none() {
-            self.timeline = Some(Timeline::scan(&self.doc, &self.internal));
+            let carried = self.carry.timeline.clone();
+            self.timeline = Some(Timeline::resume(carried, &self.doc, &self.internal));
         }
         self.workflow = setup;
     }

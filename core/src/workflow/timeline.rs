@@ -14,13 +14,13 @@ use crate::message::{Message, MessageKind, Role};
 use crate::shared_doc::SharedDoc;
 
 /// A message id with the relay's time of accepting it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Stamped {
     pub at: i64,
     pub id: MessageId,
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Timeline {
     visitor: Vec<Stamped>,
     /// Agents' and admins' text messages: replies to the visitor.
@@ -57,6 +57,45 @@ impl Timeline {
             tl.note_audit(&e);
         }
         tl
+    }
+
+    /// [`Self::scan`] of a live document that continues `carried`, the timeline of the
+    /// sealed epochs before it (`rollover`).
+    pub fn resume(carried: Option<Timeline>, doc: &SharedDoc, internal: &InternalDoc) -> Self {
+        let Some(mut tl) = carried else { return Self::scan(doc, internal) };
+        let fresh = Self::scan(doc, internal);
+        for s in fresh.visitor {
+            insert_sorted(&mut tl.visitor, s);
+        }
+        for s in fresh.staff {
+            insert_sorted(&mut tl.staff, s);
+        }
+        tl.last_agent_name = fresh.last_agent_name.or(tl.last_agent_name);
+        tl.visitor_id = tl.visitor_id.or(fresh.visitor_id);
+        tl.last_activity = tl.last_activity.max(fresh.last_activity);
+        // The audit trail is not sealed: the scan read every marker again.
+        tl.marks = fresh.marks;
+        tl.auto_replies = fresh.auto_replies;
+        tl
+    }
+
+    /// What the rules still ask of sealed messages: the first visitor message, the last staff
+    /// reply and the visitor messages after it (the current wait); not every stamp. Keeps the
+    /// carried timeline bounded however long the conversation grows.
+    pub fn compacted(&self) -> Timeline {
+        let after = self.last_staff().map_or(i64::MIN, |s| s.at);
+        let mut visitor: Vec<Stamped> = self.visitor.first().cloned().into_iter().collect();
+        let waiting = self.visitor.iter().skip(1).filter(|s| s.at > after).cloned();
+        visitor.extend(waiting);
+        Timeline {
+            visitor,
+            staff: self.staff.last().cloned().into_iter().collect(),
+            last_agent_name: self.last_agent_name.clone(),
+            visitor_id: self.visitor_id.clone(),
+            last_activity: self.last_activity,
+            marks: Default::default(),
+            auto_replies: Vec::new(),
+        }
     }
 
     /// Records an accepted message.
