@@ -48,6 +48,21 @@ pub fn inbox_url(
     ))
 }
 
+/// `http[s]://host[/prefix]/v1/workspaces/{ws}/conversations/{id}/history`: pages of the
+/// sealed history (PROTOCOL.md §16.3); the caller appends the query.
+pub fn history_url(
+    base_url: &str,
+    workspace: &WorkspaceId,
+    conversation: &ConversationId,
+) -> Result<String, UrlError> {
+    let socket = socket_base(base_url)?;
+    let http = match socket.strip_prefix("wss://") {
+        Some(rest) => format!("https://{rest}"),
+        None => format!("http://{}", socket.trim_start_matches("ws://")),
+    };
+    Ok(format!("{http}/v1/workspaces/{workspace}/conversations/{conversation}/history"))
+}
+
 /// `ws://host[/prefix]` from the base URL, or why it cannot be connected to.
 fn socket_base(base_url: &str) -> Result<String, UrlError> {
     let bad = |reason: &str| UrlError { url: base_url.to_owned(), reason: reason.to_owned() };
@@ -116,6 +131,15 @@ mod tests {
             assert!(connect_url(bad, &w, &c, &d).is_err(), "{bad}");
             assert!(inbox_url(bad, &w, &d).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn builds_the_history_url_over_http() {
+        let (w, c, _) = ids();
+        assert_eq!(
+            history_url("ws://127.0.0.1:8787/", &w, &c).unwrap(),
+            "http://127.0.0.1:8787/v1/workspaces/acme/conversations/conv-1/history"
+        );
     }
 
     #[test]

@@ -8,6 +8,7 @@
 
 mod connection;
 mod error;
+mod history;
 mod inbox;
 
 use std::path::PathBuf;
@@ -25,7 +26,9 @@ use tokio::task::JoinHandle;
 
 pub use crate::backoff::Backoff;
 pub use crate::endpoint::{connect_url, inbox_url};
+pub use edgedesk_core::rollover::history::{Archived, Page as HistoryPage};
 pub use error::ClientError;
+pub use history::Moved;
 pub use inbox::{
     InboxClient, InboxConfig, InboxSdkEvent, DEFAULT_REQUEST_TIMEOUT, INBOX_EVENT_CAPACITY,
 };
@@ -132,6 +135,10 @@ pub enum SdkEvent {
     /// This device wrote a message (it is durable locally; its receipt arrives as
     /// `Core(Event::Delivered)`).
     MessageSent(Message),
+    /// The conversation rolled over (PROTOCOL.md §16): the replica now holds the new epoch's
+    /// live part, with this device's unacknowledged messages rewritten into it; earlier
+    /// messages are read with [`Client::history`].
+    Moved(Moved),
 }
 
 /// A read-only look at the client's state, taken under its lock: cheap to query repeatedly.
@@ -225,10 +232,15 @@ impl Client {
             &config.conversation,
             &config.identity.device,
         )?;
+        let history_url = crate::endpoint::history_url(
+            &config.base_url,
+            &config.workspace,
+            &config.conversation,
+        )?;
         let data_dir = config.data_dir.join(config.conversation.as_str());
         let mut config = config;
         config.identity.name = crate::author_name::author_name(&config.token, config.identity.name);
-        let store = open_store(&data_dir).await?;
+        let (store, epoch) = history::open_current(&data_dir).await?;
         let session = if sees_internal(config.identity.role) {
             // Agents keep the internal document beside the shared one, in its own store.
             let internal = open_store(&data_dir.join("internal")).await?;
@@ -241,6 +253,9 @@ impl Client {
             events: OnceLock::new(),
             changed: watch::channel(0).0,
             flush: Notify::new(),
+            epoch: epoch.into(),
+            conversation_dir: data_dir.clone(),
+            history_url,
         });
         let initial = if config.start_online { Control::Online } else { Control::Offline };
         let (control, control_rx) = watch::channel(initial);
@@ -459,6 +474,26 @@ impl Client {
 
     pub fn conversation(&self) -> &ConversationId {
         &self.conversation
+    }
+
+    /// The epoch of the local replica (PROTOCOL.md §16): 0 until the conversation first
+    /// rolled over while this device was connected or reconnecting.
+    pub fn epoch(&self) -> u64 {
+        self.shared.epoch.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// A page of the conversation's sealed history (PROTOCOL.md §16.3), oldest first: the
+    /// messages just before `before` (a page's `before` cursor; `None`: the newest sealed
+    /// ones), at most `limit` (1 to 500). Pages fetched are kept on the device: offline, a
+    /// page fetched before is served from there.
+    pub async fn history(
+        &self,
+        before: Option<&str>,
+        limit: usize,
+    ) -> Result<HistoryPage, ClientError> {
+        let token = self.token.borrow().clone();
+        let (dir, url) = (&self.shared.conversation_dir, &self.shared.history_url);
+        history::page(dir, url, &token, before, limit.clamp(1, 500)).await
     }
 
     /// The directory holding this conversation's replica.

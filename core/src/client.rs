@@ -316,6 +316,17 @@ impl<S: ChunkStore> ClientSession<S> {
         Ok(written)
     }
 
+    /// Replaces the shared document's replica with the one in `store` (a device's replica of a
+    /// new epoch, PROTOCOL.md §16.2); the internal document stays. The connection is dropped:
+    /// the next one syncs the new replica.
+    pub fn replace_shared(&mut self, store: S) -> Result<(), StoreError<S::Error>> {
+        let (doc, persister) = Persister::open::<SharedDoc>(store, ActorId::random())?;
+        self.doc = doc;
+        self.persister = persister;
+        self.link = None;
+        Ok(())
+    }
+
     /// A connection to the relay is open: start a fresh sync session.
     pub fn connected(&mut self) -> Vec<Vec<u8>> {
         // Our relay speaks the changes fast path and acknowledges changes frames (the SDK asks

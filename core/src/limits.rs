@@ -6,6 +6,10 @@
 use crate::frame::{MAX_CLIENT_MESSAGE, MAX_FRAME_PAYLOAD};
 use crate::message::MAX_BODY_BYTES;
 
+/// Largest chunk written as one row: under SQLite-in-DO's 2 MB value limit with headroom
+/// for encryption overhead.
+pub const MAX_ROW_BYTES: usize = 1536 * 1024;
+
 pub const MAX_FRAME_BYTES_VAR: &str = "EDGEDESK_MAX_FRAME_BYTES";
 pub const MAX_BODY_BYTES_VAR: &str = "EDGEDESK_MAX_BODY_BYTES";
 pub const MAX_MESSAGES_PER_SECOND_VAR: &str = "EDGEDESK_MAX_MESSAGES_PER_SECOND";

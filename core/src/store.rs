@@ -14,9 +14,7 @@ use automerge::{ActorId, Automerge, ChangeHash};
 use crate::document::Document;
 use crate::shared_doc::DocError;
 
-/// Largest chunk written as one row: under SQLite-in-DO's 2 MB value limit with headroom
-/// for encryption overhead.
-pub const MAX_ROW_BYTES: usize = 1536 * 1024;
+pub use crate::limits::MAX_ROW_BYTES;
 /// Increments smaller than this in total are never compacted: a young conversation's
 /// snapshot is tiny and folding it on every message would rewrite it on every message.
 pub const MIN_COMPACTION_BYTES: usize = 64 * 1024;

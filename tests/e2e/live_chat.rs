@@ -42,7 +42,7 @@ async fn two_visitor_devices_and_an_agent_converge_with_each_message_once_in_one
     assert_eq!(stats["messages"], 30);
     // The isolate's wasm memory is reported (whole 64 KiB pages), for soaks to watch.
     let memory = stats["wasm_memory_bytes"].as_u64().expect("wasm_memory_bytes in /stats");
-    assert!(memory >= 65_536 && memory % 65_536 == 0, "{memory}");
+    assert!(memory >= 65_536 && memory.is_multiple_of(65_536), "{memory}");
 
     // Each device's messages keep their own order within the shared order.
     for device in ["v1-phone", "v1-laptop", "a1-desk"] {

@@ -12,7 +12,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use edgedesk_client::{Client, SdkEvent};
 use edgedesk_core::message::Role;

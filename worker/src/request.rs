@@ -20,6 +20,8 @@ pub enum ConversationAction {
     Stats,
     /// `POST …/erase`: crypto-shreds the conversation (admins only).
     Erase,
+    /// `GET …/history`: a page of the sealed history (PROTOCOL.md §16.3).
+    History,
 }
 
 impl ConversationAction {
@@ -28,6 +30,7 @@ impl ConversationAction {
             ConversationAction::Connect => Access::Connect,
             ConversationAction::Stats => Access::Stats,
             ConversationAction::Erase => Access::Erase,
+            ConversationAction::History => Access::History,
         }
     }
 
@@ -37,13 +40,16 @@ impl ConversationAction {
             ConversationAction::Connect => "connect",
             ConversationAction::Stats => "stats",
             ConversationAction::Erase => "erase",
+            ConversationAction::History => "history",
         }
     }
 
     /// The one HTTP method the action accepts.
     pub fn method(self) -> &'static str {
         match self {
-            ConversationAction::Connect | ConversationAction::Stats => "GET",
+            ConversationAction::Connect
+            | ConversationAction::Stats
+            | ConversationAction::History => "GET",
             ConversationAction::Erase => "POST",
         }
     }
@@ -146,6 +152,7 @@ pub fn route(method: &str, path: &str) -> Result<Route, Refusal> {
                 "connect" => ConversationAction::Connect,
                 "stats" => ConversationAction::Stats,
                 "erase" => ConversationAction::Erase,
+                "history" => ConversationAction::History,
                 _ => return Err(not_found(path)),
             };
             let workspace = WorkspaceId::new(*ws)
@@ -346,6 +353,9 @@ pub struct ForwardedPeer {
     /// A visitor's claims for the workflow (locale, VIP, attributes); none for staff.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub profile: Option<VisitorProfile>,
+    /// The epoch of the device's replica (`epoch`, PROTOCOL.md §16.2); 0 when not named.
+    #[serde(default)]
+    pub epoch: u64,
 }
 
 impl Forwarded {
@@ -377,6 +387,20 @@ pub fn connecting_peer(
     // can offer newer ones to older relays.
     let cap = |want: &str| get("caps").is_some_and(|caps| caps.split(',').any(|c| c == want));
     let (fast, acks) = (cap("changes"), cap("acks"));
+    let epoch = match get("epoch") {
+        None => 0,
+        Some(e) => e.parse::<u64>().map_err(|_| {
+            Refusal::new(
+                400,
+                "bad_epoch",
+                format!(
+                    "query parameter `epoch` must be the epoch of your replica, a whole number \
+                     (got {:?})",
+                    e.chars().take(24).collect::<String>()
+                ),
+            )
+        })?,
+    };
     Ok(ForwardedPeer {
         info: PeerInfo {
             role: claims.role,
@@ -389,7 +413,43 @@ pub fn connecting_peer(
         name: claims.display_name(),
         expires_at: claims.exp,
         profile: (claims.role == Role::Visitor).then(|| claims.profile()),
+        epoch,
     })
+}
+
+/// The query of `GET …/history` (PROTOCOL.md §16.3), checked and written out again for the
+/// conversation's object: `before` (a cursor), `epoch` (one segment only), `limit` (1 to
+/// 500, default 100). Unknown parameters are ignored.
+pub fn history_query(query: &[(String, String)]) -> Result<String, Refusal> {
+    use edgedesk_core::rollover::history::{Cursor, MAX_PAGE};
+    let get = |k: &str| query.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str());
+    let bad = |m: String| Refusal::new(400, "bad_history_query", m);
+    let mut out = Vec::new();
+    if let Some(b) = get("before") {
+        let cursor: Cursor = b
+            .parse()
+            .map_err(|e: edgedesk_core::rollover::history::BadCursor| bad(e.to_string()))?;
+        out.push(format!("before={cursor}"));
+    }
+    if let Some(e) = get("epoch") {
+        let epoch: u64 = e.parse().map_err(|_| {
+            bad(format!(
+                "`epoch` must be a segment's epoch, a whole number (got {:?})",
+                e.chars().take(24).collect::<String>()
+            ))
+        })?;
+        out.push(format!("epoch={epoch}"));
+    }
+    let limit = match get("limit") {
+        None => 100,
+        Some(l) => l
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=MAX_PAGE).contains(n))
+            .ok_or_else(|| bad(format!("`limit` must be from 1 to {MAX_PAGE}")))?,
+    };
+    out.push(format!("limit={limit}"));
+    Ok(out.join("&"))
 }
 
 #[cfg(test)]

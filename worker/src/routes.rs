@@ -123,6 +123,10 @@ async fn conversation_request(
         }
     };
     let headers = Headers::new();
+    let inner_query = match action {
+        ConversationAction::History => format!("?{}", request::history_query(&query)?),
+        _ => String::new(),
+    };
     let peer = if action == ConversationAction::Connect {
         request::check_upgrade(req.headers().get("upgrade")?.as_deref())?;
         crate::account_routes::check_access(&env, &claims).await?;
@@ -138,7 +142,7 @@ async fn conversation_request(
     let mut init = RequestInit::new();
     init.with_method(Method::Get).with_headers(headers);
     let inner = Request::new_with_init(
-        &format!("https://conversation.internal/{}", action.as_str()),
+        &format!("https://conversation.internal/{}{inner_query}", action.as_str()),
         &init,
     )?;
     let stub = env.durable_object(CONVERSATION.binding)?.id_from_name(&name)?.get_stub()?;

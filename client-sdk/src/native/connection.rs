@@ -56,6 +56,12 @@ pub struct Shared {
     pub changed: watch::Sender<u64>,
     /// Poked after a local change: the task polls the session for frames to send.
     pub flush: Notify,
+    /// The epoch of the replica in `session` (PROTOCOL.md §16).
+    pub epoch: std::sync::atomic::AtomicU64,
+    /// `data_dir/<conversation>`: the replicas and the history kept offline.
+    pub conversation_dir: std::path::PathBuf,
+    /// Where history pages come from (`…/history`).
+    pub history_url: String,
 }
 
 impl Shared {
@@ -87,6 +93,9 @@ enum Ended {
     /// The app took the client offline.
     Offline,
     Shutdown,
+    /// The conversation rolled over past this replica's epoch (close 4409): move, then
+    /// reconnect.
+    Moved,
 }
 
 pub async fn run(
@@ -104,7 +113,8 @@ pub async fn run(
             Control::Offline => continue,
             Control::Online => {}
         }
-        let request = handshake(&url, &token.borrow_and_update());
+        let epoch = shared.epoch.load(std::sync::atomic::Ordering::SeqCst);
+        let request = handshake(&format!("{url}&epoch={epoch}"), &token.borrow_and_update());
         let connected = match request {
             Ok(request) => {
                 let connecting = tokio::time::timeout(CONNECT_TIMEOUT, connect_async(request));
@@ -136,6 +146,28 @@ pub async fn run(
                     Ended::Shutdown => return,
                     Ended::Offline => continue,
                     Ended::Lost => {}
+                    Ended::Moved => {
+                        let token_now = token.borrow().clone();
+                        let dir = shared.conversation_dir.clone();
+                        let history = shared.history_url.clone();
+                        let moving = super::history::move_over(
+                            &shared.session,
+                            &shared.epoch,
+                            &dir,
+                            &history,
+                            &token_now,
+                        );
+                        match moving.await {
+                            Ok(moved) => {
+                                shared.emit(SdkEvent::Moved(moved));
+                                attempt = 0;
+                                continue;
+                            }
+                            Err(e) => shared.emit(SdkEvent::ConnectFailed {
+                                reason: format!("moving to the conversation's new epoch: {e}"),
+                            }),
+                        }
+                    }
                 }
             }
             Some(Ok(Err(e))) => shared.emit(handshake_failed(e)),
@@ -266,7 +298,12 @@ impl Connection<'_> {
                     }
                     Some(Ok(WsMessage::Close(frame))) => {
                         let (code, reason) = closed_by_peer(socket, frame, "the relay").await;
-                        return Stop { ended: Ended::Lost, code, reason };
+                        let ended = if code == Some(edgedesk_core::rollover::CLOSE_EPOCH_MOVED) {
+                            Ended::Moved
+                        } else {
+                            Ended::Lost
+                        };
+                        return Stop { ended, code, reason };
                     }
                     // Text is not part of the protocol; pings are answered by tungstenite.
                     Some(Ok(_)) => last_heard = Instant::now(),

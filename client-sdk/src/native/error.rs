@@ -39,6 +39,18 @@ pub enum ClientError {
     InboxAnswer { what: String, reason: String },
     #[error("presence can be set to online or away; to appear offline, shut the InboxClient down")]
     InvalidPresence,
+    /// The replica directory is not laid out as the SDK left it (PROTOCOL.md §16.2).
+    #[error("local replica layout at {path:?}: {reason}")]
+    ReplicaLayout { path: std::path::PathBuf, reason: String },
+    /// History could not be fetched and no copy of that page is kept on this device.
+    #[error(
+        "the conversation's history is unreachable and this page is not kept offline: {reason}"
+    )]
+    HistoryUnreachable { reason: String },
+    /// The relay refused a history request: `code` is stable (`expired`: retention deleted
+    /// that part; `no_such_segment`; `token_expired`: call `set_token`), `message` says more.
+    #[error("the relay refused the history request ({status} {code}): {message}")]
+    HistoryRefused { status: u16, code: String, message: String },
 }
 
 impl From<StoreError<FileStoreError>> for ClientError {

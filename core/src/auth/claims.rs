@@ -85,12 +85,14 @@ pub enum Access {
     ManageAgents,
     /// Upload an attachment to the conversation or get a link to one: every participant.
     Attachments,
+    /// Page through the conversation's sealed history (PROTOCOL.md §16.3): every participant.
+    History,
 }
 
 impl Access {
     fn allows(self, role: Role) -> bool {
         match self {
-            Access::Connect | Access::Attachments => {
+            Access::Connect | Access::Attachments | Access::History => {
                 matches!(role, Role::Visitor | Role::Agent | Role::Admin)
             }
             Access::Stats | Access::Inbox => matches!(role, Role::Agent | Role::Admin),
@@ -106,6 +108,7 @@ impl Access {
             Access::Configure => "configure the workspace",
             Access::ManageAgents => "manage agents",
             Access::Attachments => "use attachments",
+            Access::History => "read the conversation's history",
             Access::Inbox => "use the inbox",
         }
     }

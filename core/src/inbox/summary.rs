@@ -12,7 +12,7 @@ use super::tail::{Reader, Tail};
 use crate::ids::ParticipantId;
 use crate::internal_doc::{CaseField, InternalDoc, Priority};
 use crate::message::Role;
-use crate::rollover::Carry;
+use crate::rollover::carried::Carry;
 use crate::shared_doc::SharedDoc;
 use crate::workflow::csat::Rating;
 use crate::workflow::profile::VisitorProfile;

@@ -66,7 +66,7 @@ mod tests {
             attachment: None,
         };
         old.append(&m, 1).unwrap();
-        old.stamp_delivered(&[m.id.clone()], 2).unwrap();
+        old.stamp_delivered(std::slice::from_ref(&m.id), 2).unwrap();
         let reader = ParticipantId::new("alice").unwrap();
         old.mark_read(&reader, &DeviceId::new("laptop").unwrap(), &m.id, 3).unwrap();
         Status { state: State::Pending, snoozed_until: None }.write(&mut old, 4).unwrap();

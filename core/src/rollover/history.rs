@@ -158,7 +158,7 @@ mod tests {
                 (0..n)
                     .map(|i| Archived {
                         message: Message {
-                            id: MessageId::new(&format!("e{e}m{i}")).unwrap(),
+                            id: MessageId::new(format!("e{e}m{i}")).unwrap(),
                             author: Author {
                                 role: Role::Visitor,
                                 id: ParticipantId::new("v").unwrap(),

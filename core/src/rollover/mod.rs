@@ -17,6 +17,7 @@
 //! keeps beside the live document.
 
 pub mod archive;
+pub mod carried;
 pub mod carry;
 pub mod history;
 pub mod migrate;
@@ -24,10 +25,10 @@ pub mod segment;
 #[cfg(test)]
 mod tests;
 
-use serde::{Deserialize, Serialize};
+pub use carried::Carry;
 
 use crate::inbox::summary;
-use crate::inbox::tail::{LastMessage, Tail};
+use crate::inbox::tail::Tail;
 use crate::internal_doc::{CaseField, InternalDoc};
 use crate::shared_doc::SharedDoc;
 use crate::workflow::timeline::Timeline;
@@ -54,34 +55,6 @@ pub fn notice(live_epoch: u64, yours: u64) -> Vec<u8> {
 /// The close reason that goes with [`notice`].
 pub fn reason(live_epoch: u64, yours: u64) -> String {
     format!("conversation is at epoch {live_epoch}, your replica at {yours}: move pending writes over (PROTOCOL.md 16.2)")
-}
-
-/// What the live document's epoch inherits from the sealed ones, kept by the relay beside it
-/// (encrypted like everything at rest).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Carry {
-    /// The live document's epoch: 0 until the first rollover.
-    pub epoch: u64,
-    /// Messages in the sealed segments.
-    pub archived: u64,
-    /// When the conversation's first message was received.
-    pub created_at: Option<i64>,
-    /// The newest sealed message, and the newest one a person wrote (previews).
-    pub last: Option<LastMessage>,
-    pub last_said: Option<LastMessage>,
-    pub visitor_name: Option<String>,
-    /// Since when the visitor had been waiting for staff at the seal.
-    pub unanswered_since: Option<i64>,
-    /// Unread visitor messages at the seal: for any staff member, and for the assignee then.
-    pub unread_any_staff: u32,
-    pub unread_assignee: Option<(String, u32)>,
-    /// The workflow's view of the sealed messages, reduced to what its rules still ask
-    /// ([`Timeline::compacted`]).
-    pub timeline: Option<Timeline>,
-    /// Heads of the document sealed last: if the live document still has them on open, the
-    /// rollover stopped before replacing it ([`archive`]) and is finished then.
-    #[serde(default)]
-    pub sealed_heads: Vec<String>,
 }
 
 /// A segment the relay sealed in a call, for the owner to store with the call's other

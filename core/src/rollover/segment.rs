@@ -6,7 +6,7 @@
 //! and the number of rows, so no row opens in another place or with one missing.
 
 use crate::at_rest::{ChunkCipher, DataKey, EntropyError, ValueCipher, ValueError};
-use crate::store::MAX_ROW_BYTES;
+use crate::limits::MAX_ROW_BYTES;
 
 const KEY_PURPOSE: &str = "segment-key";
 

@@ -15,7 +15,9 @@ use super::Live;
 /// Commits `output`; returns its frames and when the alarm should next run (a timer, a
 /// webhook retry, or a push the inbox is owed).
 pub(crate) fn commit(live: &mut Live, output: Output, now: i64) -> (Vec<Outgoing>, Option<i64>) {
-    let Output { frames, events, accepted, timers } = output;
+    // `sealed`: the relay stored the segment itself, before the new live document
+    // (edgedesk_core::rollover::archive); the socket handler closes the sockets after the frames.
+    let Output { frames, events, accepted, timers, sealed: _ } = output;
     let mut next_send = None;
     if let Some(setup) = live.relay.workflow() {
         let jobs = deliveries(&setup.config.webhooks, &events);

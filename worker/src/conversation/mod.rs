@@ -16,6 +16,7 @@ use std::cell::RefCell;
 use edgedesk_core::auth::claims::expired;
 use edgedesk_core::relay::penalty::{reason as penalty_reason, PenaltyBox};
 use edgedesk_core::relay::{close_reason, notice_frame, Outgoing, PeerId, PeerInfo, Relay};
+use edgedesk_core::rollover::{self, CLOSE_EPOCH_MOVED};
 use serde::{Deserialize, Serialize};
 use worker::{
     durable_object, DurableObject, Env, Request, Response, State, WebSocket,
@@ -54,6 +55,10 @@ pub(crate) struct Attachment {
     /// no longer counts against the conversation's socket limit.
     #[serde(default)]
     closing: bool,
+    /// The epoch of the device's replica (PROTOCOL.md §16.2): a frame on a socket of an epoch
+    /// that was sealed since is refused, never applied to the new live document.
+    #[serde(default)]
+    epoch: u64,
 }
 
 #[durable_object]
@@ -217,11 +222,15 @@ impl Conversation {
     }
 
     fn refuse(ws: &WebSocket, code: u16, message: &str) {
+        Self::refuse_with(ws, notice_frame("error", code, message), code, message);
+    }
+
+    fn refuse_with(ws: &WebSocket, notice: Vec<u8>, code: u16, message: &str) {
         if let Ok(Some(mut a)) = ws.deserialize_attachment::<Attachment>() {
             a.closing = true;
             let _ = ws.serialize_attachment(a);
         }
-        let _ = ws.send_with_bytes(notice_frame("error", code, message));
+        let _ = ws.send_with_bytes(notice);
         let _ = ws.close(Some(code), Some(close_reason(message)));
     }
 
@@ -235,6 +244,7 @@ impl Conversation {
             ));
         };
         let (info, expires_at) = (peer_info.info.clone(), peer_info.expires_at);
+        let epoch = peer_info.epoch;
         // Before the conversation is opened: the wait after a refused write exists to spare
         // the reload from storage that opening would cost.
         let asked_at = worker::Date::now().as_millis() as i64;
@@ -242,8 +252,12 @@ impl Conversation {
             return self.closed_at_once(&penalty_reason(wait));
         }
         // Opened before the upgrade, so an erased or locked conversation is an HTTP answer.
-        let max_sockets =
-            opened(self.with_relay(Some(&name), |r| r.limits().max_sockets_per_conversation))?;
+        let (max_sockets, moved) = opened(self.with_relay(Some(&name), |r| {
+            (r.limits().max_sockets_per_conversation, r.check_epoch(epoch).err())
+        }))?;
+        if let Some((notice, reason)) = moved {
+            return self.closed_with(notice, CLOSE_EPOCH_MOVED, &reason);
+        }
         let open = self
             .state
             .get_websockets()
@@ -267,6 +281,7 @@ impl Conversation {
             info: info.clone(),
             expires_at: Some(expires_at),
             closing: false,
+            epoch,
         })?;
         let now = worker::Date::now().as_millis() as i64;
         let profile = peer_info.profile;
@@ -295,10 +310,24 @@ impl Conversation {
     /// A socket accepted and closed at once with 1013 (try again later): answered on the
     /// socket, not over HTTP, so clients see a close code and back off as after any close.
     fn closed_at_once(&self, reason: &str) -> Result<Response, Refusal> {
+        self.closed_with(notice_frame("error", 1013, reason), 1013, reason)
+    }
+
+    /// A socket accepted and closed at once after `notice`.
+    fn closed_with(&self, notice: Vec<u8>, code: u16, reason: &str) -> Result<Response, Refusal> {
         let pair = WebSocketPair::new()?;
         self.state.accept_web_socket(&pair.server);
-        Self::refuse(&pair.server, 1013, reason);
+        Self::refuse_with(&pair.server, notice, code, reason);
         Ok(Response::from_websocket(pair.client)?)
+    }
+
+    /// Closes every socket after a rollover: their replicas are of the sealed epoch.
+    fn close_sealed_epoch(sockets: &[(WebSocket, Attachment)], live_epoch: u64) {
+        for (ws, a) in sockets {
+            let (notice, reason) =
+                (rollover::notice(live_epoch, a.epoch), rollover::reason(live_epoch, a.epoch));
+            Self::refuse_with(ws, notice, CLOSE_EPOCH_MOVED, &reason);
+        }
     }
 
     fn stats(&self, name: &str) -> Result<Response, Refusal> {
@@ -309,6 +338,33 @@ impl Conversation {
             stats
         }))?;
         Ok(http::json(&stats))
+    }
+
+    /// A page of the sealed history; the query was checked by the front Worker.
+    fn history(&self, name: &str, url: &worker::Url) -> Result<Response, Refusal> {
+        use edgedesk_core::relay::HistoryError;
+        let get =
+            |k: &str| url.query_pairs().find(|(key, _)| key == k).map(|(_, v)| v.into_owned());
+        let before = get("before").and_then(|b| b.parse().ok());
+        let only = get("epoch").and_then(|e| e.parse().ok());
+        let limit = get("limit").and_then(|l| l.parse().ok()).unwrap_or(100);
+        let page = opened(self.with_relay(Some(name), |r| r.history(before, only, limit)))?;
+        match page {
+            Ok(page) => match serde_json::to_value(&page) {
+                Ok(v) => Ok(http::json(&v)),
+                Err(e) => Err(Refusal::new(500, "internal", format!("history page: {e}"))),
+            },
+            Err(e @ HistoryError::NoSuchSegment { .. }) => {
+                Err(Refusal::new(404, "no_such_segment", e.to_string()))
+            }
+            Err(e @ HistoryError::Shredded { .. }) => {
+                Err(Refusal::new(410, "expired", e.to_string()))
+            }
+            Err(e) => {
+                worker::console_error!("history unreadable: {e}");
+                Err(Refusal::new(503, "unavailable", "the history is unreadable right now; retry"))
+            }
+        }
     }
 
     /// Crypto-shreds the conversation, then closes every socket with [`CLOSE_ERASED`].
@@ -378,6 +434,7 @@ impl Conversation {
             "connect" => self.accept_peer(forwarded).await,
             "stats" => self.stats(&name),
             "erase" => self.erase(&name).await,
+            "history" => self.history(&name, &url),
             "assign" => self.assign(&name, req).await,
             _ => Err(Refusal::new(404, "not_found", "unknown conversation action")),
         }
@@ -446,23 +503,49 @@ impl DurableObject for Conversation {
         }
         let others = self.sockets();
         let result = self.with_live(None, |live| {
-            // After hibernation the relay has forgotten the sockets: re-register them.
-            for (_, a) in &others {
+            let live_epoch = live.relay.epoch();
+            if me.epoch != live_epoch {
+                return Err(Refused::Moved(live_epoch));
+            }
+            // After hibernation the relay has forgotten the sockets: re-register them (only
+            // those of the live epoch: the others are being closed).
+            for (_, a) in others.iter().filter(|(_, a)| a.epoch == live_epoch && !a.closing) {
                 live.relay.ensure_peer(a.peer, a.info.clone());
             }
             match live.relay.receive(me.peer, &data, now) {
                 // The workflow's timers and webhooks commit with the change they follow.
-                Ok(out) => Ok(commit::commit(live, out, now)),
-                Err(e) => Err((e.close_code(), e.to_string(), e.must_reload(), e.is_violation())),
+                Ok(out) => {
+                    let rolled = out.sealed.as_ref().map(|s| s.carry.epoch);
+                    let (frames, next) = commit::commit(live, out, now);
+                    Ok((frames, next, rolled))
+                }
+                Err(e) => Err(Refused::Error(
+                    e.close_code(),
+                    e.to_string(),
+                    e.must_reload(),
+                    e.is_violation(),
+                )),
             }
         });
         match result {
-            Ok(Ok((out, next))) => {
+            Ok(Ok((out, next, rolled))) => {
                 self.deliver(out, &others).await;
+                if let Some(live_epoch) = rolled {
+                    // The answers above belong to the sealed epoch; every device moves on.
+                    Self::close_sealed_epoch(&self.sockets(), live_epoch);
+                }
                 self.arm(next).await;
                 self.push_inbox().await;
             }
-            Ok(Err((code, text, reload, violation))) => {
+            Ok(Err(Refused::Moved(live_epoch))) => {
+                self.forget(&ws);
+                let (notice, reason) = (
+                    rollover::notice(live_epoch, me.epoch),
+                    rollover::reason(live_epoch, me.epoch),
+                );
+                Self::refuse_with(&ws, notice, CLOSE_EPOCH_MOVED, &reason);
+            }
+            Ok(Err(Refused::Error(code, text, reload, violation))) => {
                 // Log the kind of failure only: never payloads.
                 worker::console_log!("closing peer: code {code}");
                 if violation {
@@ -505,6 +588,14 @@ impl DurableObject for Conversation {
         self.forget(&ws);
         Ok(())
     }
+}
+
+/// Why a frame was not applied.
+enum Refused {
+    /// The socket's replica is of an epoch sealed since it connected.
+    Moved(u64),
+    /// The relay refused it: close code, text, whether to reload, whether a write rule broke.
+    Error(u16, String, bool, bool),
 }
 
 /// A connection id unique within the object: random, so ids never repeat across wake-ups.

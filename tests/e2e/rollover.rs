@@ -1,0 +1,177 @@
+//! Issue 17, conversations without an end: the live document rolls over into sealed
+//! segments (PROTOCOL.md §16) on the real Worker, and SDK devices move with it.
+//!
+//! CI size: segments of 100 messages; a device offline across two rollovers delivers 200
+//! offline messages exactly once, and history pages return every sealed message once, in
+//! order, from every device.
+
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+use edgedesk_client::Client;
+use edgedesk_core::message::Role;
+use edgedesk_e2e::*;
+use futures_util::StreamExt;
+use tokio_tungstenite::tungstenite::Message as WsMessage;
+
+const SEGMENT: usize = 100;
+
+/// Waits until `client` is in the relay's live epoch with nothing pending and in sync.
+async fn settled(relay: &Relay, conv: &edgedesk_core::ids::ConversationId, client: &Client) {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let stats = relay.try_stats(conv.as_str()).unwrap_or_default();
+        let live = stats["epoch"].as_u64();
+        let (pending, sync) = client.with_view(|v| (v.pending().len(), v.in_sync()));
+        if live == Some(client.epoch()) && pending == 0 && sync {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "device never settled: relay epoch {live:?}, device epoch {}, pending {pending}, in sync {sync}\n{}",
+            client.epoch(),
+            relay.log_tail()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Every message the device can show: the sealed history paged back to the start with
+/// `limit`, then the live replica.
+async fn everything(client: &Client, limit: usize) -> Vec<edgedesk_core::message::Message> {
+    let mut sealed = Vec::new();
+    let mut before: Option<String> = None;
+    loop {
+        let page = client.history(before.as_deref(), limit).await.expect("history page");
+        assert!(page.messages.len() <= limit);
+        let mut part: Vec<_> = page.messages.into_iter().map(|a| a.message).collect();
+        part.append(&mut sealed);
+        sealed = part;
+        match page.before {
+            Some(b) => before = Some(b),
+            None => break,
+        }
+    }
+    sealed.extend(client.messages());
+    sealed
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_device_offline_across_two_rollovers_delivers_its_messages_exactly_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let state = tmp.path().join("state");
+    let segment = SEGMENT.to_string();
+    let relay = Relay::start_with_vars(&state, &[("EDGEDESK_ROLLOVER_MESSAGES", &segment)]);
+    let conv = conversation("endless");
+    let visitor = identity(Role::Visitor, "v-endless", "phone");
+    let token = relay.token(&visitor, &conv);
+    let away =
+        client_with(&relay.base_url(), &token, &conv, visitor, &tmp.path().join("away"), false)
+            .await;
+    let mut offline = Vec::new();
+    for i in 0..200 {
+        offline.push(away.send_text(&format!("offline {i}")).await.unwrap().id.to_string());
+    }
+
+    let agent =
+        client(&relay, &conv, identity(Role::Agent, "agent-1", "desk"), &tmp.path().join("a"))
+            .await;
+    let mut online = Vec::new();
+    for i in 0..250 {
+        online.push(agent.send_text(&format!("online {i} 归档")).await.unwrap().id.to_string());
+        if i % 25 == 24 {
+            settled(&relay, &conv, &agent).await;
+        }
+    }
+    settled(&relay, &conv, &agent).await;
+    let before_return = relay.stats(conv.as_str());
+    assert!(before_return["epoch"].as_u64().unwrap() >= 2, "two rollovers: {before_return}");
+    assert_eq!(away.epoch(), 0, "the offline device has seen none of them");
+
+    away.set_online(true);
+    settled(&relay, &conv, &away).await;
+    settled(&relay, &conv, &agent).await;
+    assert!(away.epoch() >= 2, "the device moved to the live epoch");
+
+    for (who, device) in [("visitor", &away), ("agent", &agent)] {
+        for limit in [37, 500] {
+            let all = everything(device, limit).await;
+            let ids: Vec<String> = all.iter().map(|m| m.id.to_string()).collect();
+            let unique: HashSet<&String> = ids.iter().collect();
+            assert_eq!(unique.len(), ids.len(), "{who}: a message appears twice");
+            assert_eq!(ids.len(), 450, "{who}: every message, once");
+            let theirs: Vec<&String> = ids.iter().filter(|id| offline.contains(id)).collect();
+            assert_eq!(theirs, offline.iter().collect::<Vec<_>>(), "{who}: offline ones in order");
+            let ours: Vec<&String> = ids.iter().filter(|id| online.contains(id)).collect();
+            assert_eq!(ours, online.iter().collect::<Vec<_>>(), "{who}: online ones in order");
+        }
+    }
+    let stats = relay.stats(conv.as_str());
+    let live = stats["messages"].as_u64().unwrap();
+    assert_eq!(stats["archived_messages"].as_u64().unwrap() + live, 450, "{stats}");
+    assert!(live < SEGMENT as u64, "the live document stays bounded: {stats}");
+    // Sealed segments are encrypted like everything else at rest.
+    assert!(files_containing(&state, "online 3 归档".as_bytes()).is_empty());
+    assert!(files_containing(&state, b"offline 17").is_empty());
+    away.shutdown().await;
+    agent.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_of_a_sealed_epoch_is_refused_with_the_live_epoch_and_history_checks_its_query() {
+    let tmp = tempfile::tempdir().unwrap();
+    let relay =
+        Relay::start_with_vars(&tmp.path().join("state"), &[("EDGEDESK_ROLLOVER_MESSAGES", "10")]);
+    let conv = conversation("sealed-epoch");
+    let agent =
+        client(&relay, &conv, identity(Role::Agent, "agent-1", "desk"), &tmp.path().join("a"))
+            .await;
+    for i in 0..12 {
+        agent.send_text(&format!("m {i}")).await.unwrap();
+    }
+    settled(&relay, &conv, &agent).await;
+    assert_eq!(agent.epoch(), 1);
+
+    // A PROTOCOL-level client naming epoch 0 gets the notice and close 4409.
+    let token = relay.token_as(Role::Visitor, "v-raw", &conv);
+    let mut ws = connect_raw(&relay, &conv, Some(&token), "device=raw&epoch=0").await.unwrap();
+    let (mut notice, mut close) = (None, None);
+    while let Some(Ok(m)) = ws.next().await {
+        match m {
+            WsMessage::Binary(b) => notice = Some(b.to_vec()),
+            WsMessage::Close(c) => {
+                close = c.map(|c| u16::from(c.code));
+                break;
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(close, Some(4409));
+    let notice: serde_json::Value = serde_json::from_slice(&notice.unwrap()[1..]).unwrap();
+    assert_eq!((notice["type"].as_str(), notice["epoch"].as_u64()), (Some("rollover"), Some(1)));
+    let wrong = connect_raw(&relay, &conv, Some(&token), "device=raw&epoch=x").await;
+    assert_eq!(handshake_refusal(wrong).1, "bad_epoch");
+
+    let history_path = format!("/v1/workspaces/{}/conversations/{conv}/history", workspace());
+    let history = |q: &str| {
+        http_request(relay.port, "GET", &format!("{history_path}?{q}"), Some(&token), None).unwrap()
+    };
+    let (status, body) = history("epoch=0&limit=4");
+    assert_eq!(status, 200, "{body}");
+    let page: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(page["epoch"], 1);
+    assert_eq!(page["messages"].as_array().unwrap().len(), 4);
+    // A segment seals whole frames: at least the bound, more when the last frame brought more.
+    let sealed = relay.stats(conv.as_str())["archived_messages"].as_u64().unwrap();
+    assert!(sealed >= 10);
+    assert_eq!(page["messages"][3]["body"], format!("m {}", sealed - 1));
+    assert!(page["messages"][3]["delivered"].as_i64().is_some());
+    assert_eq!(page["before"], format!("0.{}", sealed - 4));
+    let (status, body) = history("before=x");
+    assert_eq!((status, body.contains("EPOCH.INDEX")), (400, true), "{body}");
+    let (status, body) = history("epoch=1");
+    assert_eq!((status, body.contains("no_such_segment")), (404, true), "{body}");
+    let (status, _) = history("limit=501");
+    assert_eq!(status, 400);
+    agent.shutdown().await;
+}
