@@ -49,7 +49,9 @@ pub fn inbox_url(
 }
 
 /// `http[s]://host[/prefix]/v1/workspaces/{ws}/conversations/{id}/history`: pages of the
-/// sealed history (PROTOCOL.md §16.3); the caller appends the query.
+/// sealed history (PROTOCOL.md §16.3); the caller appends the query. (The browser SDK's
+/// base URL is already the HTTP one.)
+#[cfg(not(target_arch = "wasm32"))]
 pub fn history_url(
     base_url: &str,
     workspace: &WorkspaceId,

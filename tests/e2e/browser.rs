@@ -27,8 +27,13 @@ fn run_scenario(scenario: &str) {
 
 /// [`run_scenario`] in a workspace configured with `config` (PROTOCOL.md §9) first.
 fn run_scenario_configured(scenario: &str, config: Option<serde_json::Value>) {
+    run_scenario_with(scenario, config, &[]);
+}
+
+/// [`run_scenario_configured`] on a relay started with extra `vars`.
+fn run_scenario_with(scenario: &str, config: Option<serde_json::Value>, vars: &[(&str, &str)]) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let relay = Relay::start(&dir.path().join("state"));
+    let relay = Relay::start_with_vars(&dir.path().join("state"), vars);
     if let Some(config) = &config {
         relay.configure(config);
     }
@@ -212,6 +217,11 @@ fn two_agents_with_passwords_and_a_phone_visitor_complete_a_conversation_with_im
 #[test]
 fn keyboard_shortcuts_emoji_and_new_work_signals_help_an_agent_work() {
     run_scenario("comfort");
+}
+
+#[test]
+fn a_conversation_rolls_over_while_the_visitor_is_offline_and_both_pages_show_every_message_once() {
+    run_scenario_with("rollover", None, &[("EDGEDESK_ROLLOVER_MESSAGES", "10")]);
 }
 
 #[test]

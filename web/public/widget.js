@@ -30,6 +30,7 @@
 
   const DICT = {
     en: {
+      earlier: "Earlier messages",
       title: "Chat with us",
       subtitle: "We usually reply in a few minutes",
       away: "We'll reply as soon as we can",
@@ -65,6 +66,7 @@
       powered: ["Powered by ", ""],
     },
     zh: {
+      earlier: "更早的消息",
       title: "在线客服",
       subtitle: "我们通常会在几分钟内回复",
       away: "我们会尽快回复您",
@@ -215,6 +217,7 @@
     </header>
     <div class="banner" data-testid="edgedesk-offline-banner" role="status" hidden>${icon("cloudOff")}<span>${esc(T.offline)}</span></div>
     <div class="messages" data-testid="edgedesk-messages" aria-live="polite">
+      <button type="button" class="earlier" data-testid="edgedesk-earlier" hidden>${esc(T.earlier)}</button>
       <div class="empty">${esc(T.empty)}</div>
     </div>
     <div class="typing" data-testid="edgedesk-typing" hidden aria-label="${esc(T.typing)}">
@@ -261,6 +264,12 @@
   const banner = $(".banner");
   const list = $(".messages");
   const emptyNote = $(".empty");
+  const earlierButton = $(".earlier");
+  // The sealed history above the live messages (PROTOCOL.md §16): oldest first, and the
+  // cursor of the page before it (undefined: none loaded yet; null: the start).
+  let older = [];
+  let olderBefore;
+  let loadingOlder = false;
   const typingEl = $(".typing");
   const typingName = $(".typing-name");
   const csat = $(".csat");
@@ -281,6 +290,7 @@
 
   launcher.addEventListener("click", () => setOpen(!isOpen));
   $(".close").addEventListener("click", () => setOpen(false));
+  earlierButton.addEventListener("click", () => loadOlder());
   // Escape closes the open panel and gives the focus back to the launcher.
   panel.addEventListener("keydown", (e) => {
     if (e.key === "Escape" && isOpen) {
@@ -449,8 +459,16 @@
       online: navigator.onLine,
     });
     lastMarked = null;
+    older = [];
+    olderBefore = undefined;
     unsubscribe = [
       client.on("change", render),
+      // What was live is sealed now: show its newest page so nothing disappears.
+      client.on("moved", () => {
+        older = [];
+        olderBefore = undefined;
+        loadOlder();
+      }),
       client.on("message", onMessage),
       client.on("typing", onTyping),
       client.on("connection", renderConnection),
@@ -462,6 +480,35 @@
     scheduleRenew();
     render();
     scrollToEnd(true);
+    if ((safe(() => client.epoch) || 0) > 0) loadOlder();
+  }
+
+  /** The page of sealed history before what is shown, prepended where the visitor reads. */
+  async function loadOlder() {
+    const c = client;
+    if (!c || loadingOlder || olderBefore === null) return;
+    loadingOlder = true;
+    renderEarlier();
+    const fromBottom = list.scrollHeight - list.scrollTop;
+    try {
+      const page = await c.history(olderBefore ?? null, 50);
+      if (c !== client) return;
+      older = [...page.messages, ...older];
+      olderBefore = page.before;
+      render();
+      list.scrollTop = list.scrollHeight - fromBottom;
+    } catch (e) {
+      reportError(e);
+    } finally {
+      loadingOlder = false;
+      renderEarlier();
+    }
+  }
+
+  function renderEarlier() {
+    const more = !!client && (safe(() => client.epoch) || 0) > 0 && olderBefore !== null;
+    earlierButton.hidden = !more;
+    earlierButton.disabled = loadingOlder;
   }
 
   async function closeClient() {
@@ -654,7 +701,8 @@
       return;
     }
     const msgs = safe(() => client.messages()) || [];
-    renderMessages(msgs);
+    renderEarlier();
+    renderMessages(older.length ? [...older, ...msgs] : msgs);
     renderUploads();
     renderConnection();
     renderCsat();
@@ -991,6 +1039,9 @@ svg { width: 22px; height: 22px; flex: none; }
 
 .messages { flex: 1; overflow-y: auto; padding: 18px 16px 8px; background: var(--bg);
   display: flex; flex-direction: column; gap: 2px; }
+.earlier { align-self: center; margin: 4px 0 8px; padding: 4px 12px; border: 1px solid var(--line);
+  border-radius: 999px; background: transparent; color: var(--muted); font: inherit; font-size: 12px; cursor: pointer; }
+.earlier[hidden] { display: none; }
 .empty { margin: auto 8px; padding: 16px 18px; text-align: center; color: var(--muted);
   background: #fff; border: 1px dashed var(--line); border-radius: 14px; }
 .msg { display: flex; flex-direction: column; max-width: 82%; margin-top: 10px; }

@@ -89,15 +89,7 @@ async fn upload(
     let inner =
         Request::new_with_init(&format!("https://{}/attachments/{id}", CONVERSATION.host), &init)?;
     let stub = env.durable_object(CONVERSATION.binding)?.id_from_name(&object)?.get_stub()?;
-    // A fresh response: the one from the object has immutable headers, and CORS goes on it.
-    let mut answer = stub.fetch_with_request(inner).await?;
-    let status = answer.status_code();
-    let mut response = Response::from_bytes(answer.bytes().await?)?.with_status(status);
-    response.headers_mut().set("content-type", "application/json")?;
-    if let Some(code) = answer.headers().get("x-edgedesk-error")? {
-        response.headers_mut().set("x-edgedesk-error", &code)?;
-    }
-    Ok(response)
+    http::fresh_json(stub.fetch_with_request(inner).await?).await
 }
 
 /// A link for `<img src>` and downloads: `{"url": "/v1/files/…", "expires_at": s}` (the

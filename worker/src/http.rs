@@ -55,6 +55,18 @@ pub fn cors(mut response: Response) -> Response {
     response
 }
 
+/// A JSON answer from a Durable Object copied into a fresh response: the object's has
+/// immutable headers, and CORS goes on this one.
+pub async fn fresh_json(mut answer: Response) -> Result<Response, Refusal> {
+    let status = answer.status_code();
+    let mut response = Response::from_bytes(answer.bytes().await?)?.with_status(status);
+    response.headers_mut().set("content-type", "application/json")?;
+    if let Some(code) = answer.headers().get("x-edgedesk-error")? {
+        response.headers_mut().set("x-edgedesk-error", &code)?;
+    }
+    Ok(response)
+}
+
 /// `204 No Content`, the answer to a CORS preflight.
 pub fn no_content() -> Response {
     ResponseBuilder::new().with_status(204).empty()

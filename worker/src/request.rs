@@ -159,8 +159,10 @@ pub fn route(method: &str, path: &str) -> Result<Route, Refusal> {
                 .map_err(|e| Refusal::new(400, "bad_workspace_id", e.to_string()))?;
             let conversation = ConversationId::new(*conv)
                 .map_err(|e| Refusal::new(400, "bad_conversation_id", e.to_string()))?;
-            let methods: &[&str] = match action.method() {
-                "POST" => &["POST"],
+            let methods: &[&str] = match (action, action.method()) {
+                // Read from the widget on customers' sites: a CORS preflight comes first.
+                (ConversationAction::History, _) => &["GET", "OPTIONS"],
+                (_, "POST") => &["POST"],
                 _ => &["GET"],
             };
             (Route::Conversation { workspace, conversation, action }, methods)

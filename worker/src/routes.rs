@@ -31,6 +31,22 @@ async fn route(req: Request, env: Env) -> Result<Response, Refusal> {
         Route::WidgetAvailability { preflight: false } => {
             Ok(http::cors(widget::availability(&req, &env).await?))
         }
+        Route::Conversation { action: ConversationAction::History, .. }
+            if req.method() == Method::Options =>
+        {
+            Ok(http::cors(http::no_content()))
+        }
+        Route::Conversation { workspace, conversation, action: ConversationAction::History } => {
+            let answer = conversation_request(
+                req,
+                env,
+                workspace,
+                conversation,
+                ConversationAction::History,
+            )
+            .await;
+            Ok(http::cors(http::answer(answer)))
+        }
         Route::Conversation { workspace, conversation, action } => {
             conversation_request(req, env, workspace, conversation, action).await
         }

@@ -29,6 +29,7 @@ use super::js::{error, from_js, now_ms, to_js};
 use super::link::{Link, SocketEvent};
 use super::listeners::Listeners;
 use super::pending_upload::Pending;
+use super::replica_names;
 use crate::chat_view;
 use crate::connect_url;
 use crate::journal_store::JournalStore;
@@ -43,6 +44,7 @@ const EVENTS: &[&str] = &[
     "notice",
     "error",
     "uploadFailed",
+    "moved",
 ];
 
 #[derive(Deserialize)]
@@ -84,8 +86,18 @@ pub(super) struct Chat {
     pub(super) link: Rc<RefCell<Link>>,
     pub(super) listeners: Rc<Listeners>,
     pub(super) idb: Idb,
-    /// IndexedDB names of the shared and internal replicas.
-    replicas: [String; 2],
+    /// IndexedDB names of the shared replica of epoch 0 and of the internal replica; the
+    /// name the pending uploads are kept under.
+    pub(super) replicas: [String; 2],
+    /// The IndexedDB name of the shared replica of the current epoch ([`super::epoch`]).
+    pub(super) shared_replica: RefCell<String>,
+    /// The current replica's epoch (PROTOCOL.md §16).
+    pub(super) epoch: Cell<u64>,
+    /// A move to a new epoch is running: writes wait for it.
+    pub(super) moving: Cell<bool>,
+    pub(super) move_waiters: RefCell<Vec<oneshot::Sender<()>>>,
+    /// The connect URL without `epoch`.
+    connect_base: String,
     /// Where uploads and links go: the relay, the workspace, the conversation.
     pub(super) base_url: String,
     pub(super) workspace: String,
@@ -138,7 +150,10 @@ impl ChatClient {
             let base = format!("{}|{workspace}|{conversation}|{}", o.base_url, me.participant);
             let replicas = [format!("{base}|shared"), format!("{base}|internal")];
             let idb = Idb::open().await?;
-            let shared = JournalStore::new(idb.load(&replicas[0]).await?);
+            let pointer = idb.load(&replica_names::pointer_name(&replicas[0])).await?;
+            let epoch = replica_names::epoch_of(&pointer);
+            let shared_replica = replica_names::replica_name(&replicas[0], epoch);
+            let shared = JournalStore::new(idb.load(&shared_replica).await?);
             let session = if sees_internal(role) {
                 let internal = JournalStore::new(idb.load(&replicas[1]).await?);
                 ClientSession::open_with_internal(shared, internal, me)
@@ -151,10 +166,20 @@ impl ChatClient {
             uploads.sort_by(|a, b| a.at.total_cmp(&b.at));
             let chat = Rc::new_cyclic(|weak: &std::rc::Weak<Chat>| Chat {
                 state: RefCell::new(ChatState { session, flushing: false, waiters: Vec::new() }),
-                link: Link::owned_by(weak, url, o.token, Chat::on_socket),
+                link: Link::owned_by(
+                    weak,
+                    format!("{url}&epoch={epoch}"),
+                    o.token,
+                    Chat::on_socket,
+                ),
                 listeners: Listeners::new(EVENTS),
                 idb,
                 replicas,
+                shared_replica: RefCell::new(shared_replica),
+                epoch: Cell::new(epoch),
+                moving: Cell::new(false),
+                move_waiters: RefCell::new(Vec::new()),
+                connect_base: url.clone(),
                 base_url: o.base_url.trim_end_matches('/').to_owned(),
                 workspace: workspace.to_string(),
                 conversation: conversation.to_string(),
@@ -210,6 +235,19 @@ impl ChatClient {
 
     /// Whether the relay holds, on its disk, everything this device holds (its heads or its
     /// acks say so, PROTOCOL.md §6.2), and this device everything the relay sent.
+    /// The epoch of the local replica (PROTOCOL.md §16).
+    #[wasm_bindgen(getter)]
+    pub fn epoch(&self) -> f64 {
+        self.chat.epoch.get() as f64
+    }
+
+    /// A page of the sealed history before `before` (see edgedesk.d.ts).
+    #[wasm_bindgen(unchecked_return_type = "Promise<HistoryPage>")]
+    pub fn history(&self, before: Option<String>, limit: Option<u32>) -> Promise {
+        let chat = self.chat.clone();
+        future_to_promise(async move { chat.history(before, limit.unwrap_or(100) as usize).await })
+    }
+
     #[wasm_bindgen(js_name = inSync)]
     pub fn in_sync(&self) -> bool {
         self.chat.state.borrow().session.in_sync()
@@ -387,6 +425,12 @@ impl ChatClient {
     ) -> Promise {
         let chat = self.chat.clone();
         future_to_promise(async move {
+            // Nothing is written into a replica being left (super::epoch).
+            while chat.moving.get() {
+                let (tx, rx) = oneshot::channel();
+                chat.move_waiters.borrow_mut().push(tx);
+                let _ = rx.await;
+            }
             let (out, frames) = {
                 let mut st = chat.state.borrow_mut();
                 let out = f(&mut st.session).map_err(error)?;
@@ -408,6 +452,11 @@ impl ChatClient {
 }
 
 impl Chat {
+    /// The connect URL for a replica of `epoch`.
+    pub(super) fn connect_url(&self, epoch: u64) -> String {
+        format!("{}&epoch={epoch}", self.connect_base)
+    }
+
     fn on_socket(self: &Rc<Self>, event: SocketEvent) {
         match event {
             SocketEvent::Open => {
@@ -422,6 +471,10 @@ impl Chat {
             SocketEvent::Text(_) => {}
             SocketEvent::Closed { code, reason, .. } => {
                 self.state.borrow_mut().session.disconnected();
+                if code == edgedesk_core::rollover::CLOSE_EPOCH_MOVED && !self.moving.get() {
+                    let chat = self.clone();
+                    wasm_bindgen_futures::spawn_local(async move { chat.move_over().await });
+                }
                 if code == 1008 && reason.starts_with("token expired") {
                     let refused =
                         json!({"status": 401, "code": "token_expired", "message": reason});
@@ -514,9 +567,10 @@ impl Chat {
                 self.state.borrow_mut().flushing = false;
                 return;
             }
+            let shared_name = self.shared_replica.borrow().clone();
             let mut batch: Vec<(&str, &crate::journal_store::Flush)> = Vec::new();
             if let Some(f) = &shared {
-                batch.push((&self.replicas[0], f));
+                batch.push((&shared_name, f));
             }
             if let Some(f) = &internal {
                 batch.push((&self.replicas[1], f));

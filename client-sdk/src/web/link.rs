@@ -56,6 +56,9 @@ pub struct Link {
     /// What the app wants (`setOnline`).
     wanted: bool,
     closed: bool,
+    /// The owner is moving its replica to a new epoch (PROTOCOL.md §16.2): no socket until
+    /// it is done.
+    held: bool,
     /// The last socket taken out, kept until the next one is: its handlers may be running.
     retired: Option<Socket>,
     retry: Option<(JsValue, Closure<dyn FnMut()>)>,
@@ -75,6 +78,7 @@ impl Link {
             retired: None,
             wanted: false,
             closed: false,
+            held: false,
             retry: None,
             browser_events: Vec::new(),
             on_event,
@@ -221,7 +225,8 @@ impl Link {
     fn reconsider(this: &Rc<RefCell<Link>>) {
         let (should, has_socket, waiting) = {
             let l = this.borrow();
-            (!l.closed && l.wanted && browser_online(), l.socket.is_some(), l.retry.is_some())
+            let should = !l.closed && !l.held && l.wanted && browser_online();
+            (should, l.socket.is_some(), l.retry.is_some())
         };
         if !should {
             Link::cancel_retry(this);
@@ -292,6 +297,25 @@ impl Link {
             Some(Socket { ws, opened_at: None, _handlers: vec![on_open, on_message, on_close] });
     }
 
+    /// Stops connecting until [`Self::release`]: the owner is moving its replica.
+    pub fn hold(this: &Rc<RefCell<Link>>) {
+        this.borrow_mut().held = true;
+        Link::cancel_retry(this);
+    }
+
+    /// Connects again (at once) after [`Self::hold`], to `url` if given.
+    pub fn release(this: &Rc<RefCell<Link>>, url: Option<String>) {
+        {
+            let mut l = this.borrow_mut();
+            l.held = false;
+            l.attempt = 0;
+            if let Some(url) = url {
+                l.url = url;
+            }
+        }
+        Link::reconsider(this);
+    }
+
     /// The socket of `generation` is gone: tell the owner, then retry after a backoff.
     fn ended(this: &Rc<RefCell<Link>>, generation: u64, code: u16, reason: String) {
         let on_event = {
@@ -312,7 +336,7 @@ impl Link {
     fn schedule_retry(this: &Rc<RefCell<Link>>) {
         let delay: Duration = {
             let mut l = this.borrow_mut();
-            if l.closed || !l.wanted || l.retry.is_some() {
+            if l.closed || l.held || !l.wanted || l.retry.is_some() {
                 return;
             }
             let d = l.backoff.delay(l.attempt);

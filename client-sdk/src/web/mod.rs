@@ -3,12 +3,14 @@
 //! `@edgedesk/client` (`web/public/sdk/`); the TypeScript declarations below are its API.
 
 mod chat;
+mod epoch;
 mod idb;
 mod inbox;
 mod js;
 mod link;
 mod listeners;
 mod pending_upload;
+mod replica_names;
 mod uploads;
 mod widget_session;
 
@@ -126,7 +128,14 @@ export interface ChatEvents {
   /** The relay refused a pending upload for good (e.g. `type_not_allowed`,
    *  `attachment_too_large`): it is dropped, no message is written. */
   uploadFailed: { id: string; name: string; status: number; code: string; message: string };
+  /** The conversation rolled over (PROTOCOL.md section 16): `messages()` now holds the new
+   *  epoch's live part, with this device's unacknowledged messages rewritten into it;
+   *  earlier ones come from `history()`. */
+  moved: { from: number; to: number; rewritten: number };
 }
+
+/** A page of the sealed history, oldest first; `before` pages further back (null: the start). */
+export interface HistoryPage { epoch: number; messages: ChatMessage[]; before: string | null }
 
 export interface ChatClient {
   /** Listens to one kind of event; returns the function that stops listening. */

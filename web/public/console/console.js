@@ -63,6 +63,9 @@ const el = (tag, cls, text) => {
   return e;
 };
 
+/** The "Earlier messages" button, kept at the top of the message list (PROTOCOL.md §16). */
+const EARLIER = /** @type {HTMLButtonElement} */ (document.getElementById("earlier-messages"));
+
 const state = {
   workspace: "",
   token: "",
@@ -87,6 +90,11 @@ const state = {
   agentNames: new Map(), // participant -> display name, learned from what agents wrote
   prefs: loadPrefs(), // sound and desktop notifications on new work (comfort.js)
   assignees: new Map(), // conversation -> assignee in the newest summary seen
+  // The sealed history shown above the live messages (PROTOCOL.md §16): oldest first, and
+  // the cursor of the page before it (undefined: none loaded yet; null: the start).
+  older: [],
+  olderBefore: undefined,
+  loadingOlder: false,
 };
 
 // ------------------------------------------------------------------ helpers
@@ -744,8 +752,16 @@ async function openConversation(conv, remember = true, focusReply = true) {
     return;
   }
   state.client = client;
+  state.older = [];
+  state.olderBefore = undefined;
   state.clientOff = [
     client.on("change", renderConversation),
+    // The live messages were sealed: show the newest sealed page so nothing disappears.
+    client.on("moved", () => {
+      state.older = [];
+      state.olderBefore = undefined;
+      loadOlder();
+    }),
     client.on("typing", onTyping),
     client.on("connection", (c) => setConvConnection((c && c.state) || "connecting")),
     client.on("authRefused", (r) => signOut(t("session.refused", { code: (r && r.code) || "refused" }))),
@@ -755,6 +771,7 @@ async function openConversation(conv, remember = true, focusReply = true) {
   setConvConnection(safe(() => client.connectionState(), "connecting"));
   renderConversation();
   scrollToEnd(true);
+  if (safe(() => client.epoch, 0) > 0) loadOlder();
   $("send").disabled = !$("input").value.trim();
   if (focusReply) $("input").focus();
 }
@@ -801,10 +818,42 @@ async function loadEarlier(conv, visitor) {
   }
 }
 
+/** The page of sealed history before what is shown (PROTOCOL.md §16), prepended. */
+async function loadOlder() {
+  const client = state.client;
+  if (!client || state.loadingOlder || state.olderBefore === null) return;
+  state.loadingOlder = true;
+  const box = $("messages");
+  const fromBottom = box.scrollHeight - box.scrollTop;
+  try {
+    const page = await client.history(state.olderBefore ?? null, 50);
+    if (client !== state.client) return;
+    state.older = [...page.messages, ...state.older];
+    state.olderBefore = page.before;
+    renderConversation();
+    box.scrollTop = box.scrollHeight - fromBottom; // keep what the agent was reading in place
+  } catch (e) {
+    warn("history", e);
+    showDetailError(t("conv.historyFailed", { why: errText(e) }));
+  } finally {
+    state.loadingOlder = false;
+    renderEarlierButton();
+  }
+}
+
+function renderEarlierButton() {
+  const client = state.client;
+  const more = !!client && safe(() => client.epoch, 0) > 0 && state.olderBefore !== null;
+  EARLIER.hidden = !more;
+  EARLIER.disabled = state.loadingOlder;
+}
+
 function renderConversation() {
   const client = state.client;
   if (!client) return;
-  const msgs = safe(() => client.messages(), []);
+  renderEarlierButton();
+  const live = safe(() => client.messages(), []);
+  const msgs = state.older.length ? [...state.older, ...live] : live;
   learnNames(msgs);
   learnNames(safe(() => client.internal(), null)?.notes);
   renderMessages(msgs);
@@ -840,11 +889,13 @@ function renderRating(rating) {
 const msgNodes = new Map();
 function renderMessages(msgs) {
   const box = $("messages");
+  const head = EARLIER;
+  if (head.parentNode !== box) box.prepend(head);
   const keep = new Set();
   let prev = null;
   let prevKey = null;
   if (!msgs.length) {
-    if (!box.querySelector(".messages-empty")) box.replaceChildren(el("div", "messages-empty", t("conv.noMessages")));
+    if (!box.querySelector(".messages-empty")) box.replaceChildren(head, el("div", "messages-empty", t("conv.noMessages")));
     msgNodes.clear();
     return;
   }
@@ -869,9 +920,9 @@ function renderMessages(msgs) {
         ticks.className = `ticks ${st}`;
       }
     }
-    if (prev ? prev.nextSibling !== node : box.firstChild !== node) {
+    if (prev ? prev.nextSibling !== node : head.nextSibling !== node) {
       if (prev) prev.after(node);
-      else box.prepend(node);
+      else head.after(node);
     }
     prev = node;
   }
@@ -1159,6 +1210,7 @@ function relabel() {
 
 // ------------------------------------------------------------------ wiring
 function wire() {
+  EARLIER.addEventListener("click", () => loadOlder());
   for (const node of document.querySelectorAll("select[data-lang-select]")) {
     node.addEventListener("change", (e) => setLang(control(e).value));
   }
