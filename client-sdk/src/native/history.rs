@@ -209,20 +209,21 @@ pub(super) async fn move_over(
             message: format!("the relay says the live epoch is {to}; this replica is at {from}"),
         });
     }
-    let (unsent, me) = {
-        let session = lock();
-        (migrate::unsent(session.pending_messages(), &sealed), session.identity().clone())
-    };
     let next_dir = replica_dir(conversation_dir, to);
     // A move cut short before its pointer was written left this: start it again.
     let _ = std::fs::remove_dir_all(&next_dir);
+    // From here to the swap under the session's lock: no write of the app lands in the
+    // replica being left after its unsent messages were taken. (File writes only, no await.)
+    let mut session = lock();
+    let unsent = migrate::unsent(session.pending_messages(), &sealed);
     {
-        let mut fresh = ClientSession::open(open_store(&next_dir).await?, me)?;
+        let me = session.identity().clone();
+        let mut fresh = ClientSession::open(FileStore::open(&next_dir)?, me)?;
         fresh.carry_over(&unsent, now_ms())?;
     }
     write_epoch(conversation_dir, to)?;
-    let store = open_store(&next_dir).await?;
-    lock().replace_shared(store)?;
+    session.replace_shared(FileStore::open(&next_dir)?)?;
+    drop(session);
     epoch.store(to, Ordering::SeqCst);
     remove_stale_epochs(conversation_dir, to);
     Ok(Moved { from, to, rewritten: unsent.len() })

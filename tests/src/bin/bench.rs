@@ -134,7 +134,17 @@ async fn main() {
 
     // ---- Through the relay: real Worker on workerd, real SDK client ------------------------
     let tmp = tempfile::tempdir().expect("tempdir");
-    let mut relay = Relay::start(&tmp.path().join("state"));
+    // The product's default rollover unless EDGEDESK_BENCH_ROLLOVER says otherwise (0: the
+    // whole conversation in one live document, as before issue 17).
+    let rollover = std::env::var("EDGEDESK_BENCH_ROLLOVER").unwrap_or_else(|_| "1000".into());
+    let mut relay = Relay::start_with_vars(
+        &tmp.path().join("state"),
+        &[("EDGEDESK_ROLLOVER_MESSAGES", &rollover)],
+    );
+    println!(
+        "
+(relay: EDGEDESK_ROLLOVER_MESSAGES={rollover})"
+    );
     let conv = conversation("bench");
     let me = identity(Role::Visitor, "visitor-1", "d-bench");
     let token = relay.token(&me, &conv);
@@ -147,10 +157,7 @@ async fn main() {
     let offline_write = t.elapsed();
     let t = Instant::now();
     writer.set_online(true);
-    writer
-        .wait_until(Duration::from_secs(600), |v| v.pending().is_empty() && v.in_sync())
-        .await
-        .expect("prefill");
+    settle(&relay, &conv, &writer).await;
     println!("\nthrough the relay (wrangler dev / workerd, loopback WebSocket):");
     println!(
         "  prefill: {n} messages written offline in {} ({} each, fsync per message), synced in {}",
@@ -182,7 +189,20 @@ async fn main() {
     let stats = relay.stats(conv.as_str());
     let total = stats["store"]["snapshot_bytes"].as_u64().unwrap_or(0)
         + stats["store"]["increment_bytes"].as_u64().unwrap_or(0);
-    let msgs = stats["messages"].as_u64().unwrap_or(1);
+    let msgs = stats["messages"].as_u64().unwrap_or(1).max(1);
+    let archived = stats["archived_messages"].as_u64().unwrap_or(0);
+    let state_bytes: u64 = all_files(&relay.state_dir)
+        .iter()
+        .filter_map(|f| std::fs::metadata(f).ok())
+        .map(|m| m.len())
+        .sum();
+    println!(
+        "  epoch {} ({archived} messages sealed, {} live); whole state directory {} B = {} B per message",
+        stats["epoch"],
+        stats["messages"],
+        state_bytes,
+        state_bytes / (archived + msgs)
+    );
     let p50 = pct(&lat, 0.5);
     println!(
         "  append at {n} (send -> relay's receipt back): p50 {} p99 {}  (x{:.1} / x{:.1} baseline)",
@@ -196,7 +216,7 @@ async fn main() {
         stats["store"]["increment_bytes"].as_u64().unwrap_or(0)
             / stats["store"]["increment_rows"].as_u64().unwrap_or(1).max(1)
     );
-    println!("  stored per message now: {} B ({} B snapshot in {} rows + {} B in {} increments, {msgs} messages)",
+    println!("  live document stored per message now: {} B ({} B snapshot in {} rows + {} B in {} increments, {msgs} live messages)",
         total / msgs, stats["store"]["snapshot_bytes"], stats["store"]["snapshot_rows"],
         stats["store"]["increment_bytes"], stats["store"]["increment_rows"]);
     let snapshot = sim_snapshot_per_message(n + PROBE);
@@ -227,17 +247,18 @@ async fn main() {
         a.send_text(&format!("offline {i}")).await.expect("send");
         b.send_text(&format!("online {i}")).await.expect("send");
     }
-    b.wait_until(Duration::from_secs(300), |v| v.pending().is_empty() && v.in_sync())
-        .await
-        .expect("b synced");
+    settle(&relay, &conv, &b).await;
     let t = Instant::now();
     a.set_online(true);
-    a.wait_until(Duration::from_secs(300), |v| {
-        v.message_count() == 2000 && v.pending().is_empty() && v.in_sync()
-    })
-    .await
-    .expect("merge");
+    settle(&relay, &conv, &a).await;
     let merge = t.elapsed();
+    let merged = relay.stats(conv.as_str());
+    assert_eq!(
+        merged["archived_messages"].as_u64().unwrap_or(0)
+            + merged["messages"].as_u64().unwrap_or(0),
+        2000,
+        "{merged}"
+    );
     let (sent, sent_bytes, received, received_bytes) = a.link_counters().unwrap_or_default();
     println!("\noffline merge, 1,000 messages per side (A reconnects after writing 1,000 offline while B wrote 1,000):");
     println!("  time to converge: {}", ms(merge));
@@ -251,6 +272,26 @@ async fn main() {
     );
     a.shutdown().await;
     b.shutdown().await;
+}
+
+/// Waits until `client` holds nothing unacknowledged, is in sync, and is in the relay's live
+/// epoch (it moved with every rollover).
+async fn settle(
+    relay: &Relay,
+    conv: &edgedesk_core::ids::ConversationId,
+    client: &edgedesk_client::Client,
+) {
+    let deadline = Instant::now() + Duration::from_secs(900);
+    loop {
+        let live = relay.try_stats(conv.as_str()).ok().and_then(|s| s["epoch"].as_u64());
+        if live == Some(client.epoch())
+            && client.with_view(|v| v.pending().is_empty() && v.in_sync())
+        {
+            return;
+        }
+        assert!(Instant::now() < deadline, "the client never settled");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 /// Snapshot size per message of an equivalent conversation, built in memory.

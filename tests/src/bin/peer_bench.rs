@@ -58,8 +58,18 @@ fn main() {
     let tmp = tempfile::tempdir().expect("tempdir");
     // PEER_BENCH_KEEP_STATE=1 keeps the state directory, to look into what is on disk.
     let keep = std::env::var_os("PEER_BENCH_KEEP_STATE").is_some();
-    let mut relay = Relay::start(&tmp.path().join("state"));
-    println!("peer_bench: edgedesk relay (wrangler dev) on {}", relay.base_url());
+    // The runner's protocol client does not move between epochs (PROTOCOL.md §16.2) yet, and
+    // the peer keeps every conversation in one document: by default both keep the whole
+    // conversation live (PEER_BENCH_ROLLOVER sets EDGEDESK_ROLLOVER_MESSAGES otherwise).
+    let rollover = std::env::var("PEER_BENCH_ROLLOVER").unwrap_or_else(|_| "0".into());
+    let mut relay = Relay::start_with_vars(
+        &tmp.path().join("state"),
+        &[("EDGEDESK_ROLLOVER_MESSAGES", &rollover)],
+    );
+    println!(
+        "peer_bench: edgedesk relay (wrangler dev) on {}, EDGEDESK_ROLLOVER_MESSAGES={rollover}",
+        relay.base_url()
+    );
 
     let mut runner = Command::new("node")
         .arg(repo_root().join("tests/peer-bench/run.mjs"))
