@@ -35,6 +35,10 @@ pub struct Timeline {
     auto_replies: Vec<(i64, String)>,
 }
 
+/// Visitor messages a [`Timeline::compacted`] timeline keeps besides the first and the start
+/// of the current wait.
+pub const KEPT_STAMPS: usize = 32;
+
 /// Audit field of the marker recording which rule an auto-reply answered with.
 pub const AUTO_REPLY_MARK: &str = "auto_reply";
 
@@ -80,13 +84,22 @@ impl Timeline {
     }
 
     /// What the rules still ask of sealed messages: the first visitor message, the last staff
-    /// reply and the visitor messages after it (the current wait); not every stamp. Keeps the
-    /// carried timeline bounded however long the conversation grows.
+    /// reply, the start of the current wait and the newest [`KEPT_STAMPS`] visitor messages;
+    /// not every stamp. Keeps the carried timeline bounded however long the conversation
+    /// grows (a visitor writing thousands of messages nobody answers included); a
+    /// [`Self::first_visitor_after`] a time before the kept stamps answers with the oldest
+    /// kept one after it.
     pub fn compacted(&self) -> Timeline {
-        let after = self.last_staff().map_or(i64::MIN, |s| s.at);
-        let mut visitor: Vec<Stamped> = self.visitor.first().cloned().into_iter().collect();
-        let waiting = self.visitor.iter().skip(1).filter(|s| s.at > after).cloned();
-        visitor.extend(waiting);
+        let mut keep: Vec<&Stamped> = self.visitor.first().into_iter().collect();
+        keep.extend(self.waiting_since());
+        let newest = self.visitor.len().saturating_sub(KEPT_STAMPS);
+        keep.extend(&self.visitor[newest..]);
+        let mut visitor: Vec<Stamped> = Vec::with_capacity(keep.len());
+        for s in keep {
+            if !visitor.contains(s) {
+                insert_sorted(&mut visitor, s.clone());
+            }
+        }
         Timeline {
             visitor,
             staff: self.staff.last().cloned().into_iter().collect(),
@@ -239,5 +252,22 @@ pub(crate) mod tests {
         tl.push(&msg("v1", Role::Visitor, MessageKind::Text), 10);
         assert_eq!(tl.first_visitor().unwrap().id.as_str(), "v1");
         assert_eq!(tl.first_visitor_after(10).unwrap().id.as_str(), "v2");
+    }
+
+    #[test]
+    fn a_compacted_timeline_stays_small_and_keeps_the_first_message_and_the_current_wait() {
+        let mut tl = Timeline::default();
+        tl.push(&msg("first", Role::Visitor, MessageKind::Text), 1);
+        tl.push(&msg("a1", Role::Agent, MessageKind::Text), 2);
+        for i in 0..5_000 {
+            tl.push(&msg(&format!("v{i}"), Role::Visitor, MessageKind::Text), 10 + i);
+        }
+        let c = tl.compacted();
+        assert!(c.visitor.len() <= KEPT_STAMPS + 2, "{}", c.visitor.len());
+        assert_eq!(c.first_visitor().unwrap().id.as_str(), "first");
+        assert_eq!(c.waiting_since().unwrap().id.as_str(), "v0", "the wait began with v0");
+        assert_eq!(c.last_staff().unwrap().id.as_str(), "a1");
+        assert_eq!(c.first_visitor_after(5_000).unwrap().at, 5_001, "recent stamps are exact");
+        assert_eq!(c.compacted(), c, "compacting again changes nothing");
     }
 }
