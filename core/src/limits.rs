@@ -15,6 +15,10 @@ pub const MAX_BODY_BYTES_VAR: &str = "EDGEDESK_MAX_BODY_BYTES";
 pub const MAX_MESSAGES_PER_SECOND_VAR: &str = "EDGEDESK_MAX_MESSAGES_PER_SECOND";
 pub const MAX_SOCKETS_VAR: &str = "EDGEDESK_MAX_SOCKETS_PER_CONVERSATION";
 pub const ROLLOVER_MESSAGES_VAR: &str = "EDGEDESK_ROLLOVER_MESSAGES";
+/// A day, in ms: the unit of the retention policy (PROTOCOL.md §16.4).
+pub const DAY_MS: i64 = 86_400_000;
+/// How long a "day" of the retention policy is, in ms: for tests, which cannot wait days.
+pub const RETENTION_DAY_MS_VAR: &str = "EDGEDESK_RETENTION_DAY_MS";
 /// Messages the live document holds before it is sealed into an archive segment
 /// (PROTOCOL.md §16): a 1,000-message document loads in a few milliseconds and holds a few MB
 /// of the isolate's 128 MB, whatever the conversation's length.
@@ -38,6 +42,8 @@ pub struct Limits {
     /// Messages in the live document at which it rolls over into an archive segment; 0 never
     /// rolls over (the document grows without end, as before issue 17).
     pub rollover_messages: usize,
+    /// A day of the retention policy, in ms (86,400,000 but in tests).
+    pub retention_day_ms: i64,
 }
 
 impl Default for Limits {
@@ -49,6 +55,7 @@ impl Default for Limits {
             max_messages_per_second: 500,
             max_sockets_per_conversation: 64,
             rollover_messages: DEFAULT_ROLLOVER_MESSAGES,
+            retention_day_ms: DAY_MS,
         }
     }
 }
@@ -105,6 +112,12 @@ impl Limits {
                 }
                 n => n,
             },
+            retention_day_ms: read(
+                RETENTION_DAY_MS_VAR,
+                1_000,
+                DAY_MS as usize,
+                d.retention_day_ms as usize,
+            )? as i64,
         })
     }
 }

@@ -9,6 +9,7 @@ use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use edgedesk_client::Client;
+use edgedesk_core::ids::ConversationId;
 use edgedesk_core::message::Role;
 use edgedesk_e2e::*;
 use futures_util::StreamExt;
@@ -17,7 +18,7 @@ use tokio_tungstenite::tungstenite::Message as WsMessage;
 const SEGMENT: usize = 100;
 
 /// Waits until `client` is in the relay's live epoch with nothing pending and in sync.
-async fn settled(relay: &Relay, conv: &edgedesk_core::ids::ConversationId, client: &Client) {
+async fn settled(relay: &Relay, conv: &ConversationId, client: &Client) {
     let deadline = Instant::now() + Duration::from_secs(90);
     loop {
         let stats = relay.try_stats(conv.as_str()).unwrap_or_default();
@@ -174,4 +175,106 @@ async fn a_replica_of_a_sealed_epoch_is_refused_with_the_live_epoch_and_history_
     let (status, _) = history("limit=501");
     assert_eq!(status, 400);
     agent.shutdown().await;
+}
+
+/// Inbox search hits for `q`, as agent ann: the conversations they are in.
+fn found_in(relay: &Relay, q: &str) -> Vec<String> {
+    let (status, body) =
+        relay.inbox_get("ann", &format!("search?q={}", edgedesk_e2e::inbox::percent(q)));
+    assert_eq!(status, 200, "{q}: {body}");
+    let mut c: Vec<String> = body["hits"]
+        .as_array()
+        .map(|h| h.iter().filter_map(|h| h["conversation"].as_str().map(str::to_owned)).collect())
+        .unwrap_or_default();
+    c.sort();
+    c.dedup();
+    c
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn search_finds_sealed_words_until_retention_shreds_them_and_a_legal_hold_keeps_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    // A retention "day" of one second, so the period passes within the test.
+    let relay = Relay::start_with_vars(
+        &tmp.path().join("state"),
+        &[("EDGEDESK_ROLLOVER_MESSAGES", "10"), ("EDGEDESK_RETENTION_DAY_MS", "1000")],
+    );
+    relay.configure(&serde_json::json!({ "retention": { "delete_sealed_after_days": 3 } }));
+    let mut convs = Vec::new();
+    for (name, word) in [("expires", "档案甲zqx"), ("held", "档案乙zqy")] {
+        let conv = conversation(name);
+        let agent = client(
+            &relay,
+            &conv,
+            identity(Role::Agent, "agent-1", &format!("desk-{name}")),
+            &tmp.path().join(name),
+        )
+        .await;
+        agent.send_text(&format!("the word {word} is only in the first segment")).await.unwrap();
+        for i in 0..11 {
+            agent.send_text(&format!("filler {i}")).await.unwrap();
+        }
+        settled(&relay, &conv, &agent).await;
+        assert!(agent.epoch() >= 1);
+        agent.shutdown().await;
+        convs.push((conv, word));
+    }
+    let (expires, held) = (&convs[0], &convs[1]);
+    let hold_path = format!("/v1/workspaces/{}/conversations/{}/legal-hold", workspace(), held.0);
+    let admin = relay.admin_token();
+    let (status, body) =
+        http_request(relay.port, "PUT", &hold_path, Some(&admin), Some(r#"{"hold":true}"#))
+            .unwrap();
+    assert_eq!((status, body.as_str()), (200, r#"{"legal_hold":true}"#));
+    let agent_token = relay.token_as(Role::Agent, "agent-1", &held.0);
+    let (status, _) =
+        http_request(relay.port, "PUT", &hold_path, Some(&agent_token), Some(r#"{"hold":false}"#))
+            .unwrap();
+    assert_eq!(status, 403, "only admins set or lift a legal hold");
+    let (status, body) =
+        http_request(relay.port, "PUT", &hold_path, Some(&admin), Some(r#"{"hold":1}"#)).unwrap();
+    assert_eq!((status, body.contains("bad_legal_hold")), (400, true), "{body}");
+
+    // Both sealed words are found while their segments exist.
+    for (conv, word) in [expires, held] {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !found_in(&relay, word).contains(&conv.to_string()) {
+            assert!(Instant::now() < deadline, "{word} never found in {conv}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    // After three "days" the unheld segment is shredded by the conversation's alarm.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let stats = relay.stats(expires.0.as_str());
+        if stats["shredded_segments"].as_u64() == Some(1) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "never shredded: {stats}\n{}", relay.log_tail());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let token = relay.token_as(Role::Visitor, "v-reader", &expires.0);
+    let page = |conv: &ConversationId, token: &str| {
+        let path = format!("/v1/workspaces/{}/conversations/{conv}/history?epoch=0", workspace());
+        http_request(relay.port, "GET", &path, Some(token), None).unwrap()
+    };
+    let (status, body) = page(&expires.0, &token);
+    assert_eq!((status, body.contains("\"expired\"")), (410, true), "{body}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while found_in(&relay, expires.1).contains(&expires.0.to_string()) {
+        assert!(Instant::now() < deadline, "the shredded word is still found");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // The held conversation keeps everything.
+    let held_stats = relay.stats(held.0.as_str());
+    assert_eq!(
+        (held_stats["shredded_segments"].as_u64(), held_stats["legal_hold"].as_bool()),
+        (Some(0), Some(true))
+    );
+    let (status, body) = page(&held.0, &relay.token_as(Role::Visitor, "v-reader", &held.0));
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains(held.1));
+    assert!(found_in(&relay, held.1).contains(&held.0.to_string()));
 }

@@ -22,6 +22,8 @@ pub enum ConversationAction {
     Erase,
     /// `GET …/history`: a page of the sealed history (PROTOCOL.md §16.3).
     History,
+    /// `PUT …/legal-hold`: sets or lifts a legal hold (admins only; PROTOCOL.md §16.4).
+    LegalHold,
 }
 
 impl ConversationAction {
@@ -31,6 +33,7 @@ impl ConversationAction {
             ConversationAction::Stats => Access::Stats,
             ConversationAction::Erase => Access::Erase,
             ConversationAction::History => Access::History,
+            ConversationAction::LegalHold => Access::LegalHold,
         }
     }
 
@@ -41,6 +44,7 @@ impl ConversationAction {
             ConversationAction::Stats => "stats",
             ConversationAction::Erase => "erase",
             ConversationAction::History => "history",
+            ConversationAction::LegalHold => "legal-hold",
         }
     }
 
@@ -51,6 +55,7 @@ impl ConversationAction {
             | ConversationAction::Stats
             | ConversationAction::History => "GET",
             ConversationAction::Erase => "POST",
+            ConversationAction::LegalHold => "PUT",
         }
     }
 }
@@ -153,6 +158,7 @@ pub fn route(method: &str, path: &str) -> Result<Route, Refusal> {
                 "stats" => ConversationAction::Stats,
                 "erase" => ConversationAction::Erase,
                 "history" => ConversationAction::History,
+                "legal-hold" => ConversationAction::LegalHold,
                 _ => return Err(not_found(path)),
             };
             let workspace = WorkspaceId::new(*ws)
@@ -163,6 +169,7 @@ pub fn route(method: &str, path: &str) -> Result<Route, Refusal> {
                 // Read from the widget on customers' sites: a CORS preflight comes first.
                 (ConversationAction::History, _) => &["GET", "OPTIONS"],
                 (_, "POST") => &["POST"],
+                (_, "PUT") => &["PUT"],
                 _ => &["GET"],
             };
             (Route::Conversation { workspace, conversation, action }, methods)
@@ -417,6 +424,20 @@ pub fn connecting_peer(
         profile: (claims.role == Role::Visitor).then(|| claims.profile()),
         epoch,
     })
+}
+
+/// The body of `PUT …/legal-hold`, `{"hold": true|false}`, as the inner query for the
+/// conversation's object with the admin who asked (`by`, the token's subject).
+pub fn legal_hold_query(body: &[u8], admin: &ParticipantId) -> Result<String, Refusal> {
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Body {
+        hold: bool,
+    }
+    let parsed: Body = serde_json::from_slice(body).map_err(|e| {
+        Refusal::new(400, "bad_legal_hold", format!("expected {{\"hold\": true|false}}: {e}"))
+    })?;
+    Ok(format!("hold={}&by={}", parsed.hold, admin))
 }
 
 /// The query of `GET …/history` (PROTOCOL.md §16.3), checked and written out again for the

@@ -112,7 +112,7 @@ async fn workspace_config(
 }
 
 async fn conversation_request(
-    req: Request,
+    mut req: Request,
     env: Env,
     workspace: WorkspaceId,
     conversation: ConversationId,
@@ -141,6 +141,10 @@ async fn conversation_request(
     let headers = Headers::new();
     let inner_query = match action {
         ConversationAction::History => format!("?{}", request::history_query(&query)?),
+        ConversationAction::LegalHold => {
+            let body = http::bounded_body(&mut req, 1024).await?;
+            format!("?{}", request::legal_hold_query(&body, &claims.sub)?)
+        }
         _ => String::new(),
     };
     let peer = if action == ConversationAction::Connect {

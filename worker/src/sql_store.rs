@@ -293,6 +293,20 @@ impl ArchiveRows for SqlChunks {
         Ok(out)
     }
 
+    fn shred(&mut self, epoch: u64, at: i64) -> Result<(), ArchiveError> {
+        let e = int(epoch)?;
+        self.sql
+            .exec("DELETE FROM segment_rows WHERE epoch = ?", vec![e.clone()])
+            .map_err(archive_err)?;
+        self.sql
+            .exec(
+                "UPDATE segment_info SET wrapped_key = NULL, shredded_at = ? WHERE epoch = ?",
+                vec![SqlStorageValue::Integer(at), e],
+            )
+            .map_err(archive_err)?;
+        Ok(())
+    }
+
     fn put_carry(&mut self, sealed: &[u8]) -> Result<(), ArchiveError> {
         self.sql
             .exec(

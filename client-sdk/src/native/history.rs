@@ -201,7 +201,15 @@ pub(super) async fn move_over(
 ) -> Result<Moved, ClientError> {
     let lock = || session.lock().unwrap_or_else(PoisonError::into_inner);
     let from = epoch.load(Ordering::SeqCst);
-    let (sealed, to) = whole_segment(url, token, from).await?;
+    let (sealed, to) = match whole_segment(url, token, from).await {
+        // Retention shredded this replica's segment (it was away longer than the workspace
+        // keeps sealed history): nothing of it can be checked, so every unacknowledged
+        // message is written again (PROTOCOL.md §16.4).
+        Err(ClientError::HistoryRefused { status: 410, .. }) => {
+            (Vec::new(), fetch(url, token, "limit=1".into()).await?.epoch)
+        }
+        other => other?,
+    };
     if to <= from {
         return Err(ClientError::HistoryRefused {
             status: 200,

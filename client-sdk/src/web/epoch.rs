@@ -50,25 +50,35 @@ impl Chat {
 
     /// One page from the relay.
     async fn fetch_page(&self, query: &str) -> Result<Page, JsValue> {
-        let request = Request::new_with_str(&format!("{}?{query}", self.history_base()))?;
+        self.fetch_page_status(query).await.map_err(|(_, e)| e)
+    }
+
+    /// [`Self::fetch_page`], with the HTTP status of a refusal (0: unreachable).
+    async fn fetch_page_status(&self, query: &str) -> Result<Page, (u16, JsValue)> {
+        let js = |e: JsValue| (0, e);
+        let request =
+            Request::new_with_str(&format!("{}?{query}", self.history_base())).map_err(js)?;
         let token = self.link.borrow().token().to_owned();
-        request.headers().set("authorization", &format!("Bearer {token}"))?;
+        request.headers().set("authorization", &format!("Bearer {token}")).map_err(js)?;
         let response: Response = JsFuture::from(fetch_request(&request))
             .await
-            .map_err(|e| error(format!("the relay is unreachable: {}", describe(&e))))?
+            .map_err(|e| js(error(format!("the relay is unreachable: {}", describe(&e)))))?
             .unchecked_into();
-        let body = JsFuture::from(response.json()?).await.unwrap_or(JsValue::NULL);
+        let body = JsFuture::from(response.json().map_err(js)?).await.unwrap_or(JsValue::NULL);
         if !response.ok() {
             let text = |k: &str| Reflect::get(&body, &k.into()).ok().and_then(|v| v.as_string());
-            return Err(error(format!(
-                "history refused ({} {}): {}",
+            return Err((
                 response.status(),
-                text("error").unwrap_or_default(),
-                text("message").unwrap_or_default()
-            )));
+                error(format!(
+                    "history refused ({} {}): {}",
+                    response.status(),
+                    text("error").unwrap_or_default(),
+                    text("message").unwrap_or_default()
+                )),
+            ));
         }
         serde_wasm_bindgen::from_value(body)
-            .map_err(|e| error(format!("the relay's history page is unreadable: {e}")))
+            .map_err(|e| js(error(format!("the relay's history page is unreadable: {e}"))))
     }
 
     /// A page of the sealed history, kept in IndexedDB for reading offline.
@@ -142,7 +152,16 @@ impl Chat {
             if let Some(b) = &before {
                 query.push_str(&format!("&before={b}"));
             }
-            let page = self.fetch_page(&query).await?;
+            let page = match self.fetch_page_status(&query).await {
+                Ok(page) => page,
+                // Retention shredded this replica's segment: nothing of it can be checked,
+                // so every unacknowledged message is written again (PROTOCOL.md §16.4).
+                Err((410, _)) => {
+                    sealed.clear();
+                    break self.fetch_page("limit=1").await?.epoch;
+                }
+                Err((_, e)) => return Err(e),
+            };
             let mut part = page.messages;
             part.append(&mut sealed);
             sealed = part;

@@ -87,6 +87,8 @@ pub enum Access {
     Attachments,
     /// Page through the conversation's sealed history (PROTOCOL.md §16.3): every participant.
     History,
+    /// Set or lift a legal hold on the conversation (PROTOCOL.md §16.4): admins only.
+    LegalHold,
 }
 
 impl Access {
@@ -96,7 +98,9 @@ impl Access {
                 matches!(role, Role::Visitor | Role::Agent | Role::Admin)
             }
             Access::Stats | Access::Inbox => matches!(role, Role::Agent | Role::Admin),
-            Access::Erase | Access::Configure | Access::ManageAgents => role == Role::Admin,
+            Access::Erase | Access::Configure | Access::ManageAgents | Access::LegalHold => {
+                role == Role::Admin
+            }
         }
     }
 
@@ -109,6 +113,7 @@ impl Access {
             Access::ManageAgents => "manage agents",
             Access::Attachments => "use attachments",
             Access::History => "read the conversation's history",
+            Access::LegalHold => "set a legal hold",
             Access::Inbox => "use the inbox",
         }
     }

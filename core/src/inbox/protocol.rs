@@ -317,6 +317,7 @@ mod tests {
             }),
             created_at: 500,
             messages: 3,
+            shredded_through: None,
         }
     }
 

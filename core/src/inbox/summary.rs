@@ -64,6 +64,10 @@ pub struct Summary {
     pub rating: Option<Rating>,
     pub created_at: i64,
     pub messages: u32,
+    /// Retention shredded the conversation's messages received up to this time (ms): the
+    /// inbox drops them from search (PROTOCOL.md §16.4).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shredded_through: Option<i64>,
 }
 
 /// The priority's position for sorting: low 0 … urgent 3.
@@ -103,6 +107,7 @@ impl Summary {
             rating: None,
             created_at: 0,
             messages: 0,
+            shredded_through: None,
         }
     }
 }
@@ -170,6 +175,7 @@ impl Summary {
             rating: Rating::read(doc),
             created_at: tail.created_at().unwrap_or(0),
             messages: u32::try_from(doc.message_count()).unwrap_or(u32::MAX),
+            shredded_through: None,
         }
     }
 }

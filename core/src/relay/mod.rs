@@ -39,6 +39,7 @@ use crate::workflow::timeline::Timeline;
 mod assign;
 mod output;
 pub mod penalty;
+mod retention;
 mod workflow;
 
 pub use crate::peer::PeerInfo;
@@ -200,6 +201,9 @@ pub struct RelayStats {
     /// The live document's epoch, and the messages sealed before it (PROTOCOL.md §16).
     pub epoch: u64,
     pub archived_messages: u64,
+    /// Sealed segments retention has shredded; whether a legal hold keeps everything.
+    pub shredded_segments: usize,
+    pub legal_hold: bool,
 }
 
 /// One conversation: both documents, the connected peers' sync sessions, the workflow.
@@ -308,6 +312,8 @@ pub struct Relay<S> {
     sealed: Option<Sealed>,
     /// The messages of the segment read last, for paging through it page by page.
     history_cache: Option<(u64, Vec<crate::rollover::history::Archived>)>,
+    /// Every sealed segment's bookkeeping (retention reads it), oldest first.
+    segments: Vec<crate::rollover::archive::SegmentInfo>,
 }
 
 impl<S: ChunkStore> Relay<S> {
@@ -332,9 +338,12 @@ impl<S: ChunkStore> Relay<S> {
         let message_ids = doc.message_ids();
         let note_ids = internal.notes().into_iter().map(|n| n.id.to_string()).collect();
         let mut persister = persister;
-        let carry = match persister.store_mut().archive() {
-            Some(mut archive) => archive.carry().map_err(StoreError::Archive)?,
-            None => Carry::default(),
+        let (carry, segments) = match persister.store_mut().archive() {
+            Some(mut archive) => (
+                archive.carry().map_err(StoreError::Archive)?,
+                archive.rows.segments().map_err(StoreError::Archive)?,
+            ),
+            None => (Carry::default(), Vec::new()),
         };
         let mut relay = Self {
             doc,
@@ -353,6 +362,7 @@ impl<S: ChunkStore> Relay<S> {
             carry,
             sealed: None,
             history_cache: None,
+            segments,
         };
         relay.finish_interrupted_rollover(0)?;
         Ok(relay)
@@ -452,6 +462,13 @@ impl<S: ChunkStore> Relay<S> {
         let no_archive = || StoreError::Archive(ArchiveError::Storage("no archive".into()));
         let mut archive = self.persister.store_mut().archive().ok_or_else(no_archive)?;
         archive.put_segment(epoch, &snapshot, messages, now_ms).map_err(StoreError::Archive)?;
+        self.segments.retain(|s| s.epoch != epoch);
+        self.segments.push(crate::rollover::archive::SegmentInfo {
+            epoch,
+            messages,
+            sealed_at: now_ms,
+            shredded_at: None,
+        });
         archive.put_carry(&carry).map_err(StoreError::Archive)?;
         self.persister.compact(&next)?;
         let sealed = Sealed { epoch, snapshot, messages, carry: carry.clone() };
@@ -489,6 +506,8 @@ impl<S: ChunkStore> Relay<S> {
             internal_store: self.internal_persister.stats(),
             epoch: self.carry.epoch,
             archived_messages: self.carry.archived,
+            shredded_segments: self.segments.iter().filter(|s| s.shredded_at.is_some()).count(),
+            legal_hold: self.carry.legal_hold.is_some(),
         }
     }
 
@@ -723,7 +742,9 @@ impl<S: ChunkStore> Relay<S> {
     pub fn summary(&mut self, conversation: &str, visitor: &VisitorProfile) -> Summary {
         self.tail.update(&self.doc);
         let (doc, internal, tail, carry) = (&self.doc, &self.internal, &self.tail, &self.carry);
-        Summary::with_carry(conversation, doc, internal, visitor, tail, carry)
+        let mut summary = Summary::with_carry(conversation, doc, internal, visitor, tail, carry);
+        summary.shredded_through = self.shredded_through();
+        summary
     }
 
     /// Messages the summary has read from the document since the relay opened.

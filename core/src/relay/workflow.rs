@@ -52,13 +52,18 @@ impl<S: ChunkStore> Relay<S> {
 
     /// The conversation's pending timers, earliest first (none without a workflow).
     pub fn timers(&self) -> Vec<Timer> {
-        match &self.workflow {
+        let mut timers = match &self.workflow {
             Some(w) => match &self.timeline {
                 Some(tl) => desired(&w.config, tl, &self.facts(tl)),
                 None => Vec::new(),
             },
             None => Vec::new(),
+        };
+        if let Some(t) = self.retention_timer() {
+            let at = timers.partition_point(|x| x.due_ms <= t.due_ms);
+            timers.insert(at, t);
         }
+        timers
     }
 
     /// A visitor joined: the welcome message, the first time.
@@ -87,9 +92,12 @@ impl<S: ChunkStore> Relay<S> {
     }
 
     fn fire(&mut self, now_ms: i64) -> Result<Vec<Outgoing>, RelayError<S::Error>> {
-        let mut fired = 0;
+        let mut fired = self.shred_due(now_ms)?;
         while fired < MAX_FIRED_PER_CALL {
-            let Some(due) = self.timers().into_iter().find(|t| t.due_ms <= now_ms) else { break };
+            let due = self.timers().into_iter().find(|t| {
+                t.due_ms <= now_ms && t.kind != crate::workflow::timers::TimerKind::Retention
+            });
+            let Some(due) = due else { break };
             let Some(plan) = self.plan_with(now_ms, |ctx| fire(ctx, &due)) else { break };
             self.apply(plan, now_ms)?;
             fired += 1;

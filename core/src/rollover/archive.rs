@@ -45,6 +45,9 @@ pub trait ArchiveRows {
     /// Segment `epoch`'s rows and wrapped key; `None` if it never existed or was shredded.
     fn segment(&mut self, epoch: u64) -> Result<Option<SealedSegment>, ArchiveError>;
     fn segments(&mut self) -> Result<Vec<SegmentInfo>, ArchiveError>;
+    /// Crypto-shreds segment `epoch`: deletes its wrapped key and its rows, keeps its
+    /// bookkeeping with `shredded_at`.
+    fn shred(&mut self, epoch: u64, at: i64) -> Result<(), ArchiveError>;
     fn put_carry(&mut self, sealed: &[u8]) -> Result<(), ArchiveError>;
     fn carry(&mut self) -> Result<Option<Vec<u8>>, ArchiveError>;
 }
@@ -117,11 +120,20 @@ impl ArchiveRows for MemRows {
     }
 
     fn segment(&mut self, epoch: u64) -> Result<Option<SealedSegment>, ArchiveError> {
-        Ok(self.segments.get(&epoch).map(|(_, s)| s.clone()))
+        let kept = self.segments.get(&epoch).filter(|(i, _)| i.shredded_at.is_none());
+        Ok(kept.map(|(_, s)| s.clone()))
     }
 
     fn segments(&mut self) -> Result<Vec<SegmentInfo>, ArchiveError> {
         Ok(self.segments.values().map(|(i, _)| *i).collect())
+    }
+
+    fn shred(&mut self, epoch: u64, at: i64) -> Result<(), ArchiveError> {
+        if let Some((info, segment)) = self.segments.get_mut(&epoch) {
+            info.shredded_at = Some(at);
+            *segment = SealedSegment { wrapped_key: Vec::new(), rows: Vec::new() };
+        }
+        Ok(())
     }
 
     fn put_carry(&mut self, sealed: &[u8]) -> Result<(), ArchiveError> {

@@ -32,4 +32,14 @@ pub struct Carry {
     /// rollover stopped before replacing it ([`archive`]) and is finished then.
     #[serde(default)]
     pub sealed_heads: Vec<String>,
+    /// An admin's legal hold: retention shreds nothing of this conversation while it is set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub legal_hold: Option<LegalHold>,
+}
+
+/// Who set a legal hold, and when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LegalHold {
+    pub by: String,
+    pub at: i64,
 }

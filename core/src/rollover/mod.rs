@@ -21,6 +21,7 @@ pub mod carried;
 pub mod carry;
 pub mod history;
 pub mod migrate;
+pub mod retention;
 pub mod segment;
 #[cfg(test)]
 mod tests;
@@ -105,6 +106,7 @@ impl Carry {
             }),
             timeline: Some(timeline),
             sealed_heads: doc.heads().iter().map(|h| h.to_string()).collect(),
+            legal_hold: self.legal_hold.clone(),
         }
     }
 }

@@ -274,3 +274,69 @@ fn a_rollover_cut_short_before_the_live_document_was_replaced_is_finished_on_ope
     assert_eq!(relay.doc().message_count(), 0, "the sealed messages are not live again");
     assert_eq!(relay.stats().archived_messages, 10);
 }
+
+fn with_retention(w: &mut World, days: u32) {
+    let mut config = crate::workflow::config::WorkspaceConfig::default();
+    config.retention.delete_sealed_after_days = Some(days);
+    w.relay.configure(Some(crate::relay::WorkflowSetup {
+        config: std::sync::Arc::new(config),
+        version: 1,
+        visitor: Default::default(),
+        workspace: "ws".into(),
+        conversation: "c".into(),
+    }));
+}
+
+#[test]
+fn retention_shreds_sealed_segments_after_the_period_and_a_legal_hold_keeps_them() {
+    let limits = Limits { rollover_messages: 10, retention_day_ms: 1_000, ..Limits::default() };
+    let relay = Relay::open_with(MemStore::default(), MemStore::default(), limits).unwrap();
+    let mut w = World { relay, segments: HashMap::new(), now: 1_000, next_peer: 1 };
+    with_retention(&mut w, 2);
+    let mut v = device(Role::Visitor, "v1", "phone");
+    for i in 0..10 {
+        v.session.send_text(&format!("m{i}"), i).unwrap();
+        w.deliver(&mut v);
+    }
+    assert_eq!(w.relay.epoch(), 1);
+    let retention = w
+        .relay
+        .timers()
+        .into_iter()
+        .find(|t| t.kind == crate::workflow::timers::TimerKind::Retention);
+    let sealed_at = retention.expect("a retention timer").due_ms - 2_000;
+    assert!((w.now - 10..=w.now).contains(&sealed_at), "due two 'days' after the seal");
+
+    // Held: nothing is shredded, and no timer waits for it.
+    let _held = w.relay.set_legal_hold(true, "admin-1", sealed_at + 10).unwrap();
+    let out = w.relay.fire_due(sealed_at + 5_000).unwrap();
+    assert!(out.timers.iter().all(|t| t.kind != crate::workflow::timers::TimerKind::Retention));
+    assert_eq!(w.relay.history(None, Some(0), 500).unwrap().messages.len(), 10);
+
+    // Lifted: the next alarm shreds segment 0, audited; paging it says it expired.
+    let _lifted = w.relay.set_legal_hold(false, "admin-1", sealed_at + 20).unwrap();
+    let _fired = w.relay.fire_due(sealed_at + 5_000).unwrap();
+    assert!(matches!(
+        w.relay.history(None, Some(0), 500),
+        Err(crate::relay::HistoryError::Shredded { epoch: 0 })
+    ));
+    assert_eq!(w.relay.stats().shredded_segments, 1);
+    let audit: Vec<_> =
+        w.relay.internal().audit().into_iter().map(|e| (e.field, e.value)).collect();
+    assert!(
+        audit.contains(&("retention.shredded".into(), Some("segment 0: 10 messages".into()))),
+        "{audit:?}"
+    );
+    assert!(audit.iter().any(|(f, _)| f == "retention.legal_hold"));
+    let visitor = crate::workflow::profile::VisitorProfile::default();
+    assert_eq!(w.relay.summary("c", &visitor).shredded_through, Some(sealed_at));
+    // Reopened from storage, it still knows.
+    let (shared, internal) = std::mem::replace(
+        &mut w.relay,
+        Relay::open(MemStore::default(), MemStore::default()).unwrap(),
+    )
+    .into_stores();
+    let reopened = Relay::open(shared, internal).unwrap();
+    assert_eq!(reopened.stats().shredded_segments, 1);
+    assert!(reopened.legal_hold().is_none());
+}

@@ -30,6 +30,9 @@ pub enum TimerKind {
     VisitorNotify,
     /// An open or pending conversation has been idle long enough to resolve.
     AutoResolve,
+    /// A sealed segment has outlived the workspace's retention (PROTOCOL.md §16.4): the relay
+    /// shreds it (not a rule of [`super::fire`]: the relay does it with its archive).
+    Retention,
 }
 
 impl TimerKind {
@@ -43,6 +46,7 @@ impl TimerKind {
             TimerKind::UnreadReminder => "reminder.unread",
             TimerKind::VisitorNotify => "notify.visitor",
             TimerKind::AutoResolve => "auto_resolve",
+            TimerKind::Retention => "retention.shred",
         }
     }
 }

@@ -367,6 +367,35 @@ impl Conversation {
         }
     }
 
+    /// Sets or lifts a legal hold (the front Worker checked the admin and the body).
+    async fn legal_hold(&self, name: &str, url: &worker::Url) -> Result<Response, Refusal> {
+        let get =
+            |k: &str| url.query_pairs().find(|(key, _)| key == k).map(|(_, v)| v.into_owned());
+        let hold = get("hold").as_deref() == Some("true");
+        let by = get("by").unwrap_or_default();
+        let now = worker::Date::now().as_millis() as i64;
+        let done =
+            opened(self.with_live(
+                Some(name),
+                |live| match live.relay.set_legal_hold(hold, &by, now) {
+                    Ok(out) => Ok(commit::commit(live, out, now)),
+                    Err(e) => Err(e.to_string()),
+                },
+            ))?;
+        match done {
+            Ok((frames, next)) => {
+                self.deliver(frames, &self.sockets()).await;
+                self.arm(next).await;
+                Ok(http::json(&serde_json::json!({ "legal_hold": hold })))
+            }
+            Err(e) => {
+                worker::console_error!("legal hold not stored: {e}");
+                self.reload();
+                Err(Refusal::new(503, "unavailable", "the legal hold is not stored; retry"))
+            }
+        }
+    }
+
     /// Crypto-shreds the conversation, then closes every socket with [`CLOSE_ERASED`].
     async fn erase(&self, name: &str) -> Result<Response, Refusal> {
         let now = worker::Date::now().as_millis() as i64;
@@ -435,6 +464,7 @@ impl Conversation {
             "stats" => self.stats(&name),
             "erase" => self.erase(&name).await,
             "history" => self.history(&name, &url),
+            "legal-hold" => self.legal_hold(&name, &url).await,
             "assign" => self.assign(&name, req).await,
             _ => Err(Refusal::new(404, "not_found", "unknown conversation action")),
         }

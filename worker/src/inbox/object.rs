@@ -183,7 +183,17 @@ impl Inbox {
 
     /// Stores a summary (if newer) and tells every agent device about it.
     pub(crate) fn apply_summary(&self, workspace: &str, s: &Summary) -> Result<bool, Refusal> {
-        let stored = self.with_open(workspace, |o| o.store.upsert(s))?;
+        let stored = self.with_open(workspace, |o| {
+            let stored = o.store.upsert(s)?;
+            // Retention shredded sealed messages: their search entries go with them, in the
+            // same stretch as the summary that says so.
+            if let (true, Some(at)) = (stored, s.shredded_through) {
+                o.search
+                    .forget_messages_through(&s.conversation, at)
+                    .map_err(|e| crate::sql_store::SqlStoreError(e.to_string()))?;
+            }
+            Ok::<bool, crate::sql_store::SqlStoreError>(stored)
+        })?;
         match stored {
             Ok(true) => {
                 self.broadcast(&ServerFrame::Summary { summary: Box::new(s.clone()) });

@@ -109,6 +109,15 @@ impl InboxSearch {
         run(sql, SearchIndex::forget_conversation(conversation))
     }
 
+    /// Removes a conversation's messages received at or before `at`: retention shredded them.
+    pub fn forget_messages_through(
+        &self,
+        conversation: &str,
+        at: i64,
+    ) -> Result<(), SearchStoreError> {
+        self.run(SearchIndex::forget_messages_through(conversation, at))
+    }
+
     /// The best `limit` hits: exact phrases first, then by relevance, then newest.
     pub fn search(&self, query: &SearchQuery, limit: u32) -> Result<Vec<Hit>, SearchStoreError> {
         let Statement { sql, params } = self.index.search(query, limit);

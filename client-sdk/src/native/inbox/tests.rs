@@ -103,6 +103,7 @@ fn summary(conversation: &str, version: u64) -> Summary {
         rating: None,
         created_at: 0,
         messages: 1,
+        shredded_through: None,
     }
 }
 

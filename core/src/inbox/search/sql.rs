@@ -78,6 +78,10 @@ const INSERT_INDEX: &str = "INSERT INTO search_terms (rowid, terms, chars)
 const FORGET_INDEX: &str =
     "DELETE FROM search_terms WHERE rowid IN (SELECT id FROM search_text WHERE conversation = ?)";
 const FORGET_TEXT: &str = "DELETE FROM search_text WHERE conversation = ?";
+const FORGET_MESSAGES_INDEX: &str = "DELETE FROM search_terms WHERE rowid IN
+    (SELECT id FROM search_text WHERE conversation = ? AND field = 'message' AND at <= ?)";
+const FORGET_MESSAGES_TEXT: &str =
+    "DELETE FROM search_text WHERE conversation = ? AND field = 'message' AND at <= ?";
 
 /// Selects the columns of a [`SearchRow`], in its field order. Parameters: the exact-phrase
 /// expression, the match expression, the limit. Exact-phrase hits first, then by bm25 (best
@@ -181,6 +185,18 @@ impl SearchIndex {
         [FORGET_INDEX, FORGET_TEXT]
             .into_iter()
             .map(|sql| Statement { sql, params: vec![SearchParam::Text(conversation.into())] })
+            .collect()
+    }
+
+    /// Removes the messages of a conversation received at or before `at` (ms): retention
+    /// shredded the segments that held them (PROTOCOL.md §16.4).
+    pub fn forget_messages_through(conversation: &str, at: i64) -> Vec<Statement> {
+        [FORGET_MESSAGES_INDEX, FORGET_MESSAGES_TEXT]
+            .into_iter()
+            .map(|sql| Statement {
+                sql,
+                params: vec![SearchParam::Text(conversation.into()), SearchParam::Int(at)],
+            })
             .collect()
     }
 

@@ -40,6 +40,15 @@ pub struct RawConfig {
     pub routing: Option<RawRouting>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attachments: Option<RawAttachments>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention: Option<RawRetention>,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRetention {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delete_sealed_after_days: Option<u32>,
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]

@@ -22,6 +22,7 @@ mod errors;
 pub mod hours;
 mod json;
 pub mod matcher;
+pub mod retention;
 pub mod routing;
 mod routing_limits;
 pub mod rules;
@@ -34,6 +35,7 @@ pub use attachments::AttachmentPolicy;
 pub use errors::{ConfigError, ConfigErrors, MAX_REPORTED_ERRORS};
 pub use hours::BusinessHours;
 pub use matcher::Matcher;
+pub use retention::RetentionPolicy;
 pub use routing::{RouteRule, RouteWhen, Routing, Strategy, Team};
 pub use rules::{
     AutoReplies, DefaultTags, FaqRule, KeywordRule, PriorityRules, Reminders, SlaPolicy, WaitStep,
@@ -68,6 +70,7 @@ pub struct WorkspaceConfig {
     pub webhooks: Vec<WebhookEndpoint>,
     pub routing: Routing,
     pub attachments: AttachmentPolicy,
+    pub retention: RetentionPolicy,
 }
 
 impl Default for WorkspaceConfig {
@@ -86,6 +89,7 @@ impl Default for WorkspaceConfig {
             webhooks: Vec::new(),
             routing: Routing::default(),
             attachments: AttachmentPolicy::default(),
+            retention: RetentionPolicy::default(),
         }
     }
 }
@@ -150,6 +154,7 @@ impl WorkspaceConfig {
             webhooks: self.webhooks.iter().map(|w| w.to_raw(redact_secrets)).collect(),
             routing: self.routing.to_raw(),
             attachments: Some(self.attachments.to_raw()),
+            retention: self.retention.to_raw(),
         };
         // Maps with string keys and plain values: serializing cannot fail.
         serde_json::to_value(raw).unwrap_or_default()
@@ -222,6 +227,11 @@ fn check(
             .attachments
             .as_ref()
             .map(|a| AttachmentPolicy::from_raw(a, errors))
+            .unwrap_or_default(),
+        retention: raw
+            .retention
+            .as_ref()
+            .map(|r| RetentionPolicy::from_raw(r, errors))
             .unwrap_or_default(),
         default_language,
         bot_name,
