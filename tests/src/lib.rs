@@ -15,6 +15,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use edgedesk_client::{Client, ClientConfig};
+pub mod fault_proxy;
 pub mod inbox;
 pub mod raw_peer;
 pub mod webhook_receiver;
