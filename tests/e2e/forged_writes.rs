@@ -1,0 +1,140 @@
+//! Issue 17, forged writes: a visitor loops writing as someone else and reconnecting at once,
+//! while honest devices write in its conversation and in another one. Nothing forged is
+//! stored, every honest message is acknowledged exactly once, and the honest devices' append
+//! latency with and without the attacker is printed (BENCHMARKS.md records the full size; no
+//! timing is asserted here).
+//!
+//! CI size: 40 appends per phase. Full size:
+//!
+//! ```sh
+//! EDGEDESK_FORGED_APPENDS=300 cargo test --release -p edgedesk-e2e --test forged_writes -- --nocapture
+//! ```
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use edgedesk_client::{Client, SdkEvent};
+use edgedesk_core::client::Event;
+use edgedesk_core::ids::{DeviceId, MessageId, ParticipantId};
+use edgedesk_core::message::{Author, Message, MessageKind, Role};
+use edgedesk_e2e::raw_peer::RawPeer;
+use edgedesk_e2e::*;
+
+fn appends() -> usize {
+    std::env::var("EDGEDESK_FORGED_APPENDS").ok().and_then(|v| v.parse().ok()).unwrap_or(40)
+}
+
+/// `n` appends, each timed from the send to its receipt; sorted.
+async fn timed(client: &Client, n: usize, tag: &str) -> Vec<Duration> {
+    let mut events = client.events();
+    let mut lat = Vec::with_capacity(n);
+    for i in 0..n {
+        let t = Instant::now();
+        let m = client.send_text(&format!("{tag} {i}")).await.unwrap();
+        loop {
+            match events.recv().await.unwrap() {
+                SdkEvent::Core(Event::Delivered { id, .. }) if id == m.id => break,
+                _ => {}
+            }
+        }
+        lat.push(t.elapsed());
+    }
+    lat.sort();
+    lat
+}
+
+fn p(sorted: &[Duration], q: f64) -> f64 {
+    sorted[((sorted.len() as f64 - 1.0) * q).round() as usize].as_secs_f64() * 1e3
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_visitor_looping_forged_writes_stores_nothing_and_honest_writes_go_through() {
+    let n = appends();
+    let tmp = tempfile::tempdir().unwrap();
+    let relay = Arc::new(Relay::start(&tmp.path().join("state")));
+    let (own, other) = (conversation("forged-own"), conversation("forged-other"));
+    let honest_own =
+        client(&relay, &own, identity(Role::Agent, "agent-1", "desk-own"), &tmp.path().join("a"))
+            .await;
+    let honest_other = client(
+        &relay,
+        &other,
+        identity(Role::Agent, "agent-1", "desk-other"),
+        &tmp.path().join("b"),
+    )
+    .await;
+
+    let quiet_own = timed(&honest_own, n, "before").await;
+    let quiet_other = timed(&honest_other, n, "before").await;
+
+    // The attacker: a visitor of `own` writing as another visitor, reconnecting at once after
+    // every close (refusal 1008, then the penalty's 1013s).
+    let stop = Arc::new(AtomicBool::new(false));
+    let (attempts, refused) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+    let attacker = {
+        let (relay, own, stop) = (relay.clone(), own.clone(), stop.clone());
+        let (attempts, refused) = (attempts.clone(), refused.clone());
+        tokio::spawn(async move {
+            let mut i = 0;
+            while !stop.load(Ordering::Relaxed) {
+                let mut peer = RawPeer::connect(&relay, &own, Role::Visitor, "mallory").await;
+                let forged = Message {
+                    id: MessageId::random(),
+                    author: Author {
+                        role: Role::Visitor,
+                        id: ParticipantId::new("someone-else").unwrap(),
+                        name: "Someone else".into(),
+                    },
+                    device: DeviceId::new("mallory-raw").unwrap(),
+                    kind: MessageKind::Text,
+                    body: format!("forged {i}: refund approved"),
+                    sent_at: i,
+                    attachment: None,
+                };
+                peer.shared.append(&forged, i).unwrap();
+                attempts.fetch_add(1, Ordering::Relaxed);
+                if let Some((code, _)) = peer.exchange_for(Duration::from_millis(300)).await {
+                    if code == 1008 || code == 1013 {
+                        refused.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+                i += 1;
+            }
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let attacked_own = timed(&honest_own, n, "during").await;
+    let attacked_other = timed(&honest_other, n, "during").await;
+    stop.store(true, Ordering::Relaxed);
+    attacker.await.unwrap();
+
+    println!(
+        "forged writes: {} attempts, {} refused (1008 or 1013); honest appends (send -> receipt), {n} per phase:",
+        attempts.load(Ordering::Relaxed),
+        refused.load(Ordering::Relaxed)
+    );
+    for (what, quiet, attacked) in [
+        ("its own conversation", &quiet_own, &attacked_own),
+        ("another conversation", &quiet_other, &attacked_other),
+    ] {
+        println!(
+            "  {what}: p50 {:.1} -> {:.1} ms, p99 {:.1} -> {:.1} ms (x{:.2})",
+            p(quiet, 0.5),
+            p(attacked, 0.5),
+            p(quiet, 0.99),
+            p(attacked, 0.99),
+            p(attacked, 0.99) / p(quiet, 0.99)
+        );
+    }
+    assert!(refused.load(Ordering::Relaxed) > 0, "the attacker was never refused");
+    for (conv, c) in [(&own, &honest_own), (&other, &honest_other)] {
+        let stats = relay.stats(conv.as_str());
+        assert_eq!(stats["messages"].as_u64(), Some(2 * n as u64), "{conv}: {stats}");
+        let ids: std::collections::HashSet<_> = c.messages().into_iter().map(|m| m.id).collect();
+        assert_eq!(ids.len(), 2 * n, "each honest message once");
+        assert!(c.messages().iter().all(|m| !m.body.contains("forged")));
+    }
+    honest_own.shutdown().await;
+    honest_other.shutdown().await;
+}
