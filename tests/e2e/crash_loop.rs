@@ -13,12 +13,16 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use edgedesk_client::Client;
-use edgedesk_core::ids::ConversationId;
 use edgedesk_core::message::Role;
 use edgedesk_e2e::*;
+
+/// Ids of the whole conversation as `client` shows it (sealed pages, then live).
+async fn ids_of(client: &Client) -> Vec<String> {
+    whole_conversation(client, 500).await.into_iter().map(|m| m.id.to_string()).collect()
+}
 
 const WRITERS: usize = 5;
 const OFFLINE_WRITERS: usize = 2;
@@ -54,45 +58,6 @@ fn acknowledged(clients: &[Arc<Client>]) -> HashSet<String> {
             })
         })
         .collect()
-}
-
-/// The whole conversation as `client` can show it: sealed pages, then its live replica.
-async fn everything(client: &Client) -> Vec<String> {
-    let mut ids: Vec<String> = Vec::new();
-    let mut before: Option<String> = None;
-    loop {
-        let page = client.history(before.as_deref(), 500).await.expect("history");
-        let mut part: Vec<String> =
-            page.messages.into_iter().map(|a| a.message.id.to_string()).collect();
-        part.append(&mut ids);
-        ids = part;
-        match page.before {
-            Some(b) => before = Some(b),
-            None => break,
-        }
-    }
-    ids.extend(client.messages().into_iter().map(|m| m.id.to_string()));
-    ids
-}
-
-async fn settle(relay: &Relay, conv: &ConversationId, clients: &[Arc<Client>]) {
-    let deadline = Instant::now() + Duration::from_secs(180);
-    loop {
-        let live = relay.try_stats(conv.as_str()).ok().and_then(|s| s["epoch"].as_u64());
-        let states: Vec<(u64, usize, bool)> = clients
-            .iter()
-            .map(|c| c.with_view(|v| (c.epoch(), v.pending().len(), v.in_sync())))
-            .collect();
-        if states.iter().all(|(e, p, s)| Some(*e) == live && *p == 0 && *s) {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no convergence: relay epoch {live:?}; devices (epoch, pending, in sync): {states:?}\n{}",
-            relay.log_tail()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -165,12 +130,13 @@ async fn a_relay_killed_again_and_again_during_a_stream_loses_and_doubles_nothin
         let (w, ids) = s.await.unwrap();
         written.insert(w, ids);
     }
-    settle(&relay, &conv, &clients).await;
+    let refs: Vec<&Client> = clients.iter().map(|c| c.as_ref()).collect();
+    settle_all(&relay, &conv, &refs, Duration::from_secs(180)).await;
 
     let stats = relay.stats(conv.as_str());
     let all_written: usize = written.values().map(Vec::len).sum();
     println!("crash loop: {all_written} messages, relay {stats}");
-    let reference = everything(&clients[0]).await;
+    let reference = ids_of(&clients[0]).await;
     let unique: HashSet<&String> = reference.iter().collect();
     assert_eq!(unique.len(), reference.len(), "a message is stored twice");
     assert_eq!(reference.len(), all_written, "every written message is stored once");
@@ -186,6 +152,6 @@ async fn a_relay_killed_again_and_again_during_a_stream_loses_and_doubles_nothin
         assert_eq!(order, ids.iter().collect::<Vec<_>>(), "writer {w}'s messages out of order");
     }
     for (i, c) in clients.iter().enumerate().skip(1) {
-        assert_eq!(everything(c).await, reference, "device {i} shows another conversation");
+        assert_eq!(ids_of(c).await, reference, "device {i} shows another conversation");
     }
 }

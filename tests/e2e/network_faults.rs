@@ -4,60 +4,20 @@
 //! every 40 messages; every message is stored exactly once and every device converges.
 
 use std::collections::HashSet;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use edgedesk_client::Client;
-use edgedesk_core::ids::ConversationId;
 use edgedesk_core::message::Role;
 use edgedesk_e2e::fault_proxy::{FaultProxy, Faults};
 use edgedesk_e2e::*;
 
+/// Ids of the whole conversation as `client` shows it (sealed pages, then live).
+async fn ids_of(client: &Client) -> Vec<String> {
+    whole_conversation(client, 500).await.into_iter().map(|m| m.id.to_string()).collect()
+}
+
 const DEVICES: usize = 3;
 const PER_DEVICE: usize = 60;
-
-async fn everything(client: &Client) -> Vec<String> {
-    let mut ids: Vec<String> = Vec::new();
-    let mut before: Option<String> = None;
-    loop {
-        // The proxy cuts history requests too: a page is asked again until it comes.
-        let page = loop {
-            match client.history(before.as_deref(), 500).await {
-                Ok(page) => break page,
-                Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
-            }
-        };
-        let mut part: Vec<String> =
-            page.messages.into_iter().map(|a| a.message.id.to_string()).collect();
-        part.append(&mut ids);
-        ids = part;
-        match page.before {
-            Some(b) => before = Some(b),
-            None => break,
-        }
-    }
-    ids.extend(client.messages().into_iter().map(|m| m.id.to_string()));
-    ids
-}
-
-async fn settle(relay: &Relay, conv: &ConversationId, clients: &[Client], proxy: &FaultProxy) {
-    let deadline = Instant::now() + Duration::from_secs(180);
-    loop {
-        let live = relay.try_stats(conv.as_str()).ok().and_then(|s| s["epoch"].as_u64());
-        let states: Vec<(u64, usize, bool)> = clients
-            .iter()
-            .map(|c| c.with_view(|v| (c.epoch(), v.pending().len(), v.in_sync())))
-            .collect();
-        if states.iter().all(|(e, p, s)| Some(*e) == live && *p == 0 && *s) {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no convergence through the proxy ({}): relay epoch {live:?}; devices (epoch, pending, in sync): {states:?}",
-            proxy.report()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exactly_once_holds_through_delays_refused_and_cut_connections() {
@@ -92,13 +52,14 @@ async fn exactly_once_holds_through_delays_refused_and_cut_connections() {
         }
         tokio::time::sleep(Duration::from_millis(15)).await;
     }
-    settle(&relay, &conv, &clients, &proxy).await;
+    let refs: Vec<&Client> = clients.iter().collect();
+    settle_all(&relay, &conv, &refs, Duration::from_secs(180)).await;
     println!("network faults: {}", proxy.report());
     let cut = proxy.counts.cut.load(std::sync::atomic::Ordering::Relaxed);
     let refused = proxy.counts.refused.load(std::sync::atomic::Ordering::Relaxed);
     assert!(cut > 0 && refused > 0, "the proxy did no harm: {}", proxy.report());
 
-    let reference = everything(&clients[0]).await;
+    let reference = ids_of(&clients[0]).await;
     let unique: HashSet<&String> = reference.iter().collect();
     assert_eq!(unique.len(), reference.len(), "a message is stored twice");
     assert_eq!(reference.len(), DEVICES * PER_DEVICE, "every message is stored once");
@@ -107,7 +68,7 @@ async fn exactly_once_holds_through_delays_refused_and_cut_connections() {
         assert_eq!(order, ids.iter().collect::<Vec<_>>(), "device {d}'s messages out of order");
     }
     for (d, c) in clients.iter().enumerate().skip(1) {
-        assert_eq!(everything(c).await, reference, "device {d} shows another conversation");
+        assert_eq!(ids_of(c).await, reference, "device {d} shows another conversation");
     }
     let stats = relay.stats(conv.as_str());
     assert_eq!(

@@ -8,7 +8,6 @@
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use edgedesk_client::Client;
 use edgedesk_core::ids::ConversationId;
 use edgedesk_core::message::Role;
 use edgedesk_e2e::*;
@@ -16,46 +15,6 @@ use futures_util::StreamExt;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 
 const SEGMENT: usize = 100;
-
-/// Waits until `client` is in the relay's live epoch with nothing pending and in sync.
-async fn settled(relay: &Relay, conv: &ConversationId, client: &Client) {
-    let deadline = Instant::now() + Duration::from_secs(90);
-    loop {
-        let stats = relay.try_stats(conv.as_str()).unwrap_or_default();
-        let live = stats["epoch"].as_u64();
-        let (pending, sync) = client.with_view(|v| (v.pending().len(), v.in_sync()));
-        if live == Some(client.epoch()) && pending == 0 && sync {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "device never settled: relay epoch {live:?}, device epoch {}, pending {pending}, in sync {sync}\n{}",
-            client.epoch(),
-            relay.log_tail()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-/// Every message the device can show: the sealed history paged back to the start with
-/// `limit`, then the live replica.
-async fn everything(client: &Client, limit: usize) -> Vec<edgedesk_core::message::Message> {
-    let mut sealed = Vec::new();
-    let mut before: Option<String> = None;
-    loop {
-        let page = client.history(before.as_deref(), limit).await.expect("history page");
-        assert!(page.messages.len() <= limit);
-        let mut part: Vec<_> = page.messages.into_iter().map(|a| a.message).collect();
-        part.append(&mut sealed);
-        sealed = part;
-        match page.before {
-            Some(b) => before = Some(b),
-            None => break,
-        }
-    }
-    sealed.extend(client.messages());
-    sealed
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_device_offline_across_two_rollovers_delivers_its_messages_exactly_once() {
@@ -81,22 +40,22 @@ async fn a_device_offline_across_two_rollovers_delivers_its_messages_exactly_onc
     for i in 0..250 {
         online.push(agent.send_text(&format!("online {i} 归档")).await.unwrap().id.to_string());
         if i % 25 == 24 {
-            settled(&relay, &conv, &agent).await;
+            settle_all(&relay, &conv, &[&agent], Duration::from_secs(90)).await;
         }
     }
-    settled(&relay, &conv, &agent).await;
+    settle_all(&relay, &conv, &[&agent], Duration::from_secs(90)).await;
     let before_return = relay.stats(conv.as_str());
     assert!(before_return["epoch"].as_u64().unwrap() >= 2, "two rollovers: {before_return}");
     assert_eq!(away.epoch(), 0, "the offline device has seen none of them");
 
     away.set_online(true);
-    settled(&relay, &conv, &away).await;
-    settled(&relay, &conv, &agent).await;
+    settle_all(&relay, &conv, &[&away], Duration::from_secs(90)).await;
+    settle_all(&relay, &conv, &[&agent], Duration::from_secs(90)).await;
     assert!(away.epoch() >= 2, "the device moved to the live epoch");
 
     for (who, device) in [("visitor", &away), ("agent", &agent)] {
         for limit in [37, 500] {
-            let all = everything(device, limit).await;
+            let all = whole_conversation(device, limit).await;
             let ids: Vec<String> = all.iter().map(|m| m.id.to_string()).collect();
             let unique: HashSet<&String> = ids.iter().collect();
             assert_eq!(unique.len(), ids.len(), "{who}: a message appears twice");
@@ -130,7 +89,7 @@ async fn a_replica_of_a_sealed_epoch_is_refused_with_the_live_epoch_and_history_
     for i in 0..12 {
         agent.send_text(&format!("m {i}")).await.unwrap();
     }
-    settled(&relay, &conv, &agent).await;
+    settle_all(&relay, &conv, &[&agent], Duration::from_secs(90)).await;
     assert_eq!(agent.epoch(), 1);
 
     // A PROTOCOL-level client naming epoch 0 gets the notice and close 4409.
@@ -214,7 +173,7 @@ async fn search_finds_sealed_words_until_retention_shreds_them_and_a_legal_hold_
         for i in 0..11 {
             agent.send_text(&format!("filler {i}")).await.unwrap();
         }
-        settled(&relay, &conv, &agent).await;
+        settle_all(&relay, &conv, &[&agent], Duration::from_secs(90)).await;
         assert!(agent.epoch() >= 1);
         agent.shutdown().await;
         convs.push((conv, word));

@@ -9,8 +9,6 @@
 
 use std::time::{Duration, Instant};
 
-use edgedesk_client::Client;
-use edgedesk_core::ids::ConversationId;
 use edgedesk_core::message::Role;
 use edgedesk_e2e::*;
 
@@ -25,20 +23,6 @@ fn rss() -> u64 {
     let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
     let pages: u64 = statm.split_whitespace().nth(1).and_then(|p| p.parse().ok()).unwrap_or(0);
     pages * 4096
-}
-
-async fn settled(relay: &Relay, conv: &ConversationId, client: &Client) {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let live = relay.try_stats(conv.as_str()).ok().and_then(|s| s["epoch"].as_u64());
-        if live == Some(client.epoch())
-            && client.with_view(|v| v.pending().is_empty() && v.in_sync())
-        {
-            return;
-        }
-        assert!(Instant::now() < deadline, "a soak client never settled");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -74,7 +58,7 @@ async fn memory_stays_flat_under_a_steady_load() {
         }
     }
     for (client, conv) in &clients {
-        settled(&relay, conv, client).await;
+        settle_all(&relay, conv, &[client], Duration::from_secs(120)).await;
     }
     let end = (
         started.elapsed().as_secs(),

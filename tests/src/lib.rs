@@ -524,6 +524,67 @@ pub async fn converge(relay: &Relay, conv: &ConversationId, clients: &[&Client],
     }
 }
 
+/// Waits (up to `within`) until every one of `clients` is in the relay's live epoch (it moved
+/// with every rollover, PROTOCOL.md §16), holds nothing unacknowledged and is in sync. Panics
+/// with each device's state if that does not happen.
+pub async fn settle_all(
+    relay: &Relay,
+    conv: &ConversationId,
+    clients: &[&Client],
+    within: Duration,
+) {
+    let deadline = Instant::now() + within;
+    loop {
+        let live = relay.try_stats(conv.as_str()).ok().and_then(|s| s["epoch"].as_u64());
+        let states: Vec<(u64, usize, bool)> = clients
+            .iter()
+            .map(|c| c.with_view(|v| (c.epoch(), v.pending().len(), v.in_sync())))
+            .collect();
+        if states.iter().all(|(e, p, s)| Some(*e) == live && *p == 0 && *s) {
+            return;
+        }
+        if Instant::now() > deadline {
+            panic!(
+                "no convergence: relay epoch {live:?}; devices (epoch, pending, in sync): {states:?}\n{}",
+                relay.log_tail()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Every message `client` can show: the sealed history paged back `limit` at a time (a page
+/// the relay does not give is asked again: tests run it through a faulty network too), then
+/// its live replica.
+pub async fn whole_conversation(
+    client: &Client,
+    limit: usize,
+) -> Vec<edgedesk_core::message::Message> {
+    let mut all = Vec::new();
+    let mut before: Option<String> = None;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let page = match client.history(before.as_deref(), limit).await {
+            Ok(page) => page,
+            Err(_) if Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+            Err(e) => panic!("history page: {e}"),
+        };
+        assert!(page.messages.len() <= limit);
+        let mut part: Vec<_> = page.messages.into_iter().map(|a| a.message).collect();
+        part.append(&mut all);
+        all = part;
+        match page.before {
+            Some(b) => before = Some(b),
+            None => break,
+        }
+    }
+    all.extend(client.messages());
+    all
+}
+
 /// Asserts all clients hold the same messages in the same order, each id exactly once.
 pub fn assert_identical(clients: &[&Client]) -> Vec<edgedesk_core::message::Message> {
     let first = clients[0].messages();

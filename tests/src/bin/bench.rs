@@ -164,7 +164,7 @@ async fn main() {
     let offline_write = t.elapsed();
     let t = Instant::now();
     writer.set_online(true);
-    settle(&relay, &conv, &writer).await;
+    settle_all(&relay, &conv, &[&writer], Duration::from_secs(900)).await;
     println!("\nthrough the relay (wrangler dev / workerd, loopback WebSocket):");
     println!(
         "  prefill: {n} messages written offline in {} ({} each, fsync per message), synced in {}",
@@ -254,10 +254,10 @@ async fn main() {
         a.send_text(&format!("offline {i}")).await.expect("send");
         b.send_text(&format!("online {i}")).await.expect("send");
     }
-    settle(&relay, &conv, &b).await;
+    settle_all(&relay, &conv, &[&b], Duration::from_secs(900)).await;
     let t = Instant::now();
     a.set_online(true);
-    settle(&relay, &conv, &a).await;
+    settle_all(&relay, &conv, &[&a], Duration::from_secs(900)).await;
     let merge = t.elapsed();
     let merged = relay.stats(conv.as_str());
     assert_eq!(
@@ -279,26 +279,6 @@ async fn main() {
     );
     a.shutdown().await;
     b.shutdown().await;
-}
-
-/// Waits until `client` holds nothing unacknowledged, is in sync, and is in the relay's live
-/// epoch (it moved with every rollover).
-async fn settle(
-    relay: &Relay,
-    conv: &edgedesk_core::ids::ConversationId,
-    client: &edgedesk_client::Client,
-) {
-    let deadline = Instant::now() + Duration::from_secs(900);
-    loop {
-        let live = relay.try_stats(conv.as_str()).ok().and_then(|s| s["epoch"].as_u64());
-        if live == Some(client.epoch())
-            && client.with_view(|v| v.pending().is_empty() && v.in_sync())
-        {
-            return;
-        }
-        assert!(Instant::now() < deadline, "the client never settled");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 /// Snapshot size per message of an equivalent conversation, built in memory.

@@ -26,20 +26,6 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
 
-async fn settle(relay: &Relay, conv: &ConversationId, client: &Client) {
-    let deadline = Instant::now() + Duration::from_secs(900);
-    loop {
-        let live = relay.try_stats(conv.as_str()).ok().and_then(|s| s["epoch"].as_u64());
-        if live == Some(client.epoch())
-            && client.with_view(|v| v.pending().is_empty() && v.in_sync())
-        {
-            return;
-        }
-        assert!(Instant::now() < deadline, "the client never settled");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 /// Writes `count` messages offline, then delivers them.
 async fn bulk(relay: &Relay, conv: &ConversationId, client: &Client, from: usize, count: usize) {
     client.set_online(false);
@@ -47,7 +33,7 @@ async fn bulk(relay: &Relay, conv: &ConversationId, client: &Client, from: usize
         client.send_text(&format!("第 {i} 条消息: question about order #{i}")).await.expect("send");
     }
     client.set_online(true);
-    settle(relay, conv, client).await;
+    settle_all(relay, conv, &[client], Duration::from_secs(900)).await;
 }
 
 /// `PROBE` appends, each timed from the send to its receipt.
