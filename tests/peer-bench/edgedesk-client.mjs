@@ -10,6 +10,8 @@
 //   fast    §6.3  ChangesShared (0x05) once both sides hold the same heads (caps=changes only)
 //   doc     §8.2  one change per message, every string an ImmutableString (§8.5)
 //   schema  §10   every replica starts from the same schema change (applied from its bytes)
+//   epochs  §16   `epoch` names the replica's epoch; a 4409 close leaves `closeCode` and the
+//                 rollover `notice` for the caller to move (tests/interop/rollover.mjs)
 
 import * as A from "@automerge/automerge";
 import { createHmac, randomBytes } from "node:crypto";
@@ -80,8 +82,8 @@ const sameSet = (a, b) => a.length === b.length && a.every((h) => b.includes(h))
 
 // One device's connection to one conversation (§6). `doc` is the replica to start from.
 export class Session {
-  constructor({ baseUrl, workspace, conversation, token, device, fast, doc }) {
-    this.url = `${baseUrl.replace(/^http/, "ws")}/v1/workspaces/${workspace}/conversations/${conversation}/connect?device=${encodeURIComponent(device)}&access_token=${encodeURIComponent(token)}${fast ? "&caps=changes" : ""}`;
+  constructor({ baseUrl, workspace, conversation, token, device, fast, doc, epoch }) {
+    this.url = `${baseUrl.replace(/^http/, "ws")}/v1/workspaces/${workspace}/conversations/${conversation}/connect?device=${encodeURIComponent(device)}&access_token=${encodeURIComponent(token)}${fast ? "&caps=changes" : ""}${epoch ? `&epoch=${epoch}` : ""}`;
     this.fast = Boolean(fast);
     this.doc = doc ?? newReplica();
     this.syncState = A.initSyncState(); // §6.1: fresh per connection
@@ -211,6 +213,7 @@ export class Session {
 
   #onClose(code, reason) {
     if (this.closed) return;
+    this.closeCode = code;
     this.closed = `socket closed ${code} ${reason}${this.notice ? ` (notice ${this.notice})` : ""}`;
     for (const w of this.waiters) w.reject(new Error(`edgedesk: ${w.what}: ${this.closed}`));
   }
