@@ -19,11 +19,8 @@ fn a_client_written_from_the_protocol_alone_moves_between_epochs() {
         .env("EDGEDESK_WORKSPACE", WORKSPACE)
         .output()
         .expect("node (installed by scripts/setup.sh)");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text =
+        format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     println!("{text}");
     assert!(out.status.success(), "rollover.mjs failed:\n{text}\nrelay log:\n{}", relay.log_tail());
     assert!(text.contains("interop rollover: 55 messages"), "{text}");
