@@ -1,13 +1,12 @@
 //! The relay's side of retention (PROTOCOL.md §16.4): shredding due segments from the alarm,
 //! the timer that wakes it, and an admin's legal hold.
 
+use super::workflow::relay_entry;
 use super::{Output, Relay, RelayError};
-use crate::internal_doc::{AuditAction, AuditEntry};
-use crate::message::Role;
+use crate::internal_doc::AuditAction;
 use crate::rollover::carried::LegalHold;
 use crate::rollover::retention;
 use crate::store::{ChunkStore, StoreError};
-use crate::workflow::plan::{relay_device, relay_participant};
 use crate::workflow::timers::{Timer, TimerKind};
 
 /// Audit field of a shredded segment (value: `segment E: N messages`) and of a legal hold
@@ -45,6 +44,7 @@ impl<S: ChunkStore> Relay<S> {
                 entries.push(relay_entry(
                     now,
                     SHRED_FIELD,
+                    AuditAction::Set,
                     &format!("segment {epoch}: {} messages", s.messages),
                 ));
             }
@@ -95,9 +95,7 @@ impl<S: ChunkStore> Relay<S> {
         archive.put_carry(&carry).map_err(StoreError::Archive)?;
         self.carry = carry;
         let action = if hold { AuditAction::Set } else { AuditAction::Remove };
-        let mut entry = relay_entry(now, HOLD_FIELD, admin);
-        entry.action = action;
-        self.internal.record(&[entry], now)?;
+        self.internal.record(&[relay_entry(now, HOLD_FIELD, action, admin)], now)?;
         self.persist_both()?;
         Ok(())
     }
@@ -105,17 +103,5 @@ impl<S: ChunkStore> Relay<S> {
     /// Whether a legal hold is set, and by whom.
     pub fn legal_hold(&self) -> Option<&LegalHold> {
         self.carry.legal_hold.as_ref()
-    }
-}
-
-fn relay_entry(at: i64, field: &str, value: &str) -> AuditEntry {
-    AuditEntry {
-        at,
-        role: Role::Server,
-        actor: relay_participant(),
-        device: relay_device(),
-        field: field.to_owned(),
-        action: AuditAction::Set,
-        value: Some(value.to_owned()),
     }
 }

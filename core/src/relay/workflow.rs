@@ -241,7 +241,7 @@ impl<S: ChunkStore> Relay<S> {
     }
 }
 
-fn relay_entry(at: i64, field: &str, action: AuditAction, value: &str) -> AuditEntry {
+pub(super) fn relay_entry(at: i64, field: &str, action: AuditAction, value: &str) -> AuditEntry {
     AuditEntry {
         at,
         role: Role::Server,
