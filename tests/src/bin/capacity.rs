@@ -25,31 +25,46 @@ fn arg(i: usize, default: usize) -> usize {
     std::env::args().nth(i).and_then(|a| a.parse().ok()).unwrap_or(default)
 }
 
-/// CPU seconds used so far by the Worker's workerd (not wrangler's proxy workerd) of `relay`.
+/// (comm, process group, utime + stime ticks) of a process.
+fn stat(pid: &str) -> Option<(String, String, f64)> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (head, rest) = text.rsplit_once(')')?;
+    let comm = head.split_once('(')?.1.to_owned();
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
+    Some((comm, f.get(2)?.to_string(), ticks))
+}
+
+fn cmdline(pid: &str) -> Vec<String> {
+    let raw = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    raw.split(|b| *b == 0).map(|a| String::from_utf8_lossy(a).into_owned()).collect()
+}
+
+/// CPU seconds used so far by the Worker's workerd of `relay`: the harness starts wrangler in
+/// a process group of its own, with two workerd in it, wrangler's proxy (listening on the
+/// public port) and the Worker's (every object included); the proxy is left out.
 fn worker_cpu(relay: &Relay) -> f64 {
-    let tck = 100.0; // USER_HZ on Linux
-    let mut total = 0.0;
-    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let pid = entry.file_name();
-        let Some(pid) = pid.to_str().filter(|p| p.bytes().all(|b| b.is_ascii_digit())) else {
-            continue;
-        };
-        let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-        let cmd = String::from_utf8_lossy(&cmd);
-        let ours = cmd.contains("workerd")
-            && cmd.contains(&*relay.state_dir.to_string_lossy())
-            && !cmd.contains(&format!("entry=127.0.0.1:{}", relay.port));
-        if !ours {
-            continue;
-        }
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-        let rest: Vec<&str> =
-            stat.rsplit_once(')').map_or("", |(_, r)| r).split_whitespace().collect();
-        let ticks: f64 = rest.get(11).and_then(|v| v.parse().ok()).unwrap_or(0.0)
-            + rest.get(12).and_then(|v| v.parse().ok()).unwrap_or(0.0);
-        total += ticks / tck;
-    }
-    total
+    let pids: Vec<String> = std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str().map(str::to_owned))
+        .filter(|p| p.bytes().all(|b| b.is_ascii_digit()))
+        .collect();
+    let state = relay.state_dir.to_string_lossy().into_owned();
+    let wrangler = pids.iter().find(|pid| {
+        let args = cmdline(pid);
+        args.windows(2).any(|w| w[0] == "--persist-to" && w[1] == state)
+    });
+    let Some(group) = wrangler.and_then(|w| stat(w)).map(|(_, g, _)| g) else { return 0.0 };
+    let proxy = format!("entry=127.0.0.1:{}", relay.port);
+    pids.iter()
+        .filter_map(|pid| stat(pid).map(|s| (pid, s)))
+        .filter(|(pid, (comm, g, _))| {
+            comm == "workerd" && *g == group && !cmdline(pid).iter().any(|a| a.ends_with(&proxy))
+        })
+        .map(|(_, (_, _, ticks))| ticks / 100.0)
+        .sum()
 }
 
 fn pct(v: &mut [Duration], p: f64) -> f64 {
