@@ -9,6 +9,9 @@
 //! ```sh
 //! EDGEDESK_FORGED_APPENDS=300 cargo test --release -p edgedesk-e2e --test forged_writes -- --nocapture
 //! ```
+//!
+//! With `EDGEDESK_PROFILE=out.cpuprofile` the Worker's CPU profile over the attack is written
+//! and its top functions printed.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -18,6 +21,7 @@ use edgedesk_client::{Client, SdkEvent};
 use edgedesk_core::client::Event;
 use edgedesk_core::ids::{DeviceId, MessageId, ParticipantId};
 use edgedesk_core::message::{Author, Message, MessageKind, Role};
+use edgedesk_e2e::process_cpu::relay_cpu;
 use edgedesk_e2e::raw_peer::RawPeer;
 use edgedesk_e2e::*;
 
@@ -65,8 +69,10 @@ async fn a_visitor_looping_forged_writes_stores_nothing_and_honest_writes_go_thr
     )
     .await;
 
+    let (cpu0, t0) = (relay_cpu(&relay), Instant::now());
     let quiet_own = timed(&honest_own, n, "before").await;
     let quiet_other = timed(&honest_other, n, "before").await;
+    let (quiet_cpu, quiet_time) = (relay_cpu(&relay) - cpu0, t0.elapsed());
 
     // The attacker: a visitor of `own` writing as another visitor, reconnecting at once after
     // every close (refusal 1008, then the penalty's 1013s).
@@ -104,10 +110,19 @@ async fn a_visitor_looping_forged_writes_stores_nothing_and_honest_writes_go_thr
         })
     };
     tokio::time::sleep(Duration::from_millis(300)).await;
+    // EDGEDESK_PROFILE=out.cpuprofile: where the Worker spends the attack's time.
+    let profile = edgedesk_e2e::cpu_profile::CpuProfile::from_env(&relay);
+    let (cpu0, t0, attempts0) =
+        (relay_cpu(&relay), Instant::now(), attempts.load(Ordering::Relaxed));
     let attacked_own = timed(&honest_own, n, "during").await;
     let attacked_other = timed(&honest_other, n, "during").await;
+    let (attacked_cpu, attacked_time) = (relay_cpu(&relay) - cpu0, t0.elapsed());
+    let attacked_attempts = attempts.load(Ordering::Relaxed) - attempts0;
     stop.store(true, Ordering::Relaxed);
     attacker.await.unwrap();
+    if let Some(profile) = profile {
+        profile.finish();
+    }
 
     println!(
         "forged writes: {} attempts, {} refused (1008 or 1013); honest appends (send -> receipt), {n} per phase:",
@@ -125,6 +140,23 @@ async fn a_visitor_looping_forged_writes_stores_nothing_and_honest_writes_go_thr
             p(quiet, 0.99),
             p(attacked, 0.99),
             p(attacked, 0.99) / p(quiet, 0.99)
+        );
+    }
+    // Where the attack's CPU goes: the same honest appends in both phases, so the difference
+    // is the attacker's (the Worker's workerd is what a deployment runs; wrangler's proxy and
+    // node, and this process with the attacker's client, share the machine's cores).
+    println!("  CPU per second of each phase, quiet -> attacked ({attacked_attempts} attempts in {:.1} s):", attacked_time.as_secs_f64());
+    for (what, q, a) in [
+        ("the Worker's workerd", quiet_cpu.worker, attacked_cpu.worker),
+        ("wrangler's proxy workerd", quiet_cpu.proxy, attacked_cpu.proxy),
+        ("wrangler (node)", quiet_cpu.wrangler, attacked_cpu.wrangler),
+        ("this process (clients, attacker)", quiet_cpu.this_process, attacked_cpu.this_process),
+    ] {
+        println!(
+            "    {what}: {:.0} -> {:.0} ms/s; the attack's extra per attempt: {:.2} ms",
+            q * 1e3 / quiet_time.as_secs_f64(),
+            a * 1e3 / attacked_time.as_secs_f64(),
+            (a - q) * 1e3 / attacked_attempts.max(1) as f64
         );
     }
     assert!(refused.load(Ordering::Relaxed) > 0, "the attacker was never refused");

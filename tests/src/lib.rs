@@ -15,8 +15,10 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use edgedesk_client::{Client, ClientConfig};
+pub mod cpu_profile;
 pub mod fault_proxy;
 pub mod inbox;
+pub mod process_cpu;
 pub mod raw_peer;
 pub mod webhook_receiver;
 

@@ -176,7 +176,7 @@ async fn main() {
     let mut events = writer.events();
 
     // EDGEDESK_PROFILE=out.cpuprofile: a V8 CPU profile of the Worker over the probe.
-    let profiler = std::env::var("EDGEDESK_PROFILE").ok().map(|out| start_profile(&relay, &out));
+    let profiler = cpu_profile::CpuProfile::from_env(&relay);
     let mut lat = Vec::with_capacity(PROBE);
     for i in 0..PROBE {
         let t = Instant::now();
@@ -189,8 +189,8 @@ async fn main() {
         }
         lat.push(t.elapsed());
     }
-    if let Some(child) = profiler {
-        finish_profile(child);
+    if let Some(profile) = profiler {
+        profile.finish();
     }
     lat.sort();
     let stats = relay.stats(conv.as_str());
@@ -288,37 +288,4 @@ fn sim_snapshot_per_message(n: usize) -> usize {
         sim.send(i);
     }
     sim.relay.doc().automerge().save().len() / n
-}
-
-/// Starts `tests/profile/cpu-profile.mjs` on the relay's inspector; it records until its
-/// standard input closes.
-fn start_profile(relay: &Relay, out: &str) -> std::process::Child {
-    let mut child = std::process::Command::new("node")
-        .arg(repo_root().join("tests/profile/cpu-profile.mjs"))
-        .arg(relay.inspector_port().to_string())
-        .arg(out)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("start node for the CPU profile");
-    // Wait until it records.
-    let stdout = child.stdout.take().expect("profiler stdout");
-    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stdout));
-    match lines.next() {
-        Some(Ok(line)) if line.contains("recording") => {}
-        other => panic!("the profiler did not start: {other:?}"),
-    }
-    std::thread::spawn(move || {
-        for line in lines.map_while(Result::ok) {
-            println!("  {line}");
-        }
-    });
-    child
-}
-
-fn finish_profile(mut child: std::process::Child) {
-    drop(child.stdin.take());
-    let status = child.wait().expect("profiler");
-    assert!(status.success(), "the profiler failed: {status}");
-    std::thread::sleep(Duration::from_millis(200));
 }

@@ -25,46 +25,9 @@ fn arg(i: usize, default: usize) -> usize {
     std::env::args().nth(i).and_then(|a| a.parse().ok()).unwrap_or(default)
 }
 
-/// (comm, process group, utime + stime ticks) of a process.
-fn stat(pid: &str) -> Option<(String, String, f64)> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let (head, rest) = text.rsplit_once(')')?;
-    let comm = head.split_once('(')?.1.to_owned();
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
-    Some((comm, f.get(2)?.to_string(), ticks))
-}
-
-fn cmdline(pid: &str) -> Vec<String> {
-    let raw = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-    raw.split(|b| *b == 0).map(|a| String::from_utf8_lossy(a).into_owned()).collect()
-}
-
-/// CPU seconds used so far by the Worker's workerd of `relay`: the harness starts wrangler in
-/// a process group of its own, with two workerd in it, wrangler's proxy (listening on the
-/// public port) and the Worker's (every object included); the proxy is left out.
+/// CPU seconds used so far by the Worker's workerd (wrangler's proxy left out).
 fn worker_cpu(relay: &Relay) -> f64 {
-    let pids: Vec<String> = std::fs::read_dir("/proc")
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|e| e.file_name().to_str().map(str::to_owned))
-        .filter(|p| p.bytes().all(|b| b.is_ascii_digit()))
-        .collect();
-    let state = relay.state_dir.to_string_lossy().into_owned();
-    let wrangler = pids.iter().find(|pid| {
-        let args = cmdline(pid);
-        args.windows(2).any(|w| w[0] == "--persist-to" && w[1] == state)
-    });
-    let Some(group) = wrangler.and_then(|w| stat(w)).map(|(_, g, _)| g) else { return 0.0 };
-    let proxy = format!("entry=127.0.0.1:{}", relay.port);
-    pids.iter()
-        .filter_map(|pid| stat(pid).map(|s| (pid, s)))
-        .filter(|(pid, (comm, g, _))| {
-            comm == "workerd" && *g == group && !cmdline(pid).iter().any(|a| a.ends_with(&proxy))
-        })
-        .map(|(_, (_, _, ticks))| ticks / 100.0)
-        .sum()
+    process_cpu::relay_cpu(relay).worker
 }
 
 fn pct(v: &mut [Duration], p: f64) -> f64 {
@@ -203,7 +166,13 @@ async fn main() {
         inboxes.push(relay.inbox(&format!("agent-{a}"), &format!("desk-{a}")).await);
     }
     println!("{agents} agents' inbox sockets open in {:.1} s", t.elapsed().as_secs_f64());
+    // EDGEDESK_PROFILE=out.cpuprofile: where the Worker spends the busy phase's time (the
+    // inbox's share: `Inbox::` frames).
+    let profile = cpu_profile::CpuProfile::from_env(&relay);
     let busy = load(&relay, &writers, rate, seconds as u64, inboxes.first(), "busy").await;
+    if let Some(profile) = profile {
+        profile.finish();
+    }
     let health = http_get(relay.port, "/health").map(|(s, _)| s).unwrap_or(0);
 
     println!("\n| phase | messages | Worker CPU per message | receipt p50 / p99 | listed at an agent p50 / p99 |");
@@ -230,7 +199,11 @@ async fn main() {
     // The model: the workspace's Inbox object is one thread; conversations spread over many.
     // Upper bound for the inbox's own cost per message: the whole quiet cost (it includes the
     // conversation's work, which a deployment runs elsewhere).
-    for (convs, ags, msgs) in [(5_000usize, 200usize, 100usize), (conversations, agents, rate)] {
+    let mut sizes = vec![(5_000usize, 200usize, 100usize)];
+    if !sizes.contains(&(conversations, agents, rate)) {
+        sizes.push((conversations, agents, rate));
+    }
+    for (convs, ags, msgs) in sizes {
         let per_second_ms = msgs as f64 * (quiet.cpu_per_message_ms + ags as f64 * per_agent);
         println!(
             "model: {convs} conversations, {ags} agents, {msgs} msg/s -> at most {per_second_ms:.0} ms of CPU per second in one thread (1,000 available), {} ",

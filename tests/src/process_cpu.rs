@@ -1,0 +1,78 @@
+//! CPU time used by the processes a `wrangler dev` relay runs as, read from /proc (Linux), so
+//! a bench or scenario can say which of them a workload costs: the Worker's workerd (every
+//! object and the front Worker, the part a deployment runs), wrangler's proxy workerd (on the
+//! public port; not in a deployment), wrangler's node process, and the test process itself.
+
+use crate::Relay;
+
+/// CPU seconds used so far, by process.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct RelayCpu {
+    pub worker: f64,
+    pub proxy: f64,
+    pub wrangler: f64,
+    pub this_process: f64,
+}
+
+impl std::ops::Sub for RelayCpu {
+    type Output = RelayCpu;
+    fn sub(self, o: RelayCpu) -> RelayCpu {
+        RelayCpu {
+            worker: self.worker - o.worker,
+            proxy: self.proxy - o.proxy,
+            wrangler: self.wrangler - o.wrangler,
+            this_process: self.this_process - o.this_process,
+        }
+    }
+}
+
+/// (comm, process group, utime + stime ticks) of a process.
+fn stat(pid: &str) -> Option<(String, String, f64)> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (head, rest) = text.rsplit_once(')')?;
+    let comm = head.split_once('(')?.1.to_owned();
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
+    Some((comm, f.get(2)?.to_string(), ticks))
+}
+
+fn cmdline(pid: &str) -> Vec<String> {
+    let raw = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    raw.split(|b| *b == 0).map(|a| String::from_utf8_lossy(a).into_owned()).collect()
+}
+
+/// CPU used so far by `relay`'s processes: the harness starts wrangler in a process group of
+/// its own, with two workerd in it, the proxy (its entry socket is the relay's public port)
+/// and the Worker's. Zero for each process not found (not Linux, or the relay is down).
+pub fn relay_cpu(relay: &Relay) -> RelayCpu {
+    let ticks = |t: f64| t / 100.0;
+    let this_process = stat("self").map_or(0.0, |(_, _, t)| ticks(t));
+    let pids: Vec<String> = std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str().map(str::to_owned))
+        .filter(|p| p.bytes().all(|b| b.is_ascii_digit()))
+        .collect();
+    let state = relay.state_dir.to_string_lossy().into_owned();
+    let wrangler = pids.iter().find(|pid| {
+        let args = cmdline(pid);
+        args.windows(2).any(|w| w[0] == "--persist-to" && w[1] == state)
+    });
+    let Some((_, group, wrangler_ticks)) = wrangler.and_then(|w| stat(w)) else {
+        return RelayCpu { this_process, ..RelayCpu::default() };
+    };
+    let proxy_entry = format!("entry=127.0.0.1:{}", relay.port);
+    let mut cpu = RelayCpu { wrangler: ticks(wrangler_ticks), this_process, ..RelayCpu::default() };
+    for (pid, (comm, g, t)) in pids.iter().filter_map(|pid| stat(pid).map(|s| (pid, s))) {
+        if comm != "workerd" || g != group {
+            continue;
+        }
+        if cmdline(pid).iter().any(|a| a.ends_with(&proxy_entry)) {
+            cpu.proxy += ticks(t);
+        } else {
+            cpu.worker += ticks(t);
+        }
+    }
+    cpu
+}
