@@ -24,6 +24,7 @@ use worker::{
     WebSocketIncomingMessage, WebSocketPair,
 };
 
+use crate::fan_out::send_text_to_all;
 use crate::http;
 
 use super::commands::Command;
@@ -166,19 +167,17 @@ impl Inbox {
         presence_of(self.seats_of(agent).into_iter().map(|(_, s)| s.presence))
     }
 
+    /// Sends `frame` to every agent device. Every socket is seated before the handler that
+    /// accepted it yields, so none is read back here: deserializing each socket's seat on
+    /// every push was the larger part of the fan-out's cost (BENCHMARKS.md, capacity).
     pub(crate) fn broadcast(&self, frame: &ServerFrame) {
-        let text = frame.to_text();
-        for (ws, _) in self.seats() {
-            let _ = ws.send_with_str(&text);
-        }
+        send_text_to_all(&self.state.get_websockets(), &frame.to_text());
     }
 
     /// Sends `frame` to every device of `agent`.
     pub(crate) fn to_agent(&self, agent: &ParticipantId, frame: &ServerFrame) {
-        let text = frame.to_text();
-        for (ws, _) in self.seats_of(agent) {
-            let _ = ws.send_with_str(&text);
-        }
+        let sockets = self.state.get_websockets_with_tag(agent.as_str());
+        send_text_to_all(&sockets, &frame.to_text());
     }
 
     /// Stores a summary (if newer) and tells every agent device about it.
