@@ -34,6 +34,7 @@ mod conversation;
 mod conversation_store;
 #[cfg(target_arch = "wasm32")]
 mod do_sql;
+#[cfg(target_arch = "wasm32")]
 mod fan_out;
 #[cfg(target_arch = "wasm32")]
 mod http;
