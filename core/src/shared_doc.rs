@@ -285,10 +285,11 @@ pub fn read_key(participant: &ParticipantId, device: &DeviceId) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::message::{Author, MessageKind, Role, MAX_BODY_BYTES, MAX_NAME_BYTES};
 
+    /// A visitor's text message, for tests across the crate.
     pub(crate) fn msg(id: &str, who: &str, body: &str) -> Message {
         Message {
             id: MessageId::new(id).unwrap(),

@@ -44,27 +44,15 @@ mod tests {
     use automerge::ActorId;
 
     use super::*;
-    use crate::ids::{DeviceId, MessageId, ParticipantId};
-    use crate::message::{Author, Message, MessageKind, Role};
+    use crate::ids::{DeviceId, ParticipantId};
+    use crate::shared_doc::tests::msg;
     use crate::workflow::csat::Rating;
     use crate::workflow::status::{State, Status};
 
     #[test]
     fn status_profile_rating_and_read_marks_carry_over_but_no_message_or_receipt() {
         let mut old = SharedDoc::new(ActorId::random()).unwrap();
-        let m = Message {
-            id: MessageId::new("m1").unwrap(),
-            author: Author {
-                role: Role::Visitor,
-                id: ParticipantId::new("v").unwrap(),
-                name: "V".into(),
-            },
-            device: DeviceId::new("d").unwrap(),
-            kind: MessageKind::Text,
-            body: "你好".into(),
-            sent_at: 1,
-            attachment: None,
-        };
+        let m = msg("m1", "v", "你好");
         old.append(&m, 1).unwrap();
         old.stamp_delivered(std::slice::from_ref(&m.id), 2).unwrap();
         let reader = ParticipantId::new("alice").unwrap();

@@ -147,8 +147,7 @@ mod tests {
     use std::convert::Infallible;
 
     use super::*;
-    use crate::ids::{DeviceId, MessageId, ParticipantId};
-    use crate::message::{Author, MessageKind, Role};
+    use crate::shared_doc::tests::msg;
 
     fn segments(sizes: &[usize]) -> Vec<Vec<Archived>> {
         sizes
@@ -157,19 +156,7 @@ mod tests {
             .map(|(e, &n)| {
                 (0..n)
                     .map(|i| Archived {
-                        message: Message {
-                            id: MessageId::new(format!("e{e}m{i}")).unwrap(),
-                            author: Author {
-                                role: Role::Visitor,
-                                id: ParticipantId::new("v").unwrap(),
-                                name: "V".into(),
-                            },
-                            device: DeviceId::new("d").unwrap(),
-                            kind: MessageKind::Text,
-                            body: format!("{e}/{i}"),
-                            sent_at: 0,
-                            attachment: None,
-                        },
+                        message: msg(&format!("e{e}m{i}"), "v", &format!("{e}/{i}")),
                         delivered: Some(1),
                         epoch: e as u64,
                     })
