@@ -49,7 +49,7 @@ async fn timed(client: &Client, n: usize, tag: &str) -> Vec<Duration> {
 }
 
 fn p(sorted: &[Duration], q: f64) -> f64 {
-    sorted[((sorted.len() as f64 - 1.0) * q).round() as usize].as_secs_f64() * 1e3
+    percentile(sorted, q).as_secs_f64() * 1e3
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

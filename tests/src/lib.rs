@@ -526,6 +526,15 @@ pub async fn converge(relay: &Relay, conv: &ConversationId, clients: &[&Client],
     }
 }
 
+/// The `q` quantile (0..=1) of `sorted` by nearest rank, as every bench and scenario reports
+/// its latencies; zero when nothing was measured.
+pub fn percentile(sorted: &[Duration], q: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    sorted[((sorted.len() as f64 - 1.0) * q).round() as usize]
+}
+
 /// Waits (up to `within`) until every one of `clients` is in the relay's live epoch (it moved
 /// with every rollover, PROTOCOL.md §16), holds nothing unacknowledged and is in sync. Panics
 /// with each device's state if that does not happen.

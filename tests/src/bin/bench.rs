@@ -16,10 +16,6 @@ use edgedesk_e2e::*;
 
 const PROBE: usize = 1000;
 
-fn pct(sorted: &[Duration], p: f64) -> Duration {
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
-}
-
 fn ms(d: Duration) -> String {
     format!("{:.3} ms", d.as_secs_f64() * 1e3)
 }
@@ -124,7 +120,11 @@ async fn main() {
     }
     loads.sort();
     println!("baseline (in-process core, no I/O):");
-    println!("  append at {n}: p50 {} p99 {}", ms(pct(&base, 0.5)), ms(pct(&base, 0.99)));
+    println!(
+        "  append at {n}: p50 {} p99 {}",
+        ms(percentile(&base, 0.5)),
+        ms(percentile(&base, 0.99))
+    );
     println!(
         "  load from storage ({} B, {} rows): median {}",
         after.total_bytes(),
@@ -210,13 +210,13 @@ async fn main() {
         state_bytes,
         state_bytes / (archived + msgs)
     );
-    let p50 = pct(&lat, 0.5);
+    let p50 = percentile(&lat, 0.5);
     println!(
         "  append at {n} (send -> relay's receipt back): p50 {} p99 {}  (x{:.1} / x{:.1} baseline)",
         ms(p50),
-        ms(pct(&lat, 0.99)),
-        p50.as_secs_f64() / pct(&base, 0.5).as_secs_f64(),
-        pct(&lat, 0.99).as_secs_f64() / pct(&base, 0.99).as_secs_f64()
+        ms(percentile(&lat, 0.99)),
+        p50.as_secs_f64() / percentile(&base, 0.5).as_secs_f64(),
+        percentile(&lat, 0.99).as_secs_f64() / percentile(&base, 0.99).as_secs_f64()
     );
     println!(
         "  stored per message before compaction (mean increment, one per message): {} B",

@@ -30,9 +30,10 @@ fn worker_cpu(relay: &Relay) -> f64 {
     process_cpu::relay_cpu(relay).worker
 }
 
-fn pct(v: &mut [Duration], p: f64) -> f64 {
+/// The `q` quantile of `v` in milliseconds.
+fn pct(v: &mut [Duration], q: f64) -> f64 {
     v.sort();
-    v.get(((v.len().max(1) - 1) as f64 * p).round() as usize).map_or(0.0, |d| d.as_secs_f64() * 1e3)
+    percentile(v, q).as_secs_f64() * 1e3
 }
 
 struct Phase {

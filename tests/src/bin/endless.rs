@@ -18,10 +18,6 @@ use edgedesk_e2e::*;
 
 const PROBE: usize = 50;
 
-fn pct(sorted: &[Duration], p: f64) -> Duration {
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
-}
-
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
@@ -137,27 +133,27 @@ async fn main() {
     assert_eq!(paged as u64, stats["archived_messages"].as_u64().unwrap_or(0));
 
     round_times.sort();
-    let (p50_1k, p50_n) = (ms(pct(&at_1k, 0.5)), ms(pct(&at_n, 0.5)));
+    let (p50_1k, p50_n) = (ms(percentile(&at_1k, 0.5)), ms(percentile(&at_n, 0.5)));
     println!("\n| figure | value |");
     println!("|---|---|");
     println!(
         "| append at ~1k ({prefill}..{} live, no rollover yet), p50 / p99 | {p50_1k:.2} / {:.2} ms |",
         prefill + PROBE,
-        ms(pct(&at_1k, 0.99))
+        ms(percentile(&at_1k, 0.99))
     );
     println!(
         "| append at {written} ({} sealed, live part {}..{}), p50 / p99 | {p50_n:.2} / {:.2} ms |",
         stats["archived_messages"],
         stats["messages"].as_u64().unwrap_or(0) as usize - PROBE,
         stats["messages"],
-        ms(pct(&at_n, 0.99))
+        ms(percentile(&at_n, 0.99))
     );
     println!("| ratio, p50 at {written} / p50 at ~1k | ×{:.2} |", p50_n / p50_1k);
     println!("| Worker wasm memory after the run (the isolate's peak) | {memory:.1} MB |");
     println!(
         "| writing it: {} segments of {segment}, written offline then delivered; median round | {:.0} ms ({:.0} s in all) |",
         round_times.len(),
-        ms(pct(&round_times, 0.5)),
+        ms(percentile(&round_times, 0.5)),
         fill.as_secs_f64()
     );
     println!("| whole state directory per message | {} B |", state_bytes / written as u64);
