@@ -82,6 +82,10 @@ pub struct Inbox {
     /// started: a push that carries the same is not indexed again (three FTS5 statements per
     /// push). Empty after a restart: the first push indexes.
     indexed_names: RefCell<HashMap<String, (Option<String>, i64)>>,
+    /// The `shredded_through` whose search entries were last forgotten per conversation since
+    /// this object started: every later summary carries the same value, and its delete is
+    /// not run again on each push. Empty after a restart: the first push deletes (a no-op).
+    forgotten_through: RefCell<HashMap<String, i64>>,
 }
 
 impl Inbox {
@@ -182,17 +186,23 @@ impl Inbox {
 
     /// Stores a summary (if newer) and tells every agent device about it.
     pub(crate) fn apply_summary(&self, workspace: &str, s: &Summary) -> Result<bool, Refusal> {
+        let shredded = s
+            .shredded_through
+            .filter(|at| self.forgotten_through.borrow().get(&s.conversation) != Some(at));
         let stored = self.with_open(workspace, |o| {
             let stored = o.store.upsert(s)?;
             // Retention shredded sealed messages: their search entries go with them, in the
             // same stretch as the summary that says so.
-            if let (true, Some(at)) = (stored, s.shredded_through) {
+            if let (true, Some(at)) = (stored, shredded) {
                 o.search
                     .forget_messages_through(&s.conversation, at)
                     .map_err(|e| crate::sql_store::SqlStoreError(e.to_string()))?;
             }
             Ok::<bool, crate::sql_store::SqlStoreError>(stored)
         })?;
+        if let (Ok(true), Some(at)) = (&stored, shredded) {
+            self.forgotten_through.borrow_mut().insert(s.conversation.clone(), at);
+        }
         match stored {
             Ok(true) => {
                 self.broadcast(&ServerFrame::Summary { summary: Box::new(s.clone()) });
@@ -339,6 +349,7 @@ impl Inbox {
             Ok(()) => {
                 self.in_flight.borrow_mut().remove(conversation);
                 self.indexed_names.borrow_mut().remove(conversation);
+                self.forgotten_through.borrow_mut().remove(conversation);
                 self.broadcast(&ServerFrame::Removed { conversation: conversation.to_owned() });
                 http::json(&serde_json::json!({ "forgotten": true }))
             }
@@ -446,6 +457,7 @@ impl DurableObject for Inbox {
             in_flight: RefCell::new(HashMap::new()),
             config: RefCell::new(None),
             indexed_names: RefCell::new(HashMap::new()),
+            forgotten_through: RefCell::new(HashMap::new()),
         }
     }
 
