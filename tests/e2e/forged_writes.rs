@@ -75,7 +75,8 @@ async fn a_visitor_looping_forged_writes_stores_nothing_and_honest_writes_go_thr
     let (quiet_cpu, quiet_time) = (relay_cpu(&relay) - cpu0, t0.elapsed());
 
     // The attacker: a visitor of `own` writing as another visitor, reconnecting at once after
-    // every close (refusal 1008, then the penalty's 1013s).
+    // every close (refusal 1008; while it waits, its requests are held until the wait ends and
+    // a third at once is refused with 1013, PROTOCOL.md §8.6).
     let stop = Arc::new(AtomicBool::new(false));
     let (attempts, refused) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
     let attacker = {

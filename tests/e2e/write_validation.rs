@@ -243,17 +243,34 @@ async fn raw_automerge_attacks_are_refused_unseen_and_unstored() {
         "the backward mark was stored"
     );
 
-    // Refused once, mallory waits a second before its next socket (PROTOCOL.md §8.6): an
-    // immediate reconnect is closed with 1013 naming the wait, so a loop of forged writes
-    // cannot make the conversation reload from storage as fast as it reconnects.
-    let mut again = RawPeer::connect(&relay, &conv, Role::Visitor, "mallory").await;
-    let (code, reason) = again.exchange().await.expect("a reconnect within the wait is closed");
+    // Refused once, mallory waits a second before its next socket (PROTOCOL.md §8.6): a
+    // reconnect within the wait is held unanswered until the wait is over, then opens, so a
+    // loop of forged writes makes one attempt per wait instead of one per round trip. Two of
+    // its requests are held at once; a third is closed at once with 1013 naming the wait.
+    // Another participant connects at once meanwhile.
+    let asked = std::time::Instant::now();
+    let timed = |who: &'static str| {
+        let (relay, conv) = (&relay, &conv);
+        async move {
+            let mut peer = RawPeer::connect(relay, conv, Role::Visitor, who).await;
+            let opened_after = asked.elapsed();
+            (peer.exchange().await, opened_after)
+        }
+    };
+    let (a, b, c, honest) =
+        tokio::join!(timed("mallory"), timed("mallory"), timed("mallory"), timed("v2"));
+    let (closed, held): (Vec<_>, Vec<_>) =
+        [a, b, c].into_iter().partition(|(end, _)| end.is_some());
+    assert_eq!(closed.len(), 1, "one of three requests refused at once: {closed:?} {held:?}");
+    let (code, reason) = closed[0].0.clone().unwrap();
     assert_eq!(code, 1013, "{reason}");
     assert!(reason.contains("wait 1 s"), "{reason:?}");
-    // Others are not kept waiting, and after the wait mallory is let in again.
-    let mut honest = RawPeer::connect(&relay, &conv, Role::Visitor, "v2").await;
-    assert_eq!(honest.exchange().await, None, "another participant connects at once");
-    tokio::time::sleep(Duration::from_millis(1_100)).await;
-    let mut later = RawPeer::connect(&relay, &conv, Role::Visitor, "mallory").await;
-    assert_eq!(later.exchange().await, None, "after the wait mallory syncs again");
+    for (_, opened_after) in &held {
+        assert!(
+            *opened_after >= Duration::from_millis(500),
+            "a held request opens when the wait ends, not at once ({opened_after:?})"
+        );
+    }
+    assert_eq!(honest.0, None, "another participant syncs meanwhile");
+    assert!(honest.1 < held[0].1, "and is not held ({:?} vs {:?})", honest.1, held[0].1);
 }

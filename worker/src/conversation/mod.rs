@@ -14,7 +14,8 @@
 use std::cell::RefCell;
 
 use edgedesk_core::auth::claims::expired;
-use edgedesk_core::relay::penalty::{reason as penalty_reason, PenaltyBox};
+use edgedesk_core::ids::ParticipantId;
+use edgedesk_core::relay::penalty::{reason as penalty_reason, Admission, PenaltyBox};
 use edgedesk_core::relay::{close_reason, notice_frame, Outgoing, PeerId, PeerInfo, Relay};
 use edgedesk_core::rollover::{self, CLOSE_EPOCH_MOVED};
 use serde::{Deserialize, Serialize};
@@ -249,8 +250,19 @@ impl Conversation {
         // Before the conversation is opened: the wait after a refused write exists to spare
         // the reload from storage that opening would cost.
         let asked_at = worker::Date::now().as_millis() as i64;
-        if let Some(wait) = self.penalties.borrow().wait_ms(&info.participant, asked_at) {
-            return self.closed_at_once(&penalty_reason(wait));
+        let admission = self.penalties.borrow_mut().admit(&info.participant, asked_at);
+        match admission {
+            Admission::Open => {}
+            Admission::Refuse { wait_ms } => return self.closed_at_once(&penalty_reason(wait_ms)),
+            Admission::Hold { ms } => {
+                let held = Held { penalties: &self.penalties, who: &info.participant };
+                worker::Delay::from(std::time::Duration::from_millis(ms.max(0) as u64)).await;
+                drop(held);
+                let now = worker::Date::now().as_millis() as i64;
+                if let Some(wait) = self.penalties.borrow().wait_ms(&info.participant, now) {
+                    return self.closed_at_once(&penalty_reason(wait));
+                }
+            }
         }
         // Opened before the upgrade, so an erased or locked conversation is an HTTP answer.
         let (max_sockets, moved) = opened(self.with_relay(Some(&name), |r| {
@@ -571,6 +583,21 @@ enum Refused {
     Moved(u64),
     /// The relay refused it: close code, text, whether to reload, whether a write rule broke.
     Error(u16, String, bool, bool),
+}
+
+/// A socket request held while its participant waits (§8.6); released however the hold ends,
+/// also when the request is dropped unanswered.
+struct Held<'a> {
+    penalties: &'a RefCell<PenaltyBox>,
+    who: &'a ParticipantId,
+}
+
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut b) = self.penalties.try_borrow_mut() {
+            b.released(self.who);
+        }
+    }
 }
 
 /// A connection id unique within the object: random, so ids never repeat across wake-ups.
