@@ -146,6 +146,13 @@ impl SharedDoc {
         message_map::read(&self.doc, obj)
     }
 
+    /// The message at `index` in conversation order, if it exists and is well formed (one
+    /// lookup, not a scan).
+    pub fn message_at(&self, index: usize) -> Option<Message> {
+        let (_, obj) = self.doc.get(&self.messages, index).ok().flatten()?;
+        self.message_in(&obj)
+    }
+
     /// Index of each message id, for ordering read marks.
     fn positions(&self) -> HashMap<String, usize> {
         self.ids_in_order().map(|(pos, id)| (id, pos)).collect()

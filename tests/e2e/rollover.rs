@@ -237,3 +237,42 @@ async fn search_finds_sealed_words_until_retention_shreds_them_and_a_legal_hold_
     assert!(body.contains(held.1));
     assert!(found_in(&relay, held.1).contains(&held.0.to_string()));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_live_document_older_than_archive_after_days_is_sealed_by_the_alarm_and_devices_move() {
+    let tmp = tempfile::tempdir().unwrap();
+    // A retention "day" of one second; no message bound reached (1,000 by default).
+    let relay =
+        Relay::start_with_vars(&tmp.path().join("state"), &[("EDGEDESK_RETENTION_DAY_MS", "1000")]);
+    relay.configure(&serde_json::json!({ "retention": { "archive_after_days": 2 } }));
+    let conv = conversation("aged");
+    let agent =
+        client(&relay, &conv, identity(Role::Agent, "agent-1", "desk"), &tmp.path().join("a"))
+            .await;
+    let mut sent = Vec::new();
+    for i in 0..3 {
+        sent.push(agent.send_text(&format!("old news {i} 旧闻")).await.unwrap().id.to_string());
+    }
+    settle_all(&relay, &conv, &[&agent], Duration::from_secs(30)).await;
+    assert_eq!(relay.stats(conv.as_str())["epoch"].as_u64(), Some(0));
+
+    // Two "days" after the first message the alarm seals the live document; the connected
+    // device is moved to epoch 1 and writes on there.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while agent.epoch() < 1 {
+        assert!(Instant::now() < deadline, "never archived: {}", relay.log_tail());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let stats = relay.stats(conv.as_str());
+    assert_eq!(
+        (stats["archived_messages"].as_u64(), stats["messages"].as_u64()),
+        (Some(3), Some(0)),
+        "{stats}"
+    );
+    sent.push(agent.send_text("fresh news").await.unwrap().id.to_string());
+    settle_all(&relay, &conv, &[&agent], Duration::from_secs(30)).await;
+    let all: Vec<String> =
+        whole_conversation(&agent, 100).await.iter().map(|m| m.id.to_string()).collect();
+    assert_eq!(all, sent, "every message once, in order, the old ones from segment 0");
+    agent.shutdown().await;
+}

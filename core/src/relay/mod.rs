@@ -300,6 +300,9 @@ pub struct Relay<S> {
     history_cache: Option<(u64, Vec<crate::rollover::history::Archived>)>,
     /// Every sealed segment's bookkeeping (retention reads it), oldest first.
     segments: Vec<crate::rollover::archive::SegmentInfo>,
+    /// Whether the store keeps sealed segments (a device's replica does not): only then is
+    /// there anything to archive into.
+    keeps_archive: bool,
 }
 
 impl<S: ChunkStore> Relay<S> {
@@ -324,6 +327,7 @@ impl<S: ChunkStore> Relay<S> {
         let message_ids = doc.message_ids();
         let note_ids = internal.notes().into_iter().map(|n| n.id.to_string()).collect();
         let mut persister = persister;
+        let keeps_archive = persister.store_mut().archive().is_some();
         let (carry, segments) = match persister.store_mut().archive() {
             Some(mut archive) => (
                 archive.carry().map_err(StoreError::Archive)?,
@@ -349,6 +353,7 @@ impl<S: ChunkStore> Relay<S> {
             sealed: None,
             history_cache: None,
             segments,
+            keeps_archive,
         };
         relay.finish_interrupted_rollover(0)?;
         Ok(relay)

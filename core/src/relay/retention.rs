@@ -1,5 +1,5 @@
-//! The relay's side of retention (PROTOCOL.md §16.4): shredding due segments from the alarm,
-//! the timer that wakes it, and an admin's legal hold.
+//! The relay's side of retention (PROTOCOL.md §16.4): archiving the live document by age and
+//! shredding due segments from the alarm, the timers that wake it, and an admin's legal hold.
 
 use super::workflow::relay_entry;
 use super::{Output, Relay, RelayError};
@@ -9,14 +9,56 @@ use crate::rollover::retention;
 use crate::store::{ChunkStore, StoreError};
 use crate::workflow::timers::{Timer, TimerKind};
 
-/// Audit field of a shredded segment (value: `segment E: N messages`) and of a legal hold
-/// set or lifted (value: the admin).
+/// Audit field of a shredded segment (value: `segment E: N messages`), of the live document
+/// archived by age (same value) and of a legal hold set or lifted (value: the admin).
 pub const SHRED_FIELD: &str = "retention.shredded";
+pub const ARCHIVE_FIELD: &str = "retention.archived";
 pub const HOLD_FIELD: &str = "retention.legal_hold";
 
 impl<S: ChunkStore> Relay<S> {
+    fn policy(&self) -> crate::workflow::config::retention::RetentionPolicy {
+        self.workflow.as_ref().map(|w| w.config.retention).unwrap_or_default()
+    }
+
     fn retention_days(&self) -> Option<u32> {
-        self.workflow.as_ref()?.config.retention.delete_sealed_after_days
+        self.policy().delete_sealed_after_days
+    }
+
+    /// The message count that seals the live document (0: never).
+    pub(super) fn rollover_bound(&self) -> usize {
+        retention::rollover_bound(
+            self.limits.rollover_messages,
+            self.policy().archive_after_messages,
+        )
+    }
+
+    /// When the live document is due to be archived by age, if it will be: counted from its
+    /// first message's receipt (one read of the document; none without an age bound).
+    fn archive_due_at(&self) -> Option<i64> {
+        let days = self.policy().archive_after_days?;
+        if !self.keeps_archive {
+            return None;
+        }
+        let first = self.doc.message_at(0).map(|m| self.doc.received_at(&m));
+        retention::archive_due_at(first, Some(days), self.limits.retention_day_ms)
+    }
+
+    /// The timer that archives the live document by age, if one is set.
+    pub(super) fn archive_timer(&self) -> Option<Timer> {
+        let due_ms = self.archive_due_at()?;
+        Some(Timer { kind: TimerKind::Archive, due_ms, cause: "live".into() })
+    }
+
+    /// Whether the live document is due to be archived at `now`; if so, audits the run (the
+    /// caller persists, then seals with [`Relay::roll_over`]).
+    pub(super) fn archive_if_due(&mut self, now: i64) -> Result<bool, RelayError<S::Error>> {
+        if self.archive_due_at().is_none_or(|due| due > now) {
+            return Ok(false);
+        }
+        let (epoch, messages) = (self.carry.epoch, self.doc.message_count());
+        let value = format!("segment {epoch}: {messages} messages");
+        self.internal.record(&[relay_entry(now, ARCHIVE_FIELD, AuditAction::Set, &value)], now)?;
+        Ok(true)
     }
 
     /// The retention timer, if a segment will fall due.

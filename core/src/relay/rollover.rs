@@ -101,15 +101,21 @@ impl<S: ChunkStore> Relay<S> {
     }
 
     /// Seals the live document as a segment and starts the next epoch, once it holds
-    /// [`crate::limits::Limits::rollover_messages`]. Called after a frame's writes are persisted and its
+    /// [`crate::limits::Limits::rollover_messages`] (or the workspace's lower
+    /// `archive_after_messages`). Called after a frame's writes are persisted and its
     /// answers computed: they belong to the sealed epoch. Every peer's sync session belonged
     /// to it too, so they are dropped; the owner closes their sockets with
     /// [`crate::rollover::CLOSE_EPOCH_MOVED`] after sending the answers.
     pub(super) fn maybe_roll_over(&mut self, now_ms: i64) -> Result<(), StoreError<S::Error>> {
-        let limit = self.limits.rollover_messages;
+        let limit = self.rollover_bound();
         if limit == 0 || self.doc.message_count() < limit {
             return Ok(());
         }
+        self.roll_over(now_ms)
+    }
+
+    /// Seals the live document now (a store without an archive never rolls over).
+    pub(super) fn roll_over(&mut self, now_ms: i64) -> Result<(), StoreError<S::Error>> {
         if self.persister.store_mut().archive().is_none() {
             return Ok(());
         }

@@ -59,7 +59,7 @@ impl<S: ChunkStore> Relay<S> {
             },
             None => Vec::new(),
         };
-        if let Some(t) = self.retention_timer() {
+        for t in self.retention_timer().into_iter().chain(self.archive_timer()) {
             let at = timers.partition_point(|x| x.due_ms <= t.due_ms);
             timers.insert(at, t);
         }
@@ -92,21 +92,28 @@ impl<S: ChunkStore> Relay<S> {
     }
 
     fn fire(&mut self, now_ms: i64) -> Result<Vec<Outgoing>, RelayError<S::Error>> {
+        use crate::workflow::timers::TimerKind;
         let mut fired = self.shred_due(now_ms)?;
         while fired < MAX_FIRED_PER_CALL {
             let due = self.timers().into_iter().find(|t| {
-                t.due_ms <= now_ms && t.kind != crate::workflow::timers::TimerKind::Retention
+                t.due_ms <= now_ms && !matches!(t.kind, TimerKind::Retention | TimerKind::Archive)
             });
             let Some(due) = due else { break };
             let Some(plan) = self.plan_with(now_ms, |ctx| fire(ctx, &due)) else { break };
             self.apply(plan, now_ms)?;
             fired += 1;
         }
-        if fired == 0 {
+        let archive = self.archive_if_due(now_ms)?;
+        if fired == 0 && !archive {
             return Ok(Vec::new());
         }
         self.persist_both()?;
-        Ok(self.sync_all())
+        let out = self.sync_all();
+        // Last, as after a frame: what was just synced belongs to the sealed epoch.
+        if archive {
+            self.roll_over(now_ms)?;
+        }
+        Ok(out)
     }
 
     /// Records what was accepted and runs the rules on it.

@@ -1,5 +1,6 @@
-//! Retention (PROTOCOL.md §16.4): which sealed segments are due to be crypto-shredded, and
-//! when the next one is.
+//! Retention (PROTOCOL.md §16.4): when the live document is archived (sealed by age or by a
+//! workspace's message bound), which sealed segments are due to be crypto-shredded, and when
+//! the next one is.
 //!
 //! A segment is shredded by deleting its wrapped key and its rows: no copy of its rows that
 //! may survive (a backup, SQLite's free pages) can be read again. A conversation under legal
@@ -43,6 +44,22 @@ pub fn next_due(
     segments.iter().filter(|s| s.shredded_at.is_none()).map(|s| due_at(s, days, day_ms)).min()
 }
 
+/// The message count at which the live document is sealed: the relay's bound (`relay`, 0 for
+/// never), lowered by the workspace's `archive_after_messages` if set.
+pub fn rollover_bound(relay: usize, workspace: Option<u32>) -> usize {
+    match (relay, workspace.map(|m| m as usize)) {
+        (0, Some(m)) => m,
+        (r, Some(m)) => r.min(m),
+        (r, None) => r,
+    }
+}
+
+/// When the live document falls due to be archived under `archive_after_days`: that many days
+/// after its first message was received (`first_received`; none while it holds no message).
+pub fn archive_due_at(first_received: Option<i64>, days: Option<u32>, day_ms: i64) -> Option<i64> {
+    Some(first_received?.saturating_add(i64::from(days?).saturating_mul(day_ms)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -61,5 +78,21 @@ mod tests {
         assert_eq!(next_due(&segs, Some(30), true, DAY_MS), None);
         assert!(due(&segs, None, false, DAY_MS, i64::MAX).is_empty(), "kept for good");
         assert_eq!(next_due(&[seg(0, 0, true)], Some(1), false, DAY_MS), None);
+    }
+
+    #[test]
+    fn a_workspace_bound_only_lowers_the_relays_and_age_counts_from_the_first_message() {
+        assert_eq!(rollover_bound(1_000, None), 1_000);
+        assert_eq!(rollover_bound(1_000, Some(200)), 200);
+        assert_eq!(rollover_bound(1_000, Some(5_000)), 1_000, "the relay's memory bound holds");
+        assert_eq!(
+            rollover_bound(0, Some(200)),
+            200,
+            "a relay without a bound takes the workspace's"
+        );
+        assert_eq!(rollover_bound(0, None), 0);
+        assert_eq!(archive_due_at(Some(5), Some(30), DAY_MS), Some(5 + 30 * DAY_MS));
+        assert_eq!(archive_due_at(None, Some(30), DAY_MS), None, "nothing live, nothing due");
+        assert_eq!(archive_due_at(Some(5), None, DAY_MS), None, "no age bound");
     }
 }

@@ -10,6 +10,9 @@ use crate::message::Role;
 use crate::relay::{Output, PeerInfo, Relay};
 use crate::store::MemStore;
 
+use crate::workflow::config::retention::RetentionPolicy;
+use crate::workflow::timers::TimerKind;
+
 use super::history::{self, Archived};
 use super::migrate;
 
@@ -276,8 +279,13 @@ fn a_rollover_cut_short_before_the_live_document_was_replaced_is_finished_on_ope
 }
 
 fn with_retention(w: &mut World, days: u32) {
+    let policy = RetentionPolicy { delete_sealed_after_days: Some(days), ..Default::default() };
+    with_policy(w, policy);
+}
+
+fn with_policy(w: &mut World, policy: RetentionPolicy) {
     let mut config = crate::workflow::config::WorkspaceConfig::default();
-    config.retention.delete_sealed_after_days = Some(days);
+    config.retention = policy;
     w.relay.configure(Some(crate::relay::WorkflowSetup {
         config: std::sync::Arc::new(config),
         version: 1,
@@ -339,4 +347,55 @@ fn retention_shreds_sealed_segments_after_the_period_and_a_legal_hold_keeps_them
     let reopened = Relay::open(shared, internal).unwrap();
     assert_eq!(reopened.stats().shredded_segments, 1);
     assert!(reopened.legal_hold().is_none());
+}
+
+#[test]
+fn a_live_document_older_than_archive_after_days_is_sealed_by_the_alarm_and_audited() {
+    let limits = Limits { rollover_messages: 1_000, retention_day_ms: 1_000, ..Limits::default() };
+    let relay = Relay::open_with(MemStore::default(), MemStore::default(), limits).unwrap();
+    let mut w = World { relay, segments: HashMap::new(), now: 1_000, next_peer: 1 };
+    with_policy(&mut w, RetentionPolicy { archive_after_days: Some(3), ..Default::default() });
+    assert!(w.relay.timers().iter().all(|t| t.kind != TimerKind::Archive), "nothing live yet");
+    let mut v = device(Role::Visitor, "v1", "phone");
+    for i in 0..4 {
+        v.session.send_text(&format!("m{i}"), i).unwrap();
+        w.deliver(&mut v);
+    }
+    let first_received = w.relay.doc().received_at(&w.relay.doc().messages()[0]);
+    let due = w.relay.timers().into_iter().find(|t| t.kind == TimerKind::Archive);
+    assert_eq!(due.map(|t| t.due_ms), Some(first_received + 3_000), "three 'days' after it");
+
+    let early = w.relay.fire_due(first_received + 2_999).unwrap();
+    assert!(early.sealed.is_none() && w.relay.epoch() == 0, "not due yet");
+    let mut out = w.relay.fire_due(first_received + 3_000).unwrap();
+    assert!(w.commit(&mut out), "sealed by the alarm");
+    assert_eq!(w.relay.epoch(), 1);
+    assert_eq!(w.relay.doc().message_count(), 0);
+    assert!(w.relay.timers().iter().all(|t| t.kind != TimerKind::Archive), "until a new message");
+    let audit: Vec<_> =
+        w.relay.internal().audit().into_iter().map(|e| (e.field, e.value)).collect();
+    assert!(
+        audit.contains(&("retention.archived".into(), Some("segment 0: 4 messages".into()))),
+        "{audit:?}"
+    );
+    // The device moves over and writes on; every message once, the old ones in segment 0.
+    v.session.send_text("after", 10).unwrap();
+    w.deliver(&mut v);
+    assert_eq!(w.segment(0).len(), 4);
+    assert_eq!(w.relay.doc().message_count(), 1);
+    let again = w.relay.fire_due(first_received + 3_001).unwrap();
+    assert!(again.sealed.is_none(), "the new epoch's first message starts a new wait");
+}
+
+#[test]
+fn a_workspaces_archive_after_messages_seals_before_the_relays_bound() {
+    let mut w = World::new(1_000);
+    with_policy(&mut w, RetentionPolicy { archive_after_messages: Some(10), ..Default::default() });
+    let mut v = device(Role::Visitor, "v1", "phone");
+    for i in 0..25 {
+        v.session.send_text(&format!("m{i}"), i).unwrap();
+        w.deliver(&mut v);
+    }
+    assert_eq!(w.relay.epoch(), 2, "sealed at 10 and 20");
+    assert_eq!(w.segment(0).len() + w.segment(1).len() + w.relay.doc().message_count(), 25);
 }

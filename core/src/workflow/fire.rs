@@ -10,8 +10,9 @@ pub fn fire(ctx: &Ctx<'_>, t: &Timer) -> Plan {
     let cfg = ctx.cfg;
     let event_id = |kind: &str| format!("{kind}:{}:{}", t.key(), t.mark_value());
     match t.kind {
-        // The relay shreds due segments itself, before any rule fires (relay/retention.rs).
-        TimerKind::Retention => {}
+        // The relay shreds due segments and archives the live document itself
+        // (relay/retention.rs).
+        TimerKind::Retention | TimerKind::Archive => {}
         TimerKind::SnoozeWake => {
             set_state(
                 ctx,

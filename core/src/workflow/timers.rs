@@ -33,6 +33,9 @@ pub enum TimerKind {
     /// A sealed segment has outlived the workspace's retention (PROTOCOL.md §16.4): the relay
     /// shreds it (not a rule of [`super::fire`]: the relay does it with its archive).
     Retention,
+    /// The live document's first message is older than the workspace's
+    /// `archive_after_days` (PROTOCOL.md §16.4): the relay seals it (also not a rule).
+    Archive,
 }
 
 impl TimerKind {
@@ -47,6 +50,7 @@ impl TimerKind {
             TimerKind::VisitorNotify => "notify.visitor",
             TimerKind::AutoResolve => "auto_resolve",
             TimerKind::Retention => "retention.shred",
+            TimerKind::Archive => "retention.archive",
         }
     }
 }

@@ -170,19 +170,24 @@ impl Conversation {
                 worker::console_error!("due timers not run: {e}");
                 Output::default()
             });
+            let rolled = out.sealed.as_ref().map(|s| s.carry.epoch);
             let (out, _) = super::commit::commit(live, out, now);
             // The outbox's own due time is asked again after delivering, below.
             let next = live.timers.first().map(|t| t.due_ms);
             let endpoints =
                 live.relay.workflow().map(|w| w.config.webhooks.clone()).unwrap_or_default();
-            (out, next, endpoints, live.outbox.clone(), live.cipher.clone())
+            (out, next, endpoints, live.outbox.clone(), live.cipher.clone(), rolled)
         });
-        let Ok((out, next, endpoints, outbox, cipher)) = fired else { return };
+        let Ok((out, next, endpoints, outbox, cipher, rolled)) = fired else { return };
         // Every due timer has just fired; one still due means firing failed (logged above):
         // try again in a minute rather than spinning on the alarm.
         let next = next.map(|t| if t <= now { now + 60_000 } else { t });
         if !out.is_empty() {
             self.deliver(out, &self.sockets()).await;
+        }
+        if let Some(live_epoch) = rolled {
+            // Archived by age (PROTOCOL.md §16.4): every device moves to the new epoch.
+            Self::close_sealed_epoch(&self.sockets(), live_epoch);
         }
         if let Err(e) = crate::outbox::deliver_due(&outbox, now, &endpoints, &cipher).await {
             worker::console_error!("{e}");

@@ -48,6 +48,10 @@ pub struct RawConfig {
 #[serde(deny_unknown_fields)]
 pub struct RawRetention {
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub archive_after_days: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub archive_after_messages: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delete_sealed_after_days: Option<u32>,
 }
 
