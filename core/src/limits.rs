@@ -15,6 +15,9 @@ pub const MAX_BODY_BYTES_VAR: &str = "EDGEDESK_MAX_BODY_BYTES";
 pub const MAX_MESSAGES_PER_SECOND_VAR: &str = "EDGEDESK_MAX_MESSAGES_PER_SECOND";
 pub const MAX_SOCKETS_VAR: &str = "EDGEDESK_MAX_SOCKETS_PER_CONVERSATION";
 pub const ROLLOVER_MESSAGES_VAR: &str = "EDGEDESK_ROLLOVER_MESSAGES";
+/// The inbox's coalescing window for summaries to agents, ms (PROTOCOL.md §15.x; 0 sends
+/// each at once).
+pub const INBOX_WINDOW_MS_VAR: &str = "EDGEDESK_INBOX_WINDOW_MS";
 /// A day, in ms: the unit of the retention policy (PROTOCOL.md §16.4).
 pub const DAY_MS: i64 = 86_400_000;
 /// How long a "day" of the retention policy is, in ms: for tests, which cannot wait days.
@@ -44,6 +47,9 @@ pub struct Limits {
     pub rollover_messages: usize,
     /// A day of the retention policy, in ms (86,400,000 but in tests).
     pub retention_day_ms: i64,
+    /// The inbox sends agents at most one summary frame per this many ms (read by the Inbox
+    /// object, not the conversation).
+    pub inbox_window_ms: i64,
 }
 
 impl Default for Limits {
@@ -56,6 +62,7 @@ impl Default for Limits {
             max_sockets_per_conversation: 64,
             rollover_messages: DEFAULT_ROLLOVER_MESSAGES,
             retention_day_ms: DAY_MS,
+            inbox_window_ms: crate::inbox::coalesce::WINDOW_MS,
         }
     }
 }
@@ -118,6 +125,8 @@ impl Limits {
                 DAY_MS as usize,
                 d.retention_day_ms as usize,
             )? as i64,
+            inbox_window_ms: read(INBOX_WINDOW_MS_VAR, 0, 1_000, d.inbox_window_ms as usize)?
+                as i64,
         })
     }
 }

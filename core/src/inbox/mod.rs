@@ -7,6 +7,7 @@
 //! [`session`]. Everything here is pure: the worker runs the SQL it generates and moves the
 //! frames.
 
+pub mod coalesce;
 pub mod feed;
 pub mod presence;
 pub mod protocol;

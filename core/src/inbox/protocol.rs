@@ -120,6 +120,10 @@ pub enum ServerFrame {
     Hello { agent: ParticipantId, device: DeviceId, presence: BTreeMap<ParticipantId, Presence> },
     /// A conversation changed (sent to every agent socket of the workspace).
     Summary { summary: Box<Summary> },
+    /// Several conversations changed within one coalescing window ([`super::coalesce`]):
+    /// each as a `summary` frame would carry it, newest per conversation, in the order they
+    /// changed.
+    Summaries { summaries: Vec<Summary> },
     /// A conversation was erased: it leaves every agent's screens (sent to every agent socket).
     Removed { conversation: String },
     /// An agent's presence changed.
@@ -363,6 +367,7 @@ mod tests {
             ServerFrame::ok(id("2"), Value::Null),
             ServerFrame::failed(id("3"), "bad_query", "q is empty"),
             ServerFrame::Error { code: "frame_too_large".into(), message: "…".into() },
+            ServerFrame::Summaries { summaries: vec![summary("c1"), summary("c2")] },
         ]
     }
 
@@ -426,6 +431,9 @@ mod tests {
         assert_eq!(summary_json["type"], "summary");
         assert_eq!(summary_json["summary"]["conversation"], "c1");
         assert_eq!(summary_json["summary"]["priority"], "high");
+        let coalesced = parsed(&frames[9].to_text());
+        assert_eq!(coalesced["type"], "summaries");
+        assert_eq!(coalesced["summaries"][1]["conversation"], "c2");
     }
 
     #[test]

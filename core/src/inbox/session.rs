@@ -197,6 +197,13 @@ impl InboxSession {
                     vec![]
                 }
             }
+            // The SDKs' events stay one per conversation: the frame only saves the server
+            // frames (PROTOCOL.md §15.5).
+            ServerFrame::Summaries { summaries } => summaries
+                .into_iter()
+                .filter(|s| self.learn(s))
+                .map(|s| InboxEvent::Summary(Box::new(s)))
+                .collect(),
             ServerFrame::Removed { conversation } => {
                 self.summaries.remove(&conversation);
                 vec![InboxEvent::Removed { conversation }]
@@ -432,6 +439,31 @@ mod tests {
         push(&mut s, ServerFrame::Presence { agent: agent("a2"), state: Presence::Offline });
         assert_eq!(s.presence_of(&agent("a2")), Presence::Offline);
         assert_eq!(s.presence_of(&agent("never-seen")), Presence::Offline);
+    }
+
+    #[test]
+    fn a_coalesced_frame_is_one_summary_event_per_conversation_it_carries_that_is_newer() {
+        let mut s = connected();
+        push(&mut s, ServerFrame::Summary { summary: Box::new(summary("c1", 5, None, 1)) });
+        let frame = ServerFrame::Summaries {
+            summaries: vec![
+                summary("c1", 4, None, 9),
+                summary("c2", 1, None, 2),
+                summary("c3", 1, None, 0),
+            ],
+        };
+        assert!(frame.to_text().starts_with(r#"{"type":"summaries","summaries":[{"#));
+        let events = push(&mut s, frame);
+        assert_eq!(
+            events,
+            [
+                InboxEvent::Summary(Box::new(summary("c2", 1, None, 2))),
+                InboxEvent::Summary(Box::new(summary("c3", 1, None, 0)))
+            ],
+            "c1's older version is not reported"
+        );
+        assert_eq!(s.summary("c1").unwrap().version, 5);
+        assert_eq!(s.summary("c2").unwrap().unread, 2);
     }
 
     #[test]

@@ -8,6 +8,9 @@
 //! socket per message; one agent's inbox times how long a message takes to show in its list.
 //! Under `wrangler dev` every object shares one workerd thread, so the sum is what is measured;
 //! the model printed at the end says how that extrapolates (and that it is an extrapolation).
+//!
+//! `EDGEDESK_INBOX_WINDOW_MS` is passed to the Worker when set: `0` measures the fan-out
+//! without coalescing (one frame per summary per agent), the baseline of the default 100 ms.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -128,7 +131,11 @@ async fn main() {
     let (conversations, agents, rate, seconds) = (arg(1, 500), arg(2, 100), arg(3, 40), arg(4, 20));
     println!("capacity: {conversations} conversations, {agents} agents, {rate} msg/s, {seconds} s per phase\n");
     let tmp = tempfile::tempdir().expect("tempdir");
-    let relay = Relay::start(&tmp.path().join("state"));
+    let window = std::env::var("EDGEDESK_INBOX_WINDOW_MS").ok();
+    let vars: Vec<(&str, &str)> =
+        window.iter().map(|w| ("EDGEDESK_INBOX_WINDOW_MS", w.as_str())).collect();
+    println!("inbox window: {} ms", window.as_deref().unwrap_or("100 (default)"));
+    let relay = Relay::start_with_vars(&tmp.path().join("state"), &vars);
 
     // Every conversation gets a first message (10 at a time).
     let t = Instant::now();

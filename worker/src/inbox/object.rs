@@ -13,9 +13,11 @@ use std::sync::Arc;
 use edgedesk_core::at_rest::{BlindIndex, ValueCipher, MASTER_KEYS_VAR};
 use edgedesk_core::auth::claims::expired;
 use edgedesk_core::ids::{DeviceId, ParticipantId};
+use edgedesk_core::inbox::coalesce::{Coalescer, Offer};
 use edgedesk_core::inbox::presence::{presence_of, Presence};
 use edgedesk_core::inbox::protocol::{ClientFrame, ServerFrame};
 use edgedesk_core::inbox::summary::Summary;
+use edgedesk_core::limits::Limits;
 use edgedesk_core::message::Role;
 use edgedesk_core::workflow::config::WorkspaceConfig;
 use serde::{Deserialize, Serialize};
@@ -86,6 +88,12 @@ pub struct Inbox {
     /// this object started: every later summary carries the same value, and its delete is
     /// not run again on each push. Empty after a restart: the first push deletes (a no-op).
     forgotten_through: RefCell<HashMap<String, i64>>,
+    /// Summaries on their way to the agents, at most one frame per window
+    /// (`edgedesk_core::inbox::coalesce`).
+    coalescer: RefCell<Coalescer>,
+    /// A bound variable that does not parse: every push is refused naming it (a typo never
+    /// silently falls back to the default).
+    window_error: Option<String>,
 }
 
 impl Inbox {
@@ -184,8 +192,17 @@ impl Inbox {
         send_text_to_all(&sockets, &frame.to_text());
     }
 
-    /// Stores a summary (if newer) and tells every agent device about it.
-    pub(crate) fn apply_summary(&self, workspace: &str, s: &Summary) -> Result<bool, Refusal> {
+    /// Stores a summary (if newer) and tells every agent device about it, at once or with
+    /// the coalescing window's frame: then it returns the wait after which the caller calls
+    /// [`Inbox::flush_summaries`] (after its other work, so none of it waits).
+    pub(crate) fn apply_summary(
+        &self,
+        workspace: &str,
+        s: &Summary,
+    ) -> Result<Option<i64>, Refusal> {
+        if let Some(e) = &self.window_error {
+            return Err(Refusal::new(503, "misconfigured", format!("relay configuration: {e}")));
+        }
         let shredded = s
             .shredded_through
             .filter(|at| self.forgotten_through.borrow().get(&s.conversation) != Some(at));
@@ -205,14 +222,30 @@ impl Inbox {
         }
         match stored {
             Ok(true) => {
-                self.broadcast(&ServerFrame::Summary { summary: Box::new(s.clone()) });
-                Ok(true)
+                let offer = self.coalescer.borrow_mut().offer(s.clone(), now_ms());
+                match offer {
+                    Offer::SendNow(frame) => self.broadcast(&frame),
+                    Offer::FlushAfter { ms } => return Ok(Some(ms)),
+                    Offer::Queued => {}
+                }
+                Ok(None)
             }
-            Ok(false) => Ok(false),
+            Ok(false) => Ok(None),
             Err(e) => {
                 worker::console_error!("inbox: summary not stored: {e}");
                 Err(Refusal::new(503, "unavailable", "the inbox could not store the summary"))
             }
+        }
+    }
+
+    /// Sends the coalescing window's frame once `wait` (from [`Inbox::apply_summary`]) is
+    /// over; nothing without one.
+    pub(crate) async fn flush_summaries(&self, wait: Option<i64>) {
+        let Some(ms) = wait else { return };
+        worker::Delay::from(std::time::Duration::from_millis(ms.max(0) as u64)).await;
+        let frame = self.coalescer.borrow_mut().flush(now_ms());
+        if let Some(frame) = frame {
+            self.broadcast(&frame);
         }
     }
 
@@ -294,7 +327,18 @@ impl Inbox {
             return Err(Refusal::new(400, "bad_push", "summary of another conversation"));
         }
         let workspace = forwarded.workspace.as_str();
-        self.apply_summary(workspace, &push.summary)?;
+        let flush = self.apply_summary(workspace, &push.summary)?;
+        let answer = self.index_and_route(workspace, &push).await;
+        self.flush_summaries(flush).await;
+        answer
+    }
+
+    /// A push's messages into search, and routing if the conversation waits for an agent.
+    async fn index_and_route(
+        &self,
+        workspace: &str,
+        push: &edgedesk_core::inbox::push::Push,
+    ) -> Result<Response, Refusal> {
         let name = (push.summary.visitor_name.clone(), push.summary.created_at);
         let name_known = self.indexed_names.borrow().get(&push.summary.conversation) == Some(&name);
         let indexed = self.with_open(workspace, |o| {
@@ -350,6 +394,7 @@ impl Inbox {
                 self.in_flight.borrow_mut().remove(conversation);
                 self.indexed_names.borrow_mut().remove(conversation);
                 self.forgotten_through.borrow_mut().remove(conversation);
+                self.coalescer.borrow_mut().forget(conversation);
                 self.broadcast(&ServerFrame::Removed { conversation: conversation.to_owned() });
                 http::json(&serde_json::json!({ "forgotten": true }))
             }
@@ -394,6 +439,10 @@ fn seated(sockets: Vec<WebSocket>) -> Vec<(WebSocket, Seat)> {
             }
         })
         .collect()
+}
+
+fn now_ms() -> i64 {
+    worker::Date::now().as_millis() as i64
 }
 
 fn busy() -> Refusal {
@@ -450,6 +499,11 @@ impl Inbox {
 
 impl DurableObject for Inbox {
     fn new(state: State, env: Env) -> Self {
+        let vars = |name: &str| env.var(name).ok().map(|v| v.to_string());
+        let (window, window_error) = match Limits::from_vars(vars) {
+            Ok(l) => (l.inbox_window_ms, None),
+            Err(e) => (edgedesk_core::inbox::coalesce::WINDOW_MS, Some(e)),
+        };
         Self {
             state,
             env,
@@ -458,6 +512,8 @@ impl DurableObject for Inbox {
             config: RefCell::new(None),
             indexed_names: RefCell::new(HashMap::new()),
             forgotten_through: RefCell::new(HashMap::new()),
+            coalescer: RefCell::new(Coalescer::new(window)),
+            window_error: window_error.map(|e| e.to_string()),
         }
     }
 

@@ -187,7 +187,8 @@ impl Inbox {
                 let _ = self.with_open(workspace, |o| o.store.set_last_assigned(team, agent));
             }
         }
-        self.apply_summary(workspace, &summary)?;
+        let flush = self.apply_summary(workspace, &summary)?;
+        self.flush_summaries(flush).await;
         Ok(summary)
     }
 
