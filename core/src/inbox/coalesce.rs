@@ -18,11 +18,15 @@ use super::summary::Summary;
 /// (`EDGEDESK_INBOX_WINDOW_MS`; 0 sends every summary at once, as before coalescing).
 pub const WINDOW_MS: i64 = 100;
 
+/// Summaries in one frame at most: a burst over thousands of conversations (say, after a
+/// restart) stays far below the clients' 1 MiB frame bound (`MAX_SERVER_FRAME_BYTES`).
+pub const MAX_PER_FRAME: usize = 100;
+
 /// What the shell does with an offered summary.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Offer {
-    /// Send this frame to every agent socket now.
-    SendNow(ServerFrame),
+    /// Send these frames to every agent socket now.
+    SendNow(Vec<ServerFrame>),
     /// Wait this long, then call [`Coalescer::flush`] and send what it returns.
     FlushAfter { ms: i64 },
     /// Nothing: a flush already scheduled will carry it.
@@ -63,13 +67,14 @@ impl Coalescer {
         match self.flush_due_ms {
             None if quiet => {
                 self.last_sent_ms = Some(now_ms);
-                return Offer::SendNow(ServerFrame::Summary { summary: Box::new(summary) });
+                return Offer::SendNow(vec![ServerFrame::Summary { summary: Box::new(summary) }]);
             }
             // A flush a whole window overdue was lost (its caller never came back): what it
             // holds goes out now rather than never.
             Some(due) if now_ms - due >= window => {
                 self.queue(summary);
-                return self.flush(now_ms).map_or(Offer::Queued, Offer::SendNow);
+                let frames = self.flush(now_ms);
+                return if frames.is_empty() { Offer::Queued } else { Offer::SendNow(frames) };
             }
             Some(_) => {
                 self.queue(summary);
@@ -84,19 +89,22 @@ impl Coalescer {
         Offer::FlushAfter { ms: wait }
     }
 
-    /// The scheduled flush: one frame with every summary queued since (none if a removal
-    /// took them all).
-    pub fn flush(&mut self, now_ms: i64) -> Option<ServerFrame> {
+    /// The scheduled flush: the summaries queued since, in frames of at most
+    /// [`MAX_PER_FRAME`] (none if a removal took them all).
+    pub fn flush(&mut self, now_ms: i64) -> Vec<ServerFrame> {
         self.flush_due_ms = None;
-        let mut pending = std::mem::take(&mut self.pending);
+        let pending = std::mem::take(&mut self.pending);
         if pending.is_empty() {
-            return None;
+            return Vec::new();
         }
         self.last_sent_ms = Some(now_ms);
-        Some(match pending.len() {
-            1 => ServerFrame::Summary { summary: Box::new(pending.remove(0)) },
-            _ => ServerFrame::Summaries { summaries: pending },
-        })
+        pending
+            .chunks(MAX_PER_FRAME)
+            .map(|chunk| match chunk {
+                [one] => ServerFrame::Summary { summary: Box::new(one.clone()) },
+                many => ServerFrame::Summaries { summaries: many.to_vec() },
+            })
+            .collect()
     }
 
     /// A conversation was erased and its removal is sent now: a queued summary of it must
@@ -127,16 +135,20 @@ mod tests {
         Summary { version, ..Summary::blank(conversation) }
     }
 
-    fn conversations(frame: &ServerFrame) -> Vec<(String, u64)> {
-        match frame {
-            ServerFrame::Summary { summary } => {
-                vec![(summary.conversation.clone(), summary.version)]
-            }
-            ServerFrame::Summaries { summaries } => {
-                summaries.iter().map(|s| (s.conversation.clone(), s.version)).collect()
-            }
-            other => panic!("not a summary frame: {other:?}"),
-        }
+    /// What `frames` carry, in order.
+    fn conversations(frames: &[ServerFrame]) -> Vec<(String, u64)> {
+        frames
+            .iter()
+            .flat_map(|frame| match frame {
+                ServerFrame::Summary { summary } => {
+                    vec![(summary.conversation.clone(), summary.version)]
+                }
+                ServerFrame::Summaries { summaries } => {
+                    summaries.iter().map(|s| (s.conversation.clone(), s.version)).collect()
+                }
+                other => panic!("not a summary frame: {other:?}"),
+            })
+            .collect()
     }
 
     #[test]
@@ -157,13 +169,17 @@ mod tests {
         assert_eq!(c.offer(s("c1", 3), 1_050), Offer::Queued);
         assert_eq!(c.offer(s("c2", 0), 1_060), Offer::Queued, "an older version is dropped");
         assert_eq!(c.queued(), 2);
-        let frame = c.flush(1_100).expect("a frame");
-        assert_eq!(conversations(&frame), [("c2".into(), 1), ("c1".into(), 3)]);
+        let frames = c.flush(1_100);
+        assert_eq!(frames.len(), 1, "one frame");
+        assert_eq!(conversations(&frames), [("c2".into(), 1), ("c1".into(), 3)]);
         // Right after a flush the window starts again: the next one waits for it.
         assert_eq!(c.offer(s("c3", 1), 1_120), Offer::FlushAfter { ms: 80 });
-        let frame = c.flush(1_200).expect("a frame");
-        assert!(matches!(frame, ServerFrame::Summary { .. }), "one summary, the plain frame");
-        assert_eq!(c.flush(1_300), None, "nothing queued, nothing sent");
+        let frames = c.flush(1_200);
+        assert!(
+            matches!(frames[..], [ServerFrame::Summary { .. }]),
+            "one summary, the plain frame"
+        );
+        assert_eq!(c.flush(1_300), [], "nothing queued, nothing sent");
         assert!(matches!(c.offer(s("c4", 1), 1_400), Offer::SendNow(_)), "quiet again");
     }
 
@@ -174,10 +190,25 @@ mod tests {
         assert_eq!(c.offer(s("c2", 1), 10), Offer::FlushAfter { ms: 90 });
         let _ = c.offer(s("c3", 1), 20);
         c.forget("c2");
-        assert_eq!(conversations(&c.flush(100).unwrap()), [("c3".into(), 1)]);
+        assert_eq!(conversations(&c.flush(100)), [("c3".into(), 1)]);
         let _ = c.offer(s("c4", 1), 150);
         c.forget("c4");
-        assert_eq!(c.flush(200), None);
+        assert_eq!(c.flush(200), []);
+    }
+
+    #[test]
+    fn a_burst_over_many_conversations_is_split_into_frames_of_at_most_max_per_frame() {
+        let mut c = Coalescer::default();
+        let _ = c.offer(s("first", 1), 0);
+        for i in 0..(2 * MAX_PER_FRAME + 1) {
+            let _ = c.offer(s(&format!("c{i}"), 1), 10);
+        }
+        let frames = c.flush(100);
+        assert_eq!(frames.len(), 3);
+        assert!(matches!(frames[2], ServerFrame::Summary { .. }), "the one left over");
+        let all = conversations(&frames);
+        assert_eq!(all.len(), 2 * MAX_PER_FRAME + 1, "every one, once");
+        assert_eq!(all[MAX_PER_FRAME].0, format!("c{MAX_PER_FRAME}"), "in order");
     }
 
     #[test]
@@ -207,7 +238,7 @@ mod tests {
         for ms in 0..10_000i64 {
             if flush_at == Some(ms) {
                 flush_at = None;
-                frames += usize::from(c.flush(ms).is_some());
+                frames += c.flush(ms).len();
             }
             // A push every millisecond, over 50 conversations.
             match c.offer(s(&format!("c{}", ms % 50), ms as u64), ms) {

@@ -224,7 +224,7 @@ impl Inbox {
             Ok(true) => {
                 let offer = self.coalescer.borrow_mut().offer(s.clone(), now_ms());
                 match offer {
-                    Offer::SendNow(frame) => self.broadcast(&frame),
+                    Offer::SendNow(frames) => frames.iter().for_each(|f| self.broadcast(f)),
                     Offer::FlushAfter { ms } => return Ok(Some(ms)),
                     Offer::Queued => {}
                 }
@@ -243,9 +243,9 @@ impl Inbox {
     pub(crate) async fn flush_summaries(&self, wait: Option<i64>) {
         let Some(ms) = wait else { return };
         worker::Delay::from(std::time::Duration::from_millis(ms.max(0) as u64)).await;
-        let frame = self.coalescer.borrow_mut().flush(now_ms());
-        if let Some(frame) = frame {
-            self.broadcast(&frame);
+        let frames = self.coalescer.borrow_mut().flush(now_ms());
+        for frame in &frames {
+            self.broadcast(frame);
         }
     }
 
