@@ -482,6 +482,11 @@ impl DurableObject for Conversation {
             Self::refuse(&ws, 1011, "lost connection state; reconnect");
             return Ok(());
         };
+        if me.closing {
+            // Refused or moved, its close already sent: what it still sends is dropped
+            // unread, and costs no decoding (a forger may keep writing until it sees the close).
+            return Ok(());
+        }
         let now = worker::Date::now().as_millis() as i64;
         if me.expires_at.is_some_and(|exp| expired(exp, now / 1000)) {
             self.forget(&ws);
