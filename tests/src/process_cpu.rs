@@ -26,6 +26,18 @@ impl std::ops::Sub for RelayCpu {
     }
 }
 
+impl std::ops::Add for RelayCpu {
+    type Output = RelayCpu;
+    fn add(self, o: RelayCpu) -> RelayCpu {
+        RelayCpu {
+            worker: self.worker + o.worker,
+            proxy: self.proxy + o.proxy,
+            wrangler: self.wrangler + o.wrangler,
+            this_process: self.this_process + o.this_process,
+        }
+    }
+}
+
 /// (comm, process group, utime + stime ticks) of a process.
 fn stat(pid: &str) -> Option<(String, String, f64)> {
     let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
