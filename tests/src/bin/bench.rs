@@ -279,6 +279,11 @@ async fn main() {
     );
     a.shutdown().await;
     b.shutdown().await;
+    // EDGEDESK_BENCH_KEEP_STATE=1 keeps the state directory, to look into what is on disk.
+    if std::env::var_os("EDGEDESK_BENCH_KEEP_STATE").is_some() {
+        relay.kill();
+        println!("\nstate kept in {}", tmp.keep().join("state").display());
+    }
 }
 
 /// Snapshot size per message of an equivalent conversation, built in memory.

@@ -139,7 +139,10 @@ impl Conversation {
     /// that finds nothing due only re-arms itself.
     pub(crate) async fn arm(&self, next: Option<i64>) {
         let Some(at) = next else { return };
-        if self.armed.get() == Some(at) {
+        // An alarm already set to ring no later than `at` is kept: it rings early, finds
+        // nothing due and re-arms. Moving it later on every message (the inbox push's retry
+        // time moves with each one) cost a storage write per message.
+        if self.armed.get().is_some_and(|armed| armed <= at) {
             return;
         }
         self.armed.set(Some(at));
