@@ -284,8 +284,8 @@ fn with_retention(w: &mut World, days: u32) {
 }
 
 fn with_policy(w: &mut World, policy: RetentionPolicy) {
-    let mut config = crate::workflow::config::WorkspaceConfig::default();
-    config.retention = policy;
+    let config =
+        crate::workflow::config::WorkspaceConfig { retention: policy, ..Default::default() };
     w.relay.configure(Some(crate::relay::WorkflowSetup {
         config: std::sync::Arc::new(config),
         version: 1,

@@ -500,9 +500,8 @@ impl Inbox {
 impl DurableObject for Inbox {
     fn new(state: State, env: Env) -> Self {
         // As the conversation reads its bounds: a variable, or a secret of that name.
-        let vars = |name: &str| {
-            env.var(name).or_else(|_| env.secret(name)).ok().map(|v| v.to_string())
-        };
+        let vars =
+            |name: &str| env.var(name).or_else(|_| env.secret(name)).ok().map(|v| v.to_string());
         let (window, window_error) = match Limits::from_vars(vars) {
             Ok(l) => (l.inbox_window_ms, None),
             Err(e) => (edgedesk_core::inbox::coalesce::WINDOW_MS, Some(e)),
