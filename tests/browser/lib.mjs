@@ -122,12 +122,14 @@ export async function scenario(name, body) {
     if (failing) return;
     failing = true;
     console.error(`\nFAILED: ${name}\n${error.stack || error}`);
+    // Bounded: a page stuck mid-navigation never answers an evaluate, and the process must
+    // still exit now, not when the harness gives up on it minutes later.
     try {
-      await report(browser, logs, config.outDir, name);
+      await within(30_000, report(browser, logs, config.outDir, name), "reporting");
     } catch (e) {
       console.error(`(while reporting: ${e.message})`);
     }
-    await browser?.close().catch(() => {});
+    await within(10_000, browser?.close(), "closing the browser").catch(() => {});
     process.exit(1);
   }
   try {
@@ -151,6 +153,30 @@ export async function scenario(name, body) {
   } catch (error) {
     clearTimeout(timer);
     await fail(error);
+  }
+}
+
+// `promise`, or a rejection naming `what` after `ms`.
+function within(ms, promise, what) {
+  let timer;
+  const late = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} took over ${ms / 1000}s`)), ms);
+  });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
+
+// Navigates `page` to `url`, trying again (up to three times) when a navigation times out: on
+// this machine a first navigation after the relay starts has twice hung with no request
+// reaching the relay's log, while the same scenario passed when run again.
+export async function goto(page, url, options = {}) {
+  const timeout = options.timeout ?? 20_000;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await page.goto(url, { ...options, timeout });
+    } catch (e) {
+      if (attempt >= 3 || !/Timeout/.test(e.message)) throw e;
+      step(`navigation to ${url} timed out after ${timeout / 1000}s (attempt ${attempt}); again`);
+    }
   }
 }
 

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { copyFileSync, mkdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import zlib from "node:zlib";
-import { Fatal, step, tid, waitFor, waitUntil, WAIT_MS } from "./lib.mjs";
+import { Fatal, goto as navigate, step, tid, waitFor, waitUntil } from "./lib.mjs";
 
 // A `data-color` that is not a colour but markup: the widget must neither render it nor run
 // it (it used to be pasted into the shadow root's stylesheet).
@@ -68,7 +68,7 @@ export async function openWidget(page, url, config, goto = {}) {
   const loaded = () => {
     if (broken.length) throw new Fatal(`the widget could not load: ${broken.join("; ")}`);
   };
-  await page.goto(url, { timeout: WAIT_MS, ...goto });
+  await navigate(page, url, goto);
   await waitUntil("window.EdgedeskWidget on the host page", () => {
     loaded();
     return page.evaluate(() => Boolean(window.EdgedeskWidget));
@@ -139,7 +139,7 @@ export async function send(page, prefix, body) {
 
 // Signs in to the console with the workspace and a token typed into its form.
 export async function signInWithForm(page, config) {
-  await page.goto(`${config.relayUrl}/console/`, { timeout: WAIT_MS });
+  await navigate(page, `${config.relayUrl}/console/`);
   await waitFor(page.locator(tid("console-signin")), "the console's sign-in form");
   await page.locator(tid("console-workspace")).fill(config.workspace);
   await page.locator(tid("console-token-signin")).locator("summary").click();
@@ -152,7 +152,7 @@ export async function signInWithForm(page, config) {
 // another token is given).
 export async function signInWithLink(page, config, token = config.agentToken) {
   const hash = new URLSearchParams({ workspace: config.workspace, token });
-  await page.goto(`${config.relayUrl}/console/#${hash}`, { timeout: WAIT_MS });
+  await navigate(page, `${config.relayUrl}/console/#${hash}`);
   await waitFor(page.locator(tid("console-list")), "the console's conversation list (link sign-in)");
 }
 
@@ -190,7 +190,7 @@ export async function api(config, method, path, body, token = config.adminToken)
 
 // Signs in to the console with an email and a password typed into its form.
 export async function passwordSignIn(page, config, email, password) {
-  await page.goto(`${config.relayUrl}/console/`);
+  await navigate(page, `${config.relayUrl}/console/`);
   await waitFor(page.locator(tid("console-signin")), "the sign-in form");
   await page.locator(tid("console-workspace")).fill(config.workspace);
   await page.locator(tid("console-email")).fill(email);
