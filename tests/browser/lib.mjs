@@ -166,16 +166,19 @@ function within(ms, promise, what) {
 }
 
 // Navigates `page` to `url`, trying again (up to three times) when a navigation times out: on
-// this machine a first navigation after the relay starts has twice hung with no request
-// reaching the relay's log, while the same scenario passed when run again.
+// this machine a navigation has now and then hung on a page's own scripts with no request for
+// them reaching the relay's log, while the same scenario passed when run again. Each retry
+// leaves for about:blank first: the same URL again (a console link differs only in its hash)
+// would be a same-document navigation that loads nothing.
 export async function goto(page, url, options = {}) {
-  const timeout = options.timeout ?? 20_000;
+  const timeout = options.timeout ?? 30_000;
   for (let attempt = 1; ; attempt++) {
     try {
       return await page.goto(url, { ...options, timeout });
     } catch (e) {
       if (attempt >= 3 || !/Timeout/.test(e.message)) throw e;
       step(`navigation to ${url} timed out after ${timeout / 1000}s (attempt ${attempt}); again`);
+      await page.goto("about:blank", { timeout: 10_000 }).catch(() => {});
     }
   }
 }
