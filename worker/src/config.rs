@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use edgedesk_core::auth::widget::{self, SiteKeys};
 use edgedesk_core::auth::Keyring;
+use edgedesk_core::limits::{Limits, LimitsError};
 use worker::Env;
 
 use crate::request::{self, Refusal};
@@ -21,6 +22,14 @@ static SITE_KEYS_LOGGED: AtomicBool = AtomicBool::new(false);
 
 fn read(env: &Env, name: &str) -> Option<String> {
     env.var(name).ok().map(|v| v.to_string())
+}
+
+/// The operator's bounds (`edgedesk_core::limits`), each a variable or a secret of that name;
+/// read by every object that enforces one, so both read them alike.
+pub fn limits(env: &Env) -> Result<Limits, LimitsError> {
+    Limits::from_vars(|name| {
+        env.var(name).or_else(|_| env.secret(name)).ok().map(|v| v.to_string())
+    })
 }
 
 fn log_once(flag: &AtomicBool, refusal: &Refusal) {

@@ -40,7 +40,6 @@ mod workflow_shell;
 
 use crate::workflow_store::WorkflowStore;
 use edgedesk_core::at_rest::ChunkCipher;
-use edgedesk_core::limits::Limits;
 use edgedesk_core::workflow::profile::VisitorProfile;
 use edgedesk_core::workflow::timers::Timer;
 
@@ -124,7 +123,7 @@ impl Conversation {
             let keys = keys.map(|k| k.to_string());
             let sql = self.state.storage().sql();
             let opened = conversation_store::open(&sql, keys.as_deref(), name)?;
-            let limits = Limits::from_vars(|name| self.var(name))?;
+            let limits = crate::config::limits(&self.env)?;
             let relay = Relay::open_with(opened.shared, opened.internal, limits)
                 .map_err(|e| OpenError::Storage(e.to_string()))?;
             let workflow = WorkflowStore::new(sql.clone())?;
@@ -153,11 +152,6 @@ impl Conversation {
             *slot = Some(live);
         }
         slot.as_mut().map(f).ok_or_else(busy)
-    }
-
-    /// A variable from `wrangler.toml` `[vars]`, a secret, or `--var`, if set.
-    pub(crate) fn var(&self, name: &str) -> Option<String> {
-        self.env.var(name).or_else(|_| self.env.secret(name)).ok().map(|v| v.to_string())
     }
 
     /// Drops the in-memory relay so the next event rebuilds it from what is persisted.

@@ -17,7 +17,6 @@ use edgedesk_core::inbox::coalesce::{Coalescer, Offer};
 use edgedesk_core::inbox::presence::{presence_of, Presence};
 use edgedesk_core::inbox::protocol::{ClientFrame, ServerFrame};
 use edgedesk_core::inbox::summary::Summary;
-use edgedesk_core::limits::Limits;
 use edgedesk_core::message::Role;
 use edgedesk_core::workflow::config::WorkspaceConfig;
 use serde::{Deserialize, Serialize};
@@ -499,10 +498,7 @@ impl Inbox {
 
 impl DurableObject for Inbox {
     fn new(state: State, env: Env) -> Self {
-        // As the conversation reads its bounds: a variable, or a secret of that name.
-        let vars =
-            |name: &str| env.var(name).or_else(|_| env.secret(name)).ok().map(|v| v.to_string());
-        let (window, window_error) = match Limits::from_vars(vars) {
+        let (window, window_error) = match crate::config::limits(&env) {
             Ok(l) => (l.inbox_window_ms, None),
             Err(e) => (edgedesk_core::inbox::coalesce::WINDOW_MS, Some(e)),
         };
