@@ -34,46 +34,46 @@ impl RetentionPolicy {
     }
 
     pub(super) fn from_raw(raw: &RawRetention, errors: &mut Errors) -> RetentionPolicy {
-        let mut checked =
-            |field: &str, value: Option<u32>, min: u32, max: u32, unit: &str| match value {
-                Some(v) if v < min || v > max => {
-                    let absent = if field.starts_with("delete") {
-                        "to keep sealed history for good"
-                    } else {
-                        "for no such bound"
-                    };
-                    errors.push(
-                        format!("retention.{field}"),
-                        format!(
-                            "{v} is out of range: {min} to {max} {unit} (leave it out {absent})"
-                        ),
-                    );
-                    None
-                }
-                v => v,
-            };
+        const NO_BOUND: &str = "for no such bound";
         RetentionPolicy {
-            archive_after_days: checked(
-                "archive_after_days",
-                raw.archive_after_days,
-                1,
-                MAX_DAYS,
-                "days",
+            archive_after_days: in_range(
+                errors,
+                ("archive_after_days", raw.archive_after_days),
+                (1, MAX_DAYS, "days"),
+                NO_BOUND,
             ),
-            archive_after_messages: checked(
-                "archive_after_messages",
-                raw.archive_after_messages,
-                MIN_ARCHIVE_MESSAGES,
-                MAX_ARCHIVE_MESSAGES,
-                "messages",
+            archive_after_messages: in_range(
+                errors,
+                ("archive_after_messages", raw.archive_after_messages),
+                (MIN_ARCHIVE_MESSAGES, MAX_ARCHIVE_MESSAGES, "messages"),
+                NO_BOUND,
             ),
-            delete_sealed_after_days: checked(
-                "delete_sealed_after_days",
-                raw.delete_sealed_after_days,
-                1,
-                MAX_DAYS,
-                "days",
+            delete_sealed_after_days: in_range(
+                errors,
+                ("delete_sealed_after_days", raw.delete_sealed_after_days),
+                (1, MAX_DAYS, "days"),
+                "to keep sealed history for good",
             ),
         }
+    }
+}
+
+/// `value` of `retention.{field}` if absent or within `min..=max`; otherwise an error saying
+/// the range and what leaving it out means (`absent`), and no value.
+fn in_range(
+    errors: &mut Errors,
+    (field, value): (&str, Option<u32>),
+    (min, max, unit): (u32, u32, &str),
+    absent: &str,
+) -> Option<u32> {
+    match value {
+        Some(v) if v < min || v > max => {
+            errors.push(
+                format!("retention.{field}"),
+                format!("{v} is out of range: {min} to {max} {unit} (leave it out {absent})"),
+            );
+            None
+        }
+        v => v,
     }
 }
