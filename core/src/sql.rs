@@ -48,6 +48,13 @@ pub trait Sql {
     fn exec(&self, sql: &str, params: Vec<SqlValue>) -> Result<Vec<Vec<SqlValue>>, SqlError>;
 }
 
+/// A shared connection: several stores over one database.
+impl<T: Sql + ?Sized> Sql for std::rc::Rc<T> {
+    fn exec(&self, sql: &str, params: Vec<SqlValue>) -> Result<Vec<Vec<SqlValue>>, SqlError> {
+        (**self).exec(sql, params)
+    }
+}
+
 /// The one integer of a single-row, single-column answer (`SELECT count(*)`…), if any.
 pub fn single_integer(rows: &[Vec<SqlValue>]) -> Option<i64> {
     match rows.first().map(Vec::as_slice) {
@@ -67,6 +74,31 @@ pub mod sqlite {
     impl Sqlite {
         pub fn memory() -> Self {
             Sqlite(rusqlite::Connection::open_in_memory().expect("in-memory SQLite"))
+        }
+    }
+
+    /// [`Sqlite`] that keeps every statement it runs, for tests that bound how many a path
+    /// issues.
+    pub struct Logged {
+        pub db: Sqlite,
+        pub log: std::rc::Rc<std::cell::RefCell<Vec<String>>>,
+    }
+
+    impl Logged {
+        pub fn memory() -> Self {
+            Logged { db: Sqlite::memory(), log: Default::default() }
+        }
+
+        /// The statements run since the last call, whitespace collapsed.
+        pub fn take(&self) -> Vec<String> {
+            std::mem::take(&mut *self.log.borrow_mut())
+        }
+    }
+
+    impl Sql for Logged {
+        fn exec(&self, sql: &str, params: Vec<SqlValue>) -> Result<Vec<Vec<SqlValue>>, SqlError> {
+            self.log.borrow_mut().push(sql.split_whitespace().collect::<Vec<_>>().join(" "));
+            self.db.exec(sql, params)
         }
     }
 

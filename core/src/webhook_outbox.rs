@@ -128,9 +128,13 @@ pub struct Counts {
     pub dead: i64,
 }
 
+/// The outbox table, and the earliest pending delivery's due time once read: the
+/// conversation asks for it after every accepted message, and only this object (and its
+/// clones, which share the answer) changes the table.
 #[derive(Clone)]
 pub struct Outbox<Q> {
     sql: Q,
+    next_due: std::rc::Rc<std::cell::Cell<Option<Option<i64>>>>,
 }
 
 impl<Q: Sql> Outbox<Q> {
@@ -139,7 +143,7 @@ impl<Q: Sql> Outbox<Q> {
         for s in SCHEMA {
             sql.exec(s, vec![])?;
         }
-        Ok(Self { sql })
+        Ok(Self { sql, next_due: Default::default() })
     }
 
     /// Queues `deliveries`, due at `now_ms`; returns how many were new.
@@ -170,17 +174,23 @@ impl<Q: Sql> Outbox<Q> {
             )?;
             // A row comes back only when the insert was not ignored.
             added += rows.len();
+            self.next_due.set(None);
         }
         Ok(added)
     }
 
     /// When the earliest pending delivery is due (ms), if any: the alarm must fire by then.
     pub fn next_due(&self) -> Result<Option<i64>, OutboxError> {
+        if let Some(known) = self.next_due.get() {
+            return Ok(known);
+        }
         let rows = self.sql.exec(
             "SELECT MIN(next_at) FROM webhook_outbox WHERE state = ?",
             vec![PENDING.into()],
         )?;
-        Ok(single_integer(&rows))
+        let due = single_integer(&rows);
+        self.next_due.set(Some(due));
+        Ok(due)
     }
 
     /// The deliveries due at `now_ms`, oldest first, at most [`BATCH`]; forgets finished rows
@@ -234,6 +244,7 @@ impl<Q: Sql> Outbox<Q> {
             Settled::Dead => (DEAD, now_ms),
         };
         let error = outcome.err().map_or(SqlValue::Null, |f| SqlValue::Text(f.code()));
+        self.next_due.set(None);
         let body = if state == PENDING { "body" } else { "x''" };
         self.sql.exec(
             &format!(
@@ -273,6 +284,7 @@ impl<Q: Sql> Outbox<Q> {
     /// Drops every queued delivery (the conversation is being erased).
     pub fn erase(&self) -> Result<(), OutboxError> {
         self.sql.exec("DROP TABLE IF EXISTS webhook_outbox", vec![])?;
+        self.next_due.set(Some(None));
         Ok(())
     }
 }

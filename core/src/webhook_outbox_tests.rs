@@ -121,3 +121,26 @@ fn the_schedule_spreads_retries_with_jitter_but_never_past_the_base_wait() {
     }
     assert_eq!(settle(webhook::MAX_ATTEMPTS, &Err(Failure::Network), T, 0), Settled::Dead);
 }
+
+#[test]
+fn the_due_time_is_read_once_and_follows_queueing_and_settling_in_every_clone() {
+    use crate::sql::sqlite::Logged;
+    let log = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+    let sql = std::rc::Rc::new(Logged { db: Sqlite::memory(), log: log.clone() });
+    let (outbox, c) = (Outbox::new(sql).unwrap(), cipher());
+    let alarm_side = outbox.clone();
+    let reads = || log.borrow().iter().filter(|s| s.starts_with("SELECT MIN")).count();
+    assert_eq!(outbox.next_due().unwrap(), None);
+    assert_eq!(outbox.next_due().unwrap(), None);
+    assert_eq!(reads(), 1, "asked after every message, read once");
+    outbox.enqueue(&[delivery("e1", "crm")], &c, T).unwrap();
+    assert_eq!(alarm_side.next_due().unwrap(), Some(T), "a clone sees the queued delivery");
+    let due = alarm_side.due(T, &c).unwrap();
+    let settled = alarm_side.record(&due[0], Err(Failure::Status(503)), T, 0).unwrap();
+    let Settled::Retrying(at) = settled else { panic!("{settled:?}") };
+    assert_eq!(outbox.next_due().unwrap(), Some(at), "the original sees the retry");
+    alarm_side.record(&due[0], Ok(()), at, 0).unwrap();
+    assert_eq!(outbox.next_due().unwrap(), None);
+    assert_eq!(outbox.next_due().unwrap(), None);
+    assert_eq!(reads(), 4, "read again only after a change");
+}

@@ -6,12 +6,19 @@
 //! a crash, a restart or an unreachable inbox is sent again (from the alarm) and no summary
 //! is lost. Both are sealed with the conversation's data key: message text is never stored
 //! in the clear, here or in the inbox.
+//!
+//! The table is the durable copy; the feed also mirrors the queue in memory once it has read
+//! it whole, so that a push right after a message costs no read and no unsealing of what this
+//! very object just sealed (one select and one decryption per message, before). The mirror
+//! holds at most one push's worth: beyond that the queue is read from SQLite again.
 
 use crate::at_rest::ChunkCipher;
 use crate::inbox::push::{IndexedMessage, Push, PushAck, MAX_PUSH_MESSAGES};
 use crate::inbox::summary::Summary;
 use crate::message::Message;
 use crate::sql::{single_integer, Sql, SqlError, SqlValue};
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
 
 const SCHEMA: [&str; 2] = [
     "CREATE TABLE IF NOT EXISTS inbox_feed (
@@ -38,10 +45,14 @@ pub enum FeedError {
     Record(String),
 }
 
-/// The feed's tables in a conversation's SQLite.
-#[derive(Clone)]
+/// The feed's tables in a conversation's SQLite, and what this object knows of them.
 pub struct InboxFeed<Q> {
     sql: Q,
+    /// The next message's sequence number, once read (only this object writes the table).
+    next_seq: Cell<Option<i64>>,
+    /// Every queued message, oldest first, once the whole queue has been read and while it
+    /// stays within [`MAX_PUSH_MESSAGES`]; `None`: read the table.
+    queued: RefCell<Option<VecDeque<IndexedMessage>>>,
 }
 
 /// The last summary recorded, and the version the inbox acknowledged.
@@ -70,7 +81,7 @@ impl<Q: Sql> InboxFeed<Q> {
         for s in SCHEMA {
             sql.exec(s, vec![])?;
         }
-        Ok(Self { sql })
+        Ok(Self { sql, next_seq: Cell::new(None), queued: RefCell::new(None) })
     }
 
     /// The stored state (read once when the conversation opens), if a summary was recorded.
@@ -120,6 +131,14 @@ impl<Q: Sql> InboxFeed<Q> {
                 "INSERT INTO inbox_feed_messages (seq, sealed) VALUES (?, ?)",
                 vec![seq.into(), sealed.into()],
             )?;
+            self.next_seq.set(Some(seq + 1));
+            let mut queued = self.queued.borrow_mut();
+            if let Some(q) = queued.as_mut() {
+                q.push_back(entry);
+                if q.len() > MAX_PUSH_MESSAGES {
+                    *queued = None;
+                }
+            }
         }
         let (version, acked) = match last {
             Some(l) => {
@@ -145,6 +164,9 @@ impl<Q: Sql> InboxFeed<Q> {
     }
 
     fn next_seq(&self) -> Result<i64, FeedError> {
+        if let Some(seq) = self.next_seq.get() {
+            return Ok(seq);
+        }
         let rows =
             self.sql.exec("SELECT COALESCE(MAX(seq), 0) + 1 FROM inbox_feed_messages", vec![])?;
         Ok(single_integer(&rows).unwrap_or(1))
@@ -159,10 +181,19 @@ impl<Q: Sql> InboxFeed<Q> {
         state: Option<&FeedState>,
     ) -> Result<Option<Push>, FeedError> {
         let Some(state) = state else { return Ok(None) };
+        if let Some(q) = self.queued.borrow().as_ref() {
+            if q.is_empty() && !state.owed() {
+                return Ok(None);
+            }
+            let messages = q.iter().cloned().collect();
+            return Ok(Some(Push { summary: state.summary.clone(), messages }));
+        }
+        let limit = MAX_PUSH_MESSAGES;
         let rows = self.sql.exec(
             "SELECT seq, sealed FROM inbox_feed_messages ORDER BY seq LIMIT ?",
-            vec![i64::try_from(MAX_PUSH_MESSAGES).unwrap_or(i64::MAX).into()],
+            vec![i64::try_from(limit).unwrap_or(i64::MAX).into()],
         )?;
+        let whole = rows.len() < limit;
         let mut messages = Vec::new();
         for row in rows {
             let [SqlValue::Integer(seq), SqlValue::Blob(sealed)] = row.as_slice() else {
@@ -173,6 +204,9 @@ impl<Q: Sql> InboxFeed<Q> {
                 Some(m) => messages.push(m),
                 None => self.forget_through(*seq)?,
             }
+        }
+        if whole {
+            *self.queued.borrow_mut() = Some(messages.iter().cloned().collect());
         }
         if messages.is_empty() && !state.owed() {
             return Ok(None);
@@ -191,6 +225,14 @@ impl<Q: Sql> InboxFeed<Q> {
     }
 
     fn forget_through(&self, seq: i64) -> Result<(), FeedError> {
+        if let Some(q) = self.queued.borrow_mut().as_mut() {
+            if q.front().is_none_or(|m| m.seq > seq) {
+                return Ok(()); // nothing queued at or below `seq`
+            }
+            while q.front().is_some_and(|m| m.seq <= seq) {
+                q.pop_front();
+            }
+        }
         self.sql.exec("DELETE FROM inbox_feed_messages WHERE seq <= ?", vec![seq.into()])?;
         Ok(())
     }
@@ -216,6 +258,7 @@ impl<Q: Sql> InboxFeed<Q> {
         for t in ["inbox_feed", "inbox_feed_messages"] {
             self.sql.exec(&format!("DELETE FROM {t}"), vec![])?;
         }
+        *self.queued.borrow_mut() = Some(VecDeque::new());
         Ok(())
     }
 }

@@ -99,3 +99,85 @@ fn a_queued_message_that_no_longer_opens_is_dropped_instead_of_blocking_the_feed
     assert_eq!(feed.pending(&other, Some(&state)).unwrap(), None);
     assert_eq!(feed.counts().unwrap().2, 0, "the unreadable row is gone");
 }
+
+/// A database several feed objects (a conversation object's lives) and the test share.
+type Shared = std::rc::Rc<crate::sql::sqlite::Logged>;
+
+/// One accepted message through record, push and acknowledgement, as the conversation runs it.
+fn one_message(feed: &InboxFeed<Shared>, c: &ChunkCipher, state: &mut FeedState, n: u32) {
+    let id = format!("m{n}");
+    let next = feed.record(c, Some(state), summary(n), &[message(&id, "在吗")], |_| 1).unwrap();
+    state.summary = next.expect("a new unread count is a new summary");
+    let push = feed.pending(c, Some(state)).unwrap().expect("owed");
+    assert_eq!(push.messages.iter().map(|m| m.id.as_str()).collect::<Vec<_>>(), [id.as_str()]);
+    let through = push.messages.last().map(|m| m.seq).unwrap();
+    feed.ack(PushAck { version: state.summary.version, through }).unwrap();
+    state.acked = state.summary.version;
+    assert_eq!(feed.pending(c, Some(state)).unwrap(), None);
+}
+
+#[test]
+fn a_message_costs_the_same_few_writes_and_no_read_however_many_came_before() {
+    let db = std::rc::Rc::new(crate::sql::sqlite::Logged::memory());
+    let (feed, c) = (InboxFeed::new(db.clone()).unwrap(), cipher());
+    let first = feed.record(&c, None, summary(0), &[], |_| 1).unwrap().unwrap();
+    let mut state = FeedState { summary: first, acked: 0 };
+    for n in 1..=3 {
+        one_message(&feed, &c, &mut state, n);
+    }
+    db.take();
+    one_message(&feed, &c, &mut state, 4);
+    let early = db.take();
+    for n in 5..=300 {
+        one_message(&feed, &c, &mut state, n);
+    }
+    db.take();
+    one_message(&feed, &c, &mut state, 301);
+    let late = db.take();
+    assert_eq!(early, late, "the statements of message 4 and of message 301");
+    assert_eq!(late.len(), 4, "queue the message, store the summary, record the ack: {late:?}");
+    assert!(late.iter().all(|s| !s.starts_with("SELECT")), "no read on the way: {late:?}");
+}
+
+#[test]
+fn a_next_life_pushes_what_the_previous_one_queued_and_numbers_on_after_it() {
+    let db = std::rc::Rc::new(crate::sql::sqlite::Logged::memory());
+    let c = cipher();
+    let before = InboxFeed::new(db.clone()).unwrap();
+    let msgs = [message("m1", "一"), message("m2", "二")];
+    let s = before.record(&c, None, summary(2), &msgs, |_| 1).unwrap().unwrap();
+    drop(before);
+    let after = InboxFeed::new(db).unwrap();
+    let state = after.state(&c).unwrap().expect("the summary was stored");
+    assert_eq!(state, FeedState { summary: s, acked: 0 });
+    let push = after.pending(&c, Some(&state)).unwrap().expect("owed");
+    assert_eq!(push.messages.iter().map(|m| m.seq).collect::<Vec<_>>(), [1, 2]);
+    after.record(&c, Some(&state), summary(3), &[message("m3", "三")], |_| 2).unwrap();
+    let push = after.pending(&c, Some(&state)).unwrap().expect("owed");
+    assert_eq!(push.messages.iter().map(|m| m.seq).collect::<Vec<_>>(), [1, 2, 3]);
+}
+
+#[test]
+fn a_queue_longer_than_one_push_goes_out_in_order_over_several() {
+    let (feed, c) = (InboxFeed::new(Sqlite::memory()).unwrap(), cipher());
+    let s = feed.record(&c, None, summary(0), &[], |_| 1).unwrap().unwrap();
+    let mut state = FeedState { summary: s, acked: 0 };
+    // Read once while empty, so the queue is mirrored, then overflow it.
+    assert!(feed.pending(&c, Some(&state)).unwrap().is_some());
+    let total = MAX_PUSH_MESSAGES + 5;
+    for n in 0..total {
+        let m = message(&format!("m{n}"), "x");
+        if let Some(s) = feed.record(&c, Some(&state), summary(1), &[m], |_| 1).unwrap() {
+            state.summary = s;
+        }
+    }
+    let mut seen = Vec::new();
+    while let Some(push) = feed.pending(&c, Some(&state)).unwrap() {
+        assert!(push.messages.len() <= MAX_PUSH_MESSAGES);
+        let through = push.messages.last().map_or(0, |m| m.seq);
+        seen.extend(push.messages.into_iter().map(|m| m.seq));
+        feed.ack(PushAck { version: state.summary.version, through }).unwrap();
+        state.acked = state.summary.version;
+    }
+    assert_eq!(seen, (1..=i64::try_from(total).unwrap()).collect::<Vec<_>>());
+}

@@ -13,6 +13,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use edgedesk_e2e::cpu_profile::CpuProfile;
 use edgedesk_e2e::{repo_root, Relay, WORKSPACE};
 
 const RESTART_REQUEST: &str = "PEER-BENCH RESTART-EDGEDESK";
@@ -71,6 +72,9 @@ fn main() {
         relay.base_url()
     );
 
+    // EDGEDESK_PROFILE=out.cpuprofile: the Worker's CPU profile over the whole run (use with
+    // --no-restart: a restarted relay is a new process the recording does not follow).
+    let profile = CpuProfile::from_env(&relay);
     let mut runner = Command::new("node")
         .arg(repo_root().join("tests/peer-bench/run.mjs"))
         .args(&args)
@@ -103,6 +107,9 @@ fn main() {
     drop(to_runner);
 
     let status = runner.wait().expect("wait for the runner");
+    if let Some(profile) = profile {
+        profile.finish();
+    }
     if keep {
         relay.kill();
         println!("peer_bench: state kept in {}", tmp.keep().join("state").display());

@@ -390,6 +390,10 @@ impl Inbox {
             .and_then(|()| InboxSearch::forget(&sql, conversation).map_err(|e| e.to_string()));
         match erased {
             Ok(()) => {
+                if let Some(open) = self.open.try_borrow().ok().as_deref().and_then(Option::as_ref)
+                {
+                    open.store.forget_version(conversation);
+                }
                 self.in_flight.borrow_mut().remove(conversation);
                 self.indexed_names.borrow_mut().remove(conversation);
                 self.forgotten_through.borrow_mut().remove(conversation);

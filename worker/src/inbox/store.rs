@@ -33,6 +33,10 @@ pub struct InboxStore {
     sql: SqlStorage,
     cipher: ValueCipher,
     blind: std::sync::Arc<BlindIndex>,
+    /// Stored summary versions of conversations known not to be erased, so that a push asks
+    /// SQLite nothing before writing (only this object writes `summaries`; an erasure
+    /// goes through [`InboxStore::forget_version`]).
+    versions: std::cell::RefCell<std::collections::HashMap<String, u64>>,
 }
 
 fn param(p: &SqlParam) -> SqlStorageValue {
@@ -62,7 +66,8 @@ impl InboxStore {
         blind: BlindIndex,
     ) -> Result<Self, SqlStoreError> {
         create_tables(&sql)?;
-        Ok(Self { sql, cipher, blind: std::sync::Arc::new(blind) })
+        let versions = Default::default();
+        Ok(Self { sql, cipher, blind: std::sync::Arc::new(blind), versions })
     }
 
     /// The term a tag is stored and filtered by (prefixed: never equal to a search term).
@@ -105,6 +110,9 @@ impl InboxStore {
 
     /// The stored version of `conversation`'s summary, 0 if none.
     pub fn version(&self, conversation: &str) -> Result<u64, SqlStoreError> {
+        if let Some(v) = self.versions.borrow().get(conversation) {
+            return Ok(*v);
+        }
         let rows = self.rows(
             "SELECT version FROM summaries WHERE conversation = ?",
             vec![conversation.into()],
@@ -113,6 +121,11 @@ impl InboxStore {
             Some([SqlStorageValue::Integer(v)]) => u64::try_from(*v).unwrap_or(0),
             _ => 0,
         })
+    }
+
+    /// Drops what this store remembers of `conversation` (it was just erased).
+    pub fn forget_version(&self, conversation: &str) {
+        self.versions.borrow_mut().remove(conversation);
     }
 
     /// Deletes an erased conversation's summary and tags, and refuses it from now on. Needs
@@ -140,7 +153,14 @@ impl InboxStore {
     /// Stores `s` if it is newer than what is stored (and its conversation not erased);
     /// whether it was.
     pub fn upsert(&self, s: &Summary) -> Result<bool, SqlStoreError> {
-        if self.version(&s.conversation)? >= s.version || self.is_erased(&s.conversation)? {
+        let known = self.versions.borrow().get(&s.conversation).copied();
+        let stale = match known {
+            Some(v) => v >= s.version,
+            None => {
+                self.version(&s.conversation)? >= s.version || self.is_erased(&s.conversation)?
+            }
+        };
+        if stale {
             return Ok(false);
         }
         let json = serde_json::to_vec(s).map_err(|e| SqlStoreError(e.to_string()))?;
@@ -200,6 +220,7 @@ impl InboxStore {
                 )?;
             }
         }
+        self.versions.borrow_mut().insert(s.conversation.clone(), s.version);
         Ok(true)
     }
 
