@@ -109,6 +109,18 @@ export function edgedeskDriver({ baseUrl, key, workspace, stateDir, timeoutMs, r
       if (!restartVia) return null;
       const killedAt = await restartVia.kill();
       const deadline = Date.now() + 180000;
+      // First until the runtime answers at all (wrangler dev, both workerd processes and the
+      // Worker's script up), then until the conversation's object has opened a socket.
+      for (;;) {
+        const up = await fetch(`${baseUrl}/health`, { signal: AbortSignal.timeout(2000) }).then(
+          (r) => r.status === 200,
+          () => false,
+        );
+        if (up) break;
+        if (Date.now() > deadline) throw new Error("edgedesk: /health not answering within 180 s of the restart");
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      this.restartHealthMs = Date.now() - killedAt;
       for (;;) {
         try {
           const s = await connect(conv, `d-probe-${randomId().slice(0, 6)}`, false, newReplica());

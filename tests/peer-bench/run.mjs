@@ -96,6 +96,7 @@ const rows = [
   ["cpu.load", "server CPU per message under load (throughput run)", "ms"],
   ["cpu.proxy", "same, wrangler dev's proxy workerd in front of edgedesk (not in a deployment; not counted above)", "ms"],
   ["restart", "restart → first socket open after kill -9", "ms"],
+  ["restart.health", "of which until GET /health answers (wrangler dev and both workerd processes started, the Worker's script loaded; no object opened yet)", "ms"],
   ...cfg.sizes.flatMap((n) => [
     [`fresh.${n}.bytes`, `bytes sent to a fresh device for a ${n + 3 * cfg.probe}-message conversation`, "B"],
     [`fresh.${n}.ms`, `same, time until in sync (first sync after the restart)`, "ms"],

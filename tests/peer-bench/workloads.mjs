@@ -166,6 +166,7 @@ export async function runRound(d, cfg, prefills, totals, log) {
   if (cfg.restart) {
     log(`${d.name}: kill -9 and restart`);
     out.restart = await d.restart(lastConv);
+    out["restart.health"] = d.restartHealthMs ?? null;
   }
 
   for (const b of big) {

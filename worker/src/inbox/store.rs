@@ -28,15 +28,21 @@ const EXTRA: [&str; 4] = [
 
 pub type Row = Vec<SqlStorageValue>;
 
-#[derive(Clone)]
 pub struct InboxStore {
     sql: SqlStorage,
     cipher: ValueCipher,
     blind: std::sync::Arc<BlindIndex>,
-    /// Stored summary versions of conversations known not to be erased, so that a push asks
-    /// SQLite nothing before writing (only this object writes `summaries`; an erasure
-    /// goes through [`InboxStore::forget_version`]).
-    versions: std::cell::RefCell<std::collections::HashMap<String, u64>>,
+    /// What is stored for conversations known not to be erased, so that a push asks SQLite
+    /// nothing before writing and rewrites tags and visitor only when they changed (only this
+    /// object writes these tables; an erasure goes through [`InboxStore::forget_version`]).
+    stored: std::cell::RefCell<std::collections::HashMap<String, Stored>>,
+}
+
+/// A summary's stored version and the rows kept beside it.
+struct Stored {
+    version: u64,
+    tags: Vec<String>,
+    visitor: Option<String>,
 }
 
 fn param(p: &SqlParam) -> SqlStorageValue {
@@ -66,8 +72,8 @@ impl InboxStore {
         blind: BlindIndex,
     ) -> Result<Self, SqlStoreError> {
         create_tables(&sql)?;
-        let versions = Default::default();
-        Ok(Self { sql, cipher, blind: std::sync::Arc::new(blind), versions })
+        let stored = Default::default();
+        Ok(Self { sql, cipher, blind: std::sync::Arc::new(blind), stored })
     }
 
     /// The term a tag is stored and filtered by (prefixed: never equal to a search term).
@@ -110,8 +116,8 @@ impl InboxStore {
 
     /// The stored version of `conversation`'s summary, 0 if none.
     pub fn version(&self, conversation: &str) -> Result<u64, SqlStoreError> {
-        if let Some(v) = self.versions.borrow().get(conversation) {
-            return Ok(*v);
+        if let Some(known) = self.stored.borrow().get(conversation) {
+            return Ok(known.version);
         }
         let rows = self.rows(
             "SELECT version FROM summaries WHERE conversation = ?",
@@ -125,7 +131,7 @@ impl InboxStore {
 
     /// Drops what this store remembers of `conversation` (it was just erased).
     pub fn forget_version(&self, conversation: &str) {
-        self.versions.borrow_mut().remove(conversation);
+        self.stored.borrow_mut().remove(conversation);
     }
 
     /// Deletes an erased conversation's summary and tags, and refuses it from now on. Needs
@@ -153,12 +159,12 @@ impl InboxStore {
     /// Stores `s` if it is newer than what is stored (and its conversation not erased);
     /// whether it was.
     pub fn upsert(&self, s: &Summary) -> Result<bool, SqlStoreError> {
-        let known = self.versions.borrow().get(&s.conversation).copied();
-        let stale = match known {
-            Some(v) => v >= s.version,
-            None => {
-                self.version(&s.conversation)? >= s.version || self.is_erased(&s.conversation)?
-            }
+        let (stale, rows_current) = match self.stored.borrow().get(&s.conversation) {
+            Some(k) => (k.version >= s.version, k.tags == s.tags && k.visitor == s.visitor),
+            None => (
+                self.version(&s.conversation)? >= s.version || self.is_erased(&s.conversation)?,
+                false,
+            ),
         };
         if stale {
             return Ok(false);
@@ -193,6 +199,16 @@ impl InboxStore {
                 SqlStorageValue::Blob(sealed),
             ],
         )?;
+        if !rows_current {
+            self.store_rows(s)?;
+        }
+        let known = Stored { version: s.version, tags: s.tags.clone(), visitor: s.visitor.clone() };
+        self.stored.borrow_mut().insert(s.conversation.clone(), known);
+        Ok(true)
+    }
+
+    /// The rows beside `s`'s summary: its visitor's and its tags' terms.
+    fn store_rows(&self, s: &Summary) -> Result<(), SqlStoreError> {
         if let Some(visitor) = &s.visitor {
             self.sql.exec(
                 "INSERT OR REPLACE INTO summary_visitors (conversation, visitor) VALUES (?, ?)",
@@ -220,8 +236,7 @@ impl InboxStore {
                 )?;
             }
         }
-        self.versions.borrow_mut().insert(s.conversation.clone(), s.version);
-        Ok(true)
+        Ok(())
     }
 
     /// Opens a row's sealed summary (conversation and sealed blob, as the list selects them).
