@@ -64,12 +64,14 @@ pub fn free_port() -> u16 {
 #[derive(Debug)]
 enum SpawnError {
     PortTaken(String),
+    RuntimeDidNotStart(String),
     Failed(String),
 }
 
 impl std::fmt::Display for SpawnError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let (SpawnError::PortTaken(m) | SpawnError::Failed(m)) = self;
+        let (SpawnError::PortTaken(m) | SpawnError::RuntimeDidNotStart(m) | SpawnError::Failed(m)) =
+            self;
         f.write_str(m)
     }
 }
@@ -111,10 +113,17 @@ impl Relay {
         };
         // Ports are picked free and released before wrangler binds them, so a test starting
         // its relay at the same moment can take one: then the relay starts on other ports.
+        // The same for "the Workers runtime failed to start" with nothing else in the log (seen
+        // once in a fresh-clone CI run while three tests of one binary started their relays
+        // together; workerd's own internal ports are picked the same way).
         for attempt in 0.. {
             match relay.try_spawn() {
                 Ok(()) => break,
-                Err(SpawnError::PortTaken(_)) if attempt < 3 => {
+                Err(SpawnError::PortTaken(m) | SpawnError::RuntimeDidNotStart(m))
+                    if attempt < 3 =>
+                {
+                    eprintln!("relay start failed, trying again on other ports:\n{m}");
+                    relay.kill(); // whatever of its process group is left
                     relay.port = free_port();
                     relay.inspector = free_port();
                 }
@@ -187,6 +196,8 @@ impl Relay {
                 let port = format!("Address already in use (127.0.0.1:{})", self.port);
                 return Err(if message.contains(&port) {
                     SpawnError::PortTaken(message)
+                } else if message.contains("The Workers runtime failed to start") {
+                    SpawnError::RuntimeDidNotStart(message)
                 } else {
                     SpawnError::Failed(message)
                 });
