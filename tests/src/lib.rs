@@ -547,8 +547,8 @@ pub fn percentile(sorted: &[Duration], q: f64) -> Duration {
 }
 
 /// Waits (up to `within`) until every one of `clients` is in the relay's live epoch (it moved
-/// with every rollover, PROTOCOL.md §16), holds nothing unacknowledged and is in sync. Panics
-/// with each device's state if that does not happen.
+/// with every rollover, PROTOCOL.md §16), holds nothing unacknowledged, is in sync and holds
+/// the relay's heads. Panics with each device's state if that does not happen.
 pub async fn settle_all(
     relay: &Relay,
     conv: &ConversationId,
@@ -557,17 +557,28 @@ pub async fn settle_all(
 ) {
     let deadline = Instant::now() + within;
     loop {
-        let live = relay.try_stats(conv.as_str()).ok().and_then(|s| s["epoch"].as_u64());
-        let states: Vec<(u64, usize, bool)> = clients
+        let stats = relay.try_stats(conv.as_str()).ok();
+        let live = stats.as_ref().and_then(|s| s["epoch"].as_u64());
+        let relay_heads = stats.map_or(serde_json::Value::Null, |s| s["heads"].clone());
+        let states: Vec<(u64, usize, bool, serde_json::Value)> = clients
             .iter()
-            .map(|c| c.with_view(|v| (c.epoch(), v.pending().len(), v.in_sync())))
+            .map(|c| {
+                c.with_view(|v| {
+                    (c.epoch(), v.pending().len(), v.in_sync(), serde_json::json!(v.heads()))
+                })
+            })
             .collect();
-        if states.iter().all(|(e, p, s)| Some(*e) == live && *p == 0 && *s) {
+        // In sync says only that the relay holds all a device holds: the relay's heads say the
+        // device also holds all the relay holds (others' last messages may still be on the way).
+        let settled = |(e, p, s, h): &(u64, usize, bool, serde_json::Value)| {
+            Some(*e) == live && *p == 0 && *s && *h == relay_heads
+        };
+        if states.iter().all(settled) {
             return;
         }
         if Instant::now() > deadline {
             panic!(
-                "no convergence: relay epoch {live:?}; devices (epoch, pending, in sync): {states:?}\n{}",
+                "no convergence: relay epoch {live:?}, heads {relay_heads}; devices (epoch, pending, in sync, heads): {states:?}\n{}",
                 relay.log_tail()
             );
         }
