@@ -112,8 +112,8 @@ export function edgedeskDriver({ baseUrl, key, workspace, stateDir, timeoutMs, r
       // First until the runtime answers at all (wrangler dev, both workerd processes and the
       // Worker's script up), then until the conversation's object has opened a socket.
       for (;;) {
-        const up = await fetch(`${baseUrl}/health`, { signal: AbortSignal.timeout(2000) }).then(
-          (r) => r.status === 200,
+        const up = await this.health().then(
+          () => true,
           () => false,
         );
         if (up) break;
