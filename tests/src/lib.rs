@@ -21,6 +21,7 @@ pub mod inbox;
 pub mod process_cpu;
 pub mod raw_peer;
 pub mod webhook_receiver;
+pub mod wrangler_config;
 
 use edgedesk_core::auth::keys::Key;
 use edgedesk_core::auth::{jwt, Claims, Keyring};
@@ -162,9 +163,13 @@ impl Relay {
             .expect("open relay log");
         let empty_env = self.state_dir.with_extension("empty.env");
         std::fs::write(&empty_env, "").expect("write empty env file");
+        let config = wrangler_config::harness_config();
         let mut cmd = Command::new(repo_root().join("node_modules/.bin/wrangler"));
         cmd.current_dir(repo_root())
-            .args(["dev", "--ip", "127.0.0.1", "--port", &self.port.to_string()])
+            .arg("dev")
+            .arg("--config")
+            .arg(&config)
+            .args(["--ip", "127.0.0.1", "--port", &self.port.to_string()])
             .args(["--inspector-port", &inspector.to_string()])
             .args(["--show-interactive-dev-session=false", "--log-level", "info"])
             .arg("--persist-to")

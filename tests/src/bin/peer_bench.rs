@@ -11,7 +11,7 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use edgedesk_e2e::cpu_profile::CpuProfile;
 use edgedesk_e2e::{repo_root, Relay, WORKSPACE};
@@ -22,40 +22,8 @@ fn now_ms() -> u128 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0)
 }
 
-/// Whether a process named `worker-build` is running (a build of worker/build under way).
-fn worker_build_running() -> bool {
-    let Ok(entries) = std::fs::read_dir("/proc") else { return false };
-    entries.flatten().any(|e| {
-        std::fs::read_to_string(e.path().join("comm")).is_ok_and(|c| c.trim() == "worker-build")
-    })
-}
-
-/// Waits (up to 30 minutes) until worker/build/index.js exists and no worker-build runs, so
-/// wrangler starts on a finished build instead of timing someone else's.
-fn wait_for_worker_build() {
-    let index = repo_root().join("worker/build/index.js");
-    let deadline = Instant::now() + Duration::from_secs(1800);
-    let mut said = false;
-    while !index.exists() || worker_build_running() {
-        if Instant::now() > deadline {
-            eprintln!(
-                "peer_bench: worker/build is not ready after 30 minutes (scripts/build-worker.sh)"
-            );
-            std::process::exit(1);
-        }
-        if !said {
-            println!(
-                "peer_bench: waiting for worker/build (a worker-build is running or it is missing)"
-            );
-            said = true;
-        }
-        std::thread::sleep(Duration::from_secs(2));
-    }
-}
-
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    wait_for_worker_build();
     let tmp = tempfile::tempdir().expect("tempdir");
     // PEER_BENCH_KEEP_STATE=1 keeps the state directory, to look into what is on disk.
     let keep = std::env::var_os("PEER_BENCH_KEEP_STATE").is_some();
