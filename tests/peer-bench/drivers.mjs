@@ -6,7 +6,7 @@
 //   openReader(conv, count)          → another device, synced until it holds `count` messages
 //   cpuSeconds(), diskBytes()        → the server's CPU time so far, its whole state directory
 //   dataBytes()                      → the same without SQLite's journals (proc.mjs isJournal)
-//   proxyCpuSeconds()                → edgedesk only: wrangler dev's proxy in front of it
+//   proxyCpuSeconds()                → edgedesk only: wrangler dev's node process and proxy
 //   restart(conv)                    → kill -9, start again: ms until a socket opens (or null)
 //   edgedesk only: openWriters(label, k) → k devices on one new conversation; health() → ms
 //   until GET /health answers; firstSync(label) → ms until a device of a new conversation is

@@ -36,7 +36,7 @@ export function cpuSeconds(pids) {
 // harness starts wrangler in its own process group, and wrangler 4 runs two workerd there:
 // its dev proxy, which listens on the public port (`--socket-addr=entry=…:port`) and passes
 // requests and sockets on, and the Worker's own (Durable Objects included). Returns
-// { worker: [pids], proxy: [pids] }.
+// { worker: [pids], proxy: [pids] }, the proxy with wrangler's node process.
 export function workerdPids(stateDir, publicPort) {
   const cmdline = (pid) => {
     try {
@@ -54,7 +54,8 @@ export function workerdPids(stateDir, publicPort) {
   if (!group) throw new Error(`no wrangler process persisting to ${stateDir} (EDGEDESK_STATE_DIR)`);
   const all = allPids().map(stat).filter((s) => s && s.pgrp === group && s.comm === "workerd");
   const isProxy = (pid) => cmdline(pid).some((a) => a.endsWith(`entry=127.0.0.1:${publicPort}`));
-  const split = { worker: all.filter((s) => !isProxy(s.pid)).map((s) => s.pid), proxy: all.filter((s) => isProxy(s.pid)).map((s) => s.pid) };
+  // `proxy`: what wrangler dev adds in front, its proxy workerd and its own node process.
+  const split = { worker: all.filter((s) => !isProxy(s.pid)).map((s) => s.pid), proxy: [wrangler, ...all.filter((s) => isProxy(s.pid)).map((s) => s.pid)] };
   if (!split.worker.length) throw new Error(`no Worker workerd process in wrangler's process group ${group}`);
   return split;
 }

@@ -94,7 +94,8 @@ const rows = [
   ["cpu.empty", "server CPU per message, empty conversation", "ms"],
   ...cfg.sizes.map((n) => [`cpu.${n}`, `server CPU per message at ${n}`, "ms"]),
   ["cpu.load", "server CPU per message under load (throughput run)", "ms"],
-  ["cpu.proxy", "same, wrangler dev's proxy workerd in front of edgedesk (not in a deployment; not counted above)", "ms"],
+  ["cpu.proxy", "same, wrangler dev itself: its node process and proxy workerd (not in a deployment; not counted above)", "ms"],
+  ["cpu.client", "same, the bench's writers (this process: JS Automerge on the client side)", "ms"],
   ["restart", "restart → first socket open after kill -9", "ms"],
   ["restart.health", "of which until GET /health answers (wrangler dev and both workerd processes started, the Worker's script loaded; no object opened yet)", "ms"],
   ...cfg.sizes.flatMap((n) => [

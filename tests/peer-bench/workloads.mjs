@@ -151,6 +151,7 @@ export async function runRound(d, cfg, prefills, totals, log) {
   for (let i = 0; i < W; i++) writers.push(await d.openWriter(`tput${i}`));
   const t0 = now();
   const proxyBefore = d.proxyCpuSeconds?.();
+  const clientBefore = process.cpuUsage();
   [, out["cpu.load"]] = await withCpu(d, W * M, () =>
     Promise.all(
       writers.map(async (tw) => {
@@ -160,6 +161,10 @@ export async function runRound(d, cfg, prefills, totals, log) {
   );
   out.tput = (W * M) / ((now() - t0) / 1000);
   out["cpu.proxy"] = d.proxyCpuSeconds ? ((d.proxyCpuSeconds() - proxyBefore) * 1000) / (W * M) : null;
+  // The writers' own work (JS Automerge: changes, sync messages, receipts) shares the
+  // machine's cores with the server; µs from process.cpuUsage.
+  const client = process.cpuUsage(clientBefore);
+  out["cpu.client"] = (client.user + client.system) / 1000 / (W * M);
   for (const tw of writers) await tw.close();
   written += W * M;
 

@@ -9,13 +9,17 @@ use std::time::Duration;
 
 use crate::{repo_root, Relay};
 
+/// Names the profile's output file; relays started while it is set keep wrangler's inspector
+/// bridge (see [`crate::Relay`]).
+pub const PROFILE_VAR: &str = "EDGEDESK_PROFILE";
+
 /// A recording in progress; [`CpuProfile::finish`] writes the profile.
 pub struct CpuProfile(Child);
 
 impl CpuProfile {
     /// Starts recording if `EDGEDESK_PROFILE` names an output file.
     pub fn from_env(relay: &Relay) -> Option<CpuProfile> {
-        std::env::var("EDGEDESK_PROFILE").ok().map(|out| CpuProfile::start(relay, &out))
+        std::env::var(PROFILE_VAR).ok().map(|out| CpuProfile::start(relay, &out))
     }
 
     /// Starts recording the relay's Worker into `out`; returns once it records.
