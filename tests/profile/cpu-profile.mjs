@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// Records a V8 CPU profile of the Worker running under `wrangler dev`, through its inspector
-// port (the Chrome DevTools protocol), for as long as standard input stays open, then writes
+// Records a V8 CPU profile of the Worker running under `wrangler dev`, through the inspector
+// port of the Worker's workerd (the Chrome DevTools protocol; tests/src/cpu_profile.rs finds it), for as long as standard input stays open, then writes
 // the .cpuprofile (open it in Chrome DevTools) and prints the functions with the most self
 // time. Used by the bench (`EDGEDESK_PROFILE=out.cpuprofile`), which closes stdin after the
 // workload it profiles.
@@ -16,7 +16,7 @@ if (!port || !out) {
   process.exit(2);
 }
 
-// wrangler's inspector proxy lists the Worker's isolate at /json.
+// workerd's inspector lists the Worker's isolate at /json.
 const targets = await (await fetch(`http://127.0.0.1:${port}/json`)).json();
 const target = targets.find((t) => t.webSocketDebuggerUrl);
 if (!target) {

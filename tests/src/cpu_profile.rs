@@ -1,4 +1,4 @@
-//! A V8 CPU profile of the Worker, recorded through wrangler's inspector by
+//! A V8 CPU profile of the Worker, recorded through the Worker's workerd inspector by
 //! `tests/profile/cpu-profile.mjs` while a bench or scenario runs its workload; it prints the
 //! functions with the most self time when it stops. Benches and scenarios start one when
 //! `EDGEDESK_PROFILE=out.cpuprofile` is set (profile before optimising).
@@ -9,24 +9,20 @@ use std::time::Duration;
 
 use crate::{repo_root, Relay};
 
-/// Names the profile's output file; relays started while it is set keep wrangler's inspector
-/// bridge (see [`crate::Relay`]).
-pub const PROFILE_VAR: &str = "EDGEDESK_PROFILE";
-
 /// A recording in progress; [`CpuProfile::finish`] writes the profile.
 pub struct CpuProfile(Child);
 
 impl CpuProfile {
     /// Starts recording if `EDGEDESK_PROFILE` names an output file.
     pub fn from_env(relay: &Relay) -> Option<CpuProfile> {
-        std::env::var(PROFILE_VAR).ok().map(|out| CpuProfile::start(relay, &out))
+        std::env::var("EDGEDESK_PROFILE").ok().map(|out| CpuProfile::start(relay, &out))
     }
 
     /// Starts recording the relay's Worker into `out`; returns once it records.
     pub fn start(relay: &Relay, out: &str) -> CpuProfile {
         let mut child = Command::new("node")
             .arg(repo_root().join("tests/profile/cpu-profile.mjs"))
-            .arg(relay.inspector_port().to_string())
+            .arg(worker_inspector_port(relay).to_string())
             .arg(out)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -54,4 +50,62 @@ impl CpuProfile {
         assert!(status.success(), "the profiler failed: {status}");
         std::thread::sleep(Duration::from_millis(200));
     }
+}
+
+/// The inspector port of the relay's Worker workerd (the one started with `--inspector-addr`):
+/// wrangler's own DevTools bridge is off under the harness, and through it the profile would
+/// also carry the bridge's per-subrequest events.
+fn worker_inspector_port(relay: &Relay) -> u16 {
+    let group = relay.process_group().expect("the relay is running");
+    let pids: Vec<u32> = std::fs::read_dir("/proc")
+        .expect("read /proc")
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            // Fields after the last ')': state, ppid, pgrp.
+            let pgrp = stat.rsplit(')').next().and_then(|r| r.split_whitespace().nth(2));
+            let cmdline =
+                std::fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            pgrp == Some(&group.to_string()) && cmdline.contains("--inspector-addr")
+        })
+        .collect();
+    for pid in pids {
+        for port in listening_ports(pid) {
+            if crate::http_get(port, "/json")
+                .is_ok_and(|(s, body)| s == 200 && body.contains("webSocketDebuggerUrl"))
+            {
+                return port;
+            }
+        }
+    }
+    panic!("no inspector of the Worker's workerd found in process group {group}");
+}
+
+/// The loopback TCP ports process `pid` listens on (its socket inodes matched in /proc/net/tcp).
+fn listening_ports(pid: u32) -> Vec<u16> {
+    let inodes: Vec<String> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|d| {
+            d.flatten()
+                .filter_map(|fd| std::fs::read_link(fd.path()).ok())
+                .filter_map(|l| {
+                    let l = l.to_string_lossy().into_owned();
+                    l.strip_prefix("socket:[")?.strip_suffix(']').map(str::to_owned)
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let table = std::fs::read_to_string("/proc/net/tcp").unwrap_or_default();
+    table
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            // local_address is f[1] (hex ip:port), st is f[3] (0A = LISTEN), inode is f[9].
+            let listening = f.get(3) == Some(&"0A");
+            let ours = f.get(9).is_some_and(|i| inodes.iter().any(|x| x == i));
+            let port = f.get(1)?.rsplit(':').next().and_then(|p| u16::from_str_radix(p, 16).ok());
+            (listening && ours).then_some(port).flatten()
+        })
+        .collect()
 }

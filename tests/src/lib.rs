@@ -82,6 +82,8 @@ pub struct Relay {
     child: Option<Child>,
     pub port: u16,
     pub state_dir: PathBuf,
+    /// Given to wrangler for its DevTools bridge, which is off: parallel relays then never
+    /// contend for its default port.
     inspector: u16,
     log: PathBuf,
     /// The keys the relay verifies tokens with (`EDGEDESK_JWT_KEYS`): `new` signs, `old`
@@ -189,17 +191,14 @@ impl Relay {
             .stdout(log.try_clone().expect("log fd"))
             .stderr(log)
             .process_group(0);
-        if std::env::var_os(cpu_profile::PROFILE_VAR).is_none() {
-            // wrangler dev bridges the Worker's inspector to DevTools and enables its Network
-            // domain there: every subrequest (a conversation's push to its inbox, one per
-            // message) then becomes inspector events that its proxy workerd parses and its node
-            // process formats into a debug log file (measured: 3.9 of 4.2 ms of the proxy's CPU
-            // per message under load, and half a core in node). wrangler has no flag to turn
-            // the bridge off; it stays off in a VS Code debug terminal, which this variable
-            // says (no debugger is attached without VS Code's bootloader in NODE_OPTIONS). A
-            // CPU profile needs the bridge, so it stays on when one is asked for.
-            cmd.env("VSCODE_INSPECTOR_OPTIONS", "edgedesk-harness");
-        }
+        // wrangler dev bridges the Worker's inspector to DevTools and enables its Network
+        // domain there: every subrequest (a conversation's push to its inbox, one per message)
+        // then becomes inspector events that its proxy workerd parses and its node process
+        // formats into a debug log file (measured: 3.9 ms of CPU per message under load, half
+        // a core in node). wrangler has no flag to turn the bridge off; it stays off in a VS
+        // Code debug terminal, which this variable says (nothing attaches without VS Code's
+        // bootloader in NODE_OPTIONS). CPU profiles connect to the Worker's own inspector.
+        cmd.env("VSCODE_INSPECTOR_OPTIONS", "edgedesk-harness");
         self.child = Some(cmd.spawn().expect("spawn wrangler dev (did scripts/setup.sh run?)"));
         let deadline = Instant::now() + Duration::from_secs(180);
         while Instant::now() < deadline {
@@ -226,9 +225,9 @@ impl Relay {
         )))
     }
 
-    /// The port of wrangler's inspector (Chrome DevTools protocol), for CPU profiles.
-    pub fn inspector_port(&self) -> u16 {
-        self.inspector
+    /// The process group of wrangler and its workerd processes (wrangler's pid), while running.
+    pub fn process_group(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
     }
 
     pub fn base_url(&self) -> String {
