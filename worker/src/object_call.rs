@@ -2,7 +2,11 @@
 //! request (method, the callee's internal URL, the forwarded identity header, a JSON body),
 //! finds the named object and returns its answer, so no caller hand-builds requests.
 
-use worker::{Env, Headers, Method, Request, RequestInit};
+use worker::js_sys::Uint8Array;
+use worker::wasm_bindgen::{JsCast, JsValue};
+use worker::wasm_bindgen_futures::JsFuture;
+use worker::worker_sys::DurableObject;
+use worker::{web_sys, Env, Method};
 
 use crate::request::FORWARDED_HEADER;
 
@@ -50,28 +54,43 @@ pub struct Unreachable {
 }
 
 impl Call<'_> {
+    /// Built on the runtime's own `Request`, `fetch` and `arrayBuffer`: the `worker` crate's
+    /// `Response::bytes` reads a subrequest's body as a stream, chunk by chunk through
+    /// `wasm-streams`, which took half of this call's CPU for a ~30-byte acknowledgement (a
+    /// profile of the throughput run: 0.69 of 1.39 s).
     pub async fn send(self, env: &Env) -> Result<Answer, Unreachable> {
         let binding = self.to.binding;
         let fail = |e: worker::Error| Unreachable { binding, message: e.to_string() };
-        let headers = Headers::new();
-        headers.set(FORWARDED_HEADER, &self.forwarded).map_err(fail)?;
+        let js_fail = |e: JsValue| Unreachable {
+            binding,
+            message: e.as_string().unwrap_or_else(|| format!("{e:?}")),
+        };
+        let headers = web_sys::Headers::new().map_err(js_fail)?;
+        headers.set(FORWARDED_HEADER, &self.forwarded).map_err(js_fail)?;
         for (k, v) in self.headers {
-            headers.set(k, v).map_err(fail)?;
+            headers.set(k, v).map_err(js_fail)?;
         }
-        let mut init = RequestInit::new();
-        init.with_method(self.method).with_headers(headers);
+        let init = web_sys::RequestInit::new();
+        init.set_method(self.method.as_ref());
+        init.set_headers(&headers);
         if let Some(body) = self.body {
-            init.with_body(Some(worker::wasm_bindgen::JsValue::from_str(&body)));
+            init.set_body(&JsValue::from_str(&body));
         }
         let url = format!("https://{}/{}", self.to.host, self.path);
-        let request = Request::new_with_init(&url, &init).map_err(fail)?;
-        let stub = env
+        let request = web_sys::Request::new_with_str_and_init(&url, &init).map_err(js_fail)?;
+        let stub: DurableObject = env
             .durable_object(binding)
             .and_then(|ns| ns.id_from_name(self.name)?.get_stub())
-            .map_err(fail)?;
-        let mut response = stub.fetch_with_request(request).await.map_err(fail)?;
-        let status = response.status_code();
-        let body = response.bytes().await.map_err(fail)?;
-        Ok(Answer { status, body })
+            .map_err(fail)?
+            .into_rpc();
+        let response = JsFuture::from(stub.fetch_with_request(&request).map_err(js_fail)?)
+            .await
+            .map_err(js_fail)?
+            .dyn_into::<web_sys::Response>()
+            .map_err(js_fail)?;
+        let status = response.status();
+        let buffer =
+            JsFuture::from(response.array_buffer().map_err(js_fail)?).await.map_err(js_fail)?;
+        Ok(Answer { status, body: Uint8Array::new(&buffer).to_vec() })
     }
 }
