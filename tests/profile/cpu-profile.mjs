@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // Records a V8 CPU profile of the Worker running under `wrangler dev`, through the inspector
-// port of the Worker's workerd (the Chrome DevTools protocol; tests/src/cpu_profile.rs finds it), for as long as standard input stays open, then writes
-// the .cpuprofile (open it in Chrome DevTools) and prints the functions with the most self
-// time. Used by the bench (`EDGEDESK_PROFILE=out.cpuprofile`), which closes stdin after the
+// port of the Worker's own workerd (the Chrome DevTools protocol; tests/src/cpu_profile.rs
+// finds it), for as long as standard input stays open, then writes the .cpuprofile (open it in
+// Chrome DevTools) and prints the functions with the most self time. Used by the bench (`EDGEDESK_PROFILE=out.cpuprofile`), which closes stdin after the
 // workload it profiles.
 //
 //   node tests/profile/cpu-profile.mjs <inspector-port> <out.cpuprofile>
