@@ -9,7 +9,16 @@
 
 import assert from "node:assert/strict";
 import * as A from "@automerge/automerge";
-import { Session, appendMessage, mintToken, newReplica, randomId } from "../peer-bench/edgedesk-client.mjs";
+import {
+  Session,
+  appendMessage,
+  mintToken,
+  newReplica,
+  randomId,
+  replicaWith,
+  sealedHistory,
+  unsentMessages,
+} from "../peer-bench/edgedesk-client.mjs";
 
 const baseUrl = process.env.EDGEDESK_URL;
 const workspace = process.env.EDGEDESK_WORKSPACE;
@@ -22,56 +31,22 @@ function device(role, id, dev) {
   return { who: { role, id, name: id, device: dev }, token: mintToken(keys, claims), doc: newReplica(), epoch: 0 };
 }
 
-// §16.3: one page of history.
-async function history(d, query) {
-  const url = `${baseUrl}/v1/workspaces/${workspace}/conversations/${conversation}/history?${query}`;
-  const r = await fetch(url, { headers: { authorization: `Bearer ${d.token}` } });
-  if (r.status !== 200) throw new Error(`GET history?${query}: ${r.status} ${await r.text()}`);
-  return r.json();
-}
-
 // §16.3: every sealed message (of segment `epoch` only, if given), oldest first, and the live
 // epoch.
-async function allPages(d, epoch = null) {
-  let messages = [];
-  let before = null;
-  for (;;) {
-    const only = epoch === null ? "" : `epoch=${epoch}&`;
-    const page = await history(d, `${only}limit=500${before ? `&before=${before}` : ""}`);
-    messages = [...page.messages, ...messages];
-    before = page.before;
-    if (!before) return { messages, live: page.epoch };
-  }
-}
-
-// §16.2 step 2: this device's messages without a receipt.
-const pending = (doc, who) =>
-  doc.messages.filter((m) => String(m.device) === who.device && doc.delivered[String(m.id)] === undefined);
+const allPages = (d, epoch = null) => sealedHistory({ baseUrl, workspace, conversation, token: d.token, epoch });
 
 // §16.2 steps 1-4.
 async function move(d, noticeEpoch) {
   const { messages, live } = await allPages(d, d.epoch);
   assert.equal(live, noticeEpoch, "the notice and the history agree on the live epoch");
-  const sealed = new Set(messages.map((m) => m.id));
-  const unsent = pending(d.doc, d.who).filter((m) => !sealed.has(String(m.id)));
-  const S = (s) => new A.ImmutableString(String(s));
-  let next = newReplica();
-  for (const m of unsent) {
-    next = A.change(next, (doc) => {
-      doc.messages.insertAt(doc.messages.length, {
-        id: S(m.id),
-        author: { role: S(m.author.role), id: S(m.author.id), name: S(m.author.name) },
-        device: S(m.device),
-        kind: S(m.kind),
-        body: S(m.body),
-        sent_at: Number(m.sent_at),
-      });
-    });
-  }
-  d.doc = next;
+  const unsent = unsentMessages(d.doc, d.who.device, new Set(messages.map((m) => m.id)));
+  d.doc = replicaWith(unsent);
   d.epoch = live;
   return unsent.length;
 }
+
+// §16.2 step 2: this device's messages without a receipt.
+const pending = (doc, who) => unsentMessages(doc, who.device, new Set());
 
 // Connects until the relay acknowledged everything this device wrote, moving on 4409.
 async function deliver(d) {

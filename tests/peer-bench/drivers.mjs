@@ -4,6 +4,7 @@
 //                                      bytes, or from the §10 schema change alone)
 //   reopenWriter(writer, fast)       → a new connection of the same device and replica
 //   openReader(conv, count)          → another device, synced until it holds `count` messages
+//                                      (edgedesk with rollover: sealed history pages + live epoch)
 //   cpuSeconds(), diskBytes()        → the server's CPU time so far, its whole state directory
 //   dataBytes()                      → the same without SQLite's journals (proc.mjs isJournal)
 //   proxyCpuSeconds()                → edgedesk only: wrangler dev's node process and proxy
@@ -19,7 +20,7 @@ import * as A from "@automerge/automerge";
 import { spawn } from "node:child_process";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
-import { Session, mintToken, newReplica, randomId } from "./edgedesk-client.mjs";
+import { Session, mintToken, newReplica, randomId, replicaWith, sealedHistory, unsentMessages } from "./edgedesk-client.mjs";
 import { RepoDevice, firstSocketOpen, initRepo } from "./repo-client.mjs";
 import { cpuSeconds, dirBytes, isJournal, workerdPids } from "./proc.mjs";
 
@@ -28,30 +29,111 @@ export const WRITER = { role: "visitor", id: "visitor-1", name: "Visitor One", d
 
 // ---- edgedesk (wrangler dev / workerd) -------------------------------------------------------
 
-export function edgedeskDriver({ baseUrl, key, workspace, stateDir, timeoutMs, restartVia, bulkBatch }) {
+export function edgedeskDriver({ baseUrl, key, workspace, stateDir, timeoutMs, restartVia, bulkBatch, rollover = 0 }) {
   const port = Number(new URL(baseUrl).port);
   let pids = workerdPids(stateDir, port);
   const token = (conv, sub) =>
     mintToken(key, { workspace, sub, role: "visitor", conversation: conv, name: WRITER.name });
-  const connect = (conv, device, fast, doc) =>
-    Session.open({ baseUrl, workspace, conversation: conv, token: token(conv, WRITER.id), device, fast, doc }, timeoutMs);
-  const writer = (conv, s, who = WRITER) => ({
-    conv,
-    session: s,
-    append: (body) => s.append(who, body),
-    confirmed: (id) => s.confirmed(id, timeoutMs),
-    allConfirmed: (n, ms) => s.waitFor((d) => Object.keys(d.delivered).length >= n, ms, `${n} receipts`),
-    close: () => s.close(),
-  });
+  const connect = (conv, device, fast, doc, epoch = 0) =>
+    Session.open({ baseUrl, workspace, conversation: conv, token: token(conv, WRITER.id), device, fast, doc, epoch }, timeoutMs);
+  const history = (conv, epoch = null) =>
+    sealedHistory({ baseUrl, workspace, conversation: conv, token: token(conv, WRITER.id), epoch });
+  // A device of epoch `epoch` (§16). When the relay rolls the conversation over, its socket
+  // closes with 4409 and the device moves as §16.2 says (`moveOn`): what the sealed segment
+  // holds is stored (`sealed`), the rest is written again into a replica of the live epoch.
+  const writer = (conv, s, who = WRITER, epoch = 0, sealed = new Set()) => {
+    const w = {
+      conv,
+      session: s,
+      epoch,
+      sealed,
+      append: (body) => w.session.append(who, body),
+      async confirmed(id) {
+        for (;;) {
+          try {
+            return await w.session.confirmed(id, timeoutMs);
+          } catch (e) {
+            if (!(await w.moveOn(e))) throw e;
+            if (w.sealed.has(id)) return;
+          }
+        }
+      },
+      async allConfirmed(n, ms) {
+        for (;;) {
+          try {
+            const stored = (d) => w.sealed.size + Object.keys(d.delivered).length >= n;
+            return await w.session.waitFor(stored, ms, `${n} receipts`);
+          } catch (e) {
+            if (!(await w.moveOn(e))) throw e;
+          }
+        }
+      },
+      // False if the socket did not close for a rollover (`e` is then the caller's error).
+      async moveOn() {
+        const s = w.session;
+        if (s.closeCode !== 4409) return false;
+        const { messages, live } = await history(conv, w.epoch);
+        for (const m of messages) w.sealed.add(m.id);
+        const doc = replicaWith(unsentMessages(s.doc, who.device, w.sealed));
+        w.epoch = live;
+        w.session = await connect(conv, who.device, s.fast, doc, live);
+        return true;
+      },
+      close: () => w.session.close(),
+    };
+    return w;
+  };
+  // With rollover, each epoch's part of a backlog is a replica of its own (§16.2 step 3: the
+  // schema change, then its messages), made once per backlog before anything is timed.
+  const parts = new WeakMap();
+  const partsOf = (bytes) => {
+    if (!parts.has(bytes)) {
+      const messages = A.load(bytes).messages;
+      const out = [];
+      for (let at = 0; at < messages.length; at += rollover) out.push(A.save(replicaWith(messages.slice(at, at + rollover))));
+      parts.set(bytes, out);
+    }
+    return parts.get(bytes);
+  };
+  // Uploads `parts` (one replica per epoch) and returns the writer of the last epoch.
+  async function uploadByEpoch(conv, parts, fast) {
+    let epoch = 0;
+    const sealed = new Set();
+    for (const [i, bytes] of parts.entries()) {
+      const doc = A.load(bytes);
+      const s = await connect(conv, WRITER.device, fast, doc, epoch);
+      const count = doc.messages.length;
+      const w = writer(conv, s, WRITER, epoch, sealed);
+      if (i === parts.length - 1 && count < rollover) {
+        await w.allConfirmed(sealed.size + count, timeoutMs + count * 20);
+        return w;
+      }
+      // A full part fills the live document: the relay seals it and closes with 4409.
+      await s.waitFor(() => false, timeoutMs + count * 20, `the seal of epoch ${epoch}`).catch((e) => {
+        if (s.closeCode !== 4409) throw e;
+      });
+      const { messages, live } = await history(conv, epoch);
+      for (const m of messages) sealed.add(m.id);
+      if (messages.length < count) throw new Error(`edgedesk: segment ${epoch} holds ${messages.length} of ${count} messages`);
+      epoch = live;
+    }
+    return writer(conv, await connect(conv, WRITER.device, fast, newReplica(), epoch), WRITER, epoch, sealed);
+  }
   return {
     name: "edgedesk",
     // What another process needs to make the same driver (probe.mjs).
-    config: { baseUrl, key, workspace, stateDir, timeoutMs },
+    config: { baseUrl, key, workspace, stateDir, timeoutMs, rollover },
+    prepare(prefills) {
+      if (rollover > 0) for (const bytes of prefills.values()) partsOf(bytes);
+    },
     // A backlog of more than `bulkBatch` messages goes up in parts of that many (one sync
     // message each), each part confirmed before the next: the relay takes at most 8 MiB
-    // per client message (§3), and 10k messages make a ~4 MB sync message.
+    // per client message (§3), and 10k messages make a ~4 MB sync message. With rollover,
+    // one part per epoch: each part that fills the live document is sealed and answered with
+    // 4409, and the next goes up as the next epoch's replica.
     async openWriter(label, bytes, fast = false) {
       const conv = `${label}-${randomId().slice(0, 8)}`;
+      if (bytes && rollover > 0) return uploadByEpoch(conv, partsOf(bytes), fast);
       const doc = bytes ? A.load(bytes) : newReplica();
       if (doc.messages.length <= bulkBatch) return writer(conv, await connect(conv, WRITER.device, fast, doc));
       const changes = A.getAllChanges(doc);
@@ -67,12 +149,34 @@ export function edgedeskDriver({ baseUrl, key, workspace, stateDir, timeoutMs, r
     async reopenWriter(w, fast) {
       w.close();
       // A.clone gives the reopened replica a fresh actor (§10: a fresh actor per opening).
-      return writer(w.conv, await connect(w.conv, WRITER.device, fast, A.clone(w.session.doc)));
+      const s = await connect(w.conv, WRITER.device, fast, A.clone(w.session.doc), w.epoch);
+      return writer(w.conv, s, WRITER, w.epoch, w.sealed);
     },
+    // With rollover, the device reads the sealed history first (§16.3) and then syncs the live
+    // epoch; its bytes are both.
+    // A rollover while it reads moves it like a writer with nothing unsent.
     async openReader(conv, count) {
-      const s = await connect(conv, `d-reader-${randomId().slice(0, 6)}`, false, newReplica());
-      await s.synced(count, timeoutMs + count * 10);
-      return { bytesIn: () => s.bytesIn, arrived: (id) => s.arrived(id, timeoutMs), close: () => s.close() };
+      const device = `d-reader-${randomId().slice(0, 6)}`;
+      const sealed = rollover > 0 ? await history(conv) : { messages: [], live: 0, bytes: 0 };
+      const s = await connect(conv, device, false, newReplica(), sealed.live);
+      const live = count - sealed.messages.length;
+      await s.synced(live, timeoutMs + count * 10);
+      const r = writer(conv, s, { ...WRITER, device }, sealed.live);
+      return {
+        bytesIn: () => s.bytesIn + sealed.bytes,
+        historyBytes: () => sealed.bytes,
+        async arrived(id) {
+          for (;;) {
+            try {
+              return await r.session.arrived(id, timeoutMs);
+            } catch (e) {
+              if (!(await r.moveOn(e))) throw e;
+              if (r.sealed.has(id)) return;
+            }
+          }
+        },
+        close: () => r.close(),
+      };
     },
     // `k` devices writing into one new conversation, each from the §10 schema alone; `fast`:
     // with caps=changes (§6.3), else the sync protocol only.
@@ -96,9 +200,11 @@ export function edgedeskDriver({ baseUrl, key, workspace, stateDir, timeoutMs, r
     // ms until a device of a conversation nobody opened before is in sync (§6.1).
     async firstSync(label) {
       const t = performance.now();
-      const r = await this.openReader(`${label}-${randomId().slice(0, 8)}`, 0);
+      const conv = `${label}-${randomId().slice(0, 8)}`;
+      const s = await connect(conv, `d-reader-${randomId().slice(0, 6)}`, false, newReplica());
+      await s.synced(0, timeoutMs);
       const ms = performance.now() - t;
-      await r.close();
+      s.close();
       return ms;
     },
     cpuSeconds: () => cpuSeconds(pids.worker),

@@ -78,6 +78,52 @@ export function appendMessage(doc, who, body) {
   return [next, id];
 }
 
+// §16.3: every sealed message, oldest first (of segment `epoch` only, if given), the live
+// epoch, and the bytes of the pages' bodies. `token` is any participant's.
+export async function sealedHistory({ baseUrl, workspace, conversation, token, epoch = null }) {
+  let messages = [];
+  let before = null;
+  let bytes = 0;
+  for (;;) {
+    const query = `${epoch === null ? "" : `epoch=${epoch}&`}limit=500${before ? `&before=${before}` : ""}`;
+    const url = `${baseUrl}/v1/workspaces/${workspace}/conversations/${conversation}/history?${query}`;
+    const r = await fetch(url, { headers: { authorization: `Bearer ${token}` } });
+    const text = await r.text();
+    if (r.status !== 200) throw new Error(`GET history?${query}: ${r.status} ${text}`);
+    bytes += Buffer.byteLength(text);
+    const page = JSON.parse(text);
+    messages = [...page.messages, ...messages];
+    before = page.before;
+    if (!before) return { messages, live: page.epoch, bytes };
+  }
+}
+
+// §16.2 step 2: `device`'s messages in `doc` without a receipt whose ids are not in `sealed`.
+export const unsentMessages = (doc, device, sealed) =>
+  doc.messages.filter(
+    (m) => String(m.device) === device && doc.delivered[String(m.id)] === undefined && !sealed.has(String(m.id)),
+  );
+
+// §16.2 step 3: a new replica holding `messages` (from an old replica or a history page), each
+// appended as in §8.2 with its original fields, one change each.
+export function replicaWith(messages) {
+  const S = (s) => new A.ImmutableString(String(s));
+  let next = newReplica();
+  for (const m of messages) {
+    next = A.change(next, (doc) => {
+      doc.messages.insertAt(doc.messages.length, {
+        id: S(m.id),
+        author: { role: S(m.author.role), id: S(m.author.id), name: S(m.author.name) },
+        device: S(m.device),
+        kind: S(m.kind),
+        body: S(m.body),
+        sent_at: Number(m.sent_at),
+      });
+    });
+  }
+  return next;
+}
+
 const sameSet = (a, b) => a.length === b.length && a.every((h) => b.includes(h));
 
 // One device's connection to one conversation (§6). `doc` is the replica to start from.

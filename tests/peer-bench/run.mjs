@@ -100,6 +100,7 @@ const rows = [
   ["restart.health", "of which until GET /health answers (wrangler dev and both workerd processes started, the Worker's script loaded; no object opened yet)", "ms"],
   ...cfg.sizes.flatMap((n) => [
     [`fresh.${n}.bytes`, `bytes sent to a fresh device for a ${n + 3 * cfg.probe}-message conversation`, "B"],
+    [`fresh.${n}.history`, `of which sealed history pages (edgedesk with rollover: §16.3, JSON as served by wrangler dev, uncompressed)`, "B"],
     [`fresh.${n}.ms`, `same, time until in sync (first sync after the restart)`, "ms"],
   ]),
   ["disk", "disk per message, whole state directory", "B"],
@@ -144,6 +145,7 @@ try {
   const edgedesk = edgedeskDriver({
     baseUrl: opt.url, key: opt.key, workspace: opt.workspace, stateDir: opt["state-dir"],
     timeoutMs: cfg.timeoutMs, restartVia: restarter, bulkBatch: int("bulk-batch") || 10000,
+    rollover: Number(env.EDGEDESK_ROLLOVER_MESSAGES ?? 0),
   });
   repo = await repoDriver({ dir: repoDir, timeoutMs: cfg.timeoutMs, syncThrottleMs: cfg.repoSyncThrottle });
   cleanup = () => {
@@ -157,6 +159,7 @@ try {
     prefills.set(n, prefill(n));
     log(`prefill replica of ${n} messages written offline in ${(performance.now() - t).toFixed(0)} ms (client-side, not a figure)`);
   }
+  edgedesk.prepare(prefills);
   const results = { edgedesk: [], "automerge-repo": [] };
   const totals = {};
   for (let round = 1; round <= cfg.rounds; round++) {

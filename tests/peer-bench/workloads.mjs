@@ -180,6 +180,7 @@ export async function runRound(d, cfg, prefills, totals, log) {
     const fresh = await d.openReader(b.conv, b.count);
     out[`fresh.${b.n}.ms`] = now() - t;
     out[`fresh.${b.n}.bytes`] = fresh.bytesIn();
+    out[`fresh.${b.n}.history`] = fresh.historyBytes?.() ?? null;
     await fresh.close();
   }
 

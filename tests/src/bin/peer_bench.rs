@@ -27,10 +27,13 @@ fn main() {
     let tmp = tempfile::tempdir().expect("tempdir");
     // PEER_BENCH_KEEP_STATE=1 keeps the state directory, to look into what is on disk.
     let keep = std::env::var_os("PEER_BENCH_KEEP_STATE").is_some();
-    // The runner's protocol client does not move between epochs (PROTOCOL.md §16.2) yet, and
-    // the peer keeps every conversation in one document: by default both keep the whole
-    // conversation live (PEER_BENCH_ROLLOVER sets EDGEDESK_ROLLOVER_MESSAGES otherwise).
-    let rollover = std::env::var("PEER_BENCH_ROLLOVER").unwrap_or_else(|_| "0".into());
+    // The relay rolls a conversation over every EDGEDESK_ROLLOVER_MESSAGES messages; the
+    // runner's protocol client moves between epochs (PROTOCOL.md §16.2) and must know the
+    // bound to upload a backlog epoch by epoch. Default: the product's (core's
+    // DEFAULT_ROLLOVER_MESSAGES); PEER_BENCH_ROLLOVER=0 keeps whole conversations live, as
+    // the peer does.
+    let rollover = std::env::var("PEER_BENCH_ROLLOVER")
+        .unwrap_or_else(|_| edgedesk_core::limits::DEFAULT_ROLLOVER_MESSAGES.to_string());
     let mut relay = Relay::start_with_vars(
         &tmp.path().join("state"),
         &[("EDGEDESK_ROLLOVER_MESSAGES", &rollover)],
@@ -52,6 +55,7 @@ fn main() {
         .env("EDGEDESK_WORKSPACE", WORKSPACE)
         .env("EDGEDESK_STATE_DIR", &relay.state_dir)
         .env("PEER_BENCH_RESTART", "stdio")
+        .env("EDGEDESK_ROLLOVER_MESSAGES", &rollover)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
