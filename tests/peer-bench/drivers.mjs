@@ -48,27 +48,22 @@ export function edgedeskDriver({ baseUrl, key, workspace, stateDir, timeoutMs, r
       epoch,
       sealed,
       append: (body) => w.session.append(who, body),
-      async confirmed(id) {
+      confirmed: (id) => w.across((s) => s.confirmed(id, timeoutMs), id),
+      allConfirmed: (n, ms) =>
+        w.across((s) => s.waitFor((d) => w.sealed.size + Object.keys(d.delivered).length >= n, ms, `${n} receipts`)),
+      // Waits for `wait(session)`, moving on at every rollover; message `id`, if given, is
+      // also there once its segment holds it.
+      async across(wait, id) {
         for (;;) {
           try {
-            return await w.session.confirmed(id, timeoutMs);
+            return await wait(w.session);
           } catch (e) {
-            if (!(await w.moveOn(e))) throw e;
-            if (w.sealed.has(id)) return;
+            if (!(await w.moveOn())) throw e;
+            if (id !== undefined && w.sealed.has(id)) return;
           }
         }
       },
-      async allConfirmed(n, ms) {
-        for (;;) {
-          try {
-            const stored = (d) => w.sealed.size + Object.keys(d.delivered).length >= n;
-            return await w.session.waitFor(stored, ms, `${n} receipts`);
-          } catch (e) {
-            if (!(await w.moveOn(e))) throw e;
-          }
-        }
-      },
-      // False if the socket did not close for a rollover (`e` is then the caller's error).
+      // False if the socket did not close for a rollover.
       async moveOn() {
         const s = w.session;
         if (s.closeCode !== 4409) return false;
@@ -163,18 +158,9 @@ export function edgedeskDriver({ baseUrl, key, workspace, stateDir, timeoutMs, r
       await s.synced(live, timeoutMs + count * 10);
       const r = writer(conv, s, { ...WRITER, device }, sealed.live);
       return {
-        bytesIn: () => s.bytesIn + sealed.bytes,
+        bytesIn: () => r.session.bytesIn + sealed.bytes,
         historyBytes: () => sealed.bytes,
-        async arrived(id) {
-          for (;;) {
-            try {
-              return await r.session.arrived(id, timeoutMs);
-            } catch (e) {
-              if (!(await r.moveOn(e))) throw e;
-              if (r.sealed.has(id)) return;
-            }
-          }
-        },
+        arrived: (id) => r.across((s) => s.arrived(id, timeoutMs), id),
         close: () => r.close(),
       };
     },
