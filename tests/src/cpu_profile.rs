@@ -7,6 +7,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use crate::process_cpu::relay_processes;
 use crate::{repo_root, Relay};
 
 /// A recording in progress; [`CpuProfile::finish`] writes the profile.
@@ -52,25 +53,12 @@ impl CpuProfile {
     }
 }
 
-/// The inspector port of the relay's Worker workerd (the one started with `--inspector-addr`):
-/// wrangler's own DevTools bridge is off under the harness, and through it the profile would
-/// also carry the bridge's per-subrequest events.
+/// The inspector port of the relay's Worker workerd: wrangler's own DevTools bridge is off
+/// under the harness, and through it the profile would also carry the bridge's per-subrequest
+/// events.
 fn worker_inspector_port(relay: &Relay) -> u16 {
-    let group = relay.process_group().expect("the relay is running");
-    let pids: Vec<u32> = std::fs::read_dir("/proc")
-        .expect("read /proc")
-        .flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|pid| {
-            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-            // Fields after the last ')': state, ppid, pgrp.
-            let pgrp = stat.rsplit(')').next().and_then(|r| r.split_whitespace().nth(2));
-            let cmdline =
-                std::fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-            pgrp == Some(&group.to_string()) && cmdline.contains("--inspector-addr")
-        })
-        .collect();
-    for pid in pids {
+    let workers = relay_processes(relay).map(|p| p.worker).unwrap_or_default();
+    for pid in &workers {
         for port in listening_ports(pid) {
             if crate::http_get(port, "/json")
                 .is_ok_and(|(s, body)| s == 200 && body.contains("webSocketDebuggerUrl"))
@@ -79,11 +67,11 @@ fn worker_inspector_port(relay: &Relay) -> u16 {
             }
         }
     }
-    panic!("no inspector of the Worker's workerd found in process group {group}");
+    panic!("no inspector among the relay's Worker workerd processes {workers:?}");
 }
 
 /// The loopback TCP ports process `pid` listens on (its socket inodes matched in /proc/net/tcp).
-fn listening_ports(pid: u32) -> Vec<u16> {
+fn listening_ports(pid: &str) -> Vec<u16> {
     let inodes: Vec<String> = std::fs::read_dir(format!("/proc/{pid}/fd"))
         .map(|d| {
             d.flatten()

@@ -225,11 +225,6 @@ impl Relay {
         )))
     }
 
-    /// The process group of wrangler and its workerd processes (wrangler's pid), while running.
-    pub fn process_group(&self) -> Option<u32> {
-        self.child.as_ref().map(Child::id)
-    }
-
     pub fn base_url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }

@@ -1,7 +1,8 @@
-//! CPU time used by the processes a `wrangler dev` relay runs as, read from /proc (Linux), so
-//! a bench or scenario can say which of them a workload costs: the Worker's workerd (every
-//! object and the front Worker, the part a deployment runs), wrangler's proxy workerd (on the
-//! public port; not in a deployment), wrangler's node process, and the test process itself.
+//! The processes a `wrangler dev` relay runs as and the CPU time each used, read from /proc
+//! (Linux), so a bench or scenario can say which of them a workload costs: the Worker's
+//! workerd (every object and the front Worker, the part a deployment runs), wrangler's proxy
+//! workerd (on the public port; not in a deployment), wrangler's node process, and the test
+//! process itself.
 
 use crate::Relay;
 
@@ -53,12 +54,16 @@ fn cmdline(pid: &str) -> Vec<String> {
     raw.split(|b| *b == 0).map(|a| String::from_utf8_lossy(a).into_owned()).collect()
 }
 
-/// CPU used so far by `relay`'s processes: the harness starts wrangler in a process group of
+/// The processes `relay` runs as, by pid: the harness starts wrangler in a process group of
 /// its own, with two workerd in it, the proxy (its entry socket is the relay's public port)
-/// and the Worker's. Zero for each process not found (not Linux, or the relay is down).
-pub fn relay_cpu(relay: &Relay) -> RelayCpu {
-    let ticks = |t: f64| t / 100.0;
-    let this_process = stat("self").map_or(0.0, |(_, _, t)| ticks(t));
+/// and the Worker's. `None` if wrangler is not found (not Linux, or the relay is down).
+pub struct RelayProcesses {
+    pub wrangler: String,
+    pub proxy: Vec<String>,
+    pub worker: Vec<String>,
+}
+
+pub fn relay_processes(relay: &Relay) -> Option<RelayProcesses> {
     let pids: Vec<String> = std::fs::read_dir("/proc")
         .into_iter()
         .flatten()
@@ -70,21 +75,34 @@ pub fn relay_cpu(relay: &Relay) -> RelayCpu {
     let wrangler = pids.iter().find(|pid| {
         let args = cmdline(pid);
         args.windows(2).any(|w| w[0] == "--persist-to" && w[1] == state)
-    });
-    let Some((_, group, wrangler_ticks)) = wrangler.and_then(|w| stat(w)) else {
-        return RelayCpu { this_process, ..RelayCpu::default() };
-    };
+    })?;
+    let (_, group, _) = stat(wrangler)?;
     let proxy_entry = format!("entry=127.0.0.1:{}", relay.port);
-    let mut cpu = RelayCpu { wrangler: ticks(wrangler_ticks), this_process, ..RelayCpu::default() };
-    for (pid, (comm, g, t)) in pids.iter().filter_map(|pid| stat(pid).map(|s| (pid, s))) {
-        if comm != "workerd" || g != group {
-            continue;
-        }
+    let mut out = RelayProcesses { wrangler: wrangler.clone(), proxy: vec![], worker: vec![] };
+    for pid in
+        pids.iter().filter(|pid| stat(pid).is_some_and(|(c, g, _)| c == "workerd" && g == group))
+    {
         if cmdline(pid).iter().any(|a| a.ends_with(&proxy_entry)) {
-            cpu.proxy += ticks(t);
+            out.proxy.push(pid.clone());
         } else {
-            cpu.worker += ticks(t);
+            out.worker.push(pid.clone());
         }
     }
-    cpu
+    Some(out)
+}
+
+/// CPU used so far by `relay`'s processes ([`relay_processes`]). Zero for each process not
+/// found.
+pub fn relay_cpu(relay: &Relay) -> RelayCpu {
+    let ticks = |pid: &str| stat(pid).map_or(0.0, |(_, _, t)| t / 100.0);
+    let this_process = ticks("self");
+    let Some(p) = relay_processes(relay) else {
+        return RelayCpu { this_process, ..RelayCpu::default() };
+    };
+    RelayCpu {
+        worker: p.worker.iter().map(|pid| ticks(pid)).sum(),
+        proxy: p.proxy.iter().map(|pid| ticks(pid)).sum(),
+        wrangler: ticks(&p.wrangler),
+        this_process,
+    }
 }
