@@ -98,8 +98,8 @@ export function edgedeskDriver({ baseUrl, key, workspace, stateDir, timeoutMs, r
       const doc = A.load(bytes);
       const s = await connect(conv, WRITER.device, fast, doc, epoch);
       const count = doc.messages.length;
-      const w = writer(conv, s, WRITER, epoch, sealed);
       if (i === parts.length - 1 && count < rollover) {
+        const w = writer(conv, s, WRITER, epoch, sealed);
         await w.allConfirmed(sealed.size + count, timeoutMs + count * 20);
         return w;
       }
@@ -148,8 +148,8 @@ export function edgedeskDriver({ baseUrl, key, workspace, stateDir, timeoutMs, r
       return writer(w.conv, s, WRITER, w.epoch, w.sealed);
     },
     // With rollover, the device reads the sealed history first (§16.3) and then syncs the live
-    // epoch; its bytes are both.
-    // A rollover while it reads moves it like a writer with nothing unsent.
+    // epoch; its bytes are both. A rollover while it reads moves it like a writer with nothing
+    // unsent.
     async openReader(conv, count) {
       const device = `d-reader-${randomId().slice(0, 6)}`;
       const sealed = rollover > 0 ? await history(conv) : { messages: [], live: 0, bytes: 0 };
